@@ -1,0 +1,47 @@
+"""eas: the Exchange ActiveSync protocol layer (WBXML, URI query, headers, annotation); pure, no I/O."""
+
+from __future__ import annotations
+
+from .errors import (
+    EasError,
+    EncodeError,
+    LimitError,
+    MalformedError,
+    MultipartError,
+    QueryError,
+    TruncatedError,
+    UnknownCodePageError,
+    UnknownTokenError,
+)
+from .wbxml import decode, decode_to_xml, encode, parse_xml, to_xml
+from .query import EasQuery, decode_query, encode_base64, encode_plain
+from .annotate import AnnotationContext, annotate
+from .exchange import Exchange, analyze
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "EasError",
+    "EncodeError",
+    "LimitError",
+    "MalformedError",
+    "MultipartError",
+    "QueryError",
+    "TruncatedError",
+    "UnknownCodePageError",
+    "UnknownTokenError",
+    "decode",
+    "decode_to_xml",
+    "encode",
+    "parse_xml",
+    "to_xml",
+    "EasQuery",
+    "decode_query",
+    "encode_base64",
+    "encode_plain",
+    "AnnotationContext",
+    "annotate",
+    "Exchange",
+    "analyze",
+]

@@ -1,0 +1,1 @@
+"""eas-inspector command line."""

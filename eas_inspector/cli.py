@@ -1,0 +1,87 @@
+"""The `eas-inspector` command line: each subcommand imports what it needs only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> module under eas_inspector that has `run(args: argparse.Namespace) -> int`
+_COMMAND_MODULES = {
+    "decode": "cmd_codec",
+    "encode": "cmd_codec",
+    "query": "cmd_codec",
+    "explain": "cmd_explain",
+    "import": "cmd_capture",
+    "export": "cmd_capture",
+    "proxy": "cmd_proxy",
+    "view": "cmd_view",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from eas import __version__  # eas/__init__ is light: lxml only
+
+    parser = argparse.ArgumentParser(
+        prog="eas-inspector",
+        description="See and debug Exchange ActiveSync traffic.",
+    )
+    parser.add_argument("--version", action="version", version=f"eas-inspector {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("decode", help="WBXML to (annotated) XML")
+    p.add_argument("file", nargs="?", default="-", help="WBXML file, or - for standard input")
+    p.add_argument("--plain", action="store_true", help="bare XML, no annotation comments")
+    p.add_argument("--strict", action="store_true", help="refuse unknown code pages and tokens")
+    p.add_argument("--command", dest="eas_command", help="EAS command for the annotation context (default: from the root)")
+    p.add_argument("--response", action="store_true", help="annotate as a response (default: guessed)")
+    p.add_argument("--version-eas", dest="protocol_version", help="protocol version for the annotation context")
+
+    p = sub.add_parser("encode", help="XML to WBXML (written to standard output)")
+    p.add_argument("file", nargs="?", default="-", help="XML file, or - for standard input")
+    p.add_argument("-o", "--output", help="write here instead of standard output")
+
+    p = sub.add_parser("query", help="decode an EAS request URI query (plain or base64)")
+    p.add_argument("query", help="the query string, a whole URL, or - for standard input")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("explain", help="print every EAS exchange of a .mitm file or a capture, decoded")
+    p.add_argument("file", help="a mitmproxy .mitm file or an eas-inspector capture (.sqlite)")
+    p.add_argument("--plain", action="store_true", help="no annotation comments")
+
+    p = sub.add_parser("import", help="import a mitmproxy .mitm file into a capture")
+    p.add_argument("source", help="the .mitm file")
+    p.add_argument("capture", nargs="?", help="capture to write (default: a new file in captures/)")
+
+    p = sub.add_parser("export", help="export a capture to .mitm or HAR")
+    p.add_argument("capture", help="the capture (.sqlite)")
+    fmt = p.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--mitm", metavar="FILE", help="write a mitmproxy flow file")
+    fmt.add_argument("--har", metavar="FILE", help="write a HAR file")
+
+    p = sub.add_parser("proxy", help="run mitmdump with the ActiveSync addon (extra arguments go to mitmdump)")
+    p.add_argument("--ui", choices=["dump", "console", "web"], default="dump", help="which mitmproxy front end")
+    p.add_argument("mitm_args", nargs=argparse.REMAINDER, help="arguments passed to mitmproxy")
+
+    p = sub.add_parser("view", help="browse a capture in the terminal viewer")
+    p.add_argument("capture", nargs="?", help="capture or .mitm file (default: the newest in captures/)")
+    p.add_argument("--follow", action="store_true", help="follow a capture the proxy is still writing")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f"eas_inspector.{_COMMAND_MODULES[args.command]}")
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
