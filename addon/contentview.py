@@ -1,0 +1,178 @@
+"""The `ActiveSync` contentview: decoded query and headers as XML comments, then the annotated body XML."""
+
+from __future__ import annotations
+
+from lxml import etree
+from mitmproxy import http
+from mitmproxy.contentviews import InteractiveContentview, Metadata
+
+import eas
+from eas.exchange import DecodedBody
+from addon.activesync import eas_kind, header_pairs
+
+# MS-ASHTTP 2.2.1.1.2.2 / 2.2.2.2: WBXML bodies; MS-ASCMD 2.2.2.10.1: multipart ItemOperations responses.
+WBXML_TYPES = frozenset({"application/vnd.ms-sync.wbxml", "application/vnd.ms-sync"})
+MULTIPART_TYPE = "application/vnd.ms-sync.multipart"
+EAS_TYPES = WBXML_TYPES | {MULTIPART_TYPE}
+XML_TYPES = frozenset({"text/xml", "application/xml"})
+
+# Above mitmproxy's own WBXML view (1) and its XML view.
+PRIORITY = 2.5
+
+# The first bytes of a WBXML 1.3 document as EAS sends it: version 1.3, public id 1 (unknown), charset 106 (UTF-8).
+WBXML_MAGIC = b"\x03\x01\x6a"
+
+
+def comment_text(text: str) -> str:
+    """Text made safe inside an XML comment (no "--", no trailing "-", one line)."""
+    text = " ".join(text.split())
+    while "--" in text:
+        text = text.replace("--", "- -")
+    return text + " " if text.endswith("-") else text
+
+
+def comment(text: str) -> str:
+    return f"<!-- {comment_text(text)} -->"
+
+
+def flow_parts(metadata: Metadata) -> tuple[str, str, list[tuple[str, str]], http.Request | None, bool]:
+    """(method, url, request headers, request, is_response) for the message being shown."""
+    f = metadata.flow
+    message = metadata.http_message
+    is_response = isinstance(message, http.Response)
+    if isinstance(f, http.HTTPFlow):
+        return f.request.method, f.request.url, header_pairs(f.request.headers), f.request, is_response
+    if isinstance(message, http.Request):
+        return message.method, message.url, header_pairs(message.headers), message, False
+    content_type = metadata.content_type or ""
+    headers = [("Content-Type", content_type)] if content_type else []
+    return "POST", "/Microsoft-Server-ActiveSync", headers, None, is_response
+
+
+def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, DecodedBody | None, bool]:
+    """Analyse the exchange around `data`, with `data` as the body shown; returns that body's analysis too."""
+    method, url, request_headers, request, is_response = flow_parts(metadata)
+    response = metadata.http_message
+    if is_response and isinstance(response, http.Response):
+        request_body = (request.get_content(strict=False) or b"") if request is not None else b""
+        exchange = eas.analyze(
+            method, url, request_headers, request_body, response.status_code, header_pairs(response.headers), data
+        )
+        return exchange, exchange.response_body, True
+    exchange = eas.analyze(method, url, request_headers, data)
+    return exchange, exchange.request_body, False
+
+
+def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: bool) -> list[str]:
+    """The comment lines above the body: what the request is, its decoded query, the headers explained."""
+    lines: list[str] = []
+    what = "Autodiscover" if exchange.is_autodiscover else "EAS"
+    side = "response" if is_response else "request"
+    title = f"{what} {exchange.command or exchange.method} {side}"
+    if exchange.protocol_version:
+        title += f", protocol {exchange.protocol_version}"
+    if is_response and exchange.http_status is not None:
+        title += f", HTTP {exchange.http_status}"
+        if exchange.http_status_meaning:
+            title += f" ({exchange.http_status_meaning})"
+    lines.append(comment(title))
+    if not is_response and exchange.query_fields:
+        form = f" ({exchange.query_form} form)" if exchange.query_form else ""
+        lines.append(comment(f"query{form}:"))
+        lines.extend(comment(f"  {name} = {value}") for name, value in exchange.query_fields)
+    notes = exchange.response_headers if is_response else exchange.request_headers
+    if notes:
+        lines.append(comment(f"{side} headers:"))
+        for note in notes:
+            meaning = f"  ({note.meaning})" if note.meaning else ""
+            lines.append(comment(f"  {note.name}: {note.shown_value}{meaning}"))
+    if body is not None:
+        size = f"{body.kind} body, {body.size} bytes"
+        if body.content_type:
+            size += f", {body.content_type}"
+        lines.append(comment(size))
+        for number, part in enumerate(body.parts):
+            lines.append(comment(f"  part {number}: {part}"))
+    for status in exchange.eas_statuses if is_response else ():
+        meaning = f" ({status.meaning})" if status.meaning else ""
+        lines.append(comment(f"status {status.path} = {status.code}{meaning}"))
+    side_names = ("response" if is_response else "request", "query", "headers")
+    for problem in exchange.problems:
+        if any(name in problem.where for name in side_names):
+            at = f" at offset {problem.offset}" if problem.offset is not None else ""
+            lines.append(comment(f"{problem.severity}: {problem.where}{at}: {problem.reason}"))
+    return lines
+
+
+def with_header(xml: str, header: list[str]) -> str:
+    """Put the header comments after any XML declaration, so the text stays well-formed XML."""
+    if xml.startswith("<?xml"):
+        end = xml.find("?>")
+        if end != -1:
+            declaration, rest = xml[: end + 2], xml[end + 2 :].lstrip("\r\n")
+            return "\n".join([declaration, *header, rest])
+    return "\n".join([*header, xml])
+
+
+class ActiveSyncContentview(InteractiveContentview):
+    """ActiveSync WBXML (and Autodiscover XML) as annotated XML that can be edited and re-encoded."""
+
+    name = "ActiveSync"
+    syntax_highlight = "xml"
+
+    def prettify(self, data: bytes, metadata: Metadata) -> str:
+        exchange, body, is_response = analyze_for_view(data, metadata)
+        header = header_block(exchange, body, is_response)
+        if body is None:
+            return "\n".join(header)
+        if body.xml is not None:
+            return with_header(body.xml, header)
+        if body.text is not None:
+            return "\n".join([*header, body.text])
+        return "\n".join(header)
+
+    def reencode(self, prettified: str, metadata: Metadata) -> bytes:
+        """Encode edited XML back to WBXML (comments are ignored); Autodiscover XML is written as XML.
+
+        Raises:
+            eas.EncodeError: the XML is not well-formed or not encodable (the message names line and reason).
+            ValueError: the body is not one this view can write back (multipart, text, binary).
+        """
+        content_type = metadata.content_type or ""
+        if content_type == MULTIPART_TYPE:
+            raise ValueError(
+                "a multipart ActiveSync body cannot be re-encoded from this view; "
+                "edit it in the raw or hex view"
+            )
+        path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
+        if content_type in XML_TYPES and eas_kind(path) == "autodiscover":
+            root = eas.parse_xml(prettified.encode("utf-8"))
+            for node in root.xpath("//comment()"):
+                parent = node.getparent()
+                if parent is not None:
+                    parent.remove(node)
+            return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+        original = metadata.original_data
+        if content_type not in WBXML_TYPES and original and not original.startswith(WBXML_MAGIC):
+            raise ValueError(
+                f"this {content_type or 'untyped'} body is not WBXML; the ActiveSync view can only "
+                "write back WBXML and Autodiscover XML; edit it in the raw view"
+            )
+        return eas.encode(prettified.encode("utf-8"))
+
+    def render_priority(self, data: bytes, metadata: Metadata) -> float:
+        if not data:
+            return -1
+        content_type = metadata.content_type or ""
+        if content_type in EAS_TYPES:
+            return PRIORITY
+        path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
+        kind = eas_kind(path)
+        if kind == "eas" and data.startswith(WBXML_MAGIC):
+            return PRIORITY
+        if kind == "autodiscover" and content_type in XML_TYPES:
+            return PRIORITY
+        return -1
+
+
+activesync = ActiveSyncContentview()
