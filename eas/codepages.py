@@ -59,10 +59,14 @@ _AIRSYNC = CodePage(
     tags={
         0x05: "Sync", 0x06: "Responses", 0x07: "Add", 0x08: "Change", 0x09: "Delete", 0x0A: "Fetch",
         0x0B: "SyncKey", 0x0C: "ClientId", 0x0D: "ServerId", 0x0E: "Status", 0x0F: "Collection",
-        0x10: "Class", 0x12: "CollectionId", 0x13: "GetChanges", 0x14: "MoreAvailable",
+        0x10: "Class",
+        0x11: "Version",  # not used
+        0x12: "CollectionId", 0x13: "GetChanges", 0x14: "MoreAvailable",
         0x15: "WindowSize", 0x16: "Commands", 0x17: "Options", 0x18: "FilterType",
         0x19: "Truncation",  # 2.5, 12.0, 12.1 only
+        0x1A: "RTFTruncation",  # not used
         0x1B: "Conflict", 0x1C: "Collections", 0x1D: "ApplicationData", 0x1E: "DeletesAsMoves",
+        0x1F: "NotifyGUID",  # not used
         0x20: "Supported", 0x21: "SoftDelete", 0x22: "MIMESupport", 0x23: "MIMETruncation",
         0x24: "Wait", 0x25: "Limit", 0x26: "Partial",  # 12.1
         0x27: "ConversationMode", 0x28: "MaxItems", 0x29: "HeartbeatInterval",  # 14.0
@@ -143,7 +147,7 @@ _AIRNOTIFY = CodePage(
     section="MS-ASWBXML 2.1.2.1.4",
     added_in="2.5",
     tags={
-        0x05: "Notify", 0x06: "Notification", 0x07: "Version", 0x08: "Lifetime", 0x09: "DeviceInfo",
+        0x05: "Notify", 0x06: "Notification", 0x07: "Version", 0x08: "LifeTime", 0x09: "DeviceInfo",
         0x0A: "Enable", 0x0B: "Folder", 0x0C: "ServerId", 0x0D: "DeviceAddress",
         0x0E: "ValidCarrierProfiles", 0x0F: "CarrierProfile", 0x10: "Status", 0x11: "Responses",
         0x12: "Devices", 0x13: "Device", 0x14: "Id", 0x15: "Expiry", 0x16: "NotifyGUID",
@@ -165,7 +169,7 @@ _CALENDAR = CodePage(
         0x09: "Email", 0x0A: "Name",
         0x0B: "Body", 0x0C: "BodyTruncated",  # 2.5 only
         0x0D: "BusyStatus", 0x0E: "Categories", 0x0F: "Category",
-        0x10: "CompressedRTF",  # not used
+        0x10: "Rtf",  # not used
         0x11: "DtStamp", 0x12: "EndTime", 0x13: "Exception", 0x14: "Exceptions", 0x15: "Deleted",
         0x16: "ExceptionStartTime",  # up to 14.1 (16.0+: InstanceId)
         0x17: "Location",  # up to 14.1 (16.0+: airsyncbase:Location)
@@ -271,7 +275,7 @@ _TASKS = CodePage(
         0x16: "DayOfWeek", 0x17: "WeekOfMonth", 0x18: "MonthOfYear", 0x19: "Regenerate",
         0x1A: "DeadOccur", 0x1B: "ReminderSet", 0x1C: "ReminderTime", 0x1D: "Sensitivity",
         0x1E: "StartDate", 0x1F: "UtcStartDate", 0x20: "Subject",
-        0x21: "CompressedRTF",  # not used
+        0x21: "Rtf",  # not used
         0x22: "OrdinalDate", 0x23: "SubOrdinalDate",  # 12.0
         0x24: "CalendarType", 0x25: "IsLeapMonth",  # 14.0
         0x26: "FirstDayOfWeek",  # 14.1
@@ -357,7 +361,9 @@ _PROVISION = CodePage(
         0x0D: "EASProvisionDoc", 0x0E: "DevicePasswordEnabled",
         0x0F: "AlphanumericDevicePasswordRequired",
         0x10: "RequireStorageCardEncryption",  # named DeviceEncryptionEnabled in 12.0-era texts
-        0x11: "PasswordRecoveryEnabled", 0x13: "AttachmentsEnabled", 0x14: "MinDevicePasswordLength",
+        0x11: "PasswordRecoveryEnabled",
+        0x12: "DocumentBrowseEnabled",  # not used
+        0x13: "AttachmentsEnabled", 0x14: "MinDevicePasswordLength",
         0x15: "MaxInactivityTimeDeviceLock", 0x16: "MaxDevicePasswordFailedAttempts",
         0x17: "MaxAttachmentSize", 0x18: "AllowSimpleDevicePassword", 0x19: "DevicePasswordExpiration",
         0x1A: "DevicePasswordHistory",
@@ -396,7 +402,6 @@ _SEARCH = CodePage(
         0x11: "EqualTo", 0x12: "Value", 0x13: "And",
         0x14: "Or",  # not used
         0x15: "FreeText",
-        0x16: "SubstringOp",  # not used
         0x17: "DeepTraversal", 0x18: "LongId", 0x19: "RebuildResults", 0x1A: "LessThan",
         0x1B: "GreaterThan",
         0x1C: "Schema", 0x1D: "Supported",  # not used
