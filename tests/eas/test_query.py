@@ -1,0 +1,392 @@
+"""Tests for eas.query: MS-ASHTTP 2.2.1.1.1 request URI queries, plain and base64."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from eas.errors import QueryError
+from eas.query import (
+    COMMAND_NAMES,
+    PARAMETER_NAMES,
+    EasQuery,
+    decode_query,
+    encode_base64,
+    encode_plain,
+)
+
+
+def hexbytes(annotated: str) -> bytes:
+    """Bytes from annotated hex: `#` starts a comment, whitespace is ignored."""
+    return bytes.fromhex("".join(line.split("#", 1)[0] for line in annotated.splitlines()))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# MS-ASHTTP (current edition) 2.2.1.1.1.1: the example URI of the base64-encoded query value.
+SPEC_BASE64 = "jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l"
+SPEC_BASE64_BYTES = hexbytes(
+    """
+    8c                                 # protocol version 140 -> 14.0
+    00                                 # command code 0: Sync
+    09 04                              # locale 0x0409 (little-endian): en-US
+    0a 76 31 34 30 44 65 76 69 63 65   # device ID, 10 bytes: v140Device
+    00                                 # policy key length 0: absent
+    0a 53 6d 61 72 74 50 68 6f 6e 65   # device type, 10 bytes: SmartPhone
+    """
+)
+
+# Every field and every kind of parameter: GUID device ID, policy key, tags 1, 3, 8 and 7.
+FULL_BYTES = hexbytes(
+    """
+    8d                                 # 141 -> 14.1
+    03                                 # SmartReply
+    07 04                              # 0x0407 de-DE
+    10 a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af   # 16-byte binary device ID
+    04 59 2d 04 eb                     # policy key 0xEB042D59 = 3942919513 (little-endian)
+    06 69 50 68 6f 6e 65               # device type: iPhone
+    01 01 35                           # tag 1 CollectionId = "5"
+    03 04 35 3a 31 32                  # tag 3 ItemId = "5:12"
+    08 05 61 6c 69 63 65               # tag 8 User = "alice"
+    07 01 03                           # tag 7 Options = SaveInSent | AcceptMultiPart
+    """
+)
+FULL = b64(FULL_BYTES)
+
+
+# ------------------------------------------------------------------------------------------- spec vectors
+
+
+def test_spec_base64_example() -> None:
+    assert base64.b64decode(SPEC_BASE64) == SPEC_BASE64_BYTES
+    q = decode_query(SPEC_BASE64)
+    assert q == EasQuery(
+        form="base64", command="Sync", command_code=0, device_id="v140Device",
+        device_id_hex="76313430446576696365", device_type="SmartPhone", protocol_version="14.0", locale=0x0409,
+    )
+    assert q.locale_tag == "en-US"
+    assert q.notes == ()
+    assert encode_base64(q) == SPEC_BASE64
+
+
+def test_spec_plain_examples() -> None:
+    # MS-ASHTTP 2.2.1.1.1 and 4.1
+    q = decode_query("Cmd=Sync&User=fakeuser@Contoso.com&DeviceId=v140&DeviceType=SmartPhone")
+    assert q == EasQuery(
+        form="plain", command="Sync", command_code=0, user="fakeuser@Contoso.com", device_id="v140",
+        device_type="SmartPhone",
+    )
+    assert encode_plain(q) == "Cmd=Sync&User=fakeuser@Contoso.com&DeviceId=v140&DeviceType=SmartPhone"
+    q = decode_query("/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=fakename&DeviceId=v140Device&DeviceType=SmartPhone")
+    assert (q.command, q.command_code, q.user, q.device_id) == ("FolderSync", 9, "fakename", "v140Device")
+
+
+def test_spec_example_that_wraps_plain_text() -> None:
+    # MS-ASHTTP 2.2.1.1.1, verbatim from our copy (line breaks and a stray space included). Its base64 is a
+    # plain-text query; the extracted text has typos ("Usur", "Devmce"), which we decode as they are.
+    text = (
+        "/Microsoft-Server-ActiveSync?\n"
+        "Q21kPVN5bmMmVXN1cj1mYWtldXN1ckBDb250b3NvLmNvbSZEZXZpY2VJZD12MTQwJkRldm1jZVR5cGU9U21hc nRQaG9uZ\n"
+        "SA=\n"
+    )
+    q = decode_query(text)
+    assert q.form == "base64"
+    assert (q.command, q.command_code, q.device_id) == ("Sync", 0, "v140")
+    assert q.parameters == (("Usur", "fakeusur@Contoso.com"), ("DevmceType", "SmartPhone "))
+    assert any("wraps a plain-text query" in note for note in q.notes)
+    # a clean wrapped query reads exactly like the plain one
+    plain = "Cmd=Sync&User=fakeuser@Contoso.com&DeviceId=v140&DeviceType=SmartPhone"
+    wrapped = decode_query(b64(plain.encode()))
+    assert wrapped == dataclasses.replace(decode_query(plain), form="base64")
+
+
+def test_full_vector() -> None:
+    q = decode_query(FULL)
+    assert q == EasQuery(
+        form="base64", command="SmartReply", command_code=3, user="alice",
+        device_id="A0A1A2A3A4A5A6A7A8A9AAABACADAEAF", device_id_hex="A0A1A2A3A4A5A6A7A8A9AAABACADAEAF",
+        device_type="iPhone", protocol_version="14.1", locale=0x0407, policy_key=3942919513,
+        parameters=(("CollectionId", "5"), ("ItemId", "5:12")), options=frozenset({"SaveInSent", "AcceptMultiPart"}),
+    )
+    assert q.device_id_guid == "{A3A2A1A0-A5A4-A7A6-A8A9-AAABACADAEAF}"
+    assert q.parameter("itemid") == "5:12"
+    assert encode_base64(q) == FULL
+    assert q.fields() == [
+        ("Form", "base64"),
+        ("ProtocolVersion", "14.1"),
+        ("Command", "SmartReply (3)"),
+        ("Locale", "0x0407 (de-DE)"),
+        ("DeviceId", "A0A1A2A3A4A5A6A7A8A9AAABACADAEAF"),
+        ("DeviceId (GUID)", "{A3A2A1A0-A5A4-A7A6-A8A9-AAABACADAEAF}"),
+        ("PolicyKey", "3942919513"),
+        ("DeviceType", "iPhone"),
+        ("User", "alice"),
+        ("CollectionId", "5"),
+        ("ItemId", "5:12"),
+        ("Options", "SaveInSent, AcceptMultiPart"),
+    ]
+
+
+def test_command_table() -> None:
+    # MS-ASHTTP 2.2.1.1.1.3 (and Find, 23, of the current edition)
+    assert COMMAND_NAMES[9] == "FolderSync" and COMMAND_NAMES[22] == "ValidateCert" and COMMAND_NAMES[23] == "Find"
+    assert [PARAMETER_NAMES[t] for t in range(9)] == [
+        "AttachmentName", "CollectionId", "CollectionName", "ItemId", "LongId", "ParentId", "Occurrence",
+        "Options", "User",
+    ]
+    for code, name in COMMAND_NAMES.items():
+        q = EasQuery(form="base64", command=name, protocol_version="16.1", locale=0x0409, device_id="d")
+        assert decode_query(encode_base64(q)).command_code == code
+
+
+# ---------------------------------------------------------------------------------------------- tolerance
+
+
+@pytest.mark.parametrize(
+    "variant, note",
+    [
+        (FULL.rstrip("="), "padding missing"),
+        (FULL.replace("+", "-").replace("/", "_"), None),
+        (FULL.replace("/", "%2F").replace("+", "%2B").replace("=", "%3D"), "percent-encoded"),
+        (FULL.replace("=", "%3d"), "percent-encoded"),
+        ("  " + FULL[:20] + "\n " + FULL[20:] + "\r\n", "whitespace"),
+        ("?" + FULL, None),
+        ("https://mail.example.com/Microsoft-Server-ActiveSync?" + FULL, None),
+        ("/Microsoft-Server-ActiveSync?" + FULL, None),
+    ],
+)
+def test_tolerated_base64_variants(variant: str, note: str | None) -> None:
+    q = decode_query(variant)
+    assert q == decode_query(FULL)
+    if note is not None:
+        assert any(note in n for n in q.notes), q.notes
+
+
+def test_url_safe_alphabet_is_noted() -> None:
+    data = bytes([0x8d, 0x00, 0x09, 0x04, 0x02, 0xFB, 0xFF, 0x00, 0x00])  # base64 has + and /
+    text = b64(data)
+    assert "+" in text or "/" in text
+    safe = text.replace("+", "-").replace("/", "_")
+    q = decode_query(safe)
+    assert q.device_id_hex == "FBFF"
+    assert "URL-safe base64 alphabet" in q.notes
+    assert encode_base64(q) == text
+
+
+def test_plain_details() -> None:
+    q = decode_query(
+        "cmd=smartforward&user=DOMAIN%5Cjane+doe&DeviceId=ABC&DeviceType=Android"
+        "&ItemId=7%3A1&collectionid=7&SaveInSent=T&Extra=%C3%A9&&"
+    )
+    assert q.command == "SmartForward" and q.command_code == 2
+    assert q.user == "DOMAIN\\jane doe"
+    assert q.parameters == (("ItemId", "7:1"), ("CollectionId", "7"), ("Extra", "é"))
+    assert q.options == frozenset({"SaveInSent"})
+    assert encode_plain(q) == (
+        "Cmd=SmartForward&User=DOMAIN%5Cjane%20doe&DeviceId=ABC&DeviceType=Android"
+        "&ItemId=7%3A1&CollectionId=7&Extra=%C3%A9&SaveInSent=T"
+    )
+
+
+def test_plain_oddities_are_noted_not_fatal() -> None:
+    q = decode_query("User=a&Cmd=Sync&Cmd=Ping&SaveInSent=F")
+    assert q.command == "Sync"
+    assert any("Cmd appears more than once" in n for n in q.notes)
+    assert q.parameters == (("SaveInSent", "F"),)
+    q = decode_query("User=a&DeviceId=b")
+    assert q.command is None and "no Cmd parameter" in q.notes
+    q = decode_query("Cmd=Frobnicate&DeviceId=b")
+    assert q.command == "Frobnicate" and q.command_code is None
+
+
+def test_unknown_codes_decode_to_placeholders_that_encode_back() -> None:
+    data = hexbytes("8d 30 09 04 01 41 00 00  2a 01 58  07 01 84")  # command 48, tag 42, option bits 0x80|0x04
+    q = decode_query(b64(data))
+    assert q.command == "Command48" and q.command_code == 48
+    assert q.parameters == (("Tag42", "X"),)
+    assert q.options == frozenset({"0x04", "0x80"})
+    assert encode_base64(q) == b64(data)
+    assert len(q.notes) == 2
+
+
+def test_legacy_command_codes() -> None:
+    q = decode_query(b64(hexbytes("79 05 09 04 01 41 00 00")))  # version byte 121 -> 12.1; code 5
+    assert (q.protocol_version, q.command) == ("12.1", "GetHierarchy")
+
+
+# --------------------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "query, field, offset",
+    [
+        ("", None, 0),
+        ("   ", None, 0),
+        ("https://host/Microsoft-Server-ActiveSync", None, 0),
+        ("jAAJB", "base64", 4),  # 5 characters: one over
+        ("jAA===", "base64", 5),
+        ("jAAJ-A+_", "base64", 4),
+        (b64(hexbytes("8d 00 09 04 01 41 03 01 02 03")), "PolicyKey length", 6),
+        (b64(hexbytes("8d 00 09 04 01 41 00 02 c3 28")), "DeviceType", 8),
+        (b64(hexbytes("8d 00 09 04 01 41 00 00 01 05 41")), "CollectionId", 10),
+        (b64(hexbytes("8d 00 09 04 01 41 00 00 07 02 01 02")), "Options", 9),
+        (b64(hexbytes("8d 00 09 04 01 41 00 00 08 02 ff fe")), "User", 10),
+        ("Cmd=Sync&User=%zz", "User", 14),
+        ("Cmd=Sync&User=%C3", "User", 14),
+        ("Cmd=Sync&Us%2=x", "Us%2", 11),
+    ],
+)
+def test_errors_name_field_and_offset(query: str, field: str | None, offset: int) -> None:
+    with pytest.raises(QueryError) as info:
+        decode_query(query)
+    assert (info.value.field, info.value.offset) == (field, offset)
+    assert f"offset 0x{offset:X} ({offset})" in str(info.value)
+
+
+@pytest.mark.parametrize("sample, complete", [(SPEC_BASE64_BYTES, set()), (FULL_BYTES, {33, 36, 42, 49})])
+def test_every_truncation_raises_query_error(sample: bytes, complete: set[int]) -> None:
+    # every cut inside a fixed field or a counted value; cuts between two parameters leave a complete query
+    for cut in range(1, len(sample)):
+        if cut in complete:
+            continue
+        with pytest.raises(QueryError) as info:
+            decode_query(b64(sample[:cut]))
+        assert info.value.offset is not None and info.value.offset <= cut
+
+
+def test_encode_errors() -> None:
+    q = decode_query(FULL)
+    with pytest.raises(QueryError, match="MS-ASAcceptMultiPart") as info:
+        encode_plain(q)
+    assert info.value.field == "Options"
+    plain = decode_query("Cmd=Sync&DeviceId=a&DeviceType=b")
+    with pytest.raises(QueryError) as info:
+        encode_base64(plain)
+    assert info.value.field == "ProtocolVersion"
+    with pytest.raises(QueryError) as info:
+        encode_base64(dataclasses.replace(plain, protocol_version="14.1"))
+    assert info.value.field == "Locale"
+    with pytest.raises(QueryError) as info:
+        encode_base64(EasQuery(command="Sync", protocol_version="14.1", locale=0, parameters=(("Bogus", "1"),)))
+    assert info.value.field == "Bogus"
+    with pytest.raises(QueryError) as info:
+        encode_base64(EasQuery(command="Nope", protocol_version="14.1", locale=0))
+    assert info.value.field == "Command"
+    with pytest.raises(QueryError) as info:
+        encode_base64(EasQuery(command="Sync", protocol_version="14.1", locale=0, device_type="x" * 256))
+    assert info.value.field == "DeviceType"
+
+
+def test_plain_to_base64_conversion() -> None:
+    # what a tool (tools/capture_lab.py) builds: names only, no codes
+    q = EasQuery(
+        form="base64", command="ItemOperations", user="alice", device_id="EASI0001A", device_type="TestDevice",
+        protocol_version="14.1", locale=0x0409, parameters=(("SaveInSent", "T"),),
+    )
+    back = decode_query(encode_base64(q))
+    assert back.command_code == 19 and back.options == frozenset({"SaveInSent"}) and back.parameters == ()
+    assert decode_query(encode_plain(back)).options == frozenset({"SaveInSent"})
+
+
+# --------------------------------------------------------------------------------------------- properties
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+_short_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
+_command = st.sampled_from(sorted(COMMAND_NAMES.items()))
+_param_name = st.sampled_from([PARAMETER_NAMES[t] for t in (0, 1, 2, 3, 4, 5, 6)])
+_options = st.frozensets(st.sampled_from(["SaveInSent", "AcceptMultiPart", "0x04", "0x80"]))
+
+
+@st.composite
+def base64_queries(draw: st.DrawFn) -> EasQuery:
+    code, name = draw(_command)
+    raw_id = draw(st.binary(min_size=0, max_size=16))
+    printable = bool(raw_id) and all(0x20 <= b < 0x7F for b in raw_id)
+    version = draw(st.sampled_from(["12.1", "14.0", "14.1", "16.0", "16.1"]))
+    return EasQuery(
+        form="base64",
+        command=name,
+        command_code=code,
+        user=draw(st.none() | _text),
+        device_id=(raw_id.decode("ascii") if printable else raw_id.hex().upper()) if raw_id else None,
+        device_id_hex=raw_id.hex().upper() if raw_id else None,
+        device_type=draw(st.none() | _short_text.filter(bool)),
+        protocol_version=version,
+        locale=draw(st.integers(0, 0xFFFF)),
+        policy_key=draw(st.none() | st.integers(0, 0xFFFFFFFF)),
+        parameters=tuple(draw(st.lists(st.tuples(_param_name, _text), max_size=4))),
+        options=draw(_options),
+    )
+
+
+@st.composite
+def plain_queries(draw: st.DrawFn) -> EasQuery:
+    code, name = draw(_command)
+    extra = st.tuples(_param_name | st.sampled_from(["Foo", "x y", "é"]), _text)
+    return EasQuery(
+        form="plain",
+        command=name,
+        command_code=code,
+        user=draw(st.none() | _text),
+        device_id=draw(st.none() | _text),
+        device_type=draw(st.none() | _text),
+        parameters=tuple(draw(st.lists(extra, max_size=4))),
+        options=draw(st.frozensets(st.just("SaveInSent"))),
+    )
+
+
+@given(st.text())
+@example("%")
+@example("====")
+@example("A")
+@example("AAAA")
+@example("\ud800")
+@example("Cmd=%ed%a0%80")
+def test_decode_arbitrary_text_returns_or_raises_query_error(text: str) -> None:
+    try:
+        q = decode_query(text)
+    except QueryError:
+        return
+    assert q.form in ("plain", "base64")
+    assert all(isinstance(label, str) and isinstance(value, str) for label, value in q.fields())
+
+
+@given(st.binary(max_size=80))
+@example(b"\x8d\x00\x09\x04\x00\x00\x00")
+def test_decode_arbitrary_base64_bytes_returns_or_raises_query_error(data: bytes) -> None:
+    text = b64(data)
+    try:
+        q = decode_query(text)
+    except QueryError:
+        return
+    if q.form == "base64" and q.protocol_version is not None and q.notes == ():
+        assert encode_base64(q) == text
+
+
+@given(base64_queries())
+def test_generated_queries_round_trip_base64(q: EasQuery) -> None:
+    text = encode_base64(q)
+    assert decode_query(text) == q
+    assert encode_base64(decode_query(text)) == text
+
+
+@given(base64_queries())
+def test_generated_queries_round_trip_plain(q: EasQuery) -> None:
+    q = dataclasses.replace(q, options=q.options & {"SaveInSent"})
+    plain = decode_query(encode_plain(q))
+    assert plain == dataclasses.replace(
+        q, form="plain", device_id_hex=None, protocol_version=None, locale=None, policy_key=None
+    )
+
+
+@given(plain_queries())
+def test_generated_plain_queries_round_trip(q: EasQuery) -> None:
+    text = encode_plain(q)
+    assert decode_query(text) == q
+    assert encode_plain(decode_query(text)) == text
