@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from lxml import etree
+
+from .errors import EasError
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +101,41 @@ class Exchange:
     request_body: DecodedBody | None = None
     response_body: DecodedBody | None = None
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    offered_versions: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolVersions
+    offered_commands: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolCommands
+    redirect_location: str | None = None  # X-MS-Location (451)
 
     @property
     def eas_status(self) -> int | None:
         """The first (top-level) EAS status of the response, the one users filter by."""
         return self.eas_statuses[0].code if self.eas_statuses else None
+
+    @property
+    def eas_status_meaning(self) -> str | None:
+        """The meaning of `eas_status`, when known."""
+        return self.eas_statuses[0].meaning if self.eas_statuses else None
+
+    def summary(self) -> str:
+        """One line: command, HTTP status, EAS status, user/device (type), protocol version, problem count."""
+        words = [self.command or self.method]
+        words.append(str(self.http_status) if self.http_status is not None else "(no response)")
+        if self.eas_status is not None:
+            words.append(f"Status {self.eas_status}")
+        who = "/".join(value for value in (self.user, self.device_id) if value)
+        if who:
+            words.append(who)
+        if self.device_type:
+            words.append(f"({self.device_type})")
+        if self.protocol_version:
+            words.append(self.protocol_version)
+        if self.offered_versions:
+            words.append(f"offers {','.join(self.offered_versions)}")
+        if self.redirect_location:
+            words.append(f"-> {self.redirect_location}")
+        if self.problems:
+            count = len(self.problems)
+            words.append(f"[{count} problem{'s' if count != 1 else ''}]")
+        return " ".join(words)
 
 
 def analyze(
@@ -111,5 +149,597 @@ def analyze(
     *,
     annotate: bool = True,
 ) -> Exchange:
-    """Decode and explain one exchange; never raises on bad input (problems are collected instead)."""
-    raise NotImplementedError
+    """Decode and explain one exchange; never raises on bad input (problems are collected instead).
+
+    Args:
+        method: the HTTP method (POST, OPTIONS, GET).
+        url: the request URL, absolute or just path and query.
+        request_headers: (name, value) pairs in order; Authorization is never shown, only its scheme and user.
+        request_body: the body as sent (still Content-Encoded, if it was).
+        response_status, response_headers, response_body: the response, when there is one.
+        annotate: add meaning comments to the XML (DecodedBody.xml); `plain_xml` never has them.
+    """
+    try:
+        return _analyze(
+            method,
+            url,
+            request_headers,
+            request_body,
+            response_status,
+            response_headers,
+            response_body,
+            annotate=annotate,
+        )
+    except Exception as err:  # last line of defence: an analysis bug must not break the proxy or the viewer
+        return Exchange(
+            method=str(method),
+            url=str(url),
+            is_eas="microsoft-server-activesync" in str(url).lower(),
+            http_status=response_status if isinstance(response_status, int) else None,
+            problems=(Problem("exchange", f"analysis failed: {type(err).__name__}: {err}"),),
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The analysis. Theory of operation: headers and the query are read first (command, version, user); then each body
+# is loaded (Content-Encoding removed, kind chosen, XML parsed) without annotation, so the request's collection
+# classes can give the response's annotation context; then the XML is rendered plain and annotated. Every decode
+# failure becomes a Problem; nothing here raises on bad bytes.
+
+# MS-ASHTTP 2.2.1.1.1.3 Command Codes (the base64 query carries the command as a number).
+_COMMAND_CODES: dict[int, str] = {
+    0: "Sync", 1: "SendMail", 2: "SmartForward", 3: "SmartReply", 4: "GetAttachment", 9: "FolderSync",
+    10: "FolderCreate", 11: "FolderDelete", 12: "FolderUpdate", 13: "MoveItems", 14: "GetItemEstimate",
+    15: "MeetingResponse", 16: "Search", 17: "Settings", 18: "Ping", 19: "ItemOperations", 20: "Provision",
+    21: "ResolveRecipients", 22: "ValidateCert", 23: "Find",
+}
+
+# Commands whose request body is a MIME message before 14.0 (MS-ASCMD 2.2.1.15, 2.2.1.17, 2.2.1.18).
+_MIME_COMMANDS = frozenset({"SendMail", "SmartReply", "SmartForward"})
+
+_WBXML_TYPES = frozenset({"application/vnd.ms-sync.wbxml", "application/vnd.ms-sync"})
+_TEXT_KINDS = frozenset({"text", "html", "xml", "json", "rfc822"})
+_AUTODISCOVER_RE = re.compile(r"/autodiscover/autodiscover\.(xml|json)", re.IGNORECASE)
+_MARKER_NS = "urn:eas-inspector:wbxml"
+
+
+@dataclass
+class _Loaded:
+    """A body after loading: kind chosen, XML parsed (not yet annotated), other renderings done."""
+
+    kind: str
+    content_type: str
+    size: int
+    root: Any = None
+    xml: str | None = None
+    text: str | None = None
+    parts: tuple[bytes, ...] = ()
+
+
+def _text_header(value: object) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value).decode("latin-1")
+    return str(value)
+
+
+def _clean_headers(headers: Sequence[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    if not headers:
+        return ()
+    cleaned: list[tuple[str, str]] = []
+    for pair in headers:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            continue
+        cleaned.append((_text_header(name), _text_header(value)))
+    return tuple(cleaned)
+
+
+def _dedupe(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def _localname(element: Any) -> str | None:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return None
+    return tag.rsplit("}", 1)[-1]
+
+
+def _namespace(element: Any) -> str:
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith("{"):
+        return str(tag[1:].split("}", 1)[0])
+    return ""
+
+
+def _elements(root: Any) -> list[Any]:
+    return [el for el in root.iter() if isinstance(el.tag, str)]
+
+
+def _leaf_texts(root: Any, name: str) -> list[str]:
+    return [(el.text or "").strip() for el in _elements(root) if _localname(el) == name and (el.text or "").strip()]
+
+
+def _path(element: Any) -> str:
+    names = [_localname(element) or "?"]
+    for ancestor in element.iterancestors():
+        names.append(_localname(ancestor) or "?")
+    return "/".join(reversed(names))
+
+
+def _comment_text(text: str) -> str:
+    safe = text.replace("--", "- -")
+    return f" {safe.rstrip('-')} "
+
+
+def _query_value(query: Any, name: str) -> str | None:
+    value = getattr(query, name, None)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _query_fields(query: Any) -> tuple[tuple[str, str], ...]:
+    fields: list[tuple[str, str]] = []
+    for label, attribute in (
+        ("Cmd", "command"),
+        ("User", "user"),
+        ("DeviceId", "device_id"),
+        ("DeviceType", "device_type"),
+        ("ProtocolVersion", "protocol_version"),
+        ("Locale", "locale"),
+        ("PolicyKey", "policy_key"),
+    ):
+        value = _query_value(query, attribute)
+        if value is not None:
+            fields.append((label, value))
+    parameters = getattr(query, "parameters", ()) or ()
+    for pair in parameters:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            continue
+        fields.append((str(name), str(value)))
+    options = getattr(query, "options", None)
+    if options:
+        fields.append(("Options", ",".join(sorted(str(o) for o in options))))
+    return tuple(fields)
+
+
+def _command_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return _COMMAND_CODES.get(int(value), f"command {value}")
+    return value
+
+
+def _decode_wbxml(data: bytes, where: str, problems: list[Problem]) -> Any:
+    from . import wbxml
+
+    try:
+        return wbxml.decode(data)
+    except EasError as err:
+        problems.append(Problem(where, err.reason, err.offset))
+    except NotImplementedError:
+        problems.append(Problem(where, "the WBXML decoder is not available"))
+    except Exception as err:  # a decoder bug must not stop the rest of the analysis
+        problems.append(Problem(where, f"WBXML decoder failed: {type(err).__name__}: {err}"))
+    return None
+
+
+def _load_text_kind(kind: str, data: bytes, content_type: str, where: str, problems: list[Problem]) -> _Loaded:
+    """Text-like bodies (text, html, xml, json, rfc822): a readable rendering, XML and JSON pretty when they parse."""
+    from . import bodies
+
+    loaded = _Loaded(kind=kind, content_type=content_type, size=len(data))
+    if kind == "xml":
+        try:
+            loaded.root = etree.fromstring(
+                data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            )
+            return loaded
+        except etree.XMLSyntaxError as err:
+            problems.append(Problem(where, f"XML is not well-formed: {err}", None, "warning"))
+            loaded.kind = "text"
+    elif kind == "json":
+        try:
+            loaded.text = bodies.render_json(data)
+            return loaded
+        except ValueError as err:
+            problems.append(Problem(where, f"JSON does not parse: {err}", None, "warning"))
+            loaded.kind = "text"
+    elif kind == "rfc822":
+        try:
+            loaded.text = bodies.render_rfc822(data)
+            return loaded
+        except Exception as err:  # the email package is lenient; guard anyway
+            problems.append(Problem(where, f"MIME message does not parse: {err}", None, "warning"))
+            loaded.kind = "text"
+    loaded.text = bodies.render_text(data, content_type)
+    return loaded
+
+
+def _load_body(
+    data: bytes | None,
+    headers: tuple[tuple[str, str], ...],
+    *,
+    where: str,
+    is_response: bool,
+    command: str | None,
+    is_autodiscover: bool,
+    problems: list[Problem],
+) -> _Loaded | None:
+    from . import bodies
+    from .headers import header_value
+    from .multipart import MULTIPART_CONTENT_TYPE, parse_multipart
+
+    if data is None:
+        return None
+    content_type = header_value(headers, "Content-Type") or ""
+    media = bodies.media_type(content_type)
+    encoding = header_value(headers, "Content-Encoding")
+    if data and encoding:
+        try:
+            data = bodies.decode_content_encoding(bytes(data), encoding)
+        except EasError as err:
+            problems.append(Problem(where, err.reason, err.offset))
+            return _Loaded(
+                kind="binary",
+                content_type=content_type,
+                size=len(data),
+                text=f"still {encoding}-encoded, {len(data)} bytes\n{bodies.hex_preview(data)}",
+            )
+    data = bytes(data)
+    if not data:
+        return _Loaded(kind="empty", content_type=content_type, size=0)
+    sniffed = bodies.sniff(data)
+
+    if media == MULTIPART_CONTENT_TYPE:
+        try:
+            parts = parse_multipart(data)
+        except EasError as err:
+            problems.append(Problem(where, f"multipart: {err.reason}", err.offset))
+            return _Loaded(kind="binary", content_type=content_type, size=len(data), text=bodies.hex_preview(data))
+        root = _decode_wbxml(parts[0], where, problems) if parts[0] else None
+        return _Loaded(kind="multipart", content_type=content_type, size=len(data), root=root, parts=tuple(parts))
+
+    if media == "message/rfc822" or (
+        not is_response and command in _MIME_COMMANDS and sniffed == "rfc822" and media not in _WBXML_TYPES
+    ):
+        return _load_text_kind("rfc822", data, content_type, where, problems)
+
+    if is_autodiscover and sniffed in _TEXT_KINDS:
+        kind = sniffed if sniffed in ("xml", "json", "html") else ("json" if "json" in media else "text")
+        return _load_text_kind(kind, data, content_type, where, problems)
+
+    if media in _WBXML_TYPES or (not media and sniffed == "wbxml"):
+        if sniffed in _TEXT_KINDS:
+            # Real servers answer errors as text under the WBXML type (SOGo's 500): one problem, shown as text.
+            problems.append(Problem(where, "body is text, not WBXML", 0, "warning"))
+            kind = "html" if sniffed == "html" else "text"
+            return _load_text_kind(kind, data, content_type, where, problems)
+        root = _decode_wbxml(data, where, problems)
+        if root is None:
+            return _Loaded(kind="wbxml", content_type=content_type, size=len(data), text=bodies.hex_preview(data, 256))
+        return _Loaded(kind="wbxml", content_type=content_type, size=len(data), root=root)
+
+    if sniffed in _TEXT_KINDS and (not media or media.startswith("text/") or media.endswith(("xml", "json"))):
+        kind = sniffed
+        if media == "text/plain" and sniffed in ("xml", "json", "rfc822"):
+            kind = "text"
+        return _load_text_kind(kind, data, content_type, where, problems)
+
+    # Anything else (GetAttachment's raw attachment, images, octet streams): described, not decoded.
+    label = media or "no Content-Type"
+    return _Loaded(
+        kind="binary",
+        content_type=content_type,
+        size=len(data),
+        text=f"{label}: {bodies.describe_bytes(data)}\n{bodies.hex_preview(data)}",
+    )
+
+
+def _link_parts(root: Any, parts: tuple[bytes, ...], where: str, problems: list[Problem]) -> list[str]:
+    """Comment each ItemOperations <Part> with what its part holds; return one description per part."""
+    from . import bodies
+
+    descriptions = [f"part 0: WBXML response, {len(parts[0])} bytes"] if parts else []
+    descriptions += [f"part {index}: {bodies.describe_bytes(part)}" for index, part in enumerate(parts) if index]
+    if root is None:
+        return descriptions
+    for element in _elements(root):
+        if _localname(element) != "Part" or "itemoperations" not in _namespace(element).lower():
+            continue
+        text = (element.text or "").strip()
+        if not text.isdigit() or not 0 < int(text) < len(parts):
+            problems.append(
+                Problem(where, f"<Part>{text}</Part> names no part (the body has {len(parts)} parts)", None, "warning")
+            )
+            continue
+        element.append(etree.Comment(_comment_text(descriptions[int(text)])))
+    return descriptions
+
+
+def _statuses(root: Any, command: str | None) -> list[StatusNote]:
+    from . import annotate as annotate_module
+
+    status_meaning = getattr(annotate_module, "status_meaning", None)
+
+    found: list[tuple[int, StatusNote]] = []
+    for element in _elements(root):
+        if _localname(element) != "Status":
+            continue
+        text = (element.text or "").strip()
+        if not text.lstrip("-").isdigit():
+            continue
+        code = int(text)
+        try:
+            meaning = status_meaning(command, code) if status_meaning is not None else None
+        except Exception:  # a missing or failing table gives no meaning, not a failed analysis
+            meaning = None
+        path = _path(element)
+        found.append((path.count("/"), StatusNote(path=path, code=code, meaning=meaning)))
+    found.sort(key=lambda item: item[0])  # top-level status first; sort is stable
+    return [note for _, note in found]
+
+
+def _render(root: Any) -> str:
+    from . import wbxml
+
+    try:
+        return str(wbxml.to_xml(root, pretty=True))
+    except Exception:  # codec not available yet, or a bug in it: lxml's own rendering still shows the tree
+        copy = deepcopy(root)
+        etree.indent(copy, space="  ")
+        return str(etree.tostring(copy, encoding="unicode"))
+
+
+def _finish(
+    loaded: _Loaded | None,
+    *,
+    where: str,
+    command: str | None,
+    is_response: bool,
+    protocol_version: str | None,
+    collection_class: str | None,
+    annotate_on: bool,
+    problems: list[Problem],
+) -> DecodedBody | None:
+    if loaded is None:
+        return None
+    parts_text: tuple[str, ...] = ()
+    xml = plain = None
+    root_tag = None
+    if loaded.root is not None:
+        root = loaded.root
+        root_tag = _localname(root)
+        is_eas_xml = loaded.kind in ("wbxml", "multipart")
+        plain = _render(root) if is_eas_xml else str(etree.tostring(_indented(root), encoding="unicode"))
+        annotated_root = deepcopy(root)
+        if loaded.kind == "multipart":
+            parts_text = tuple(_link_parts(annotated_root, loaded.parts, where, problems))
+        if annotate_on and is_eas_xml:
+            from .annotate import AnnotationContext
+            from .annotate import annotate as add_comments
+
+            context = AnnotationContext(
+                command=command,
+                is_response=is_response,
+                protocol_version=protocol_version,
+                collection_class=collection_class,
+            )
+            try:
+                annotated_root = add_comments(annotated_root, context)
+            except Exception as err:  # annotation is a nicety; the plain XML still shows
+                problems.append(Problem(where, f"annotation failed: {type(err).__name__}: {err}", None, "warning"))
+        if annotate_on or loaded.kind == "multipart":
+            xml = _render(annotated_root) if is_eas_xml else plain
+        else:
+            xml = plain
+    elif loaded.kind == "multipart":
+        parts_text = tuple(_link_parts(None, loaded.parts, where, problems))
+    text = loaded.text
+    if loaded.kind == "multipart" and parts_text:
+        text = "\n".join(parts_text)
+    return DecodedBody(
+        kind=loaded.kind,
+        content_type=loaded.content_type,
+        xml=xml,
+        plain_xml=plain,
+        text=text,
+        root_tag=root_tag,
+        size=loaded.size,
+        parts=parts_text,
+    )
+
+
+def _indented(root: Any) -> Any:
+    copy = deepcopy(root)
+    etree.indent(copy, space="  ")
+    return copy
+
+
+def _analyze(
+    method: str,
+    url: str,
+    request_headers: Sequence[tuple[str, str]],
+    request_body: bytes,
+    response_status: int | None,
+    response_headers: Sequence[tuple[str, str]] | None,
+    response_body: bytes | None,
+    *,
+    annotate: bool,
+) -> Exchange:
+    from . import headers as hdr
+
+    method = _text_header(method).upper()
+    url = _text_header(url)
+    problems: list[Problem] = []
+    req_headers = _clean_headers(request_headers)
+    resp_headers = _clean_headers(response_headers)
+
+    try:
+        split = urlsplit(url)
+        path, query_text = split.path, split.query
+    except ValueError:
+        path, _, query_text = url.partition("?")
+    path_lower = unquote(path).lower()
+    is_eas = "/microsoft-server-activesync" in path_lower
+    is_autodiscover = _AUTODISCOVER_RE.search(path_lower) is not None
+
+    query: Any = None
+    if is_eas and query_text:
+        from .query import decode_query
+
+        try:
+            query = decode_query(query_text)
+        except EasError as err:
+            problems.append(Problem("query", str(err), err.offset))
+        except NotImplementedError:
+            problems.append(Problem("query", "the query decoder is not available"))
+        except Exception as err:  # a decoder bug: report it, keep going
+            problems.append(Problem("query", f"query decoder failed: {type(err).__name__}: {err}"))
+
+    if method == "OPTIONS":
+        command: str | None = "Options"
+    elif query is not None and _query_value(query, "command"):
+        command = _command_name(_query_value(query, "command"))
+    elif is_autodiscover:
+        command = "Autodiscover"
+    else:
+        command = None
+
+    protocol_version = hdr.header_value(req_headers, "MS-ASProtocolVersion")
+    protocol_version = protocol_version.strip() if protocol_version else None
+    if not protocol_version and query is not None:
+        protocol_version = _query_value(query, "protocol_version")
+    policy_key = hdr.header_value(req_headers, "X-MS-PolicyKey")
+    policy_key = policy_key.strip() if policy_key else None
+    if not policy_key and query is not None:
+        policy_key = _query_value(query, "policy_key")
+    user = _query_value(query, "user") if query is not None else None
+    if not user:
+        authorization = hdr.header_value(req_headers, "Authorization")
+        user = hdr.basic_user(authorization) if authorization else None
+
+    req_loaded = _load_body(
+        request_body if request_body is not None else b"",
+        req_headers,
+        where="request body",
+        is_response=False,
+        command=command,
+        is_autodiscover=is_autodiscover,
+        problems=problems,
+    )
+    req_root = req_loaded.root if req_loaded is not None and req_loaded.kind in ("wbxml", "multipart") else None
+    if req_root is not None:
+        root_name = _localname(req_root)
+        if command is None:
+            command = root_name
+        elif root_name and root_name != command and command not in ("Options", "Autodiscover"):
+            # MS-ASHTTP 4.1: the command of the query is the top element of the request body.
+            problems.append(
+                Problem("request body", f"root element <{root_name}> does not match the command {command}", 0, "warning")
+            )
+
+    resp_loaded = None
+    if response_status is not None or response_body is not None:
+        resp_loaded = _load_body(
+            response_body if response_body is not None else b"",
+            resp_headers,
+            where="response body",
+            is_response=True,
+            command=command,
+            is_autodiscover=is_autodiscover,
+            problems=problems,
+        )
+    resp_root = resp_loaded.root if resp_loaded is not None and resp_loaded.kind in ("wbxml", "multipart") else None
+
+    collection_ids: list[str] = []
+    classes: list[str] = []
+    sync_keys: list[str] = []
+    if query is not None:
+        for name, value in getattr(query, "parameters", ()) or ():
+            if str(name) == "CollectionId":
+                collection_ids.append(str(value))
+    for root in (req_root, resp_root):
+        if root is None:
+            continue
+        collection_ids += _leaf_texts(root, "CollectionId")
+        for element in _elements(root):
+            if _localname(element) == "Id" and _localname(element.getparent()) == "Folder":
+                collection_ids.append((element.text or "").strip())
+        classes += _leaf_texts(root, "Class")
+        sync_keys += _leaf_texts(root, "SyncKey")
+    collection_class = classes[0] if len(set(classes)) == 1 else None
+
+    statuses = _statuses(resp_root, command) if resp_root is not None else []
+
+    if req_root is not None and is_eas:
+        from .schema import validate_request
+
+        try:
+            for message in validate_request(req_root):
+                problems.append(Problem("request body", f"schema: {message}", None, "warning"))
+        except Exception as err:  # a schema loading bug is a warning, not a failed analysis
+            problems.append(Problem("request body", f"schema check failed: {type(err).__name__}: {err}", None, "warning"))
+
+    request_decoded = _finish(
+        req_loaded,
+        where="request body",
+        command=command,
+        is_response=False,
+        protocol_version=protocol_version,
+        collection_class=collection_class,
+        annotate_on=annotate,
+        problems=problems,
+    )
+    response_decoded = _finish(
+        resp_loaded,
+        where="response body",
+        command=command,
+        is_response=True,
+        protocol_version=protocol_version,
+        collection_class=collection_class,
+        annotate_on=annotate,
+        problems=problems,
+    )
+
+    status_meaning = None
+    if response_status is not None:
+        status_meaning = hdr.explain_http_status(response_status, resp_headers)
+    location = hdr.header_value(resp_headers, "X-MS-Location")
+
+    return Exchange(
+        method=method,
+        url=url,
+        is_eas=is_eas,
+        is_autodiscover=is_autodiscover,
+        command=command,
+        user=user,
+        device_id=_query_value(query, "device_id") if query is not None else None,
+        device_type=_query_value(query, "device_type") if query is not None else None,
+        protocol_version=protocol_version,
+        policy_key=policy_key,
+        query_form=_query_value(query, "form") if query is not None else None,
+        query_fields=_query_fields(query) if query is not None else (),
+        request_headers=tuple(hdr.explain_headers(req_headers, response=False)),
+        response_headers=tuple(hdr.explain_headers(resp_headers, response=True)),
+        http_status=response_status,
+        http_status_meaning=status_meaning,
+        collection_ids=_dedupe(collection_ids),
+        collection_classes=_dedupe(classes),
+        sync_keys=_dedupe(sync_keys),
+        eas_statuses=tuple(statuses),
+        request_body=request_decoded,
+        response_body=response_decoded,
+        problems=tuple(problems),
+        offered_versions=hdr.offered_versions(resp_headers),
+        offered_commands=hdr.offered_commands(resp_headers),
+        redirect_location=location.strip() if location else None,
+    )
