@@ -1,18 +1,543 @@
-"""Meanings of EAS values as XML comments (placeholder until it lands)."""
+"""Adds what each EAS value means as an XML comment right after its element; tables live in eas.meanings."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from lxml import etree
+
+from . import values
+from .meanings import contacts, enums, provision, settings, status
+
+# Theory of operation: one pass over root.iter() looks every element's Clark tag up in a dict of handlers
+# (built once per tag, cached); a handler returns the comment text or None. Comments are inserted after the
+# walk (never while iterating) as the element's next sibling, so leaf text stays byte-exact and empty
+# elements stay empty. The element's tail moves to the comment, so the note sits on the element's line.
 
 
 @dataclass(frozen=True)
 class AnnotationContext:
+    """What the annotator knows about the document beyond its XML.
+
+    Attributes:
+        command: the EAS command (`Sync`, `FolderSync`...); None: taken from the root element's name.
+        is_response: the document is a server response (matters for Provision acknowledgments).
+        protocol_version: MS-ASProtocolVersion, e.g. "14.1", when known.
+        collection_class: class of the collection (`Email`, `Calendar`...) when known for the whole document.
+        folder_classes: collection id -> class, e.g. learnt from an earlier FolderSync.
+    """
+
     command: str | None = None
     is_response: bool = False
     protocol_version: str | None = None
     collection_class: str | None = None
+    folder_classes: Mapping[str, str] | None = None
 
 
-def annotate(root: Any, context: AnnotationContext) -> Any:
+Handler = Callable[["_Walk", etree._Element, str, str], str | None]
+
+# MS-ASWBXML 2.1.2.1 code page names (the namespace URIs), keyed by lower-case spelling, with the older
+# spellings seen in specs and logs ("POOMMAIL:", "ItemEstimate").
+_PAGE_NAMES = (
+    "AirSync", "Contacts", "Email", "AirNotify", "Calendar", "Move", "GetItemEstimate", "FolderHierarchy",
+    "MeetingResponse", "Tasks", "ResolveRecipients", "ValidateCert", "Contacts2", "Ping", "Provision",
+    "Search", "GAL", "AirSyncBase", "Settings", "DocumentLibrary", "ItemOperations", "ComposeMail", "Email2",
+    "Notes", "RightsManagement", "Find",
+)
+_NAMESPACES: dict[str, str] = {name.lower(): name for name in _PAGE_NAMES} | {
+    "poomcontacts": "Contacts", "poommail": "Email", "poomcal": "Calendar", "poomtasks": "Tasks",
+    "itemestimate": "GetItemEstimate", "poommail2": "Email2", "poomcontacts2": "Contacts2",
+}
+_MAX_CACHED_TAGS = 4096
+_TAG_CACHE: dict[str, tuple[str, str, Handler] | None] = {}
+_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_COMMENT_MAX = 600
+
+
+def status_meaning(command: str, code: int) -> str | None:
+    """What a top-level Status code means for a command (codes >= 101 fall back to MS-ASCMD 2.2.2).
+
+    Returns None when neither the command's table nor the common table lists the code.
+    """
+    table = status.BY_COMMAND.get(command)
+    if table is not None and code in table:
+        return table[code]
+    return status.COMMON.get(code)
+
+
+def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element:
+    """Add a comment with the meaning after each value that has one; returns the same root.
+
+    Running it twice adds nothing new (an identical comment already after an element is kept).
+    """
+    walk = _Walk(root, context)
+    notes: list[tuple[etree._Element, str]] = []
+    cache = _TAG_CACHE
+    for element in root.iter():
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue
+        try:
+            entry = cache[tag]
+        except KeyError:
+            entry = _resolve(tag)
+            if len(cache) < _MAX_CACHED_TAGS:
+                cache[tag] = entry
+        if entry is None:
+            continue
+        namespace, local, handler = entry
+        note = handler(walk, element, namespace, local)
+        if note:
+            notes.append((element, note))
+    for element, note in notes:
+        _attach(element, note)
     return root
+
+
+def _resolve(tag: str) -> tuple[str, str, Handler] | None:
+    if tag.startswith("{"):
+        uri, _, local = tag[1:].partition("}")
+    else:
+        uri, local = "", tag
+    namespace = _NAMESPACES.get(uri.rstrip(":").lower())
+    if namespace is None:
+        return None
+    handler = _HANDLERS.get((namespace, local))
+    if handler is None:
+        return None
+    return namespace, local, handler
+
+
+def _comment_text(note: str) -> str:
+    text = _INVALID_XML_CHARS.sub("?", note)
+    if len(text) > _COMMENT_MAX:
+        text = text[:_COMMENT_MAX] + "..."
+    text = re.sub("-(?=-)", "- ", text)
+    return f" {text} "
+
+
+def _attach(element: etree._Element, note: str) -> None:
+    if element.getparent() is None:
+        return
+    text = _comment_text(note)
+    following = element.getnext()
+    if isinstance(following, etree._Comment) and following.text == text:
+        return
+    comment = etree.Comment(text)
+    tail = element.tail
+    element.tail = None
+    element.addnext(comment)
+    comment.tail = tail
+
+
+def _local(element: etree._Element) -> str:
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _child_text(element: etree._Element, local: str) -> str | None:
+    for child in element:
+        if isinstance(child.tag, str) and _local(child) == local:
+            return (child.text or "").strip()
+    return None
+
+
+class _Walk:
+    """Per-document state: the command, and classes found in the document (built on first need)."""
+
+    def __init__(self, root: etree._Element, context: AnnotationContext) -> None:
+        self.root = root
+        self.context = context
+        root_local = _local(root)
+        self.command = context.command or root_local
+        self.root_local = root_local
+        self._folder_classes: dict[str, str] | None = None
+        self._class_of: dict[int, str | None] = {}
+        self.is_response = context.is_response or (
+            root_local == "Provision" and _child_text(root, "Status") is not None)
+
+    def folder_classes(self) -> Mapping[str, str]:
+        """Collection id -> class from the context, FolderSync Add/Update types and Ping folders here."""
+        if self._folder_classes is None:
+            found: dict[str, str] = dict(self.context.folder_classes or {})
+            for element in self.root.iter():
+                if not isinstance(element.tag, str):
+                    continue
+                local = _local(element)
+                if local in ("Add", "Update", "Folder"):
+                    server_id = _child_text(element, "ServerId") or _child_text(element, "Id")
+                    folder_type = _child_text(element, "Type")
+                    folder_class = _child_text(element, "Class")
+                    if server_id is None:
+                        continue
+                    if folder_class:
+                        found[server_id] = folder_class
+                    elif folder_type and folder_type in enums.FOLDER_TYPE_CLASS:
+                        found[server_id] = enums.FOLDER_TYPE_CLASS[folder_type]
+            self._folder_classes = found
+        return self._folder_classes
+
+    def class_for(self, element: etree._Element) -> str | None:
+        """Class of the collection an element sits in: Options/Collection Class, CollectionId, context."""
+        node: etree._Element | None = element.getparent()
+        while node is not None:
+            local = _local(node)
+            if local in ("Options", "Collection", "Fetch", "Response", "Result"):
+                key = id(node)
+                if key not in self._class_of:
+                    self._class_of[key] = self._own_class(node)
+                found = self._class_of[key]
+                if found:
+                    return found
+            node = node.getparent()
+        return self.context.collection_class
+
+    def _own_class(self, node: etree._Element) -> str | None:
+        direct = _child_text(node, "Class")
+        if direct:
+            return direct
+        for child in node:
+            if isinstance(child.tag, str) and _local(child) == "Options":
+                in_options = _child_text(child, "Class")
+                if in_options:
+                    return in_options
+        collection_id = _child_text(node, "CollectionId")
+        if collection_id:
+            return self.folder_classes().get(collection_id)
+        return None
+
+
+# ---- handlers ---------------------------------------------------------------------------------------------
+
+def _text(element: etree._Element) -> str:
+    return (element.text or "").strip()
+
+
+def _status_table(walk: _Walk, element: etree._Element, namespace: str) -> tuple[str, status.StatusTable]:
+    parent = element.getparent()
+    parent_local = _local(parent) if parent is not None else ""
+    if namespace == "AirSync":
+        grand = parent.getparent() if parent is not None else None
+        if parent_local in ("Add", "Change", "Delete", "Fetch") and grand is not None \
+                and _local(grand) == "Responses":
+            return "Sync item", status.SYNC_ITEM
+        return "Sync", status.SYNC
+    if namespace == "FolderHierarchy":
+        command = walk.command if walk.command in ("FolderCreate", "FolderUpdate", "FolderDelete") \
+            else "FolderSync"
+        return command, status.BY_COMMAND[command]
+    if namespace == "Provision":
+        if parent_local == "Policy":
+            if walk.is_response:
+                return "Provision Policy", status.PROVISION_POLICY
+            return "Provision Policy acknowledgment", status.PROVISION_POLICY_ACK
+        if parent_local in ("RemoteWipe", "AccountOnlyRemoteWipe"):
+            return "RemoteWipe acknowledgment", status.PROVISION_REMOTE_WIPE_ACK
+        return "Provision", status.PROVISION
+    if namespace == "ResolveRecipients":
+        table = {
+            "Response": ("ResolveRecipients Response", status.RESOLVE_RECIPIENTS_RESPONSE),
+            "Certificates": ("ResolveRecipients Certificates", status.RESOLVE_RECIPIENTS_CERTIFICATES),
+            "Availability": ("ResolveRecipients Availability", status.RESOLVE_RECIPIENTS_AVAILABILITY),
+            "Picture": ("Picture", status.PICTURE),
+        }.get(parent_local)
+        return table or ("ResolveRecipients", status.RESOLVE_RECIPIENTS)
+    if namespace == "GAL":
+        return "Picture", status.PICTURE
+    if namespace == "ComposeMail":
+        command = walk.command if walk.command in ("SmartReply", "SmartForward") else "SendMail"
+        return command, status.COMPOSE_MAIL
+    name = _STATUS_BY_NAMESPACE[namespace]
+    if namespace == "Settings" and parent_local not in ("Settings", ""):
+        name = f"Settings {parent_local}"
+    return name, status.BY_COMMAND[_STATUS_BY_NAMESPACE[namespace]]
+
+
+_STATUS_BY_NAMESPACE: Mapping[str, str] = {
+    "GetItemEstimate": "GetItemEstimate", "ItemOperations": "ItemOperations",
+    "MeetingResponse": "MeetingResponse", "Move": "MoveItems", "Ping": "Ping", "Search": "Search",
+    "Settings": "Settings", "ValidateCert": "ValidateCert", "Find": "Find",
+}
+
+
+def _status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    try:
+        code = int(raw)
+    except ValueError:
+        return f"Status {raw!r}: not a number"
+    name, table = _status_table(walk, element, namespace)
+    meaning = table.get(code)
+    if meaning is None and namespace == "AirSync" and table is status.SYNC_ITEM:
+        meaning = status.SYNC.get(code)
+    if meaning is None and code >= 101:
+        meaning = status.COMMON.get(code)
+        if meaning is not None:
+            meaning += " (common status)"
+    if meaning is None:
+        meaning = f"unknown {name} status code"
+    return f"Status {code}: {meaning}"
+
+
+def _flag_status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    return _lookup("Flag status", _text(element), enums.FLAG_STATUS)
+
+
+def _lookup(label: str, raw: str, table: Mapping[str, str], qualifier: str = "") -> str:
+    meaning = table.get(raw)
+    if meaning is None:
+        try:
+            meaning = table.get(str(int(raw)))
+        except ValueError:
+            meaning = None
+    shown = f"{label} {raw}" if raw else f"{label} (empty)"
+    return f"{shown}{qualifier}: {meaning if meaning is not None else 'unknown value'}"
+
+
+def _enum(table: Mapping[str, str], label: str | None = None) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        raw = _text(element)
+        if not raw and len(element):
+            return None
+        return _lookup(label or local, raw, table)
+    return handler
+
+
+def _filter_type(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    collection_class = walk.class_for(element)
+    table = enums.FILTER_TYPE_BY_CLASS.get(collection_class or "", enums.FILTER_TYPE_ANY)
+    qualifier = f" ({collection_class})" if collection_class in enums.FILTER_TYPE_BY_CLASS else ""
+    return _lookup("FilterType", _text(element), table, qualifier)
+
+
+def _folder_type(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    note = _lookup("Type", raw, enums.FOLDER_TYPE)
+    folder_class = enums.FOLDER_TYPE_CLASS.get(raw)
+    return f"{note} (class {folder_class})" if folder_class and raw != "19" else note
+
+
+def _truncation(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    return _lookup("Truncation", _text(element), enums.TRUNCATION_25, " (protocol 2.5)")
+
+
+def _flag(meanings: tuple[str, str]) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        raw = _text(element)
+        if raw == "0":
+            return f"{local} 0: {meanings[0]}"
+        if raw == "1":
+            return f"{local} 1: {meanings[1]}"
+        if not raw:
+            return None
+        return f"{local} {raw}: unknown value (expected 0 or 1)"
+    return handler
+
+
+def _unit(description: str) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        raw = _text(element)
+        return f"{local} {raw}: {description}" if raw else None
+    return handler
+
+
+def _decoded(describe: Callable[[str], str], prefix: str | None = None) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        raw = element.text or ""
+        if not raw.strip() or len(element):
+            return None
+        described = describe(raw)
+        return f"{prefix}: {described}" if prefix else described
+    return handler
+
+
+def _day_of_week(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    return f"DayOfWeek {raw}: {values.describe_day_of_week(raw)}" if raw else None
+
+
+def _body_data(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    parent = element.getparent()
+    raw = element.text or ""
+    if parent is None or _child_text(parent, "Type") != "4" or not raw.strip():
+        return None
+    return "MIME: " + values.describe_mime(raw)
+
+
+def _sync_key(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    if raw != "0":
+        return None
+    if namespace == "FolderHierarchy":
+        return "SyncKey 0: first FolderSync: the server sends the whole folder list and resets every collection"
+    return "SyncKey 0: initial key: the server resets this collection's state and answers with a new key"
+
+
+def _more_available(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    return "MoreAvailable: more changes wait on the server: Sync again with the new SyncKey"
+
+
+def _contact(namespace_label: str, description: str) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        note = f"{namespace_label}:{local}: {description}"
+        parent = element.getparent()
+        if parent is not None and _local(parent) == "Supported":
+            return note + " (listed as supported: the client syncs it)"
+        raw = element.text or ""
+        if raw.strip():
+            if local in ("Birthday", "Anniversary"):
+                note += ": " + values.describe_date(raw)
+            elif local == "Picture":
+                note += ": " + values.describe_picture(raw)
+        return note
+    return handler
+
+
+_GHOSTABLE_CONTACT_PROPERTIES: tuple[str, ...] = tuple(
+    name for name in (*contacts.CONTACTS, *contacts.CONTACTS2) if name not in contacts.NOT_GHOSTABLE)
+
+
+def _supported(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    listed = {_local(child) for child in element if isinstance(child.tag, str)}
+    collection_class = walk.class_for(element)
+    note = (f"Supported: the client lists the {len(listed)} properties it syncs; the ones not listed are "
+            "ghosted: when a Change from the client omits them, the server keeps their values")
+    if collection_class == "Contacts":
+        ghosted = [name for name in _GHOSTABLE_CONTACT_PROPERTIES if name not in listed]
+        if ghosted:
+            note += "; ghosted here: " + ", ".join(ghosted)
+    elif collection_class:
+        note += f" (class {collection_class})"
+    return note
+
+
+def _description(label: str, description: str) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        return f"{label}: {description}"
+    return handler
+
+
+def _policy_setting(setting: provision.PolicySetting) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        raw = _text(element)
+        note = f"{local}: {setting.description}"
+        if len(element) or not raw:
+            return note
+        if setting.values is not None:
+            meaning = setting.values.get(raw, "unknown value")
+            return f"{note}: {raw} = {meaning}"
+        if setting.unit:
+            return f"{note}: {raw} {setting.unit}"
+        return note
+    return handler
+
+
+def _build_handlers() -> dict[tuple[str, str], Handler]:
+    handlers: dict[tuple[str, str], Handler] = {}
+    for namespace in ("AirSync", "FolderHierarchy", "GetItemEstimate", "ItemOperations", "MeetingResponse",
+                      "Move", "Ping", "Provision", "ResolveRecipients", "Search", "Settings", "ValidateCert",
+                      "Find", "ComposeMail", "GAL"):
+        handlers[(namespace, "Status")] = _status
+    for key, meanings in enums.FLAG_MEANINGS.items():
+        handlers[key] = _flag(meanings)
+    for key, unit in enums.UNITS.items():
+        handlers[key] = _unit(unit)
+    for name, description in contacts.CONTACTS.items():
+        handlers[("Contacts", name)] = _contact("Contacts", description)
+    for name, description in contacts.CONTACTS2.items():
+        handlers[("Contacts2", name)] = _contact("Contacts2", description)
+    for name, setting in provision.POLICY_SETTINGS.items():
+        handlers[("Provision", name)] = _policy_setting(setting)
+    for name, description in provision.PROVISION_ELEMENTS.items():
+        handlers[("Provision", name)] = _description(name, description)
+    for name, description in settings.SETTINGS_ELEMENTS.items():
+        handlers[("Settings", name)] = _description(name, description)
+    handlers.update({
+        ("Email", "Status"): _flag_status,
+        ("Email", "FlagStatus"): _flag_status,
+        ("FolderHierarchy", "Type"): _folder_type,
+        ("AirSync", "FilterType"): _filter_type,
+        ("GetItemEstimate", "FilterType"): _filter_type,
+        ("AirSync", "Class"): _enum(enums.CLASS),
+        ("Ping", "Class"): _enum(enums.CLASS),
+        ("GetItemEstimate", "Class"): _enum(enums.CLASS),
+        ("AirSync", "Conflict"): _enum(enums.CONFLICT),
+        ("AirSync", "MIMESupport"): _enum(enums.MIME_SUPPORT),
+        ("AirSync", "MIMETruncation"): _enum(enums.MIME_TRUNCATION),
+        ("AirSync", "Truncation"): _truncation,
+        ("AirSync", "SyncKey"): _sync_key,
+        ("FolderHierarchy", "SyncKey"): _sync_key,
+        ("AirSync", "MoreAvailable"): _more_available,
+        ("AirSync", "Supported"): _supported,
+        ("AirSyncBase", "Type"): _enum(enums.BODY_TYPE, "Body type"),
+        ("AirSyncBase", "NativeBodyType"): _enum(enums.BODY_TYPE),
+        ("AirSyncBase", "Method"): _enum(enums.ATTACHMENT_METHOD, "Attachment method"),
+        ("AirSyncBase", "Data"): _body_data,
+        ("Email", "Importance"): _enum(enums.IMPORTANCE),
+        ("Tasks", "Importance"): _enum(enums.IMPORTANCE),
+        ("Email", "Sensitivity"): _enum(enums.SENSITIVITY),
+        ("Calendar", "Sensitivity"): _enum(enums.SENSITIVITY),
+        ("Tasks", "Sensitivity"): _enum(enums.SENSITIVITY),
+        ("Email", "BusyStatus"): _enum(enums.BUSY_STATUS),
+        ("Calendar", "BusyStatus"): _enum(enums.BUSY_STATUS),
+        ("Calendar", "MeetingStatus"): _enum(enums.MEETING_STATUS),
+        ("Calendar", "ResponseType"): _enum(enums.RESPONSE_TYPE),
+        ("Calendar", "AttendeeStatus"): _enum(enums.ATTENDEE_STATUS, "Attendee status"),
+        ("Calendar", "Attendee_Status"): _enum(enums.ATTENDEE_STATUS, "Attendee status"),
+        ("Calendar", "AttendeeType"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
+        ("Calendar", "Attendee_Type"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
+        ("Email", "InstanceType"): _enum(enums.INSTANCE_TYPE),
+        ("Email2", "LastVerbExecuted"): _enum(enums.LAST_VERB),
+        ("Email2", "MeetingMessageType"): _enum(enums.MEETING_MESSAGE_TYPE),
+        ("MeetingResponse", "UserResponse"): _enum(enums.USER_RESPONSE),
+        ("ResolveRecipients", "Type"): _enum({"1": "found in the global address list",
+                                              "2": "found in the user's contacts"}),
+        ("Search", "Name"): _enum(enums.STORE_NAME, "Store"),
+        ("ItemOperations", "Store"): _enum(enums.STORE_NAME, "Store"),
+        ("Provision", "PolicyType"): _enum(enums.POLICY_TYPE),
+        ("Settings", "OofState"): _enum(enums.OOF_STATE),
+        ("Settings", "BodyType"): _enum(enums.OOF_BODY_TYPE),
+        ("Email", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
+        ("Calendar", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
+        ("Email2", "ConversationId"): _decoded(values.describe_conversation_id),
+        ("ItemOperations", "ConversationId"): _decoded(values.describe_conversation_id),
+        ("Search", "ConversationId"): _decoded(values.describe_conversation_id),
+        ("Email2", "ConversationIndex"): _decoded(values.describe_conversation_index, "ConversationIndex"),
+        ("Email", "MIMEData"): _decoded(values.describe_mime, "MIME"),
+        ("ComposeMail", "Mime"): _decoded(values.describe_mime, "MIME"),
+    })
+    for namespace in ("Calendar", "Email", "Tasks"):
+        handlers[(namespace, "Type")] = _enum(enums.RECURRENCE_TYPE, "Recurrence type")
+        handlers[(namespace, "DayOfWeek")] = _day_of_week
+        handlers[(namespace, "WeekOfMonth")] = _enum(enums.WEEK_OF_MONTH)
+        handlers[(namespace, "MonthOfYear")] = _enum(enums.MONTH_OF_YEAR)
+    for namespace in ("Calendar", "Email2", "Tasks"):
+        handlers[(namespace, "FirstDayOfWeek")] = _enum(enums.FIRST_DAY_OF_WEEK)
+        handlers[(namespace, "CalendarType")] = _enum(enums.CALENDAR_TYPE)
+    date = _decoded(values.describe_date)
+    for key in _DATE_ELEMENTS:
+        handlers[key] = date
+    return handlers
+
+
+# Elements whose value is a date (MS-ASEMAIL, MS-ASCAL, MS-ASTASK, MS-ASNOTE, MS-ASCMD, MS-ASRM sections).
+_DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
+    ("Email", "DateReceived"), ("Email", "DtStamp"), ("Email", "StartTime"), ("Email", "EndTime"),
+    ("Email", "RecurrenceId"), ("Email", "Until"), ("Email", "CompleteTime"),
+    ("Email2", "LastVerbExecutionTime"),
+    ("Calendar", "DtStamp"), ("Calendar", "StartTime"), ("Calendar", "EndTime"), ("Calendar", "Until"),
+    ("Calendar", "ExceptionStartTime"), ("Calendar", "AppointmentReplyTime"),
+    ("Calendar", "ProposedStartTime"), ("Calendar", "ProposedEndTime"), ("Calendar", "InstanceId"),
+    ("Tasks", "DateCompleted"), ("Tasks", "DueDate"), ("Tasks", "UtcDueDate"), ("Tasks", "StartDate"),
+    ("Tasks", "UtcStartDate"), ("Tasks", "ReminderTime"), ("Tasks", "Until"), ("Tasks", "OrdinalDate"),
+    ("Notes", "LastModifiedDate"), ("Settings", "StartTime"), ("Settings", "EndTime"),
+    ("MeetingResponse", "InstanceId"), ("MeetingResponse", "ProposedStartTime"),
+    ("MeetingResponse", "ProposedEndTime"), ("RightsManagement", "ContentExpiryDate"),
+    ("ResolveRecipients", "StartTime"), ("ResolveRecipients", "EndTime"),
+)
+
+_HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
+
+__all__ = ["AnnotationContext", "annotate", "status_meaning"]
