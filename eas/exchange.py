@@ -277,6 +277,12 @@ def _comment_text(text: str) -> str:
 
 
 def _query_value(query: Any, name: str) -> str | None:
+    if name == "locale_shown":
+        locale = getattr(query, "locale", None)
+        if locale is None:
+            return None
+        tag = getattr(query, "locale_tag", None)
+        return f"0x{locale:04X} ({tag})" if isinstance(locale, int) and tag else str(locale)
     value = getattr(query, name, None)
     if value is None or value == "":
         return None
@@ -291,7 +297,7 @@ def _query_fields(query: Any) -> tuple[tuple[str, str], ...]:
         ("DeviceId", "device_id"),
         ("DeviceType", "device_type"),
         ("ProtocolVersion", "protocol_version"),
-        ("Locale", "locale"),
+        ("Locale", "locale_shown"),
         ("PolicyKey", "policy_key"),
     ):
         value = _query_value(query, attribute)
@@ -739,7 +745,8 @@ def _analyze(
         request_body=request_decoded,
         response_body=response_decoded,
         problems=tuple(problems),
-        offered_versions=hdr.offered_versions(resp_headers),
-        offered_commands=hdr.offered_commands(resp_headers),
+        # Servers repeat these headers on every answer; they are the point of OPTIONS only (MS-ASHTTP 2.2.3).
+        offered_versions=hdr.offered_versions(resp_headers) if method == "OPTIONS" else (),
+        offered_commands=hdr.offered_commands(resp_headers) if method == "OPTIONS" else (),
         redirect_location=location.strip() if location else None,
     )
