@@ -549,7 +549,7 @@ _EMAIL2 = CodePage(
         0x0C: "LastVerbExecutionTime", 0x0D: "ReceivedAsBcc", 0x0E: "Sender", 0x0F: "CalendarType",
         0x10: "IsLeapMonth",
         0x11: "AccountId", 0x12: "FirstDayOfWeek", 0x13: "MeetingMessageType",  # 14.1
-        0x15: "IsDraft", 0x16: "Bcc", 0x17: "Send",  # 16.0
+        0x15: "IsDraft", 0x16: "Bcc", 0x17: "Send",  # 16.0 (0x14 is not assigned)
     },
     # MS-ASEMAIL 2.2.2.21 / MS-ASCON 2.2.2.4: byte arrays (MS-ASDTYPE 2.7.1), sent as WBXML opaque data
     opaque_tags=frozenset({"ConversationId", "ConversationIndex"}),
@@ -601,8 +601,9 @@ _FIND = CodePage(
         0x09: "Query", 0x0A: "Status", 0x0B: "FreeText", 0x0C: "Options", 0x0D: "Range",
         0x0E: "DeepTraversal", 0x11: "Response", 0x12: "Result", 0x13: "Properties",
         0x14: "Preview", 0x15: "HasAttachments", 0x16: "Total", 0x17: "DisplayCc",
-        0x18: "DisplayBcc", 0x19: "GalSearchCriterion", 0x20: "MaxPictures", 0x21: "MaxSize",
-        0x22: "Picture",
+        0x18: "DisplayBcc", 0x19: "GalSearchCriterion",
+        # 0x20-0x22 as the spec prints them (after a gap); pyactivesync 0.17 uses 0x1A-0x1C instead
+        0x20: "MaxPictures", 0x21: "MaxSize", 0x22: "Picture",
     },
     aliases=("Find:",),
 )
