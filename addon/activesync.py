@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,18 +190,44 @@ def check_capture_dir(path: Path) -> None:
         raise PermissionError(f"cannot write {path}")
 
 
-def export_functions() -> dict[str, Callable[..., Any]]:
-    """The export functions of addon.convert, by format (imported when a command runs)."""
-    from addon import convert
-
-    return {"xml": convert.export_xml, "mitm": convert.export_mitm, "har": convert.export_har}
-
-
 def flow_input_of(f: http.HTTPFlow) -> Any:
-    """The store's FlowInput for a flow (addon.convert builds it)."""
-    from addon import convert
+    """The store's FlowInput for a flow."""
+    from addon.store import flow_input_from_mitm
 
-    return convert.flow_input_from_mitm(f)
+    return flow_input_from_mitm(f)
+
+
+def export_flows(
+    fmt: str, flows: Sequence[http.HTTPFlow], path: str, *, keep_credentials: bool, max_body: int | None
+) -> int:
+    """Write flows to `path` as "xml", "mitm" or "har", the way `eas-inspector export` writes a capture.
+
+    The flows go through a temporary capture first, so the same redaction and decoding apply.
+
+    Raises:
+        OSError, addon.store.CaptureError: reading or writing failed.
+    """
+    import tempfile
+
+    from addon import convert
+    from addon.store import CaptureReader, CaptureWriter
+
+    with tempfile.TemporaryDirectory(prefix="eas-export-") as tmp:
+        capture = Path(tmp) / "export.sqlite"
+        writer = CaptureWriter(capture, keep_credentials=keep_credentials, max_body_size=max_body)
+        try:
+            for f in flows:
+                writer.add(flow_input_of(f))
+        finally:
+            writer.close()
+        if fmt == "mitm":
+            return int(convert.export_mitm(capture, path))
+        if fmt == "har":
+            return int(convert.export_har(capture, path))
+        with CaptureReader(capture) as reader:
+            records = list(reader.records())
+        Path(path).write_text(convert.export_xml(records), encoding="utf-8")
+        return len(records)
 
 
 class ActiveSyncAddon:
@@ -219,6 +245,7 @@ class ActiveSyncAddon:
         self.capture_path: Path | None = None
         self.writer: Any = None  # addon.store.CaptureWriter, opened with the first EAS flow
         self.writer_failed = False
+        self.writer_error: str | None = None
         self.stored = 0
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}
@@ -369,6 +396,7 @@ class ActiveSyncAddon:
                 return
             writer.add(flow_input_of(f))
             self.stored += 1
+            self.check_writer(writer)
         except Exception as err:
             self.not_stored += 1
             self.report(f, "capture", err)
@@ -389,6 +417,13 @@ class ActiveSyncAddon:
             return None
         logger.info(f"ActiveSync capture: {self.capture_path}")
         return self.writer
+
+    def check_writer(self, writer: Any) -> None:
+        """Say once (per distinct error) when the writer thread could not write, e.g. on a full disk."""
+        error = getattr(writer, "last_error", None)
+        if error is not None and str(error) != self.writer_error:
+            self.writer_error = str(error)
+            logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {error}")
 
     def close_writer(self) -> None:
         """Flush and close the capture; a failure here is logged, never raised."""
@@ -417,17 +452,19 @@ class ActiveSyncAddon:
     # -- commands ------------------------------------------------------------------------------------------
 
     def export(self, fmt: str, flows: Sequence[flow.Flow], path: str) -> None:
-        eas_flows = [f for f in flows if flow_kind(f) is not None]
+        eas_flows = [f for f in flows if isinstance(f, http.HTTPFlow) and flow_kind(f) is not None]
         if not eas_flows:
             raise exceptions.CommandError("no ActiveSync or Autodiscover flows among the flows given")
+        target = os.path.expanduser(path)
         try:
-            exporter = export_functions()[fmt]
-            exporter(eas_flows, os.path.expanduser(path))
-        except (OSError, ValueError, ImportError, AttributeError) as err:
+            count = export_flows(
+                fmt, eas_flows, target, keep_credentials=self.keep_credentials, max_body=self.max_body
+            )
+        except Exception as err:  # CaptureError, OSError, and whatever a half-written flow raises
             raise exceptions.CommandError(f"export to {path} failed: {err}") from err
         skipped = len(flows) - len(eas_flows)
         note = f" ({skipped} other flows left out)" if skipped else ""
-        logger.log(ALERT, f"Exported {len(eas_flows)} ActiveSync flows to {path}{note}.")
+        logger.log(ALERT, f"Exported {count} ActiveSync flows to {path}{note}.")
 
     @command.command("activesync.export.xml")
     def export_xml(self, flows: Sequence[flow.Flow], path: mitmproxy.types.Path) -> None:

@@ -1,0 +1,216 @@
+"""End to end: a real client, real mitmdump processes (with and without the addon) and a real origin, on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mitmproxy import flowfilter, io
+from mitmproxy import http as mitmhttp
+
+from tests.addon.conftest import (
+    ADDON_SCRIPT,
+    AUTH,
+    MITMDUMP,
+    Answer,
+    CannedRequest,
+    Origin,
+    ReceivedRequest,
+    canned_requests,
+    send,
+    start_mitmdump,
+)
+
+
+@dataclass
+class Run:
+    """What one pass of the canned traffic produced, directly and through each proxy."""
+
+    requests: list[CannedRequest]
+    direct: list[Answer]
+    plain: list[Answer]
+    addon: list[Answer]
+    received_direct: list[ReceivedRequest]
+    received_plain: list[ReceivedRequest]
+    received_addon: list[ReceivedRequest]
+    capture: Path
+    flows_file: Path
+    addon_output: str
+    addon_exit: int
+
+
+def send_all(port: int, requests: list[CannedRequest]) -> list[Answer]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        return [send(connection, request) for request in requests]
+    finally:
+        connection.close()
+
+
+def forwarded(origin: Origin, port: int, requests: list[CannedRequest]) -> tuple[list[Answer], list[ReceivedRequest]]:
+    first = len(origin.received)
+    answers = send_all(port, requests)
+    return answers, origin.received[first:]
+
+
+@pytest.fixture(scope="module")
+def run(origin: Origin, mitm_confdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    work = tmp_path_factory.mktemp("e2e")
+    capture = work / "capture.sqlite"
+    flows_file = work / "flows.mitm"
+    requests = canned_requests()
+    plain = start_mitmdump(origin.port, mitm_confdir, addon=False)
+    with_addon = start_mitmdump(
+        origin.port,
+        mitm_confdir,
+        addon=True,
+        options={"activesync_capture": str(capture), "save_stream_file": str(flows_file)},
+    )
+    try:
+        direct_answers, received_direct = forwarded(origin, origin.port, requests)
+        plain_answers, received_plain = forwarded(origin, plain.port, requests)
+        addon_answers, received_addon = forwarded(origin, with_addon.port, requests)
+    finally:
+        plain.stop()
+        addon_exit = with_addon.stop()
+    yield Run(
+        requests,
+        direct_answers,
+        plain_answers,
+        addon_answers,
+        received_direct,
+        received_plain,
+        received_addon,
+        capture,
+        flows_file,
+        with_addon.output,
+        addon_exit,
+    )
+
+
+def without_host(received: ReceivedRequest) -> ReceivedRequest:
+    headers = tuple((name, value) for name, value in received.headers if name.lower() != "host")
+    return ReceivedRequest(received.method, received.path, headers, received.body)
+
+
+@pytest.mark.parametrize("index", range(len(canned_requests())), ids=[r.name for r in canned_requests()])
+def test_responses_are_byte_identical_with_and_without_the_addon(run: Run, index: int) -> None:
+    assert run.addon[index] == run.direct[index]
+    assert run.plain[index] == run.direct[index]
+
+
+@pytest.mark.parametrize("index", range(len(canned_requests())), ids=[r.name for r in canned_requests()])
+def test_requests_reach_the_origin_unchanged(run: Run, index: int) -> None:
+    assert without_host(run.received_addon[index]) == without_host(run.received_plain[index])
+    assert run.received_addon[index].body == run.requests[index].body
+
+
+def test_the_big_body_and_the_broken_bodies_pass_whole(run: Run) -> None:
+    by_name = {request.name: answer for request, answer in zip(run.requests, run.addon)}
+    assert len(by_name["big"].body) > 2 * 1024 * 1024
+    assert by_name["malformed"].body.startswith(b"\x03\x01\x6a\x00\x45")
+    assert by_name["text-500"].status == 500
+    assert by_name["text-500"].body == b"Unsupported folder type during creation."
+    assert by_name["sendmail-empty"].body == b""
+
+
+def test_mitmdump_with_the_addon_exits_cleanly(run: Run) -> None:
+    assert run.addon_exit == 0, run.addon_output
+    assert "Traceback" not in run.addon_output
+
+
+def read_flows(path: Path) -> list[mitmhttp.HTTPFlow]:
+    with path.open("rb") as f:
+        return [flow for flow in io.FlowReader(f).stream() if isinstance(flow, mitmhttp.HTTPFlow)]
+
+
+def test_eas_flows_carry_their_analysis_in_metadata(run: Run) -> None:
+    flows = read_flows(run.flows_file)
+    assert len(flows) == len(run.requests)
+    for request, flow in zip(run.requests, flows):
+        if not request.eas:
+            assert not any(key.startswith("activesync.") for key in flow.metadata), request.name
+            assert flow.comment == ""
+            continue
+        assert "activesync.error" not in flow.metadata, (request.name, flow.metadata)
+        kind = "autodiscover" if "/autodiscover/" in request.path.lower() else "eas"
+        assert flow.metadata["activesync.kind"] == kind, request.name
+        if request.command:
+            assert flow.metadata["activesync.command"] == request.command, request.name
+            assert request.command in flow.comment
+
+
+def test_metadata_filter_finds_the_flows_of_one_command(run: Run) -> None:
+    flows = read_flows(run.flows_file)
+    sync_filter = flowfilter.parse('~meta "activesync.command: Sync$"')
+    names = [request.name for request, flow in zip(run.requests, flows) if sync_filter(flow)]
+    assert names == ["sync", "sync-base64", "gzip"]
+
+
+def test_malformed_bodies_are_reported_as_problems(run: Run) -> None:
+    flows = {request.name: flow for request, flow in zip(run.requests, read_flows(run.flows_file))}
+    assert flows["malformed"].metadata["activesync.problems"] >= 1
+    assert "response body" in flows["malformed"].metadata["activesync.problem"]
+    assert flows["foldersync"].metadata["activesync.problems"] == 0
+
+
+def test_the_capture_holds_every_eas_flow_decoded(run: Run) -> None:
+    store = pytest.importorskip("addon.store")
+    if not hasattr(store, "CaptureReader"):
+        pytest.skip("addon.store.CaptureReader not written yet")
+    reader = store.CaptureReader(run.capture)
+    try:
+        rows = reader.flows(limit=1000)
+        eas_requests = [request for request in run.requests if request.eas]
+        assert len(rows) == len(eas_requests)
+        rows.sort(key=lambda row: row.id)
+        for request, row in zip(eas_requests, rows):
+            assert request.path.split("?")[0] in row.url, (request.name, row.url)
+            assert row.command == request.command, request.name
+            record = reader.flow(row.id)
+            assert record.request_body == request.body
+        big = next(row for request, row in zip(eas_requests, rows) if request.name == "big")
+        assert big.response_size > 2 * 1024 * 1024
+        stored_headers = dict(reader.flow(rows[1].id).request_headers)
+        assert AUTH not in stored_headers.values()  # activesync_keep_credentials is off by default
+    finally:
+        reader.close()
+
+
+def test_an_unwritable_capture_never_stops_the_traffic(
+    origin: Origin, mitm_confdir: Path, tmp_path: Path
+) -> None:
+    capture_is_a_directory = tmp_path / "capture.sqlite"
+    capture_is_a_directory.mkdir()
+    requests = canned_requests()
+    proxy = start_mitmdump(
+        origin.port, mitm_confdir, addon=True, options={"activesync_capture": str(capture_is_a_directory)}
+    )
+    try:
+        through_proxy = send_all(proxy.port, requests)
+        direct = send_all(origin.port, requests)
+    finally:
+        exit_code = proxy.stop()
+    assert through_proxy == direct
+    assert exit_code == 0
+    assert proxy.output.count("capture disabled") == 1, proxy.output
+
+
+def test_a_bad_option_value_is_refused_at_startup(origin: Origin, mitm_confdir: Path) -> None:
+    # mitmdump itself stops when an addon refuses an option while it starts (its errorcheck addon).
+    result = subprocess.run(
+        [
+            str(MITMDUMP), "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={mitm_confdir}",
+            "--mode", f"reverse:http://127.0.0.1:{origin.port}", "-s", str(ADDON_SCRIPT),
+            "--set", "activesync_max_body=-1", "--set", "activesync_capture=",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "activesync_max_body must be 0 (no limit) or more, not -1" in result.stdout + result.stderr
