@@ -1,0 +1,77 @@
+"""`eas-inspector import` (a .mitm file into a capture) and `eas-inspector export` (a capture to .mitm or HAR)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+CAPTURE_NAME_FORMAT = "eas-%Y%m%d-%H%M%S.sqlite"
+
+
+def default_capture_path(directory: Path | None = None) -> Path:
+    """A new capture file in `directory` (default: ./captures, created when missing), named by the time now."""
+    captures = directory if directory is not None else Path.cwd() / "captures"
+    captures.mkdir(parents=True, exist_ok=True)
+    path = captures / time.strftime(CAPTURE_NAME_FORMAT)
+    serial = 1
+    while path.exists():
+        serial += 1
+        path = captures / time.strftime(CAPTURE_NAME_FORMAT).replace(".sqlite", f"-{serial}.sqlite")
+    return path
+
+
+def _fail(message: str) -> int:
+    print(f"eas-inspector: {message}", file=sys.stderr)
+    return 1
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from addon.convert import import_mitm_report
+    from addon.store import CaptureError
+
+    source = Path(args.source)
+    if not source.is_file():
+        return _fail(f"{source}: no such file")
+    try:
+        capture = Path(args.capture) if args.capture else default_capture_path()
+        report = import_mitm_report(source, capture)
+    except CaptureError as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(f"{err.filename or source}: {err.strerror or err}")
+    skipped = []
+    if report.skipped_other_http:
+        skipped.append(f"{report.skipped_other_http} other HTTP")
+    if report.skipped_not_http:
+        skipped.append(f"{report.skipped_not_http} non-HTTP")
+    note = f" (skipped {' and '.join(skipped)} flows)" if skipped else ""
+    print(f"imported {report.imported} EAS and Autodiscover flows into {capture}{note}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from addon.convert import export_har, export_mitm
+    from addon.store import CaptureError
+
+    capture = Path(args.capture)
+    try:
+        if args.mitm:
+            count = export_mitm(capture, args.mitm)
+            destination = args.mitm
+        else:
+            count = export_har(capture, args.har)
+            destination = args.har
+    except CaptureError as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(f"{err.filename or capture}: {err.strerror or err}")
+    print(f"exported {count} flows to {destination}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "import":
+        return run_import(args)
+    return run_export(args)
