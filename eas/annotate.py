@@ -246,6 +246,8 @@ def _status_table(walk: _Walk, element: etree._Element, namespace: str) -> tuple
         return table or ("ResolveRecipients", status.RESOLVE_RECIPIENTS)
     if namespace == "GAL":
         return "Picture", status.PICTURE
+    if namespace == "AirSyncBase":
+        return "BodyPart", status.BODY_PART
     if namespace == "ComposeMail":
         command = walk.command if walk.command in ("SmartReply", "SmartForward") else "SendMail"
         return command, status.COMPOSE_MAIL
@@ -438,7 +440,7 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
     handlers: dict[tuple[str, str], Handler] = {}
     for namespace in ("AirSync", "FolderHierarchy", "GetItemEstimate", "ItemOperations", "MeetingResponse",
                       "Move", "Ping", "Provision", "ResolveRecipients", "Search", "Settings", "ValidateCert",
-                      "Find", "ComposeMail", "GAL"):
+                      "Find", "ComposeMail", "GAL", "AirSyncBase"):
         handlers[(namespace, "Status")] = _status
     for key, meanings in enums.FLAG_MEANINGS.items():
         handlers[key] = _flag(meanings)
@@ -535,7 +537,7 @@ _DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
     ("Notes", "LastModifiedDate"), ("Settings", "StartTime"), ("Settings", "EndTime"),
     ("MeetingResponse", "InstanceId"), ("MeetingResponse", "ProposedStartTime"),
     ("MeetingResponse", "ProposedEndTime"), ("RightsManagement", "ContentExpiryDate"),
-    ("ResolveRecipients", "StartTime"), ("ResolveRecipients", "EndTime"),
+    ("ResolveRecipients", "StartTime"), ("ResolveRecipients", "EndTime"), ("AirSyncBase", "InstanceId"),
 )
 
 _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()

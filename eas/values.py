@@ -24,6 +24,7 @@ _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 _B64_RE = re.compile(r"[A-Za-z0-9+/=\s_-]+")
 _COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z?")
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?(Z|[+-]\d{2}:?\d{2})?")
+_HEADER_LINE_RE = re.compile(r"[A-Za-z0-9-]+:")
 _FILETIME_EPOCH = dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
 
 
@@ -296,6 +297,10 @@ def describe_mime(text: str) -> str:
     if not text.strip():
         return "empty MIME message"
     raw = text.encode("utf-8", errors="surrogateescape")
+    if not _HEADER_LINE_RE.match(text.lstrip()):
+        decoded = _base64(text) if len(text) <= 2 * MAX_BINARY else None
+        if decoded is not None and _HEADER_LINE_RE.match(decoded.lstrip().decode("latin-1")):
+            raw = decoded
     if len(raw) > MAX_BINARY:
         raw = raw[:MAX_BINARY]
     try:

@@ -356,6 +356,12 @@ FIND: StatusTable = _table({
     4: "the requested range must begin at 0",
 })
 
+# MS-ASAIRS Status (BodyPart): the conversation body part of a Sync or ItemOperations item
+BODY_PART: StatusTable = _table({
+    1: "success: the body part follows",
+    176: "the conversation is too large for a body part: fetch the item's own body instead",
+})
+
 # Tables per command name (the key the CLI, the store and `status_meaning` use).
 BY_COMMAND: Mapping[str, StatusTable] = MappingProxyType({
     "Sync": SYNC,
@@ -404,4 +410,5 @@ LISTED: Mapping[str, tuple[range, frozenset[int]]] = MappingProxyType({
     "SETTINGS": (range(1, 8), frozenset()),
     "VALIDATE_CERT": (range(1, 18), frozenset()),
     "FIND": (range(1, 5), frozenset()),
+    "BODY_PART": (range(176, 177), frozenset()),
 })
