@@ -1,0 +1,161 @@
+"""eas.headers: header meanings, Authorization redaction, HTTP statuses (MS-ASHTTP 2.2.1.1.2, 2.2.2.1)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eas.headers import (
+    explain_headers,
+    explain_http_status,
+    offered_commands,
+    offered_versions,
+    options_summary,
+    redact_authorization,
+)
+
+# MS-ASHTTP 4.2: the OPTIONS response of the spec's example.
+SPEC_OPTIONS_RESPONSE = [
+    ("Cache-Control", "private"),
+    ("Allow", "OPTIONS,POST"),
+    ("Server", "Microsoft-IIS/7.0"),
+    ("MS-Server-ActiveSync", "14.00.0536.000"),
+    ("MS-ASProtocolVersions", "2.0,2.1,2.5,12.0,12.1,14.0"),
+    (
+        "MS-ASProtocolCommands",
+        "Sync,SendMail,SmartForward,SmartReply,GetAttachment,GetHierarchy,CreateCollection,DeleteCollection,"
+        "MoveCollection,FolderSync,FolderCreate,FolderDelete,FolderUpdate,MoveItems,GetItemEstimate,"
+        "MeetingResponse,Search,Settings,Ping,ItemOperations,Provision,ResolveRecipients,ValidateCert",
+    ),
+    ("MS-ASProtocolRevisions", "12.1r1"),
+    ("Public", "OPTIONS,POST"),
+    ("X-MS-MV", "14.0.511"),
+    ("Content-Length", "0"),
+]
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_basic_shows_user_never_password() -> None:
+    shown = redact_authorization(basic("alice", "alicepw"))
+    assert "alice" in shown
+    assert "alicepw" not in shown
+    assert shown.startswith("Basic")
+
+
+def test_spec_authorization_example_hides_everything() -> None:
+    # MS-ASHTTP 2.2.1.1.2.1: the example's credentials are "jsmith;Pa$$word!" (no colon), so no user either.
+    value = "Basic anNtaXRoO1BhJCR3b3JkIQ=="
+    shown = redact_authorization(value)
+    assert "Pa$$word" not in shown
+    assert "anNtaXRo" not in shown
+    assert shown.startswith("Basic")
+
+
+@pytest.mark.parametrize("value", ["Bearer eyJhbGciOi.secret.token", "NTLM TlRMTVNTUAABAAAAB4IIog==", "Negotiate YIIG"])
+def test_other_schemes_hide_the_token(value: str) -> None:
+    scheme, _, token = value.partition(" ")
+    shown = redact_authorization(value)
+    assert shown.startswith(scheme)
+    assert token not in shown
+
+
+def test_broken_basic_is_hidden() -> None:
+    assert "!!!" not in redact_authorization("Basic !!!notbase64")
+
+
+@given(
+    user=st.text(alphabet="abcdefghijklmnopqrstuvwxyz.@", min_size=1, max_size=20),
+    secret=st.text(min_size=1, max_size=40),
+)
+def test_password_never_in_any_note(user: str, secret: str) -> None:
+    password = "PW#" + secret  # a prefix the user name and the fixed texts cannot contain
+    notes = explain_headers([("Authorization", basic(user, password))], response=False)
+    rendered = " ".join(f"{n.name} {n.shown_value} {n.meaning}" for n in notes)
+    assert password not in rendered
+    assert user in rendered
+
+
+def test_request_headers_explained_in_order() -> None:
+    notes = explain_headers(
+        [
+            ("Content-Type", "application/vnd.ms-sync.wbxml"),
+            ("MS-ASProtocolVersion", "14.1"),
+            ("X-MS-PolicyKey", "0"),
+            ("MS-ASAcceptMultiPart", "T"),
+            ("User-Agent", "Apple-iPhone/1"),
+            ("X-Custom", "x"),
+        ],
+        response=False,
+    )
+    assert [n.name for n in notes] == [
+        "Content-Type", "MS-ASProtocolVersion", "X-MS-PolicyKey", "MS-ASAcceptMultiPart", "User-Agent", "X-Custom"
+    ]
+    meanings = {n.name: n.meaning for n in notes}
+    assert "WBXML" in (meanings["Content-Type"] or "")
+    assert "14.1" in (meanings["MS-ASProtocolVersion"] or "")
+    assert "provision" in (meanings["X-MS-PolicyKey"] or "").lower()
+    assert "multipart" in (meanings["MS-ASAcceptMultiPart"] or "")
+    assert meanings["X-Custom"] is None
+
+
+def test_cookies_are_hidden() -> None:
+    notes = explain_headers([("Cookie", "session=abc123; theme=dark")], response=False)
+    assert "abc123" not in notes[0].shown_value
+    assert "session" in notes[0].shown_value
+    notes = explain_headers([("Set-Cookie", "session=abc123; Path=/; HttpOnly")], response=True)
+    assert "abc123" not in notes[0].shown_value
+
+
+def test_spec_options_response() -> None:
+    assert offered_versions(SPEC_OPTIONS_RESPONSE) == ("2.0", "2.1", "2.5", "12.0", "12.1", "14.0")
+    assert len(offered_commands(SPEC_OPTIONS_RESPONSE)) == 23
+    summary = options_summary(SPEC_OPTIONS_RESPONSE)
+    assert summary is not None and "newest 14.0" in summary and "23 commands" in summary
+    meanings = {n.name: n.meaning for n in explain_headers(SPEC_OPTIONS_RESPONSE, response=True)}
+    assert "14.00.0536.000" in (meanings["MS-Server-ActiveSync"] or "")
+    assert "14.0.511" in (meanings["X-MS-MV"] or "")
+    assert options_summary([("Server", "x")]) is None
+
+
+def test_newest_version_is_numeric_not_textual() -> None:
+    summary = options_summary([("MS-ASProtocolVersions", "2.5,12.0,12.1,14.0,14.1,16.0,16.1")])
+    assert summary is not None and "newest 16.1" in summary
+    assert "newest 12.1" in (options_summary([("MS-ASProtocolVersions", "2.5,12.1")]) or "")
+
+
+def test_451_names_the_redirect_target() -> None:
+    # MS-ASHTTP 2.2.2.1.1.4 example.
+    target = "https://mail.exchange.microsoft.com/Microsoft-Server-ActiveSync"
+    meaning = explain_http_status(451, [("X-MS-Location", target)])
+    assert meaning is not None and target in meaning
+    assert "Autodiscover" in (explain_http_status(451) or "")
+
+
+def test_503_with_retry_after() -> None:
+    meaning = explain_http_status(503, [("Retry-After", "30")])
+    assert meaning is not None and "30 seconds" in meaning
+
+
+@pytest.mark.parametrize(
+    ("code", "word"),
+    [(200, "succeeded"), (401, "Autodiscover"), (403, "not allowed"), (449, "Provision"), (500, "Autodiscover"),
+     (501, "not implement"), (507, "full"), (418, "client error"), (302, "redirection"), (599, "server error")],
+)
+def test_status_meanings(code: int, word: str) -> None:
+    assert word in (explain_http_status(code) or "")
+
+
+def test_status_outside_http_ranges() -> None:
+    assert explain_http_status(42) is None
+    assert explain_http_status(999) is None
+
+
+def test_long_values_are_cut() -> None:
+    notes = explain_headers([("X-Long", "a" * 10_000)], response=True)
+    assert len(notes[0].shown_value) < 2100
