@@ -1,33 +1,66 @@
-# Sourced by the run scripts: find a Python >= 3.12, make .venv, install the project with its test extra.
+# Sourced by the run scripts: find a Python >= 3.12, make the venv, install the project with its test extra.
+# EAS_PYTHON=/path/to/python3.12 chooses the interpreter; EAS_VENV=/path/to/venv the venv (default: .venv).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${EAS_VENV:-$ROOT/.venv}
+NEED="3.12"
+
+# Print the real executable of a Python >= 3.12, or nothing. Interpreters that do not run (a pyenv shim for a
+# version that is not selected says "command not found") count as absent.
+python_ok() {
+  "$1" -c 'import sys; print(sys.executable if sys.version_info >= (3, 12) else "")' 2>/dev/null || true
+}
 
 find_python() {
-  local cand v
-  for cand in "${EAS_PYTHON:-}" python3.12 python3.13 python3.14 python3 \
-              "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3 /usr/bin/python3.1[2-9] /usr/local/bin/python3.1[2-9]; do
-    [ -n "$cand" ] || continue
+  local cand exe pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
+  for cand in python3.12 python3.13 python3.14 python3 python \
+              "$pyenv_root"/versions/3.1[2-9]*/bin/python3 \
+              /usr/bin/python3.1[2-9] /usr/local/bin/python3.1[2-9] /opt/homebrew/bin/python3.1[2-9]; do
     command -v "$cand" >/dev/null 2>&1 || [ -x "$cand" ] || continue
-    v=$("$cand" -c 'import sys; print(int(sys.version_info >= (3, 12)))' 2>/dev/null) || continue
-    if [ "$v" = 1 ]; then command -v "$cand" 2>/dev/null || echo "$cand"; return 0; fi
+    exe=$(python_ok "$cand")
+    if [ -n "$exe" ]; then echo "$exe"; return 0; fi
   done
   return 1
 }
 
+if [ -x "$VENV/bin/python" ] && [ -z "$(python_ok "$VENV/bin/python")" ]; then
+  echo "$VENV has no working Python >= $NEED (made with an older one?); remove it and run again." >&2
+  exit 1
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-  PY=$(find_python) || {
-    echo "eas-inspector needs Python >= 3.12 (mitmproxy 12 does); none found." >&2
-    echo "Install one (e.g. apt-get install python3.12, or pyenv install 3.12) or set EAS_PYTHON=/path/to/python3.12." >&2
-    exit 1
-  }
-  echo "creating $VENV with $PY ($("$PY" --version))" >&2
+  if [ -n "${EAS_PYTHON:-}" ]; then
+    PY=$(python_ok "$EAS_PYTHON")
+    if [ -z "$PY" ]; then
+      echo "EAS_PYTHON=$EAS_PYTHON is not a working Python >= $NEED ($("$EAS_PYTHON" --version 2>&1 | head -n1 || true))." >&2
+      exit 1
+    fi
+  else
+    PY=$(find_python) || {
+      echo "eas-inspector needs Python >= $NEED (mitmproxy 12 does); none found on PATH or in the usual places." >&2
+      echo "Install one (e.g. apt-get install python3.12, or pyenv install 3.12) or set EAS_PYTHON=/path/to/python3.12." >&2
+      exit 1
+    }
+  fi
+  echo "creating $VENV with $PY ($("$PY" --version 2>&1))" >&2
   "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | cksum | cut -d' ' -f1)"
+# Reinstall when pyproject.toml changes, and (for a venv outside the checkout, EAS_VENV) when the venv was
+# installed from another checkout: the install is editable, so it points at one checkout's sources.
+if [ "$VENV" = "$ROOT/.venv" ]; then
+  STAMP="$VENV/.installed-$(cksum <"$ROOT/pyproject.toml" | cut -d' ' -f1)"
+else
+  STAMP="$VENV/.installed-$( (echo "$ROOT"; cat "$ROOT/pyproject.toml") | cksum | cut -d' ' -f1)"
+fi
 if [ ! -e "$STAMP" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip >&2
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >&2
-  rm -f "$VENV"/.installed-*; touch "$STAMP"
+  echo "installing eas-inspector and its test tools into $VENV (first run; takes a minute)" >&2
+  LOG="$VENV/install.log"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >"$LOG" 2>&1 || echo "note: could not upgrade pip; going on" >&2
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >>"$LOG" 2>&1 || {
+    tail -n 25 "$LOG" >&2
+    echo "installing into $VENV failed (the whole log: $LOG); fix the cause and run again." >&2
+    exit 1
+  }
+  rm -f "$VENV"/.installed-*
+  touch "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
