@@ -1,25 +1,1241 @@
-"""WBXML 1.3 decoding and encoding over the MS-ASWBXML code pages (placeholder until the codec lands)."""
+"""WBXML 1.3 (WAP-192) decoding and encoding over the MS-ASWBXML code pages, byte-exact both ways."""
 
 from __future__ import annotations
 
-from typing import Any
+# Theory of operation
+# ===================
+#
+# Decoding. A WBXML document (WAP-192 section 5.3) is a header (version, publicid, charset, string table)
+# followed by a token stream: one root element, optionally surrounded by processing instructions. The
+# decoder never builds elements one by one: it walks the token stream once, appending ready-made UTF-8
+# XML byte strings to a list, and hands the joined bytes to lxml's C parser in a single
+# `etree.fromstring` call (the fastest way to build an lxml tree). Per code page it precomputes a table of
+# 256 entries indexed by the raw token byte: `(open_tag, close_tag, flags)` for tag tokens, `None` for
+# global tokens, attribute-carrying tags and (strict mode) unknown tokens. The hot loop therefore does one
+# list lookup per tag; everything unusual (global tokens, markers, placeholders) lives on the `None`
+# branch. The commonest shape, `TAG+content STR_I text END`, is recognised in one step with `bytes.find`
+# and a regex that says whether the text is plain ASCII needing no escaping. Bounds: an IndexError from
+# reading past the end is turned into TruncatedError; every length (string table, OPAQUE, STR_T index) is
+# checked against what remains; mb_u_int32 is at most 5 bytes; nesting is capped at MAX_DEPTH.
+#
+# XML shape. One namespace per code page, the URI being the page name (`AirSync`, `Email`, ...). The
+# root's page is the default namespace, other pages get their prefix; every declaration is written once
+# on the root, only for pages that carry a tag. Text is UTF-8; CR is written `&#13;` so XML parsing keeps
+# it. Whatever XML cannot hold (bytes that are not text in the document's charset, control characters)
+# is written as base64 with a marker.
+#
+# Round-trip markers. Anything a real encoder may choose differently from our canonical encoding is kept
+# as an attribute in the namespace WBXML_NS (prefix `wbxml`, declared only when used):
+#   root:        wbxml:version="1.1"   wbxml:publicid="4" | "strtbl:N"   wbxml:charset="4" (IANA MIBenum)
+#                wbxml:strtbl="<base64>"   wbxml:prolog="<base64 of PIs before the root>"
+#                wbxml:trailer="<base64 of bytes after the root>"
+#   any element: wbxml:switch="1 1"   SWITCH_PAGE tokens sent before the tag when not exactly the one needed
+#                wbxml:end-switch="2"  SWITCH_PAGE tokens sent between the content and END
+#                wbxml:content="empty" the tag had the content flag but nothing before END
+#                wbxml:token="0x2A"    the tag token when the page gives the name another token
+#                wbxml:attrs="<base64>" the raw attribute list of a tag sent with the 0x80 flag
+#   leaf text:   wbxml:opaque="text" | "base64"   one OPAQUE token, shown as text or as base64
+#                wbxml:text="base64"  the STR_I bytes (or pieces, below) are not XML text: base64 of them
+#                wbxml:pieces="s3 e8364 t0 o2 p1"  the text was sent as several tokens: STR_I of 3
+#                characters, ENTITY U+20AC (one character), STR_T at string-table offset 0 (as many
+#                characters as that string), OPAQUE of 2 characters, SWITCH_PAGE 1. With
+#                wbxml:text="base64" the counts are bytes of the base64-decoded text.
+# Placeholders (elements in WBXML_NS) stand for what MS-ASWBXML never sends, so lenient decoding loses
+# nothing: wbxml:tag-PP-TT (unknown page PP or token TT, hex), wbxml:literal index="N" (LITERAL tags),
+# wbxml:ext token="0x40" (extension tokens), wbxml:pi (a processing instruction, base64), and inside
+# mixed content wbxml:str / wbxml:opaque (base64) and wbxml:entity (code point).
+#
+# Encoding. XML without markers encodes canonically: SWITCH_PAGE only when the page changes, the content
+# flag only when there is content, STR_I for text; for tags in page.opaque_tags the text is sent as an
+# OPAQUE of its UTF-8 bytes (ComposeMail Mime written as text does what one expects); binary OPAQUE data
+# needs wbxml:opaque="base64". Namespaces resolve through PAGE_BY_NAMESPACE, so the spellings of older
+# specs (`AirSync:`, `POOMMAIL:`) work. Whitespace-only text in an element that has child nodes is layout
+# and ignored; text of an element without child nodes is kept verbatim. Comments and processing
+# instructions of the XML are ignored. The walk is iterative over a precomputed Clark-name table.
+
+import base64
+import binascii
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Final, Union
+
+from lxml import etree
+
+from .codepages import CODE_PAGES, PAGE_BY_NAMESPACE, WBXML_NS
+from .errors import (
+    EncodeError,
+    LimitError,
+    MalformedError,
+    TruncatedError,
+    UnknownCodePageError,
+    UnknownTokenError,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "decode",
+    "decode_to_xml",
+    "encode",
+    "to_xml",
+    "parse_xml",
+    "decode_mb_u_int32",
+    "encode_mb_u_int32",
+]
+
+# Hard limit on element nesting, both ways (real EAS documents stay below 20).
+MAX_DEPTH: Final = 512
+
+# WAP-192 section 7.1: global tokens, the same in every code page.
+SWITCH_PAGE: Final = 0x00
+END: Final = 0x01
+ENTITY: Final = 0x02
+STR_I: Final = 0x03
+LITERAL: Final = 0x04
+EXT_I_0: Final = 0x40
+PI: Final = 0x43
+LITERAL_C: Final = 0x44
+EXT_T_0: Final = 0x80
+STR_T: Final = 0x83
+LITERAL_A: Final = 0x84
+EXT_0: Final = 0xC0
+OPAQUE: Final = 0xC3
+LITERAL_AC: Final = 0xC4
+_GLOBAL_NAMES: Final = {
+    0x00: "SWITCH_PAGE", 0x01: "END", 0x02: "ENTITY", 0x03: "STR_I", 0x04: "LITERAL",
+    0x40: "EXT_I_0", 0x41: "EXT_I_1", 0x42: "EXT_I_2", 0x43: "PI", 0x44: "LITERAL_C",
+    0x80: "EXT_T_0", 0x81: "EXT_T_1", 0x82: "EXT_T_2", 0x83: "STR_T", 0x84: "LITERAL_A",
+    0xC0: "EXT_0", 0xC1: "EXT_1", 0xC2: "EXT_2", 0xC3: "OPAQUE", 0xC4: "LITERAL_AC",
+}
+# WAP-192 section 5.8.2: bit 7 of a tag token = attributes follow, bit 6 = content follows.
+_ATTRS_FLAG: Final = 0x80
+_CONTENT_FLAG: Final = 0x40
+
+# WAP-192 section 5.4: version byte = (major - 1) << 4 | minor. MS-ASWBXML 2.1.2 sends 0x03 (1.3).
+_DEFAULT_VERSION: Final = 0x03
+# WAP-192 section 7.2: public identifier 0x01 = unknown or missing (what MS-ASWBXML 2.1.2 sends).
+_DEFAULT_PUBLICID: Final = 0x01
+# WAP-192 section 5.6: charset is an IANA MIBenum; 0x6A (106) = UTF-8, what MS-ASWBXML 2.1.2 sends.
+_UTF8: Final = 106
+# Charsets decoded natively; any other is decoded as UTF-8 in lenient mode (and refused in strict mode).
+_CODECS: Final = {106: "utf-8", 3: "ascii", 4: "latin-1"}
+
+_W: Final = "{" + WBXML_NS + "}"
+_W_DECL: Final = b' xmlns:wbxml="' + WBXML_NS.encode() + b'"'
+
+# Bytes that stop the fast text path: controls (XML 1.0 holds only TAB, LF, CR and CR needs `&#13;`),
+# markup characters and anything non-ASCII (then validity is checked by decoding).
+_TEXT_CARE: Final = re.compile(rb"[\x00-\x08\x0b-\x1f&<>\x80-\xff]")
+# Characters XML 1.0 (section 2.2 Char) cannot hold; surrogates never survive Python's UTF-8 decoder.
+_XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_DECLARATION: Final = re.compile(r"^\s*<\?xml[^>]*\?>")
+_PLACEHOLDER_TAG: Final = re.compile(r"tag-([0-9A-Fa-f]{2})-([0-9A-Fa-f]{2})")
+
+# Table entry flags.
+_F_NS: Final = 1  # the open tag carries a wbxml: name or marker, so the root must declare WBXML_NS
+_F_OPAQUE: Final = 2  # the tag's text is canonically OPAQUE, so the STR_I fast path does not apply
 
 
-def decode(data: bytes, *, strict: bool = False) -> Any:
-    raise NotImplementedError
+def decode_mb_u_int32(data: bytes, offset: int) -> tuple[int, int]:
+    """Read a WAP-192 section 5.1 mb_u_int32 (7 bits a byte, high bit = more follows).
+
+    Returns:
+        (value, number of bytes consumed).
+    Raises:
+        TruncatedError: the input ends inside the integer.
+        LimitError: more than 5 bytes, or a value above 2**32 - 1.
+    """
+    value = 0
+    end = len(data)
+    for consumed in range(1, 6):
+        pos = offset + consumed - 1
+        if pos >= end:
+            raise TruncatedError("input ends inside an mb_u_int32", offset)
+        byte = data[pos]
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            if value > 0xFFFFFFFF:
+                raise LimitError("mb_u_int32 exceeds 32 bits", offset)
+            return value, consumed
+    raise LimitError("mb_u_int32 longer than 5 bytes", offset)
 
 
-def decode_to_xml(data: bytes, *, strict: bool = False, pretty: bool = True) -> str:
-    raise NotImplementedError
+def encode_mb_u_int32(value: int) -> bytes:
+    """Write `value` (0 .. 2**32 - 1) as a minimal WAP-192 section 5.1 mb_u_int32."""
+    if value < 0x80:
+        return _SMALL_MB[value]
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"mb_u_int32 out of range: {value}")
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
 
 
-def encode(tree: Any) -> bytes:
-    raise NotImplementedError
+_SMALL_MB: Final = [bytes((n,)) for n in range(0x80)]
 
 
-def to_xml(root: Any, pretty: bool = True) -> str:
-    raise NotImplementedError
+# ---------------------------------------------------------------------------------------------------------
+# Decoder tables
+
+_Entry = tuple[bytes, Union[bytes, None], int]
+_Table = list[Union[_Entry, None]]
 
 
-def parse_xml(text: str | bytes) -> Any:
-    raise NotImplementedError
+def _page_table(page_number: int, prefixed: bool, strict: bool) -> _Table:
+    """The 256-entry token table of one code page (known or not) for one output variant."""
+    page = CODE_PAGES[page_number] if page_number < len(CODE_PAGES) else None
+    table: _Table = [None] * 256
+    for token in range(0x05, 0x40):
+        name = page.tags.get(token) if page is not None else None
+        if name is None:
+            if strict:
+                continue
+            qname = f"wbxml:tag-{page_number:02X}-{token:02X}".encode()
+            attrs = b""
+            flags = _F_NS
+        else:
+            assert page is not None
+            qname = (f"{page.prefix}:{name}" if prefixed else name).encode()
+            flags = _F_OPAQUE if name in page.opaque_tags else 0
+            attrs = b""
+            if page.tokens[name] != token:
+                attrs = f' wbxml:token="0x{token:02X}"'.encode()
+                flags |= _F_NS
+        table[token] = (b"<" + qname + attrs + b"/>", None, flags)
+        table[token | _CONTENT_FLAG] = (b"<" + qname + attrs + b">", b"</" + qname + b">", flags)
+    return table
+
+
+def _build_tables(prefixed: bool, strict: bool) -> list[_Table | None]:
+    tables: list[_Table | None] = [None] * 256
+    for page in CODE_PAGES:
+        tables[page.number] = _page_table(page.number, prefixed, strict)
+    return tables
+
+
+_TABLES: Final = {(p, s): _build_tables(p, s) for p in (False, True) for s in (False, True)}
+_UNKNOWN_PAGE_TABLES: dict[int, _Table] = {}
+
+
+def _unknown_page(page_number: int) -> _Table:
+    table = _UNKNOWN_PAGE_TABLES.get(page_number)
+    if table is None:
+        table = _UNKNOWN_PAGE_TABLES[page_number] = _page_table(page_number, True, False)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Decoder helpers (slow paths only)
+
+
+def _escape(raw: bytes) -> bytes:
+    if b"&" in raw:
+        raw = raw.replace(b"&", b"&amp;")
+    if b"<" in raw:
+        raw = raw.replace(b"<", b"&lt;")
+    if b">" in raw:
+        raw = raw.replace(b">", b"&gt;")
+    if b"\r" in raw:
+        raw = raw.replace(b"\r", b"&#13;")
+    return raw
+
+
+def _as_text(raw: bytes, codec: str) -> str | None:
+    """`raw` decoded in the document's charset, or None when it is not text XML 1.0 can hold."""
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    if _XML_ILLEGAL.search(text):
+        return None
+    return text
+
+
+def _xml_text(raw: bytes, codec: str) -> bytes | None:
+    """`raw` as escaped UTF-8 XML character data, or None when XML cannot hold it."""
+    if codec == "utf-8" and _TEXT_CARE.search(raw) is None:
+        return raw
+    text = _as_text(raw, codec)
+    if text is None:
+        return None
+    return _escape(raw if codec == "utf-8" else text.encode())
+
+
+def _b64(raw: bytes) -> bytes:
+    return base64.b64encode(raw)
+
+
+def _attr(name: str, value: str | bytes) -> bytes:
+    value_b = value.encode() if isinstance(value, str) else value
+    return b" wbxml:" + name.encode() + b'="' + value_b + b'"'
+
+
+def _with_attrs(open_tag: bytes, attrs: list[bytes]) -> bytes:
+    joined = b"".join(attrs)
+    if open_tag.endswith(b"/>"):
+        return open_tag[:-2] + joined + b"/>"
+    return open_tag[:-1] + joined + b">"
+
+
+def _add_switch(xml: bytes, pend: list[int]) -> bytes:
+    """`xml` (one placeholder element) with a wbxml:switch marker for the pending SWITCH_PAGE tokens."""
+    head, rest = xml.split(b">", 1)
+    return _with_attrs(head + b">", [_attr("switch", " ".join(map(str, pend)))]) + rest
+
+
+def _skip_attr_list(data: bytes, i: int) -> int:
+    """Index just past the END closing an attribute list (or PI) that starts at `i` (WAP-192 5.8.3)."""
+    start = i
+    while True:
+        tok = data[i]
+        if tok == END:
+            return i + 1
+        if tok == SWITCH_PAGE:
+            i += 2
+        elif tok in (STR_I, 0x40, 0x41, 0x42):
+            j = data.find(b"\x00", i + 1)
+            if j < 0:
+                raise TruncatedError("input ends inside an inline string", i)
+            i = j + 1
+        elif tok in (ENTITY, LITERAL, STR_T, 0x80, 0x81, 0x82, LITERAL_A):
+            i += 1 + decode_mb_u_int32(data, i + 1)[1]
+        elif tok == OPAQUE:
+            length, used = decode_mb_u_int32(data, i + 1)
+            i += 1 + used + length
+            if i > len(data):
+                raise TruncatedError("OPAQUE data runs past the end of the input", start)
+        elif tok in (PI, LITERAL_C, LITERAL_AC):
+            raise MalformedError(f"global token {_GLOBAL_NAMES[tok]} inside an attribute list", i)
+        else:
+            i += 1
+
+
+def _table_string(strtbl: bytes, index: int, offset: int) -> bytes:
+    if index >= len(strtbl):
+        raise MalformedError(f"string table reference {index} outside the table ({len(strtbl)} bytes)", offset)
+    end = strtbl.find(b"\x00", index)
+    if end < 0:
+        raise MalformedError(f"string table entry at {index} is not NUL-terminated", offset)
+    return strtbl[index:end]
+
+
+_Piece = tuple[str, object]
+
+
+def _leaf_content(pieces: list[_Piece], codec: str, opaque_tag: bool) -> tuple[list[bytes], bytes]:
+    """Marker attributes and XML text for the buffered content tokens of a leaf element."""
+    if len(pieces) == 1:
+        kind, payload = pieces[0]
+        if kind == "s":
+            assert isinstance(payload, bytes)
+            text = _xml_text(payload, codec)
+            if text is None:
+                return [_attr("text", "base64")], _b64(payload)
+            if opaque_tag or not payload:
+                return [_attr("pieces", f"s{len(payload.decode(codec, 'replace'))}")], text
+            return [], text
+        if kind == "o":
+            assert isinstance(payload, bytes)
+            text = _xml_text(payload, codec)
+            if text is None:
+                return [_attr("opaque", "base64")], _b64(payload)
+            return [_attr("opaque", "text")], text
+    # Several tokens, or one that is not the canonical choice: describe each.
+    texts: list[str] | None = []
+    for kind, payload in pieces:
+        if texts is None:
+            break
+        if kind in ("s", "o"):
+            assert isinstance(payload, bytes)
+            piece_text = _as_text(payload, codec)
+            if piece_text is None:
+                texts = None
+            else:
+                texts.append(piece_text)
+        elif kind == "t":
+            assert isinstance(payload, tuple)
+            piece_text = _as_text(payload[1], codec)
+            if piece_text is None:
+                texts = None
+            else:
+                texts.append(piece_text)
+        elif kind == "e":
+            assert isinstance(payload, int)
+            if payload > 0x10FFFF or 0xD800 <= payload <= 0xDFFF or _XML_ILLEGAL.match(chr(payload)):
+                texts = None
+            else:
+                texts.append(chr(payload))
+        else:
+            texts.append("")
+    items: list[str] = []
+    if texts is not None:
+        for (kind, payload), piece_text in zip(pieces, texts):
+            items.append(_piece_item(kind, payload, len(piece_text)))
+        return [_attr("pieces", " ".join(items))], _escape("".join(texts).encode())
+    raw: list[bytes] = []
+    for kind, payload in pieces:
+        length = 0
+        if kind in ("s", "o"):
+            assert isinstance(payload, bytes)
+            raw.append(payload)
+            length = len(payload)
+        items.append(_piece_item(kind, payload, length))
+    return [_attr("pieces", " ".join(items)), _attr("text", "base64")], _b64(b"".join(raw))
+
+
+def _piece_item(kind: str, payload: object, length: int) -> str:
+    if kind == "t":
+        assert isinstance(payload, tuple)
+        return f"t{payload[0]}"
+    if kind in ("e", "p"):
+        return f"{kind}{payload}"
+    return f"{kind}{length}"
+
+
+def _mixed_piece(piece: _Piece, codec: str) -> tuple[bytes, bool]:
+    """XML for one content token in an element that also has child elements; (xml, needs WBXML_NS)."""
+    kind, payload = piece
+    if kind == "s" or kind == "t":
+        raw = payload[1] if isinstance(payload, tuple) else payload
+        assert isinstance(raw, bytes)
+        text = _xml_text(raw, codec)
+        if text is not None and text.strip():
+            return text, False
+        return b"<wbxml:str>" + _b64(raw) + b"</wbxml:str>", True
+    if kind == "o":
+        assert isinstance(payload, bytes)
+        return b"<wbxml:opaque>" + _b64(payload) + b"</wbxml:opaque>", True
+    if kind == "e":
+        return f"<wbxml:entity>{payload}</wbxml:entity>".encode(), True
+    return b"", False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Decoder
+
+
+def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, int]:
+    """Parse the WAP-192 section 5.3 header; returns (root marker attributes, codec, string table, body)."""
+    if not data:
+        raise TruncatedError("empty input: no WBXML header", 0)
+    version = data[0]
+    if not 0x01 <= version <= 0x03:
+        raise MalformedError(f"unsupported WBXML version byte 0x{version:02X} (expected 0x01-0x03)", 0)
+    i = 1
+    publicid, used = decode_mb_u_int32(data, i)
+    i += used
+    publicid_index = -1
+    if publicid == 0:
+        publicid_index, used = decode_mb_u_int32(data, i)
+        i += used
+    charset_offset = i
+    charset, used = decode_mb_u_int32(data, i)
+    i += used
+    table_offset = i
+    table_length, used = decode_mb_u_int32(data, i)
+    i += used
+    if table_length > len(data) - i:
+        raise TruncatedError(f"string table of {table_length} bytes runs past the end of the input", table_offset)
+    strtbl = data[i : i + table_length]
+    i += table_length
+    codec = _CODECS.get(charset)
+    if codec is None:
+        if strict:
+            raise MalformedError(f"unsupported charset MIBenum {charset}", charset_offset)
+        codec = "utf-8"
+    attrs: list[bytes] = []
+    if version != _DEFAULT_VERSION:
+        attrs.append(_attr("version", f"1.{version}"))
+    if publicid_index >= 0:
+        _table_string(strtbl, publicid_index, 1)
+        attrs.append(_attr("publicid", f"strtbl:{publicid_index}"))
+    elif publicid != _DEFAULT_PUBLICID:
+        attrs.append(_attr("publicid", str(publicid)))
+    if charset != _UTF8:
+        attrs.append(_attr("charset", str(charset)))
+    if table_length:
+        attrs.append(_attr("strtbl", _b64(strtbl)))
+    return attrs, codec, strtbl, i
+
+
+def _decode_xml(data: bytes, strict: bool) -> bytes:
+    """The XML text (UTF-8) of a WBXML document; see the theory of operation above."""
+    root_attrs, codec, strtbl, i = _read_header(data, strict)
+    utf8 = codec == "utf-8"
+    n = len(data)
+    tables = _TABLES[(True, strict)]
+    page = 0
+    table = tables[0]
+    assert table is not None
+    out: list[bytes] = []
+    append = out.append
+    # Open elements: [close tag, index of the open tag in out, bare open tag, flags, markers, pieces, offset].
+    stack: list[list[object]] = []
+    pend: list[int] = []  # SWITCH_PAGE tokens not yet attached to a tag, END or text
+    pend_base = 0  # the page before the first pending switch
+    top_buffered = False  # the innermost open element holds buffered content pieces
+    need_ns = bool(root_attrs)
+    used_pages: set[int] = set()
+    root_page = -1
+    prolog: list[bytes] = []
+    care = _TEXT_CARE.search
+    find = data.find
+    try:
+        while True:
+            tok = data[i]
+            entry = table[tok]
+            adv = 1
+            extra: list[bytes] | None = None
+            if entry is None:
+                if tok == END:
+                    if not stack:
+                        raise MalformedError("END outside any element", i)
+                    element = stack.pop()
+                    close_b, idx, open_b, flags, open_markers, pieces, _ = element
+                    assert isinstance(idx, int) and isinstance(open_b, bytes) and isinstance(flags, int)
+                    assert isinstance(close_b, bytes) and isinstance(open_markers, list)
+                    new_markers: list[bytes] = []
+                    if pend:
+                        new_markers.append(_attr("end-switch", " ".join(map(str, pend))))
+                        if page < len(CODE_PAGES):
+                            used_pages.add(page)
+                        pend = []
+                    if pieces is not None:
+                        assert isinstance(pieces, list)
+                        content_markers, text = _leaf_content(pieces, codec, bool(flags & _F_OPAQUE))
+                        new_markers.extend(content_markers)
+                        append(text)
+                        append(close_b)
+                    elif len(out) == idx + 1:
+                        new_markers.append(_attr("content", "empty"))
+                        open_b = open_b[:-1] + b"/>"
+                    else:
+                        append(close_b)
+                    if new_markers:
+                        need_ns = True
+                        out[idx] = _with_attrs(open_b, open_markers + new_markers)
+                    top_buffered = False
+                    i += 1
+                    if not stack:
+                        break
+                    continue
+                if tok == SWITCH_PAGE:
+                    new_page = data[i + 1]
+                    new_table = tables[new_page]
+                    if new_table is None:
+                        if strict:
+                            raise UnknownCodePageError(f"SWITCH_PAGE to unknown code page {new_page}", i)
+                        new_table = _unknown_page(new_page)
+                    if not pend:
+                        pend_base = page
+                    pend.append(new_page)
+                    page = new_page
+                    table = new_table
+                    i += 2
+                    continue
+                if tok in (STR_I, OPAQUE, STR_T, ENTITY):
+                    if not stack:
+                        raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
+                    piece: _Piece
+                    if tok == STR_I:
+                        j = find(b"\x00", i + 1)
+                        if j < 0:
+                            raise TruncatedError("input ends inside an inline string (STR_I)", i)
+                        piece = ("s", data[i + 1 : j])
+                        next_i = j + 1
+                    elif tok == OPAQUE:
+                        length, used = decode_mb_u_int32(data, i + 1)
+                        start = i + 1 + used
+                        if length > n - start:
+                            raise TruncatedError(f"OPAQUE of {length} bytes runs past the end of the input", i)
+                        piece = ("o", data[start : start + length])
+                        next_i = start + length
+                    elif tok == STR_T:
+                        index, used = decode_mb_u_int32(data, i + 1)
+                        piece = ("t", (index, _table_string(strtbl, index, i)))
+                        next_i = i + 1 + used
+                    else:
+                        code_point, used = decode_mb_u_int32(data, i + 1)
+                        piece = ("e", code_point)
+                        next_i = i + 1 + used
+                    top = stack[-1]
+                    pieces_list = top[5]
+                    if pieces_list is None and len(out) == top[1] + 1:  # type: ignore[operator]
+                        pieces_list = top[5] = []
+                    if pieces_list is not None:
+                        assert isinstance(pieces_list, list)
+                        if pend:
+                            pieces_list.extend(("p", p) for p in pend)
+                            if page < len(CODE_PAGES):
+                                used_pages.add(page)
+                            pend = []
+                        pieces_list.append(piece)
+                        top_buffered = True
+                    else:
+                        xml, ns = _mixed_piece(piece, codec)
+                        if pend and ns:
+                            xml = _add_switch(xml, pend)
+                            if page < len(CODE_PAGES):
+                                used_pages.add(page)
+                            pend = []
+                        need_ns = need_ns or ns
+                        append(xml)
+                    i = next_i
+                    continue
+                if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC):
+                    if strict:
+                        raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
+                    index, used = decode_mb_u_int32(data, i + 1)
+                    name = _table_string(strtbl, index, i)
+                    shown = _escape(name.decode("utf-8", "replace").encode()).replace(b'"', b"&quot;")
+                    qname = b"wbxml:literal"
+                    opening = b"<" + qname + f' index="{index}" name="'.encode() + shown + b'"'
+                    if tok & _CONTENT_FLAG:
+                        entry = (opening + b">", b"</" + qname + b">", _F_NS)
+                    else:
+                        entry = (opening + b"/>", None, _F_NS)
+                    adv = 1 + used
+                    if tok & _ATTRS_FLAG:
+                        attr_end = _skip_attr_list(data, i + adv)
+                        extra = [_attr("attrs", _b64(data[i + adv : attr_end]))]
+                        adv = attr_end - i
+                elif tok & 0x3F >= 0x05 and tok & _ATTRS_FLAG:
+                    base = table[tok & 0x7F]
+                    if base is None:
+                        raise UnknownTokenError(f"unknown tag token 0x{tok & 0x3F:02X} in code page {page}", i)
+                    if strict:
+                        raise UnknownTokenError(f"tag token 0x{tok:02X} carries attributes, unused by MS-ASWBXML", i)
+                    entry = base
+                    attr_end = _skip_attr_list(data, i + 1)
+                    extra = [_attr("attrs", _b64(data[i + 1 : attr_end]))]
+                    adv = attr_end - i
+                elif tok in _GLOBAL_NAMES:  # EXT_*, PI
+                    if strict:
+                        raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
+                    if tok == PI:
+                        end_pi = _skip_attr_list(data, i + 1)
+                        raw_pi = data[i:end_pi]
+                        if not stack:
+                            if pend:
+                                raise MalformedError("SWITCH_PAGE before a processing instruction", i)
+                            prolog.append(raw_pi)
+                            i = end_pi
+                            continue
+                        xml = b"<wbxml:pi>" + _b64(raw_pi) + b"</wbxml:pi>"
+                        i = end_pi
+                    else:
+                        if not stack:
+                            raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
+                        kind = tok & 0xC0
+                        if kind == 0x40:
+                            j = find(b"\x00", i + 1)
+                            if j < 0:
+                                raise TruncatedError("input ends inside an EXT_I string", i)
+                            xml = f'<wbxml:ext token="0x{tok:02X}">'.encode() + _b64(data[i + 1 : j]) + b"</wbxml:ext>"
+                            i = j + 1
+                        elif kind == 0x80:
+                            index, used = decode_mb_u_int32(data, i + 1)
+                            xml = f'<wbxml:ext token="0x{tok:02X}" index="{index}"/>'.encode()
+                            i += 1 + used
+                        else:
+                            xml = f'<wbxml:ext token="0x{tok:02X}"/>'.encode()
+                            i += 1
+                    top = stack[-1]
+                    if top[5] is not None:
+                        flush_pieces = top[5]
+                        assert isinstance(flush_pieces, list)
+                        top[5] = None
+                        for old_piece in flush_pieces:
+                            append(_mixed_piece(old_piece, codec)[0])
+                        need_ns = True
+                    if pend:
+                        xml = _add_switch(xml, pend)
+                        if page < len(CODE_PAGES):
+                            used_pages.add(page)
+                        pend = []
+                    need_ns = True
+                    top_buffered = False
+                    append(xml)
+                    continue
+                else:
+                    raise UnknownTokenError(f"unknown tag token 0x{tok & 0x3F:02X} in code page {page}", i)
+            # A tag: entry = (open tag, close tag or None, flags).
+            open_b, close_b, flags = entry
+            if pend or extra is not None or flags or top_buffered or not stack:
+                markers: list[bytes] = extra if extra is not None else []
+                if pend:
+                    if pend != ([] if page == pend_base else [page]):
+                        markers.append(_attr("switch", " ".join(map(str, pend))))
+                    if page < len(CODE_PAGES):
+                        used_pages.add(page)
+                    pend = []
+                if markers or flags & _F_NS:
+                    need_ns = True
+                if top_buffered:
+                    top = stack[-1]
+                    flush_pieces = top[5]
+                    assert isinstance(flush_pieces, list)
+                    top[5] = None
+                    for old_piece in flush_pieces:
+                        xml, ns = _mixed_piece(old_piece, codec)
+                        need_ns = need_ns or ns
+                        append(xml)
+                    top_buffered = False
+                if not stack:
+                    if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC) or page >= len(CODE_PAGES):
+                        root_page = 256
+                    else:
+                        root_page = page
+                        tables = list(tables)
+                        tables[page] = _TABLES[(False, strict)][page]
+                        table = tables[page]
+                        assert table is not None
+                        used_pages.add(page)
+                        root_entry = table[tok & 0x7F]
+                        assert root_entry is not None
+                        open_b, close_b, flags = root_entry
+                    if close_b is None:
+                        append(_with_attrs(open_b, markers))
+                        i += adv
+                        break
+                    stack.append([close_b, len(out), open_b, flags, markers, None, i])
+                    append(open_b)
+                    i += adv
+                    continue
+                if close_b is None:
+                    append(_with_attrs(open_b, markers) if markers else open_b)
+                    i += adv
+                    continue
+                if len(stack) >= MAX_DEPTH:
+                    raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
+                stack.append([close_b, len(out), open_b, flags, markers, None, i])
+                append(_with_attrs(open_b, markers) if markers else open_b)
+                i += adv
+                continue
+            if close_b is None:
+                append(open_b)
+                i += 1
+                continue
+            # Fast path: TAG+content STR_I text END with plain text.
+            if data[i + 1] == STR_I and utf8:
+                j = find(b"\x00", i + 2)
+                if j > 0 and data[j + 1] == END:
+                    chunk = data[i + 2 : j]
+                    if chunk and care(chunk) is None:
+                        append(open_b)
+                        append(chunk)
+                        append(close_b)
+                        i = j + 2
+                        continue
+            if len(stack) >= MAX_DEPTH:
+                raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
+            stack.append([close_b, len(out), open_b, flags, [], None, i])
+            append(open_b)
+            i += 1
+    except IndexError as err:
+        raise TruncatedError("input ends inside the document", n) from err
+    # The root is closed.
+    if prolog:
+        root_attrs.append(_attr("prolog", _b64(b"".join(prolog))))
+        need_ns = True
+    if i < n:
+        if strict:
+            raise MalformedError(f"{n - i} bytes after the root element", i)
+        root_attrs.append(_attr("trailer", _b64(data[i:])))
+        need_ns = True
+    decls: list[bytes] = []
+    if 0 <= root_page < len(CODE_PAGES):
+        decls.append(b' xmlns="' + CODE_PAGES[root_page].name.encode() + b'"')
+    for used_page in sorted(used_pages):
+        if used_page != root_page:
+            code_page = CODE_PAGES[used_page]
+            decls.append(f' xmlns:{code_page.prefix}="{code_page.name}"'.encode())
+    if need_ns:
+        decls.append(_W_DECL)
+    first = out[0]
+    cut = first.find(b" ") if first.find(b" ") > 0 else len(first) - (2 if first.endswith(b"/>") else 1)
+    out[0] = first[:cut] + b"".join(decls) + b"".join(root_attrs) + first[cut:]
+    return b"".join(out)
+
+
+_local = threading.local()
+
+
+def _internal_parser() -> etree.XMLParser:
+    # lxml parsers must not be shared between threads; this one reads only XML the decoder wrote.
+    parser: etree.XMLParser | None = getattr(_local, "decode_parser", None)
+    if parser is None:
+        parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, load_dtd=False)
+        _local.decode_parser = parser
+    return parser
+
+
+def _safe_parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_local, "safe_parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+        )
+        _local.safe_parser = parser
+    return parser
+
+
+def decode(data: bytes | bytearray | memoryview, *, strict: bool = False) -> etree._Element:
+    """Decode a WBXML document to an lxml tree.
+
+    Args:
+        data: the whole document (not incremental).
+        strict: refuse unknown code pages and tokens, attributes, literals, extensions, PIs, unsupported
+            charsets and trailing bytes instead of keeping them as placeholders.
+    Returns:
+        The root element.
+    Raises:
+        TruncatedError: the input ends early. MalformedError (UnknownTokenError, UnknownCodePageError,
+        LimitError): anything else wrong; each names the byte offset.
+    """
+    raw = data if isinstance(data, bytes) else bytes(data)
+    xml = _decode_xml(raw, strict)
+    try:
+        return etree.fromstring(xml, _internal_parser())
+    except etree.XMLSyntaxError as err:  # a decoder bug: never let it escape as a foreign error
+        raise MalformedError(f"decoded XML did not parse: {err}") from err
+
+
+def to_xml(root: etree._Element, pretty: bool = True) -> str:
+    """Serialize a decoded (possibly annotated) tree as XML text; CR is written `&#13;`."""
+    text: str = etree.tostring(root, encoding="unicode", pretty_print=pretty)
+    return text
+
+
+def decode_to_xml(data: bytes | bytearray | memoryview, *, strict: bool = False, pretty: bool = True) -> str:
+    """`to_xml(decode(data, strict=strict), pretty)`."""
+    return to_xml(decode(data, strict=strict), pretty)
+
+
+def parse_xml(text: str | bytes) -> etree._Element:
+    """Parse XML written by hand or by `to_xml` with a parser that resolves no entity and fetches nothing.
+
+    Raises:
+        EncodeError: malformed XML (with the line of the problem).
+    """
+    try:
+        if isinstance(text, str):
+            text = _XML_DECLARATION.sub("", text, count=1)
+        root = etree.fromstring(text, _safe_parser())
+    except etree.XMLSyntaxError as err:
+        lineno: object = getattr(err, "lineno", None)
+        raise EncodeError(f"malformed XML: {err.msg}", line=lineno if isinstance(lineno, int) else None) from err
+    except ValueError as err:
+        raise EncodeError(f"malformed XML: {err}") from err
+    if root is None:
+        raise EncodeError("malformed XML: no root element")
+    return root
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Encoder
+
+# Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling.
+_Info = tuple[int, bytes, bytes, bool]
+_TAG_INFO: Final[dict[str, _Info]] = {
+    "{" + namespace + "}" + name: (page.number, bytes((token,)), bytes((token | _CONTENT_FLAG,)), name in page.opaque_tags)
+    for namespace, page in PAGE_BY_NAMESPACE.items()
+    for name, token in page.tokens.items()
+}
+_SWITCH: Final = [bytes((SWITCH_PAGE, p)) for p in range(256)]
+_ROOT_MARKERS: Final = {"version", "publicid", "charset", "strtbl", "prolog", "trailer"}
+_ELEMENT_MARKERS: Final = {"switch", "end-switch", "content", "token", "attrs", "opaque", "text", "pieces"}
+
+
+def _fail(el: etree._Element, reason: str) -> EncodeError:
+    tag = el.tag if isinstance(el.tag, str) else None
+    line: object = el.sourceline
+    return EncodeError(reason, element=tag, line=line if isinstance(line, int) else None)
+
+
+def _b64decode(el: etree._Element, text: str | None) -> bytes:
+    try:
+        return base64.b64decode("".join((text or "").split()), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise _fail(el, f"invalid base64: {err}") from err
+
+
+def _pages(el: etree._Element, value: str) -> list[int]:
+    try:
+        pages = [int(p, 0) for p in value.split()]
+    except ValueError as err:
+        raise _fail(el, f"bad page list {value!r}") from err
+    if any(not 0 <= p <= 255 for p in pages):
+        raise _fail(el, f"page out of range in {value!r}")
+    return pages
+
+
+def _int_attr(el: etree._Element, name: str, value: str | None, limit: int = 0xFFFFFFFF) -> int:
+    try:
+        number = int(value or "", 0)
+    except ValueError as err:
+        raise _fail(el, f"{name}={value!r} is not a number") from err
+    if not 0 <= number <= limit:
+        raise _fail(el, f"{name}={value!r} out of range")
+    return number
+
+
+def _encode_text(el: etree._Element, text: str, codec: str) -> bytes:
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError as err:
+        raise _fail(el, f"text cannot be written in the document's charset {codec}") from err
+
+
+class _Encoder:
+    """State of one encode call (slow paths; the common path is inlined in `encode`)."""
+
+    def __init__(self, out: bytearray, codec: str, strtbl: bytes) -> None:
+        self.out = out
+        self.codec = codec
+        self.strtbl = strtbl
+
+    def string(self, el: etree._Element, text: str, opaque: bool) -> None:
+        raw = _encode_text(el, text, self.codec)
+        if opaque:
+            self.out += b"\xc3" + encode_mb_u_int32(len(raw)) + raw
+        else:
+            if b"\x00" in raw:
+                raise _fail(el, "text contains NUL, which STR_I cannot carry")
+            self.out += b"\x03" + raw + b"\x00"
+
+    def table_text(self, el: etree._Element, index: int) -> str:
+        end = self.strtbl.find(b"\x00", index)
+        if index >= len(self.strtbl) or end < 0:
+            raise _fail(el, f"string table has no entry at {index}")
+        try:
+            return self.strtbl[index:end].decode(self.codec)
+        except UnicodeDecodeError:
+            return ""
+
+    def leaf_content(self, el: etree._Element, text: str, markers: dict[str, str], opaque: bool, cur: int) -> int:
+        """Write the content tokens of a leaf with markers; returns the current page afterwards."""
+        out = self.out
+        pieces = markers.get("pieces")
+        as_base64 = markers.get("text") == "base64"
+        if pieces is not None:
+            written = self.pieces(el, text, pieces, as_base64, cur)
+            if written is not None:
+                return written
+        opaque_marker = markers.get("opaque")
+        if opaque_marker == "base64":
+            raw = _b64decode(el, text)
+            out += b"\xc3" + encode_mb_u_int32(len(raw)) + raw
+        elif opaque_marker == "text":
+            self.string(el, text, True)
+        elif as_base64:
+            raw = _b64decode(el, text)
+            if b"\x00" in raw:
+                raise _fail(el, "STR_I data cannot contain NUL")
+            out += b"\x03" + raw + b"\x00"
+        elif text:
+            self.string(el, text, opaque)
+        return cur
+
+    def pieces(self, el: etree._Element, text: str, spec: str, as_base64: bool, cur: int) -> int | None:
+        """Write content as described by wbxml:pieces; None (nothing written) when it does not fit the text."""
+        payload: str | bytes = _b64decode(el, text) if as_base64 else text
+        chunk = bytearray()
+        pos = 0
+        try:
+            for item in spec.split():
+                kind, arg = item[0], int(item[1:])
+                if kind == "s" or kind == "o":
+                    part = payload[pos : pos + arg]
+                    if len(part) != arg:
+                        return None
+                    pos += arg
+                    raw = part if isinstance(part, bytes) else _encode_text(el, part, self.codec)
+                    if kind == "s":
+                        if b"\x00" in raw:
+                            return None
+                        chunk += b"\x03" + raw + b"\x00"
+                    else:
+                        chunk += b"\xc3" + encode_mb_u_int32(len(raw)) + raw
+                elif kind == "t":
+                    if not as_base64:
+                        pos += len(self.table_text(el, arg))
+                    if arg >= len(self.strtbl):
+                        return None
+                    chunk += b"\x83" + encode_mb_u_int32(arg)
+                elif kind == "e":
+                    if not as_base64:
+                        pos += 1
+                    chunk += b"\x02" + encode_mb_u_int32(arg)
+                elif kind == "p":
+                    if not 0 <= arg <= 255:
+                        return None
+                    chunk += _SWITCH[arg]
+                    cur = arg
+                else:
+                    return None
+        except ValueError:
+            return None
+        if pos != len(payload):
+            return None
+        self.out += chunk
+        return cur
+
+    def placeholder(self, el: etree._Element, local: str) -> _Info | bytes:
+        """Resolve an element in WBXML_NS: a tag placeholder (-> _Info) or a content token (-> bytes)."""
+        match = _PLACEHOLDER_TAG.fullmatch(local)
+        if match:
+            page, token = int(match.group(1), 16), int(match.group(2), 16)
+            if not 0x05 <= token <= 0x3F:
+                raise _fail(el, f"tag token 0x{token:02X} outside 0x05-0x3F")
+            return page, bytes((token,)), bytes((token | _CONTENT_FLAG,)), False
+        if local == "literal":
+            index = encode_mb_u_int32(_int_attr(el, "index", el.get("index")))
+            return -1, bytes((LITERAL,)) + index, bytes((LITERAL_C,)) + index, False
+        text = el.text
+        if local == "str":
+            raw = _b64decode(el, text)
+            if b"\x00" in raw:
+                raise _fail(el, "STR_I data cannot contain NUL")
+            return b"\x03" + raw + b"\x00"
+        if local == "opaque":
+            raw = _b64decode(el, text)
+            return b"\xc3" + encode_mb_u_int32(len(raw)) + raw
+        if local == "entity":
+            return b"\x02" + encode_mb_u_int32(_int_attr(el, "entity", (text or "").strip()))
+        if local == "pi":
+            return _b64decode(el, text)
+        if local == "ext":
+            token = _int_attr(el, "token", el.get("token"), 0xFF)
+            if token in (0x40, 0x41, 0x42):
+                raw = _b64decode(el, text)
+                if b"\x00" in raw:
+                    raise _fail(el, "EXT_I data cannot contain NUL")
+                return bytes((token,)) + raw + b"\x00"
+            if token in (0x80, 0x81, 0x82):
+                return bytes((token,)) + encode_mb_u_int32(_int_attr(el, "index", el.get("index")))
+            if token in (0xC0, 0xC1, 0xC2):
+                return bytes((token,))
+            raise _fail(el, f"0x{token:02X} is not an extension token")
+        raise _fail(el, f"unknown placeholder wbxml:{local}")
+
+
+def _markers(el: etree._Element, items: Sequence[tuple[str | bytes, str | bytes]], root: bool) -> dict[str, str]:
+    markers: dict[str, str] = {}
+    for name_any, value_any in items:
+        name, value = str(name_any), str(value_any)
+        if name.startswith(_W):
+            local = name[len(_W) :]
+            if local in _ELEMENT_MARKERS or (root and local in _ROOT_MARKERS):
+                markers[local] = value
+            elif local not in _ROOT_MARKERS:
+                raise _fail(el, f"unknown marker attribute wbxml:{local}")
+        elif str(el.tag).startswith(_W):
+            continue  # placeholders carry their own plain attributes
+        else:
+            raise _fail(el, f"attribute {name!r} has no WBXML encoding in EAS")
+    return markers
+
+
+def _root_element(tree: etree._Element | etree._ElementTree | str | bytes) -> etree._Element:
+    if isinstance(tree, (str, bytes, bytearray)):
+        return parse_xml(bytes(tree) if isinstance(tree, bytearray) else tree)
+    if isinstance(tree, etree._ElementTree):
+        root = tree.getroot()
+        if root is None:
+            raise EncodeError("empty element tree")
+        return root
+    if isinstance(tree, etree._Element):
+        return tree
+    raise EncodeError(f"cannot encode a {type(tree).__name__}")
+
+
+def _header(root: etree._Element, markers: dict[str, str]) -> tuple[bytes, str, bytes]:
+    """Header bytes, codec and string table from the root's markers (WAP-192 section 5.3)."""
+    version = _DEFAULT_VERSION
+    if "version" in markers:
+        match = re.fullmatch(r"1\.([1-3])", markers["version"].strip())
+        if not match:
+            raise _fail(root, f"unsupported wbxml:version {markers['version']!r}")
+        version = int(match.group(1))
+    strtbl = _b64decode(root, markers["strtbl"]) if "strtbl" in markers else b""
+    header = bytearray((version,))
+    publicid = markers.get("publicid")
+    if publicid is not None and publicid.startswith("strtbl:"):
+        header += b"\x00" + encode_mb_u_int32(_int_attr(root, "publicid", publicid[7:]))
+    else:
+        header += encode_mb_u_int32(_int_attr(root, "publicid", publicid) if publicid else _DEFAULT_PUBLICID)
+    charset = _int_attr(root, "charset", markers["charset"]) if "charset" in markers else _UTF8
+    header += encode_mb_u_int32(charset) + encode_mb_u_int32(len(strtbl)) + strtbl
+    if "prolog" in markers:
+        header += _b64decode(root, markers["prolog"])
+    return bytes(header), _CODECS.get(charset, "utf-8"), strtbl
+
+
+def _comment_only_text(el: etree._Element) -> str | None:
+    """For an element whose child nodes are only comments/PIs: its text runs that are not layout."""
+    runs = [el.text]
+    for child in el:
+        if child.tag.__class__ is str:
+            return None
+        if child.tag is etree.Entity:
+            raise _fail(child, f"entity reference {child.text} cannot be encoded (entities are never resolved)")
+        runs.append(child.tail)
+    return "".join(run for run in runs if run and not run.isspace())
+
+
+def encode(tree: etree._Element | etree._ElementTree | str | bytes) -> bytes:
+    """Encode an XML tree (or XML text) to WBXML; see the theory of operation for markers and rules.
+
+    Raises:
+        EncodeError: malformed XML, an element in no code page, a bad marker; names element and line.
+    """
+    root = _root_element(tree)
+    if root.tag.__class__ is not str:
+        raise _fail(root, "the root is not an element")
+    root_items = root.items()
+    root_markers = _markers(root, root_items, True) if root_items else {}
+    header, codec, strtbl = _header(root, root_markers)
+    out = bytearray(header)
+    enc = _Encoder(out, codec, strtbl)
+    utf8 = codec == "utf-8"
+    tag_info = _TAG_INFO
+    switch = _SWITCH
+    cur = 0
+    # Open containers: (the iterator over their parent's children, END preamble bytes, the element).
+    stack: list[tuple[Iterator[etree._Element], bytes, etree._Element]] = []
+    children: Iterator[etree._Element] = iter((root,))
+    while True:
+        for el in children:
+            tag = el.tag
+            if tag.__class__ is not str:
+                if tag is etree.Entity:
+                    raise _fail(el, f"entity reference {el.text} cannot be encoded (entities are never resolved)")
+                tail = el.tail
+                if tail and not tail.isspace():
+                    enc.string(el, tail, False)
+                continue
+            info = tag_info.get(tag)
+            items = el.items()
+            text = el.text
+            kids = len(el)
+            if kids and el[0].tag.__class__ is not str:
+                leaf_text = _comment_only_text(el)
+                if leaf_text is not None:
+                    kids = 0
+                    text = leaf_text
+            if info is None or items:
+                # Slow path: markers, placeholders, errors.
+                markers = _markers(el, items, el is root) if items else {}
+                if info is None:
+                    resolved = _resolve_unknown(enc, el, tag)
+                    if isinstance(resolved, bytes):
+                        if "switch" in markers:
+                            for p in _pages(el, markers["switch"]):
+                                out += switch[p]
+                                cur = p
+                        out += resolved
+                        tail = el.tail
+                        if tail and stack and not tail.isspace():
+                            enc.string(el, tail, False)
+                        continue
+                    info = resolved
+                page, empty_b, content_b, opaque = info
+                if "switch" in markers:
+                    for p in _pages(el, markers["switch"]):
+                        out += switch[p]
+                        cur = p
+                if page >= 0 and page != cur:
+                    out += switch[page]
+                    cur = page
+                if "token" in markers:
+                    token = _int_attr(el, "token", markers["token"], 0x3F)
+                    if token < 0x05:
+                        raise _fail(el, "wbxml:token must be 0x05-0x3F")
+                    empty_b, content_b = bytes((token,)), bytes((token | _CONTENT_FLAG,))
+                attrs = _b64decode(el, markers["attrs"]) if "attrs" in markers else b""
+                if attrs:
+                    empty_b = bytes((empty_b[0] | _ATTRS_FLAG,)) + empty_b[1:]
+                    content_b = bytes((content_b[0] | _ATTRS_FLAG,)) + content_b[1:]
+                end_switch = _pages(el, markers["end-switch"]) if "end-switch" in markers else []
+                end_b = b"".join(switch[p] for p in end_switch)
+                if kids:
+                    out += content_b
+                    out += attrs
+                    if text and not text.isspace():
+                        enc.string(el, text, False)
+                    if len(stack) >= MAX_DEPTH:
+                        raise _fail(el, f"elements nested deeper than {MAX_DEPTH}")
+                    stack.append((children, end_b, el))
+                    children = iter(el)
+                    break
+                if text or "content" in markers or "opaque" in markers or "pieces" in markers or "text" in markers:
+                    out += content_b
+                    out += attrs
+                    cur = enc.leaf_content(el, text or "", markers, opaque, cur)
+                    if end_switch:
+                        out += end_b
+                        cur = end_switch[-1]
+                    out += b"\x01"
+                else:
+                    out += empty_b
+                    out += attrs
+            else:
+                page, empty_b, content_b, opaque = info
+                if page != cur:
+                    out += switch[page]
+                    cur = page
+                if kids:
+                    out += content_b
+                    if text and not text.isspace():
+                        enc.string(el, text, False)
+                    if len(stack) >= MAX_DEPTH:
+                        raise _fail(el, f"elements nested deeper than {MAX_DEPTH}")
+                    stack.append((children, b"", el))
+                    children = iter(el)
+                    break
+                if text:
+                    out += content_b
+                    if opaque or not utf8:
+                        enc.string(el, text, opaque)
+                        out += b"\x01"
+                    else:
+                        out += b"\x03"
+                        out += text.encode()
+                        out += b"\x00\x01"
+                else:
+                    out += empty_b
+            if stack:
+                tail = el.tail
+                if tail and not tail.isspace():
+                    enc.string(el, tail, False)
+        else:
+            if not stack:
+                break
+            children, end_b, closed = stack.pop()
+            if end_b:
+                out += end_b
+                cur = end_b[-1]
+            out += b"\x01"
+            if stack:
+                tail = closed.tail
+                if tail and not tail.isspace():
+                    enc.string(closed, tail, False)
+    if "trailer" in root_markers:
+        out += _b64decode(root, root_markers["trailer"])
+    return bytes(out)
+
+
+def _resolve_unknown(enc: _Encoder, el: etree._Element, tag: str) -> _Info | bytes:
+    """A tag missing from the code pages: a placeholder, or an EncodeError saying why it cannot be encoded."""
+    if tag.startswith(_W):
+        return enc.placeholder(el, tag[len(_W) :])
+    if tag.startswith("{"):
+        namespace = tag[1 : tag.index("}")]
+        if namespace in PAGE_BY_NAMESPACE:
+            raise _fail(el, f"code page {PAGE_BY_NAMESPACE[namespace].name} has no tag of this name")
+        raise _fail(el, f"namespace {namespace!r} is not an MS-ASWBXML code page")
+    raise _fail(el, "element in no namespace: EAS tags need the namespace of their code page")
