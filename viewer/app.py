@@ -1,0 +1,156 @@
+"""The Textual app: opens a capture, routes flows to the exchange and editor screens, stores replays."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from viewer.commands import InspectorCommands
+from viewer.messages import FlowLoaded, FlowLoadFailed, LoadedFlow, ReplayFinished
+from viewer.screens.editor import EditorScreen
+from viewer.screens.exchange import ExchangeScreen
+from viewer.screens.help import HelpScreen
+from viewer.screens.main import MainScreen
+from viewer.source import CaptureSource
+from viewer.widgets.flow_list import FlowList
+from viewer.widgets.xml_tree import XmlTree
+
+if TYPE_CHECKING:
+    from addon.store import CaptureWriter, FlowRecord
+    from viewer.replay import ReplayRequest, ReplayResult
+
+
+def load_flow(source: CaptureSource, flow_id: int, with_original: bool = True) -> LoadedFlow:
+    """Read one flow and analyse it (the analysis failing is recorded, not raised). Runs in a worker."""
+    record = source.call(lambda r: r.flow(flow_id))
+    try:
+        exchange, error = record.exchange(), None
+    except Exception as err:  # noqa: BLE001 - shown in the Problems tab; raw bytes stay available
+        exchange, error = None, f"{type(err).__name__}: {err}"
+    original = None
+    if with_original and record.row.replay_of is not None:
+        try:
+            original = load_flow(source, record.row.replay_of, with_original=False)
+        except Exception:  # noqa: BLE001 - the replay is still worth showing without its original
+            original = None
+    return LoadedFlow(record, exchange, error, original)
+
+
+class EasInspectorApp(App[None]):
+    """Browse a capture: sessions, flows, one exchange; edit and replay requests."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "eas-inspector"
+    COMMANDS = App.COMMANDS | {InspectorCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="app-help"),
+        Binding("ctrl+q", "quit", "Quit", id="app-quit", priority=True),
+    ]
+
+    def __init__(self, capture_path: Path, follow: bool = False, *, label: str | None = None) -> None:
+        super().__init__()
+        self.capture_path = Path(capture_path)
+        self.follow = follow
+        self.capture_label = label or self.capture_path.name
+        self.source = CaptureSource(self.capture_path)
+        self._writer: CaptureWriter | None = None
+        self._writer_lock = threading.Lock()
+        self.sub_title = self.capture_label
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen()
+
+    @property
+    def main_screen(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("no main screen")
+
+    # ------------------------------------------------------------------ flows
+    def open_flow(self, flow_id: int, purpose: str) -> None:
+        """Load flow `flow_id` in a worker, then show it ("show") or edit it ("edit")."""
+        self.load_flow_worker(flow_id, purpose)
+
+    @work(thread=True, exclusive=True, group="flow")
+    def load_flow_worker(self, flow_id: int, purpose: str) -> None:
+        try:
+            flow = load_flow(self.source, flow_id)
+        except Exception as err:  # noqa: BLE001
+            self.post_message(FlowLoadFailed(flow_id, f"cannot read flow #{flow_id}: {err}"))
+            return
+        self.post_message(FlowLoaded(flow, purpose))
+
+    @on(FlowLoaded)
+    def _flow_loaded(self, event: FlowLoaded) -> None:
+        if event.purpose == "edit":
+            self.open_editor(event.flow)
+        else:
+            self.push_screen(ExchangeScreen(event.flow))
+
+    @on(FlowLoadFailed)
+    def _flow_load_failed(self, event: FlowLoadFailed) -> None:
+        self.notify(event.error, title="Flow", severity="error", timeout=10)
+
+    def open_editor(self, flow: LoadedFlow) -> None:
+        if not flow.record.row.url:
+            self.notify("This flow has no request to replay.", severity="error")
+            return
+        self.push_screen(EditorScreen(flow))
+
+    # ------------------------------------------------------------------ replays
+    def store_replay(self, original: FlowRecord, request: ReplayRequest, result: ReplayResult) -> int:
+        """Write a replay into the capture, linked to its original; returns its id. Runs in a worker."""
+        from viewer.store_replay import replay_input
+
+        with self._writer_lock:
+            if self._writer is None:
+                from addon.store import CaptureWriter
+
+                self._writer = CaptureWriter(self.capture_path)
+            writer = self._writer
+        return int(writer.add_sync(replay_input(original, request, result), replay_of=original.row.id, timeout=30))
+
+    def replay_finished(self, editor: EditorScreen, event: ReplayFinished) -> None:
+        """Show the stored replay (decoded like any flow, with a diff against the original)."""
+        if event.flow_id is None:
+            return
+        if self.screen is editor:
+            editor.dismiss()
+        self.open_flow(event.flow_id, "show")
+
+    # ------------------------------------------------------------------ app
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("everywhere", list(self.BINDINGS)),
+                    ("flows", list(MainScreen.BINDINGS) + list(FlowList.BINDINGS)),
+                    ("exchange", list(ExchangeScreen.BINDINGS) + list(XmlTree.BINDINGS)),
+                    ("replay editor", list(EditorScreen.BINDINGS)),
+                ]
+            )
+        )
+
+    def on_unmount(self) -> None:
+        self.source.close()
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+
+def make_app(capture_path: Path | str, follow: bool = False, *, label: str | None = None) -> EasInspectorApp:
+    """The viewer for `capture_path` (an eas-inspector SQLite capture); the CLI and the tests build it here."""
+    return EasInspectorApp(Path(capture_path), follow=follow, label=label)
+
+
+__all__ = ["EasInspectorApp", "load_flow", "make_app"]

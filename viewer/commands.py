@@ -1,0 +1,70 @@
+"""The command palette's entries ("category: Verb phrase"), delegating to the screens' actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from viewer.source import SORT_ORDERS
+
+if TYPE_CHECKING:
+    from viewer.app import EasInspectorApp
+
+
+class InspectorCommands(Provider):
+    """Flow, filter, sort, session, capture and view commands for the current screen."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        from viewer.screens.exchange import ExchangeScreen
+        from viewer.screens.main import MainScreen
+
+        app: EasInspectorApp = self.app  # type: ignore[assignment]
+        screen = self.screen
+        out: list[tuple[str, Callable[[], object], str]] = [
+            ("view: Help (all keys)", app.action_help, "F1"),
+        ]
+        if isinstance(screen, MainScreen):
+            out += [
+                ("flow: Open", lambda: screen.query_one("#flows").action_open(), "show the selected exchange"),  # type: ignore[attr-defined]
+                ("flow: Replay", screen.action_replay, "edit the selected request and send it again"),
+                ("flow: Next problem", screen.action_next_problem, "jump to the next flow with problems"),
+                ("flow: Previous problem", screen.action_previous_problem, "jump to the previous flow with problems"),
+                ("filter: Errors only", partial(screen.set_filter, problems_only=True), "only flows with problems"),
+                ("filter: HTTP errors 401", partial(screen.set_filter, http_status=401, eas_status=None), "authentication failures"),
+                ("filter: Search decoded XML", screen.action_focus_search, "full-text search"),
+                ("filter: Clear all filters", screen.action_clear_filters, "show every flow of the session"),
+                ("session: All sessions", screen.action_all_sessions, "flows of every device"),
+                ("capture: Reload", screen.action_reload, "read sessions and flows again"),
+                ("sort: Reverse order", screen.action_reverse_sort, ""),
+            ]
+            for command in screen.commands:
+                out.append((f"filter: Command {command}", partial(screen.set_filter, command=command), ""))
+            for order, label in SORT_ORDERS.items():
+                out.append((f"sort: By {label}", partial(screen.set_sort, order, screen.filter.descending), ""))
+        if isinstance(screen, ExchangeScreen):
+            out += [
+                ("flow: Replay", screen.action_replay, "edit this request and send it again"),
+                ("view: Raw bytes", partial(screen.action_tab, "tab-raw"), "hex dump of the bodies"),
+                ("view: Side by side", partial(screen.action_tab, "tab-both"), "request and response XML"),
+                ("view: Problems", partial(screen.action_tab, "tab-problems"), "decode problems with offsets"),
+                ("view: Diff with the original", partial(screen.action_tab, "tab-diff"), "for a replay"),
+                ("view: Toggle XML tree", screen.action_toggle_tree, "foldable tree of the XML"),
+            ]
+        return out
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text or None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, text=title, help=help_text or None)
+
+
+__all__ = ["InspectorCommands"]

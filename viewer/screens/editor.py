@@ -1,0 +1,336 @@
+"""Edit a captured request (XML, query, headers) and send it again, directly or through a proxy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static, Switch
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from viewer import credentials
+from viewer.messages import LoadedFlow, ReplayFailed, ReplayFinished
+from viewer.replay import DEFAULT_TIMEOUT, Canceller, ReplayError, ReplayRequest, send
+from viewer.widgets.xml_text import XmlTextArea
+
+if TYPE_CHECKING:
+    from viewer.app import EasInspectorApp
+
+# Headers that follow from the body or the connection; the transport sets them.
+_SKIPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "proxy-connection"})
+
+
+class EncodeFailed(Exception):
+    """The edited XML cannot be encoded (message for the user, line when known)."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def editable_text(flow: LoadedFlow) -> tuple[str, bool]:
+    """The request body as the editor shows it, and whether it is XML (re-encoded to WBXML on change)."""
+    ex = flow.exchange
+    body = ex.request_body if ex is not None else None
+    if body is not None and body.kind == "wbxml" and body.xml:
+        return body.xml, True
+    raw = flow.record.request_body
+    if not raw:
+        return "", False
+    return raw.decode("utf-8", errors="replace"), False
+
+
+def encode_body(text: str, is_xml: bool) -> bytes:
+    """The bytes to send for edited text: WBXML for XML, UTF-8 otherwise.
+
+    Raises:
+        EncodeFailed: with the line of the problem when the encoder or the XML parser knows it.
+    """
+    if not is_xml:
+        return text.encode("utf-8")
+    if not text.strip():
+        return b""
+    import eas
+    from lxml import etree
+
+    try:
+        return bytes(eas.encode(text))
+    except eas.EncodeError as err:
+        raise EncodeFailed(f"cannot encode: {err}", err.line) from err
+    except etree.XMLSyntaxError as err:
+        raise EncodeFailed(f"not well-formed XML: {err.msg}", err.lineno) from err
+    except eas.EasError as err:
+        raise EncodeFailed(f"cannot encode: {err}", None) from err
+    except NotImplementedError as err:
+        raise EncodeFailed("cannot encode: the WBXML encoder is not available in this build", None) from err
+
+
+def schema_problems(text: str) -> list[str] | None:
+    """Problems the request schema finds in `text`, or None when no schema check is available."""
+    try:
+        from eas import schema
+    except ImportError:
+        return None
+    validate = getattr(schema, "validate_request", None)
+    if validate is None:
+        return None
+    import eas
+
+    try:
+        return list(validate(eas.parse_xml(text)))
+    except NotImplementedError:
+        return None
+
+
+class EditorScreen(Screen[None]):
+    """Ctrl+S sends; Escape cancels a running send, else closes the editor."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send", id="replay-send", priority=True),
+        Binding("escape", "cancel", "Cancel / close", id="replay-cancel", priority=True),
+        Binding("ctrl+o", "restore", "Restore original", show=False, id="replay-restore"),
+    ]
+
+    def __init__(self, flow: LoadedFlow) -> None:
+        super().__init__(id="editor")
+        self.flow = flow
+        self.original_text, self.is_xml = editable_text(flow)
+        record = flow.record
+        parts = urlsplit(record.row.url)
+        self.original_base = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        self.original_query = parts.query
+        self.original_netloc = parts.netloc
+        self.auth = credentials.auth_state(record.request_headers)
+        if record.credentials_redacted and self.auth == "present":
+            self.auth = "redacted"
+        self.sending = False
+        self._canceller: Canceller | None = None
+        self.last_request: ReplayRequest | None = None
+
+    @property
+    def inspector(self) -> EasInspectorApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        record = self.flow.record
+        yield Static(f"Replay of #{record.row.id} {record.row.method} {record.row.command or ''}", id="editor-title")
+        with Vertical(id="editor-fields"):
+            with Horizontal(classes="field"):
+                yield Label("URL", classes="field-label")
+                yield Input(self.original_base, id="replay-url")
+            with Horizontal(classes="field"):
+                yield Label("Query", classes="field-label")
+                yield Input(self.original_query, id="replay-query")
+            with Horizontal(classes="field"):
+                yield Label("Proxy", classes="field-label")
+                yield Input(placeholder="direct; or the running mitmproxy: http://127.0.0.1:8080", id="replay-proxy")
+                yield Label("Verify TLS", classes="switch-label")
+                yield Switch(True, id="replay-verify")
+                yield Label("Schema", classes="switch-label")
+                yield Switch(schema_problems("<x/>") is not None, id="replay-schema")
+                yield Label("Timeout s", classes="switch-label")
+                yield Input(f"{DEFAULT_TIMEOUT:g}", id="replay-timeout", type="number")
+            with Horizontal(classes="field", id="credentials"):
+                yield Label("User", classes="field-label")
+                yield Input(credentials.basic_user(record.request_headers) or (self.flow.exchange.user if self.flow.exchange else None) or "", id="replay-user")
+                yield Label("Password", classes="switch-label")
+                yield Input(placeholder="the capture hid it: type it to send", password=True, id="replay-password")
+        with VerticalScroll(id="replay-headers"):
+            for index, (name, value) in enumerate(record.request_headers):
+                if name.lower() in _SKIPPED_HEADERS:
+                    continue
+                if name.lower() == "authorization" and self.auth == "redacted":
+                    continue
+                with Horizontal(classes="field header-row"):
+                    yield Label(name, classes="header-name")
+                    yield Input(value, id=f"header-{index}", password=name.lower() in ("authorization", "cookie"))
+        yield XmlTextArea(self.original_text, id="replay-xml", show_line_numbers=True, soft_wrap=False)
+        yield Static("Ctrl+S sends. The unedited request is sent byte for byte.", id="replay-status")
+        with Horizontal(id="replay-buttons"):
+            yield Button("Send", id="replay-send-button", variant="primary")
+            yield Button("Cancel", id="replay-cancel-button")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#credentials").display = self.auth == "redacted"
+        self.query_one("#replay-xml", XmlTextArea).focus()
+        if self.auth == "redacted":
+            self.set_status("The capture hid the password: type it (it is sent, never stored or shown).")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#replay-status", Static)
+        status.update(text)
+        status.set_class(error, "error")
+
+    # ------------------------------------------------------------------ building the request
+    def build_request(self) -> ReplayRequest | None:
+        """The request from the fields, or None (after telling the user why) when it cannot be sent."""
+        record = self.flow.record
+        text = self.query_one("#replay-xml", XmlTextArea).text
+        if text == self.original_text:
+            body = record.request_body
+            edited = False
+        else:
+            try:
+                body = encode_body(text, self.is_xml)
+            except EncodeFailed as err:
+                self._show_encode_error(err)
+                return None
+            edited = True
+            if self.is_xml and self.query_one("#replay-schema", Switch).value:
+                problems = schema_problems(text)
+                if problems:
+                    message = "Schema: " + "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
+                    self.set_status(message + " (turn Schema off to send anyway)", error=True)
+                    self.inspector.notify(message, title="Not sent", severity="error")
+                    return None
+        base = self.query_one("#replay-url", Input).value.strip()
+        query = self.query_one("#replay-query", Input).value.strip()
+        url = f"{base}?{query}" if query else base
+        headers: list[tuple[str, str]] = []
+        for index, (name, value) in enumerate(record.request_headers):
+            if name.lower() in _SKIPPED_HEADERS:
+                continue
+            if name.lower() == "authorization" and self.auth == "redacted":
+                continue
+            if name.lower() == "content-encoding" and edited:
+                continue  # the edited body is sent as encoded, uncompressed
+            widgets = self.query(f"#header-{index}")
+            headers.append((name, widgets.first(Input).value if widgets else value))
+        if self.auth == "redacted":
+            user = self.query_one("#replay-user", Input).value
+            password = self.query_one("#replay-password", Input).value
+            if not password:
+                self.set_status("Type the password: the capture does not hold it.", error=True)
+                self.inspector.notify("The capture hid the password: type it first.", title="Not sent", severity="error")
+                self.query_one("#replay-password", Input).focus()
+                return None
+            headers = credentials.replace_header(headers, "Authorization", credentials.basic_authorization(user, password))
+        new_netloc = urlsplit(url).netloc
+        if new_netloc and new_netloc != self.original_netloc and credentials.header(headers, "Host") is not None:
+            headers = credentials.replace_header(headers, "Host", new_netloc)
+        try:
+            timeout = float(self.query_one("#replay-timeout", Input).value or DEFAULT_TIMEOUT)
+        except ValueError:
+            timeout = DEFAULT_TIMEOUT
+        proxy = self.query_one("#replay-proxy", Input).value.strip() or None
+        return ReplayRequest(
+            method=record.row.method,
+            url=url,
+            headers=tuple(headers),
+            body=body,
+            proxy=proxy,
+            verify=self.query_one("#replay-verify", Switch).value,
+            timeout=timeout,
+        )
+
+    def _show_encode_error(self, err: EncodeFailed) -> None:
+        self.set_status(f"Not sent: {err}", error=True)
+        self.inspector.notify(str(err), title="Not sent", severity="error")
+        if err.line is not None:
+            area = self.query_one("#replay-xml", XmlTextArea)
+            area.move_cursor((max(0, err.line - 1), 0), center=True)
+            area.focus()
+
+    # ------------------------------------------------------------------ sending (worker does I/O)
+    @work(thread=True, exclusive=True, group="replay")
+    def send_replay(self, request: ReplayRequest, canceller: Canceller) -> None:
+        worker = get_current_worker()
+        try:
+            result = send(request, canceller)
+        except ReplayError as err:
+            self.post_message(ReplayFailed(str(err), type(err).__name__))
+            return
+        if worker.is_cancelled:
+            self.post_message(ReplayFailed("request cancelled", "Cancelled"))
+            return
+        flow_id: int | None = None
+        store_error: str | None = None
+        try:
+            flow_id = self.inspector.store_replay(self.flow.record, request, result)
+        except Exception as err:  # noqa: BLE001 - the answer is still shown
+            store_error = f"the replay was not stored in the capture: {err}"
+        self.post_message(ReplayFinished(result, flow_id, store_error))
+
+    def action_send(self) -> None:
+        if self.sending:
+            self.inspector.notify("Already sending; Escape cancels.", severity="warning")
+            return
+        request = self.build_request()
+        if request is None:
+            return
+        self.last_request = request
+        self.sending = True
+        self._canceller = Canceller()
+        via = f" via {request.proxy}" if request.proxy else ""
+        self.set_status(f"Sending to {request.url}{via}… (Escape cancels)")
+        self.query_one("#replay-send-button", Button).disabled = True
+        self.send_replay(request, self._canceller)
+
+    def action_cancel(self) -> None:
+        if self.sending and self._canceller is not None:
+            self._canceller.cancel()
+            self.workers.cancel_group(self, "replay")
+            self.set_status("Cancelling…")
+            return
+        self.dismiss()
+
+    def action_restore(self) -> None:
+        self.query_one("#replay-xml", XmlTextArea).text = self.original_text
+        self.set_status("Original request restored.")
+
+    @on(Button.Pressed, "#replay-send-button")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    @on(Button.Pressed, "#replay-cancel-button")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "replay" and event.state == WorkerState.CANCELLED:
+            self._done()
+            self.set_status("Cancelled: nothing received.", error=True)
+
+    @on(ReplayFailed)
+    def _replay_failed(self, event: ReplayFailed) -> None:
+        self._done()
+        title = {
+            "ConnectionRefused": "Connection refused",
+            "Timeout": "Timeout",
+            "TLSError": "TLS error",
+            "ProxyError": "Proxy error",
+            "Cancelled": "Cancelled",
+        }.get(event.kind, "Replay failed")
+        self.set_status(f"{title}: {event.error}", error=True)
+        self.inspector.notify(event.error, title=title, severity="warning" if event.kind == "Cancelled" else "error", timeout=10)
+
+    @on(ReplayFinished)
+    def _replay_finished(self, event: ReplayFinished) -> None:
+        self._done()
+        result = event.result
+        from eas.headers import explain_http_status
+
+        meaning = explain_http_status(result.status, result.headers) or result.reason
+        line = f"HTTP {result.status} {result.reason}: {meaning}" if meaning != result.reason else f"HTTP {result.status} {result.reason}"
+        if event.store_error:
+            self.inspector.notify(event.store_error, title="Capture", severity="error", timeout=10)
+        severity = "error" if result.status >= 400 else "information"
+        stored = f" (stored as #{event.flow_id})" if event.flow_id is not None else ""
+        self.set_status(line + stored, error=result.status >= 400)
+        self.inspector.notify(line + stored, title="Replay answered", severity=severity)
+        self.inspector.replay_finished(self, event)
+
+    def _done(self) -> None:
+        self.sending = False
+        self._canceller = None
+        self.query_one("#replay-send-button", Button).disabled = False
+
+
+__all__ = ["EditorScreen", "EncodeFailed", "editable_text", "encode_body", "schema_problems"]

@@ -1,0 +1,487 @@
+"""The browsing screen: device sessions, filters, and the (virtual) list of flows."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Checkbox, DataTable, Footer, Input, Select, Static
+from textual.worker import get_current_worker
+
+from viewer.messages import (
+    CaptureFailed,
+    CaptureOpened,
+    FlowCountLoaded,
+    FlowPageLoaded,
+    FlowsAppended,
+    LoadProgressed,
+    ProblemLocated,
+)
+from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status
+from viewer.widgets.flow_list import FlowList, header_text
+
+if TYPE_CHECKING:
+    from addon.store import CaptureReader, FlowRow, SessionRow
+    from viewer.app import EasInspectorApp
+
+ALL_SESSIONS = "all"
+FOLLOW_INTERVAL = 1.0
+PROBLEM_SCAN_PAGE = 1000
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+class FlowCountGrew(FlowCountLoaded):
+    """A recount after the capture grew (following): keeps the selection."""
+
+
+class MainScreen(Screen[None]):
+    """Sessions on top, filters, then flows; Enter opens a flow, `e` edits and replays it."""
+
+    AUTO_FOCUS = "#flows"
+    BINDINGS = [
+        Binding("slash", "focus_search", "Filter", id="main-filter"),
+        Binding("n", "next_problem", "Next problem", id="main-next-problem"),
+        Binding("N", "previous_problem", "Previous problem", show=False, id="main-previous-problem"),
+        Binding("p", "toggle_problems", "Problems only", show=False, id="main-problems-only"),
+        Binding("o", "cycle_sort", "Sort", show=False, id="main-sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="main-reverse-sort"),
+        Binding("e", "replay", "Edit & replay", id="main-replay"),
+        Binding("a", "all_sessions", "All sessions", show=False, id="main-all-sessions"),
+        Binding("c", "clear_filters", "Clear filters", show=False, id="main-clear-filters"),
+        Binding("s", "focus_sessions", "Sessions", show=False, id="main-focus-sessions"),
+        Binding("l", "focus_flows", "Flows", show=False, id="main-focus-flows"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="main-reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.filter = FlowFilter()
+        self.generation = 0
+        self.sessions: list[SessionRow] = []
+        self.commands: list[str] = []
+        self.max_flow_id = 0
+        self.total = 0
+        self.opened = False
+        self.progress = ""
+
+    @property
+    def inspector(self) -> EasInspectorApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sessions-pane"):
+            yield Static("Sessions", classes="pane-title")
+            yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="filters"):
+            yield Input(placeholder="search decoded XML, Enter", id="filter-text")
+            yield Select[str]([], prompt="any command", id="filter-command")
+            yield Input(placeholder="status: 401 / eas 3", id="filter-status")
+            yield Checkbox("problems only", id="filter-problems")
+        yield Static(header_text(), id="flow-header")
+        yield FlowList(id="flows")
+        yield Static("Opening…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        for title in ("user", "device id", "type", "host", "versions", "first seen", "last seen", "flows", "problems"):
+            table.add_column(title, key=title)
+        self.query_one(FlowList).loading = True
+        self.open_capture()
+
+    # ------------------------------------------------------------------ workers (I/O only)
+    @work(thread=True, exclusive=True, group="open")
+    def open_capture(self) -> None:
+        source = self.inspector.source
+        try:
+            sessions, commands, max_id = source.call(lambda r: (r.sessions(), r.commands(), r.max_flow_id()))
+        except Exception as err:  # noqa: BLE001 - any failure becomes a notification
+            self.post_message(CaptureFailed(f"cannot open {source.path}: {err}"))
+            return
+        self.post_message(CaptureOpened(sessions, commands, max_id))
+
+    @work(thread=True, exclusive=True, group="count")
+    def load_flows(self, generation: int, flow_filter: FlowFilter, first_page: int, grew: bool) -> None:
+        source = self.inspector.source
+        worker = get_current_worker()
+        try:
+            total = source.call(lambda r: r.count_flows(**flow_filter.filters()))
+            if worker.is_cancelled:
+                return
+            self.post_message((FlowCountGrew if grew else FlowCountLoaded)(generation, total))
+            if total and not grew:
+                rows = source.call(lambda r: _page(r, flow_filter, first_page))
+                if not worker.is_cancelled:
+                    self.post_message(FlowPageLoaded(generation, first_page, rows))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot list flows ({flow_filter.describe()}): {err}"))
+
+    @work(thread=True, group="pages")
+    def load_page(self, generation: int, flow_filter: FlowFilter, page: int) -> None:
+        try:
+            rows = self.inspector.source.call(lambda r: _page(r, flow_filter, page))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot read flows: {err}"))
+            return
+        self.post_message(FlowPageLoaded(generation, page, rows))
+
+    @work(thread=True, exclusive=True, group="follow")
+    def follow(self, since: int) -> None:
+        worker = get_current_worker()
+        source = self.inspector.source
+        last = since
+        while not worker.is_cancelled:
+            for _ in range(int(FOLLOW_INTERVAL * 10)):
+                if worker.is_cancelled:
+                    return
+                time.sleep(0.1)
+            try:
+                max_id = source.call(lambda r: r.max_flow_id())
+                if max_id > last:
+                    sessions = source.call(lambda r: r.sessions())
+                    last = max_id
+                    self.post_message(FlowsAppended(max_id, sessions))
+            except Exception as err:  # noqa: BLE001
+                self.post_message(CaptureFailed(f"following stopped: {err}"))
+                return
+
+    @work(thread=True, exclusive=True, group="problem")
+    def find_problem(self, generation: int, flow_filter: FlowFilter, start: int, total: int, forward: bool) -> None:
+        """Scan pages from `start` (exclusive) for a flow with problems; posts its index or None."""
+        worker = get_current_worker()
+        source = self.inspector.source
+        index = start
+        scanned = 0
+        try:
+            while not worker.is_cancelled:
+                if forward:
+                    offset = index + 1
+                    if offset >= total:
+                        break
+                else:
+                    offset = max(0, index - PROBLEM_SCAN_PAGE)
+                    if index <= 0:
+                        break
+                limit = PROBLEM_SCAN_PAGE if forward else index - offset
+                rows = source.call(lambda r: r.flows(**flow_filter.filters(), order=flow_filter.order,
+                                                     descending=flow_filter.descending, offset=offset, limit=limit))
+                if not rows:
+                    break
+                positions = range(len(rows)) if forward else range(len(rows) - 1, -1, -1)
+                for i in positions:
+                    if rows[i].problem_count:
+                        self.post_message(ProblemLocated(generation, offset + i, forward))
+                        return
+                scanned += len(rows)
+                index = offset + len(rows) - 1 if forward else offset
+                self.post_message(LoadProgressed("problems", scanned, total))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot search problems: {err}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(ProblemLocated(generation, None, forward))
+
+    # ------------------------------------------------------------------ handlers (own the state)
+    @on(CaptureOpened)
+    def _capture_opened(self, event: CaptureOpened) -> None:
+        self.opened = True
+        self.sessions = event.sessions
+        self.commands = event.commands
+        self.max_flow_id = event.max_flow_id
+        self._fill_sessions()
+        select = self.query_one("#filter-command", Select)
+        select.set_options([(c, c) for c in event.commands])
+        self.apply_filter(self.filter)
+        if self.inspector.follow:
+            self.follow(event.max_flow_id)
+
+    @on(CaptureFailed)
+    def _capture_failed(self, event: CaptureFailed) -> None:
+        self.query_one(FlowList).loading = False
+        self.progress = ""
+        self.inspector.notify(event.error, title="Capture", severity="error", timeout=10)
+        self._update_status()
+
+    @on(FlowCountLoaded)
+    def _count_loaded(self, event: FlowCountLoaded) -> None:
+        if event.generation != self.generation:
+            return
+        flows = self.query_one(FlowList)
+        flows.loading = False
+        if isinstance(event, FlowCountGrew):
+            if self.filter.order == "ts_start":
+                shift = event.total - self.total if self.filter.descending else 0
+                flows.grow(event.total, shift=max(0, shift))
+            else:
+                flows.reset(event.generation, event.total, keep_cursor=True)
+        else:
+            flows.reset(event.generation, event.total, keep_cursor=self._keep_cursor)
+        self.total = event.total
+        self._update_status()
+
+    @on(FlowPageLoaded)
+    def _page_loaded(self, event: FlowPageLoaded) -> None:
+        self.query_one(FlowList).set_page(event.generation, event.page, event.rows)
+
+    @on(FlowList.PageWanted)
+    def _page_wanted(self, event: FlowList.PageWanted) -> None:
+        if event.generation == self.generation:
+            self.load_page(event.generation, self.filter, event.page)
+
+    @on(FlowList.Opened)
+    def _flow_opened(self, event: FlowList.Opened) -> None:
+        self.inspector.open_flow(event.row.id, "show")
+
+    @on(FlowList.Highlighted)
+    def _flow_highlighted(self, event: FlowList.Highlighted) -> None:
+        self._update_status()
+
+    @on(FlowsAppended)
+    def _flows_appended(self, event: FlowsAppended) -> None:
+        self.max_flow_id = event.max_flow_id
+        self.sessions = event.sessions
+        self._fill_sessions()
+        self.load_flows(self.generation, self.filter, 0, True)
+
+    @on(ProblemLocated)
+    def _problem_located(self, event: ProblemLocated) -> None:
+        self.progress = ""
+        if event.generation != self.generation:
+            return
+        if event.index is None:
+            self.inspector.notify("No more flows with problems " + ("below." if event.forward else "above."))
+        else:
+            self.query_one(FlowList).move_cursor(event.index)
+        self._update_status()
+
+    @on(LoadProgressed)
+    def _progressed(self, event: LoadProgressed) -> None:
+        of = f" of {event.total:,}" if event.total else ""
+        self.progress = f"searching {event.what}: {event.done:,}{of} flows scanned…"
+        self._update_status()
+
+    @on(DataTable.RowHighlighted, "#sessions")
+    def _session_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        session_id = None if key in (None, ALL_SESSIONS) else int(key)
+        if session_id != self.filter.session_id:
+            self.apply_filter(self.filter.with_(session_id=session_id))
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _session_selected(self, event: DataTable.RowSelected) -> None:
+        self.query_one(FlowList).focus()
+
+    @on(Input.Submitted, "#filter-text")
+    def _text_submitted(self, event: Input.Submitted) -> None:
+        self.apply_filter(self.filter.with_(text=event.value.strip() or None))
+        self.query_one(FlowList).focus()
+
+    @on(Input.Changed, "#filter-text")
+    def _text_changed(self, event: Input.Changed) -> None:
+        if not event.value.strip() and self.filter.text:
+            self.apply_filter(self.filter.with_(text=None))
+
+    @on(Input.Submitted, "#filter-status")
+    def _status_submitted(self, event: Input.Submitted) -> None:
+        try:
+            http_status, eas_status = parse_status(event.value)
+        except ValueError as err:
+            self.inspector.notify(str(err), title="Filter", severity="error")
+            return
+        self.apply_filter(self.filter.with_(http_status=http_status, eas_status=eas_status))
+        self.query_one(FlowList).focus()
+
+    @on(Select.Changed, "#filter-command")
+    def _command_changed(self, event: Select.Changed) -> None:
+        command = None if event.value is Select.NULL else str(event.value)
+        if command != self.filter.command:
+            self.apply_filter(self.filter.with_(command=command))
+
+    @on(Checkbox.Changed, "#filter-problems")
+    def _problems_changed(self, event: Checkbox.Changed) -> None:
+        if event.value != self.filter.problems_only:
+            self.apply_filter(self.filter.with_(problems_only=event.value))
+
+    def on_screen_resume(self) -> None:
+        if self.opened:
+            self.refresh_counts()
+
+    # ------------------------------------------------------------------ state changes
+    _keep_cursor = False
+
+    def apply_filter(self, flow_filter: FlowFilter, keep_cursor: bool = False) -> None:
+        """Show the flows matching `flow_filter` (a new generation: older pages and counts are ignored)."""
+        self.filter = flow_filter
+        self.generation += 1
+        self._keep_cursor = keep_cursor
+        self.query_one(FlowList).loading = True
+        self.workers.cancel_group(self, "problem")
+        self.progress = ""
+        self._sync_filter_widgets()
+        self.load_flows(self.generation, flow_filter, 0, False)
+        self._update_status()
+
+    def refresh_counts(self) -> None:
+        """Recount after the capture changed under us (a replay was stored), keeping the selection."""
+        self.load_flows(self.generation, self.filter, 0, True)
+
+    def _sync_filter_widgets(self) -> None:
+        f = self.filter
+        text = self.query_one("#filter-text", Input)
+        if (text.value.strip() or None) != f.text:
+            text.value = f.text or ""
+        select = self.query_one("#filter-command", Select)
+        wanted = f.command if f.command is not None else Select.NULL
+        if select.value != wanted and (f.command is None or f.command in self.commands):
+            select.value = wanted
+        check = self.query_one("#filter-problems", Checkbox)
+        if check.value != f.problems_only:
+            check.value = f.problems_only
+        status = self.query_one("#filter-status", Input)
+        shown = f"http {f.http_status}" if f.http_status is not None else f"eas {f.eas_status}" if f.eas_status is not None else ""
+        try:
+            current = parse_status(status.value)
+        except ValueError:
+            current = (None, None)
+        if current != (f.http_status, f.eas_status):
+            status.value = shown
+
+    def _fill_sessions(self) -> None:
+        table = self.query_one("#sessions", DataTable)
+        keep = self.filter.session_id
+        table.clear()
+        total_flows = sum(s.flow_count for s in self.sessions)
+        total_problems = sum(s.problem_count for s in self.sessions)
+        table.add_row("(all sessions)", "", "", "", "", "", "", f"{total_flows:,}", f"{total_problems:,}", key=ALL_SESSIONS)
+        for s in self.sessions:
+            table.add_row(
+                s.user or "?",
+                s.device_id or "?",
+                s.device_type or "?",
+                s.host,
+                s.protocol_versions,
+                _when(s.first_seen),
+                _when(s.last_seen),
+                f"{s.flow_count:,}",
+                f"{s.problem_count:,}" if s.problem_count else "",
+                key=str(s.id),
+            )
+        if keep is not None:
+            for index, s in enumerate(self.sessions):
+                if s.id == keep:
+                    table.move_cursor(row=index + 1, animate=False)
+                    break
+
+    def _update_status(self) -> None:
+        flows = self.query_one(FlowList)
+        parts = [self.inspector.capture_label]
+        if not self.opened:
+            parts.append("opening…")
+        else:
+            position = f"{flows.cursor + 1:,}/" if self.total else ""
+            parts.append(f"{position}{self.total:,} flows")
+            parts.append(self.filter.describe())
+        if self.inspector.follow:
+            parts.append("following ●")
+        if self.progress:
+            parts.append(self.progress)
+        self.query_one("#status", Static).update(" │ ".join(parts))
+
+    @property
+    def current_flow(self) -> FlowRow | None:
+        return self.query_one(FlowList).current_row
+
+    # ------------------------------------------------------------------ actions
+    def action_focus_search(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def action_focus_sessions(self) -> None:
+        self.query_one("#sessions", DataTable).focus()
+
+    def action_focus_flows(self) -> None:
+        self.query_one(FlowList).focus()
+
+    def action_next_problem(self) -> None:
+        self._find_problem(True)
+
+    def action_previous_problem(self) -> None:
+        self._find_problem(False)
+
+    def _find_problem(self, forward: bool) -> None:
+        flows = self.query_one(FlowList)
+        if not self.total:
+            return
+        # a loaded page answers at once; else the worker scans the capture
+        step = 1 if forward else -1
+        index = flows.cursor + step
+        while 0 <= index < self.total:
+            row = flows.row_at(index)
+            if row is None:
+                break
+            if row.problem_count:
+                flows.move_cursor(index)
+                return
+            index += step
+        if not 0 <= index < self.total:
+            self.inspector.notify("No more flows with problems " + ("below." if forward else "above."))
+            return
+        self.progress = "searching problems…"
+        self._update_status()
+        self.find_problem(self.generation, self.filter, index - step, self.total, forward)
+
+    def action_toggle_problems(self) -> None:
+        self.apply_filter(self.filter.with_(problems_only=not self.filter.problems_only))
+
+    def action_cycle_sort(self) -> None:
+        orders = list(SORT_ORDERS)
+        following = orders[(orders.index(self.filter.order) + 1) % len(orders)] if self.filter.order in orders else orders[0]
+        self.set_sort(following, self.filter.descending)
+
+    def action_reverse_sort(self) -> None:
+        self.set_sort(self.filter.order, not self.filter.descending)
+
+    def set_sort(self, order: str, descending: bool) -> None:
+        self.apply_filter(self.filter.with_(order=order, descending=descending))
+        self.inspector.notify(f"Sorted by {SORT_ORDERS.get(order, order)} {'(newest/largest first)' if descending else ''}".strip())
+
+    def action_all_sessions(self) -> None:
+        self.query_one("#sessions", DataTable).move_cursor(row=0)
+        self.apply_filter(self.filter.with_(session_id=None))
+
+    def action_clear_filters(self) -> None:
+        self.apply_filter(FlowFilter(session_id=self.filter.session_id, order=self.filter.order, descending=self.filter.descending))
+
+    def action_reload(self) -> None:
+        self.open_capture()
+
+    def action_replay(self) -> None:
+        row = self.current_flow
+        if row is None:
+            self.inspector.notify("No flow selected.", severity="warning")
+            return
+        self.inspector.open_flow(row.id, "edit")
+
+    def set_filter(self, **changes: Any) -> None:
+        """Change some filter fields (the command palette uses this)."""
+        self.apply_filter(self.filter.with_(**changes))
+
+
+def _page(reader: CaptureReader, flow_filter: FlowFilter, page: int) -> list[FlowRow]:
+    return reader.flows(
+        **flow_filter.filters(),
+        order=flow_filter.order,
+        descending=flow_filter.descending,
+        offset=page * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
+
+
+__all__ = ["MainScreen"]
