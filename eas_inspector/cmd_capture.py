@@ -43,12 +43,24 @@ def run_import(args: argparse.Namespace) -> int:
         return _fail(f"{err.filename or source}: {err.strerror or err}")
     skipped = []
     if report.skipped_other_http:
-        skipped.append(f"{report.skipped_other_http} other HTTP")
+        skipped.append(_flows(report.skipped_other_http, "other HTTP"))
     if report.skipped_not_http:
-        skipped.append(f"{report.skipped_not_http} non-HTTP")
-    note = f" (skipped {' and '.join(skipped)} flows)" if skipped else ""
-    print(f"imported {report.imported} EAS and Autodiscover flows into {capture}{note}")
+        skipped.append(_flows(report.skipped_not_http, "non-HTTP"))
+    note = f"; skipped {' and '.join(skipped)}" if skipped else ""
+    print(f"imported {_flows(report.imported, 'EAS/Autodiscover')} into {_shown(capture)}{note}")
     return 0
+
+
+def _flows(count: int, kind: str) -> str:
+    return f"{count} {kind} flow{'' if count == 1 else 's'}"
+
+
+def _shown(path: Path) -> Path:
+    """The path relative to the current directory when it is inside it (what the user would type)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -67,7 +79,7 @@ def run_export(args: argparse.Namespace) -> int:
         return _fail(str(err))
     except OSError as err:
         return _fail(f"{err.filename or capture}: {err.strerror or err}")
-    print(f"exported {count} flows to {destination}")
+    print(f"exported {count} flow{'' if count == 1 else 's'} to {destination}")
     return 0
 
 

@@ -1,0 +1,193 @@
+"""Import from .mitm, export to .mitm (read back by a real mitmdump), HAR and annotated XML."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from mitmproxy import http, io
+from mitmproxy.test import tflow, tutils
+
+from addon.convert import (
+    export_har,
+    export_mitm,
+    export_xml,
+    flow_from_record,
+    flow_input_from_mitm,
+    import_mitm,
+    import_mitm_report,
+)
+from addon.store import CaptureError, CaptureReader, CaptureWriter
+from tests.addon.test_store import eas_flow, sync_response
+
+MITMDUMP = Path(sys.executable).parent / "mitmdump"
+
+
+def autodiscover_flow() -> http.HTTPFlow:
+    request = tutils.treq(
+        host="autodiscover.example.com",
+        port=443,
+        scheme=b"https",
+        method=b"POST",
+        path=b"/autodiscover/autodiscover.xml",
+        headers=http.Headers(((b"Host", b"autodiscover.example.com"), (b"Content-Type", b"text/xml"))),
+        content=b"<Autodiscover><Request><EMailAddress>alice@example.com</EMailAddress></Request></Autodiscover>",
+    )
+    return tflow.tflow(req=request, resp=True)
+
+
+def plain_flow() -> http.HTTPFlow:
+    return tflow.tflow(req=tutils.treq(path=b"/index.html"), resp=True)
+
+
+def write_mitm(path: Path, flows: list[object]) -> None:
+    with path.open("wb") as file:
+        writer = io.FlowWriter(file)
+        for f in flows:
+            writer.add(f)  # type: ignore[arg-type]
+
+
+def read_mitm(path: Path) -> list[http.HTTPFlow]:
+    with path.open("rb") as file:
+        return list(io.FlowReader(file).stream())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def mitm_file(tmp_path: Path) -> tuple[Path, list[http.HTTPFlow]]:
+    eas_flows = [eas_flow("FolderSync", timestamp=100.0), eas_flow("Sync", timestamp=101.0), autodiscover_flow()]
+    path = tmp_path / "traffic.mitm"
+    write_mitm(path, [eas_flows[0], plain_flow(), eas_flows[1], tflow.ttcpflow(), eas_flows[2]])
+    return path, eas_flows
+
+
+def test_import_takes_eas_and_autodiscover_flows(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
+    source, _ = mitm_file
+    capture = tmp_path / "capture.sqlite"
+    report = import_mitm_report(source, capture)
+    assert (report.imported, report.skipped_other_http, report.skipped_not_http) == (3, 1, 1)
+    with CaptureReader(capture) as reader:
+        rows = reader.flows(order="id")
+        assert [row.command for row in rows] == ["FolderSync", "Sync", "Autodiscover"]
+        assert rows[2].is_autodiscover and rows[2].url == "https://autodiscover.example.com/autodiscover/autodiscover.xml"
+    assert import_mitm(source, capture) == 3  # importing again appends
+    with CaptureReader(capture) as reader:
+        assert reader.count_flows() == 6
+
+
+def test_import_refuses_files_that_are_not_flow_files(tmp_path: Path) -> None:
+    source = tmp_path / "notes.mitm"
+    source.write_text("hello, these are notes")
+    with pytest.raises(CaptureError, match="not a mitmproxy flow file"):
+        import_mitm(source, tmp_path / "capture.sqlite")
+    broken = tmp_path / "broken.mitm"
+    broken.write_bytes(b"12345:garbage")
+    with pytest.raises(CaptureError, match="not a readable mitmproxy flow file"):
+        import_mitm(broken, tmp_path / "capture2.sqlite")
+    with pytest.raises(CaptureError, match="cannot read"):
+        import_mitm(tmp_path / "missing.mitm", tmp_path / "capture3.sqlite")
+
+
+def test_export_mitm_gives_back_the_imported_flows(
+    tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]
+) -> None:
+    source, originals = mitm_file
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture, keep_credentials=True) as writer:
+        for f in read_mitm(source):
+            if isinstance(f, http.HTTPFlow) and f.request.path != "/index.html":
+                writer.add(flow_input_from_mitm(f))
+    exported = tmp_path / "exported.mitm"
+    assert export_mitm(capture, exported) == 3
+    assert [f.get_state() for f in read_mitm(exported)] == [f.get_state() for f in originals]
+    assert export_mitm(capture, tmp_path / "one.mitm", flow_ids=[2]) == 1
+    assert read_mitm(tmp_path / "one.mitm")[0].get_state() == originals[1].get_state()
+
+
+def test_exported_credentials_stay_redacted(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
+    source, _ = mitm_file
+    capture = tmp_path / "capture.sqlite"
+    import_mitm(source, capture)
+    exported = tmp_path / "exported.mitm"
+    export_mitm(capture, exported)
+    assert read_mitm(exported)[0].request.headers["Authorization"] == "Basic alice@example.com:<redacted>"
+    assert b"alicepw" not in exported.read_bytes()
+
+
+def test_mitmdump_reads_the_exported_file(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
+    source, _ = mitm_file
+    capture = tmp_path / "capture.sqlite"
+    import_mitm(source, capture)
+    exported = tmp_path / "exported.mitm"
+    export_mitm(capture, exported)
+    resaved = tmp_path / "resaved.mitm"
+    command = [str(MITMDUMP), "-n", "-r", str(exported), "-w", str(resaved), "--set", f"confdir={tmp_path / 'conf'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("POST https://mail.example.com/Microsoft-Server-ActiveSync") == 2
+    assert result.stdout.count("<< 200 OK") == 3
+    assert [f.get_state() for f in read_mitm(resaved)] == [f.get_state() for f in read_mitm(exported)]
+
+
+def test_export_har(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
+    source, _ = mitm_file
+    capture = tmp_path / "capture.sqlite"
+    import_mitm(source, capture)
+    har_path = tmp_path / "capture.har"
+    assert export_har(capture, har_path) == 3
+    har = json.loads(har_path.read_text())
+    assert har["log"]["version"] == "1.2"
+    entries = har["log"]["entries"]
+    assert [e["request"]["url"].split("?")[0] for e in entries] == [
+        "https://mail.example.com/Microsoft-Server-ActiveSync",
+        "https://mail.example.com/Microsoft-Server-ActiveSync",
+        "https://autodiscover.example.com/autodiscover/autodiscover.xml",
+    ]
+    assert entries[0]["response"]["status"] == 200
+    assert export_har(capture, tmp_path / "one.har", flow_ids=[3]) == 1
+
+
+def test_export_of_a_missing_flow_or_capture_fails_clearly(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    CaptureWriter(capture).close()
+    with pytest.raises(CaptureError, match="no flow 7"):
+        export_mitm(capture, tmp_path / "x.mitm", flow_ids=[7])
+    with pytest.raises(CaptureError, match="no such capture"):
+        export_har(tmp_path / "missing.sqlite", tmp_path / "x.har")
+
+
+def test_export_xml_is_one_well_formed_annotated_document(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture) as writer:
+        sync_id = writer.add_sync(flow_input_from_mitm(eas_flow(response_body=sync_response("Lunch & more"))))
+        broken_id = writer.add_sync(flow_input_from_mitm(eas_flow(response_body=b"\x03\x01\x6a\x00\x45\x44")))
+        plain_id = writer.add_sync(flow_input_from_mitm(plain_flow()))
+    with CaptureReader(capture) as reader:
+        records = list(reader.records([sync_id, broken_id, plain_id]))
+    document = export_xml(records)
+    root = etree.fromstring(document.encode())
+    exchanges = root.findall("{urn:eas-inspector:export}exchange")
+    assert [e.get("id") for e in exchanges] == [str(sync_id), str(broken_id), str(plain_id)]
+    assert exchanges[0].get("command") == "Sync" and exchanges[0].get("user") == "alice"
+    assert "Lunch &amp; more" in document
+    response = exchanges[0].find("{urn:eas-inspector:export}response")
+    assert response is not None and response[0].tag == "{AirSync}Sync"
+    assert exchanges[1].find("{urn:eas-inspector:export}problem") is not None
+    assert exchanges[2].find("{urn:eas-inspector:export}request").text == "content"  # type: ignore[union-attr]
+
+
+def test_flow_from_record_of_a_flow_without_connection_details(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    original = eas_flow()
+    with CaptureWriter(capture, keep_credentials=True) as writer:
+        stripped = flow_input_from_mitm(original)
+        from dataclasses import replace
+
+        flow_id = writer.add_sync(replace(stripped, connection={}, extra={}))
+    with CaptureReader(capture) as reader:
+        rebuilt = flow_from_record(reader.flow(flow_id))
+    assert rebuilt.request.get_state() == original.request.get_state()
+    assert rebuilt.server_conn.address == ("address", 22)
