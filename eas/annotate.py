@@ -53,7 +53,7 @@ _NAMESPACES: dict[str, str] = {name.lower(): name for name in _PAGE_NAMES} | {
 _MAX_CACHED_TAGS = 4096
 _TAG_CACHE: dict[str, tuple[str, str, Handler] | None] = {}
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_COMMENT_MAX = 600
+_COMMENT_MAX = 2000
 
 
 def status_meaning(command: str, code: int) -> str | None:
@@ -154,7 +154,7 @@ class _Walk:
         self.command = context.command or root_local
         self.root_local = root_local
         self._folder_classes: dict[str, str] | None = None
-        self._class_of: dict[int, str | None] = {}
+        self._class_of: dict[etree._Element, str | None] = {}  # keys keep the proxies alive
         self.is_response = context.is_response or (
             root_local == "Provision" and _child_text(root, "Status") is not None)
 
@@ -185,10 +185,9 @@ class _Walk:
         while node is not None:
             local = _local(node)
             if local in ("Options", "Collection", "Fetch", "Response", "Result"):
-                key = id(node)
-                if key not in self._class_of:
-                    self._class_of[key] = self._own_class(node)
-                found = self._class_of[key]
+                if node not in self._class_of:
+                    self._class_of[node] = self._own_class(node)
+                found = self._class_of[node]
                 if found:
                     return found
             node = node.getparent()
