@@ -467,14 +467,12 @@ def _link_parts(root: Any, parts: tuple[bytes, ...], where: str, problems: list[
                 Problem(where, f"<Part>{text}</Part> names no part (the body has {len(parts)} parts)", None, "warning")
             )
             continue
-        element.append(etree.Comment(_comment_text(descriptions[int(text)])))
+        element.addnext(etree.Comment(_comment_text(descriptions[int(text)])))
     return descriptions
 
 
 def _statuses(root: Any, command: str | None) -> list[StatusNote]:
-    from . import annotate as annotate_module
-
-    status_meaning = getattr(annotate_module, "status_meaning", None)
+    from .annotate import status_meaning
 
     found: list[tuple[int, StatusNote]] = []
     for element in _elements(root):
@@ -485,7 +483,7 @@ def _statuses(root: Any, command: str | None) -> list[StatusNote]:
             continue
         code = int(text)
         try:
-            meaning = status_meaning(command, code) if status_meaning is not None else None
+            meaning = status_meaning(command or "", code)
         except Exception:  # a missing or failing table gives no meaning, not a failed analysis
             meaning = None
         path = _path(element)
