@@ -1,7 +1,9 @@
 # Sourced by the run scripts: find a Python >= 3.12, make the venv, install the project with its test extra.
 # EAS_PYTHON=/path/to/python3.12 chooses the interpreter; EAS_VENV=/path/to/venv the venv (default: .venv).
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+_here=${BASH_SOURCE[0]%/*}
+[ "$_here" != "${BASH_SOURCE[0]}" ] || _here=.
+ROOT=$(cd "$_here/.." && pwd)
 VENV=${EAS_VENV:-$ROOT/.venv}
 NEED="3.12"
 
@@ -29,9 +31,14 @@ if [ -x "$VENV/bin/python" ] && [ -z "$(python_ok "$VENV/bin/python")" ]; then
 fi
 if [ ! -x "$VENV/bin/python" ]; then
   if [ -n "${EAS_PYTHON:-}" ]; then
+    if ! command -v "$EAS_PYTHON" >/dev/null 2>&1; then
+      echo "EAS_PYTHON=$EAS_PYTHON: no such program; point it at a Python >= $NEED." >&2
+      exit 1
+    fi
     PY=$(python_ok "$EAS_PYTHON")
     if [ -z "$PY" ]; then
-      echo "EAS_PYTHON=$EAS_PYTHON is not a working Python >= $NEED ($("$EAS_PYTHON" --version 2>&1 | head -n1 || true))." >&2
+      found=$("$EAS_PYTHON" --version 2>&1 || true)
+      echo "EAS_PYTHON=$EAS_PYTHON is ${found%%$'\n'*}; eas-inspector needs Python >= $NEED (mitmproxy 12 does)." >&2
       exit 1
     fi
   else
