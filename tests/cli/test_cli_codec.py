@@ -301,3 +301,37 @@ def test_proxy_captures_eas_traffic(origin: int, tmp_path: Path) -> None:
     finally:
         reader.close()
     assert [flow.command for flow in flows] == ["FolderSync"], "".join(output)
+
+
+# -------------------------------------------------------------------------------------------- run scripts
+
+
+def fake_python(path: Path, version: str) -> Path:
+    """A stand-in interpreter that claims `version` and is never >= 3.12 (prints nothing for the probe)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\nif [ "$1" = --version ]; then echo "Python {version}"; fi\n')
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("script", ["run-proxy", "run-tests"])
+def test_run_scripts_refuse_an_old_python_clearly(script: str, tmp_path: Path) -> None:
+    old = fake_python(tmp_path / "bin" / "python3.11", "3.11.9")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "EAS_VENV": str(tmp_path / "venv"), "EAS_PYTHON": str(old)}
+    result = subprocess.run(["bash", str(REPO / "scripts" / script)], env=env, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 1
+    assert result.stderr == f"EAS_PYTHON={old} is Python 3.11.9; eas-inspector needs Python >= 3.12 (mitmproxy 12 does).\n"
+    assert not (tmp_path / "venv").exists()
+
+    env["EAS_PYTHON"] = str(tmp_path / "missing")
+    result = subprocess.run(["bash", str(REPO / "scripts" / script)], env=env, capture_output=True, text=True,
+                            check=False)
+    assert (result.returncode, result.stderr.count("\n")) == (1, 1)
+    assert "no such program" in result.stderr
+
+    fake_python(tmp_path / "venv" / "bin" / "python", "3.11.9")  # a venv made with an old Python
+    result = subprocess.run(["bash", str(REPO / "scripts" / script)], env=env, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 1 and "remove it and run again" in result.stderr
