@@ -14,7 +14,6 @@ from typing import Any
 import mitmproxy.types
 from mitmproxy import command, ctx, exceptions, flow, http
 from mitmproxy.log import ALERT
-from mitmproxy.net import encoding
 
 import eas
 
@@ -72,45 +71,29 @@ def header_pairs(headers: http.Headers) -> list[tuple[str, str]]:
     return list(headers.items(multi=True))
 
 
-def raw_body_of(message: http.Message | None) -> tuple[bytes | None, str]:
-    """The body as received (None when streamed or absent) and its Content-Encoding."""
-    if message is None:
-        return None, ""
-    return message.raw_content, message.headers.get("content-encoding", "")
-
-
-def decoded(raw: bytes | None, content_encoding: str) -> bytes | None:
-    """The body without Content-Encoding; the raw bytes when that fails (analysis shows them as they are)."""
-    if raw is None or not content_encoding:
-        return raw
-    try:
-        body = encoding.decode(raw, content_encoding)
-    except ValueError:
-        return raw
-    return body if isinstance(body, bytes) else raw
+def raw_body_of(message: http.Message | None) -> bytes | None:
+    """The body as received, Content-Encoding and all (eas.analyze removes it); None when streamed or absent."""
+    return None if message is None else message.raw_content
 
 
 def analyze_flow_values(
     method: str,
     url: str,
     request_headers: list[tuple[str, str]],
-    request_body: tuple[bytes | None, str],
+    request_body: bytes | None,
     response_status: int | None,
     response_headers: list[tuple[str, str]] | None,
-    response_body: tuple[bytes | None, str],
+    response_body: bytes | None,
 ) -> eas.Exchange:
-    """`eas.analyze` on plain values (no mitmproxy objects), so it may run in a worker thread.
-
-    Bodies come as (raw bytes, Content-Encoding) so that decompression also happens off the event loop.
-    """
+    """`eas.analyze` on plain values (no mitmproxy objects), so it may run in a worker thread."""
     return eas.analyze(
         method,
         url,
         request_headers,
-        decoded(*request_body) or b"",
+        request_body or b"",
         response_status,
         response_headers,
-        decoded(*response_body),
+        response_body,
         annotate=False,
     )
 
@@ -373,7 +356,7 @@ class ActiveSyncAddon:
             header_pairs(response.headers) if response is not None else None,
             response_body,
         )
-        if len(request_body[0] or b"") + len(response_body[0] or b"") > OFF_LOOP_BYTES:
+        if len(request_body or b"") + len(response_body or b"") > OFF_LOOP_BYTES:
             exchange = await asyncio.to_thread(analyze_flow_values, *values)
         else:
             exchange = analyze_flow_values(*values)

@@ -35,31 +35,39 @@ def comment(text: str) -> str:
     return f"<!-- {comment_text(text)} -->"
 
 
-def flow_parts(metadata: Metadata) -> tuple[str, str, list[tuple[str, str]], http.Request | None, bool]:
-    """(method, url, request headers, request, is_response) for the message being shown."""
-    f = metadata.flow
-    message = metadata.http_message
-    is_response = isinstance(message, http.Response)
-    if isinstance(f, http.HTTPFlow):
-        return f.request.method, f.request.url, header_pairs(f.request.headers), f.request, is_response
-    if isinstance(message, http.Request):
-        return message.method, message.url, header_pairs(message.headers), message, False
-    content_type = metadata.content_type or ""
-    headers = [("Content-Type", content_type)] if content_type else []
-    return "POST", "/Microsoft-Server-ActiveSync", headers, None, is_response
+def without_content_encoding(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers for a body that mitmproxy already decoded (the contentview gets it without Content-Encoding)."""
+    return [(name, value) for name, value in headers if name.lower() != "content-encoding"]
 
 
 def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, DecodedBody | None, bool]:
-    """Analyse the exchange around `data`, with `data` as the body shown; returns that body's analysis too."""
-    method, url, request_headers, request, is_response = flow_parts(metadata)
-    response = metadata.http_message
-    if is_response and isinstance(response, http.Response):
-        request_body = (request.get_content(strict=False) or b"") if request is not None else b""
+    """Analyse the exchange around `data`, with `data` as the body shown; returns that body's analysis too.
+
+    Args:
+        data: the body as mitmproxy hands it to contentviews (Content-Encoding already removed).
+        metadata: the flow and message it belongs to, when there is one.
+    """
+    f = metadata.flow
+    message = metadata.http_message
+    if isinstance(message, http.Response):
+        request = f.request if isinstance(f, http.HTTPFlow) else None
         exchange = eas.analyze(
-            method, url, request_headers, request_body, response.status_code, header_pairs(response.headers), data
+            request.method if request else "POST",
+            request.url if request else "/Microsoft-Server-ActiveSync",
+            header_pairs(request.headers) if request else [],
+            (request.raw_content or b"") if request else b"",
+            message.status_code,
+            without_content_encoding(header_pairs(message.headers)),
+            data,
         )
         return exchange, exchange.response_body, True
-    exchange = eas.analyze(method, url, request_headers, data)
+    if isinstance(message, http.Request):
+        method, url, headers = message.method, message.url, header_pairs(message.headers)
+    else:
+        content_type = metadata.content_type or ""
+        method, url = "POST", "/Microsoft-Server-ActiveSync"
+        headers = [("Content-Type", content_type)] if content_type else []
+    exchange = eas.analyze(method, url, without_content_encoding(headers), data)
     return exchange, exchange.request_body, False
 
 

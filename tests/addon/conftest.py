@@ -82,6 +82,12 @@ FOLDERSYNC_RESPONSE = wbxml(
         ),
     ),
 )
+FOLDERDELETE_REQUEST = wbxml(page(7), tag(0x14, tag(0x12, text("1")), tag(0x08, text("5"))))
+# Code page 15 Search: Search 0x05, Store 0x07, Name 0x08, Query 0x09, Options 0x0A, Range 0x0B.
+SEARCH_REQUEST = wbxml(
+    page(15),
+    tag(0x05, tag(0x07, tag(0x08, text("GAL")), tag(0x09, text("bob")), tag(0x0A, tag(0x0B, text("0-9"))))),
+)
 # Code page 0 AirSync: Sync 0x05, Collections 0x1C, Collection 0x0F, SyncKey 0x0B, CollectionId 0x12,
 # DeletesAsMoves 0x1E, GetChanges 0x13, WindowSize 0x15, Options 0x17, FilterType 0x18, Status 0x0E,
 # Commands 0x16, Add 0x07, ServerId 0x0D, ApplicationData 0x1D. Page 17 AirSyncBase: BodyPreference 0x05,
@@ -294,8 +300,10 @@ def canned_requests() -> list[CannedRequest]:
             {"Authorization": AUTH, "Content-Type": WBXML_TYPE}, SYNC_REQUEST, True, "Sync",
         ),
         CannedRequest("ping", "POST", eas_path("Ping"), eas_headers(), PING_REQUEST, True, "Ping"),
-        CannedRequest("malformed", "POST", eas_path("Search"), eas_headers(), FOLDERSYNC_REQUEST, True, "Search"),
-        CannedRequest("text-500", "POST", eas_path("FolderDelete"), eas_headers(), FOLDERSYNC_REQUEST, True, "FolderDelete"),
+        CannedRequest("malformed", "POST", eas_path("Search"), eas_headers(), SEARCH_REQUEST, True, "Search"),
+        CannedRequest(
+            "text-500", "POST", eas_path("FolderDelete"), eas_headers(), FOLDERDELETE_REQUEST, True, "FolderDelete"
+        ),
         CannedRequest(
             "sendmail-empty", "POST", eas_path("SendMail") + "&SaveInSent=T", eas_headers("12.1", "message/rfc822"),
             SENDMAIL_REQUEST, True, "SendMail",
