@@ -14,6 +14,7 @@ __all__ = [
     "explain_headers",
     "explain_http_status",
     "redact_authorization",
+    "basic_user",
     "header_value",
     "offered_versions",
     "offered_commands",
@@ -74,6 +75,18 @@ def options_summary(headers: Sequence[tuple[str, str]]) -> str | None:
     return "server offers " + "; ".join(pieces)
 
 
+# How the capture store (keep_credentials off) writes a secret it dropped: "Basic alice:<redacted>".
+STORED_REDACTED = "<redacted>"
+
+
+def _stored_basic_user(credentials: str) -> str | None:
+    """The user of an already-redacted Basic value ("alice:<redacted>"), or None for any other value."""
+    user, sep, rest = credentials.partition(":")
+    if sep and rest == STORED_REDACTED:
+        return user
+    return None
+
+
 def redact_authorization(value: str) -> str:
     """The Authorization value with its secret removed: scheme, and for Basic the user name only.
 
@@ -84,7 +97,12 @@ def redact_authorization(value: str) -> str:
     credentials = credentials.strip()
     if not scheme:
         return "(empty)"
+    if credentials == STORED_REDACTED:
+        return f"{scheme} (credentials not stored)"
     if scheme.lower() == "basic":
+        stored_user = _stored_basic_user(credentials)
+        if stored_user is not None:
+            return f"Basic user={stored_user!r} (password not stored)"
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8", errors="replace")
         except (binascii.Error, ValueError):
@@ -103,6 +121,9 @@ def basic_user(value: str) -> str | None:
     scheme, _, credentials = value.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
+    stored_user = _stored_basic_user(credentials.strip())
+    if stored_user is not None:
+        return stored_user or None
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", errors="replace")
     except (binascii.Error, ValueError):

@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
             shown += 1
     except ExplainError as err:
         out.flush()
-        print(f"{PROG}: {path}: {err}", file=sys.stderr)
+        message = str(err)
+        where = "" if message.startswith(str(path)) else f"{path}: "
+        print(f"{PROG}: {where}{message}", file=sys.stderr)
         return 1
     if not shown:
         print(f"{PROG}: {path}: no ActiveSync or Autodiscover exchange in this file", file=sys.stderr)

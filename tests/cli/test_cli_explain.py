@@ -147,3 +147,36 @@ def test_flow_without_response(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "FolderSync (no response)" in result.stdout
     assert "HTTP: no response" in result.stdout
+
+
+def test_capture_file(tmp_path: Path) -> None:
+    store = pytest.importorskip("addon.store", reason="addon.store (the capture) is not there")
+    path = tmp_path / "lab.sqlite"
+    writer = store.CaptureWriter(path)
+    try:
+        for name in ["options", "itemoperations_multipart", "folderdelete_500_text"]:
+            writer.add_sync(store.flow_input_from_mitm(lab_flow(name)))
+    finally:
+        writer.close()
+    result = run_cli("explain", str(path))
+    assert result.returncode == 0, result.stderr
+    headings = [line for line in result.stdout.splitlines() if line.startswith("=== #")]
+    assert len(headings) == 3 and "OPTIONS" in headings[0]
+    assert "<!-- part 1: PDF document, 75 bytes -->" in result.stdout
+    assert "Authorization: Basic user='alice' (password not stored)" in result.stdout
+    assert SECRET not in result.stdout
+    plain = run_cli("explain", "--plain", str(path))
+    assert plain.returncode == 0 and "<!--" not in plain.stdout
+
+
+def test_sqlite_that_is_not_a_capture(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.sqlite"
+    connection = sqlite3.connect(path)
+    connection.execute("create table t (a)")
+    connection.commit()
+    connection.close()
+    result = run_cli("explain", str(path))
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1 and str(path) in result.stderr

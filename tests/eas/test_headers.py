@@ -159,3 +159,13 @@ def test_status_outside_http_ranges() -> None:
 def test_long_values_are_cut() -> None:
     notes = explain_headers([("X-Long", "a" * 10_000)], response=True)
     assert len(notes[0].shown_value) < 2100
+
+
+def test_value_already_redacted_by_the_capture_store() -> None:
+    from eas.headers import basic_user
+
+    assert redact_authorization("Basic alice:<redacted>") == "Basic user='alice' (password not stored)"
+    assert redact_authorization("Bearer <redacted>") == "Bearer (credentials not stored)"
+    assert basic_user("Basic alice:<redacted>") == "alice"
+    assert basic_user(basic("bob", "pw")) == "bob"
+    assert basic_user("Bearer x") is None
