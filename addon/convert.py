@@ -145,8 +145,8 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
     client_state = record.connection.get("client") or {}
     server_state = record.connection.get("server") or {}
     client = connection.Client(
-        peername=tuple(client_state.get("peername") or ("", 0)),  # type: ignore[arg-type]
-        sockname=tuple(client_state.get("sockname") or ("", 0)),  # type: ignore[arg-type]
+        peername=tuple(client_state.get("peername") or ("", 0)),
+        sockname=tuple(client_state.get("sockname") or ("", 0)),
         timestamp_start=ts.get("client_conn_start", ts_start),
     )
     client.timestamp_tls_setup = ts.get("client_conn_tls_setup")
@@ -159,13 +159,13 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
         except ValueError:
             pass
     address = server_state.get("address")
-    server = connection.Server(address=tuple(address) if address else None)  # type: ignore[arg-type]
+    server = connection.Server(address=tuple(address) if address else None)
     if address is None and record.server_address:
         host, _, port = record.server_address.rpartition(":")
         if port.isdigit():
             server.address = (host, int(port))
-    server.peername = tuple(server_state["peername"]) if server_state.get("peername") else None  # type: ignore[assignment]
-    server.sockname = tuple(server_state["sockname"]) if server_state.get("sockname") else None  # type: ignore[assignment]
+    server.peername = tuple(server_state["peername"]) if server_state.get("peername") else None
+    server.sockname = tuple(server_state["sockname"]) if server_state.get("sockname") else None
     server.timestamp_start = ts.get("server_conn_start")
     server.timestamp_tcp_setup = ts.get("server_conn_tcp_setup")
     server.timestamp_tls_setup = ts.get("server_conn_tls_setup")
@@ -328,7 +328,7 @@ def export_mitm(
     records = _selected_records(capture_path, flow_ids)
     try:
         with open(dst_path, "wb") as dst:
-            writer = io.FlowWriter(dst)
+            writer = io.FlowWriter(dst)  # type: ignore[no-untyped-call]
             for record in records:
                 writer.add(flow_from_record(record))
     except OSError as err:

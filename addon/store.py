@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import concurrent.futures
@@ -26,10 +27,12 @@ import json
 import logging
 import os
 import queue
+import re
 import sqlite3
 import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -541,6 +544,7 @@ class CaptureWriter:
         self._connection = self._open()
         self._thread = threading.Thread(target=self._run, name=f"capture-writer {self.path.name}", daemon=True)
         self._thread.start()
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     # -- public API
 
@@ -966,6 +970,17 @@ class CaptureWriter:
         return session_id
 
 
+def _close_at_exit(writer_ref: weakref.ref[CaptureWriter]) -> None:
+    """Flush a writer the program forgot to close (its thread is a daemon and would die with unwritten flows)."""
+    writer = writer_ref()
+    if writer is None or writer._closed:
+        return
+    try:
+        writer.close()
+    except CaptureError as err:
+        logger.error("%s", err)
+
+
 def _split_sql(script: str) -> Iterator[str]:
     """Statements of a script made of simple statements (no semicolons inside literals)."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
@@ -1031,10 +1046,13 @@ def _flow_row(row: Sequence[Any]) -> FlowRow:
     )
 
 
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
+
+
 def fts_query(text: str) -> str | None:
     """A safe FTS5 query for what a user typed: every word must occur; `word*` matches a prefix."""
     terms = []
-    for word in text.split():
+    for word in _CONTROL_CHARS.sub(" ", text).split():
         prefix = word.endswith("*") and len(word) > 1
         core = word[:-1] if prefix else word
         quoted = '"' + core.replace('"', '""') + '"'
@@ -1083,6 +1101,21 @@ class CaptureReader:
     def meta(self) -> dict[str, str]:
         """The meta table: app, app_version, schema_version, created."""
         return {str(key): str(value) for key, value in self._query("SELECT key, value FROM meta")}
+
+    def session(self, session_id: int) -> SessionRow:
+        """One device session.
+
+        Raises:
+            CaptureError: no session has this id.
+        """
+        rows = self._query(
+            "SELECT id, host, user, device_id, device_type, protocol_versions, first_seen, last_seen, flow_count, "
+            "problem_count FROM sessions WHERE id = ?",
+            (session_id,),
+        )
+        if not rows:
+            raise CaptureError(f"{self.path}: no session {session_id}")
+        return SessionRow(*rows[0])
 
     def sessions(self) -> list[SessionRow]:
         """All device sessions, most recently seen first."""

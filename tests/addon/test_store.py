@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,19 @@ def test_full_text_search_finds_words_of_the_decoded_xml(tmp_path: Path) -> None
 def test_fts_query_quotes_every_word() -> None:
     assert fts_query('a "b" c*') == '"a" """b""" "c"*'
     assert fts_query("  ") is None
+
+
+@pytest.fixture(scope="module")
+def one_flow_reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaptureReader]:
+    reader, _ = stored(tmp_path_factory.mktemp("one-flow"), eas_flow())
+    yield reader
+    reader.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(typed=st.text(max_size=30))
+def test_any_typed_search_text_is_a_valid_query(one_flow_reader: CaptureReader, typed: str) -> None:
+    assert one_flow_reader.count_flows(text=typed) in (0, 1)
 
 
 def test_replays_link_to_their_original(tmp_path: Path) -> None:
