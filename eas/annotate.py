@@ -54,6 +54,8 @@ _MAX_CACHED_TAGS = 4096
 _TAG_CACHE: dict[str, tuple[str, str, Handler] | None] = {}
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _COMMENT_MAX = 2000
+_DOUBLE_DASH = re.compile("-(?=-)")
+_COMMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 def status_meaning(command: str, code: int) -> str | None:
@@ -75,10 +77,10 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     walk = _Walk(root, context)
     notes: list[tuple[etree._Element, str]] = []
     cache = _TAG_CACHE
-    for element in root.iter():
+    pure = _PURE_HANDLERS
+    memo: dict[tuple[str, str | None], str | None] = {}
+    for element in root.iter(etree.Element):
         tag = element.tag
-        if not isinstance(tag, str):
-            continue
         try:
             entry = cache[tag]
         except KeyError:
@@ -88,11 +90,18 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
         if entry is None:
             continue
         namespace, local, handler = entry
-        note = handler(walk, element, namespace, local)
+        if handler in pure and not len(element):
+            key = (tag, element.text)
+            try:
+                note = memo[key]
+            except KeyError:
+                note = memo[key] = handler(walk, element, namespace, local)
+        else:
+            note = handler(walk, element, namespace, local)
         if note:
             notes.append((element, note))
-    for element, note in notes:
-        _attach(element, note)
+    if notes:
+        _attach_all(root, notes)
     return root
 
 
@@ -114,22 +123,42 @@ def _comment_text(note: str) -> str:
     text = _INVALID_XML_CHARS.sub("?", note)
     if len(text) > _COMMENT_MAX:
         text = text[:_COMMENT_MAX] + "..."
-    text = re.sub("-(?=-)", "- ", text)
+    if "--" in text:
+        text = _DOUBLE_DASH.sub("- ", text)
     return f" {text} "
 
 
-def _attach(element: etree._Element, note: str) -> None:
-    if element.getparent() is None:
-        return
-    text = _comment_text(note)
-    following = element.getnext()
-    if isinstance(following, etree._Comment) and following.text == text:
-        return
-    comment = etree.Comment(text)
-    tail = element.tail
-    element.tail = None
-    element.addnext(comment)
-    comment.tail = tail
+def _attach_all(root: etree._Element, notes: list[tuple[etree._Element, str]]) -> None:
+    """Insert each note as a comment right after its element (comments parsed in one go: much cheaper
+    than one etree.Comment, hence one new document, per note)."""
+    had_comments = next(root.iter(etree.Comment), None) is not None
+    texts: dict[str, str] = {}
+    shown = []
+    for _element, note in notes:
+        text = texts.get(note)
+        if text is None:
+            text = texts[note] = _comment_text(note)
+        shown.append(text)
+    try:
+        holder = etree.fromstring("<r><!--" + "--><!--".join(shown) + "--></r>", _COMMENT_PARSER)
+        comments: list[etree._Element] = list(holder)
+    except etree.XMLSyntaxError:
+        comments = []
+    if len(comments) != len(notes):
+        comments = [etree.Comment(text) for text in shown]
+    for (element, _note), comment, text in zip(notes, comments, shown):
+        if element is root:
+            continue
+        if had_comments:
+            following = element.getnext()
+            if isinstance(following, etree._Comment) and following.text == text:
+                continue
+        tail = element.tail
+        if tail is not None:
+            element.tail = None
+        element.addnext(comment)
+        if tail is not None:
+            comment.tail = tail
 
 
 def _local(element: etree._Element) -> str:
@@ -540,5 +569,10 @@ _DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
 )
 
 _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
+
+# Handlers whose note depends only on the element's tag and text (memoized within one annotate call).
+_PURE_HANDLERS: frozenset[Handler] = frozenset(
+    handler for (namespace, local), handler in _HANDLERS.items()
+    if handler not in (_status, _filter_type, _supported, _body_data) and namespace not in ("Contacts", "Contacts2"))
 
 __all__ = ["AnnotationContext", "annotate", "status_meaning"]
