@@ -29,6 +29,7 @@ from __future__ import annotations
 #   root:        wbxml:version="1.1"   wbxml:publicid="4" | "strtbl:N"   wbxml:charset="4" (IANA MIBenum)
 #                wbxml:strtbl="<base64>"   wbxml:prolog="<base64 of PIs before the root>"
 #                wbxml:trailer="<base64 of bytes after the root>"
+#                wbxml:header="<base64>" the raw header when an mb_u_int32 in it was not minimal
 #   any element: wbxml:switch="1 1"   SWITCH_PAGE tokens sent before the tag when not exactly the one needed
 #                wbxml:end-switch="2"  SWITCH_PAGE tokens sent between the content and END
 #                wbxml:content="empty" the tag had the content flag but nothing before END
@@ -43,7 +44,8 @@ from __future__ import annotations
 # Placeholders (elements in WBXML_NS) stand for what MS-ASWBXML never sends, so lenient decoding loses
 # nothing: wbxml:tag-PP-TT (unknown page PP or token TT, hex), wbxml:literal index="N" (LITERAL tags),
 # wbxml:ext token="0x40" (extension tokens), wbxml:pi (a processing instruction, base64), and inside
-# mixed content wbxml:str / wbxml:opaque (base64) and wbxml:entity (code point).
+# mixed content wbxml:str / wbxml:opaque (base64), wbxml:entity (code point), wbxml:strref index="N"
+# (STR_T). Pending SWITCH_PAGE tokens before such a token become its wbxml:switch.
 #
 # Encoding. XML without markers encodes canonically: SWITCH_PAGE only when the page changes, the content
 # flag only when there is content, STR_I for text; for tags in page.opaque_tags the text is sent as an
@@ -286,6 +288,26 @@ def _add_switch(xml: bytes, pend: list[int]) -> bytes:
     return _with_attrs(head + b">", [_attr("switch", " ".join(map(str, pend)))]) + rest
 
 
+def _flush_pieces(pieces: list[_Piece], codec: str) -> tuple[list[bytes], bool]:
+    """Buffered content tokens of an element that turned out to have child elements, as mixed content."""
+    chunks: list[bytes] = []
+    need_ns = False
+    switches: list[int] = []
+    for piece in pieces:
+        if piece[0] == "p":
+            assert isinstance(piece[1], int)
+            switches.append(piece[1])
+            continue
+        # Text right after text would merge with it in XML: only the first of a run may be inline.
+        xml, ns = _mixed_piece(piece, codec, bool(switches) or bool(chunks) and not chunks[-1].endswith(b">"))
+        if switches:
+            xml = _add_switch(xml, switches)
+            switches = []
+        chunks.append(xml)
+        need_ns = need_ns or ns
+    return chunks, need_ns
+
+
 def _skip_attr_list(data: bytes, i: int) -> int:
     """Index just past the END closing an attribute list (or PI) that starts at `i` (WAP-192 5.8.3)."""
     start = i
@@ -395,22 +417,26 @@ def _piece_item(kind: str, payload: object, length: int) -> str:
     return f"{kind}{length}"
 
 
-def _mixed_piece(piece: _Piece, codec: str) -> tuple[bytes, bool]:
-    """XML for one content token in an element that also has child elements; (xml, needs WBXML_NS)."""
+def _mixed_piece(piece: _Piece, codec: str, placeholder: bool = False) -> tuple[bytes, bool]:
+    """XML for one content token in an element that also has child elements; (xml, needs WBXML_NS).
+
+    Text is written inline unless `placeholder` (it must carry a marker) or it is not XML text.
+    """
     kind, payload = piece
-    if kind == "s" or kind == "t":
-        raw = payload[1] if isinstance(payload, tuple) else payload
+    if kind == "t":
+        assert isinstance(payload, tuple)
+        return f'<wbxml:strref index="{payload[0]}"/>'.encode(), True
+    if kind == "s":
+        raw = payload
         assert isinstance(raw, bytes)
         text = _xml_text(raw, codec)
-        if text is not None and text.strip():
+        if text is not None and text.strip() and not placeholder:
             return text, False
         return b"<wbxml:str>" + _b64(raw) + b"</wbxml:str>", True
     if kind == "o":
         assert isinstance(payload, bytes)
         return b"<wbxml:opaque>" + _b64(payload) + b"</wbxml:opaque>", True
-    if kind == "e":
-        return f"<wbxml:entity>{payload}</wbxml:entity>".encode(), True
-    return b"", False
+    return f"<wbxml:entity>{payload}</wbxml:entity>".encode(), True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -458,6 +484,11 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
         attrs.append(_attr("charset", str(charset)))
     if table_length:
         attrs.append(_attr("strtbl", _b64(strtbl)))
+    canonical = bytes((version,)) + (
+        b"\x00" + encode_mb_u_int32(publicid_index) if publicid_index >= 0 else encode_mb_u_int32(publicid)
+    ) + encode_mb_u_int32(charset) + encode_mb_u_int32(table_length) + strtbl
+    if data[:i] != canonical:  # an mb_u_int32 written with more bytes than needed
+        attrs.append(_attr("header", _b64(data[:i])))
     return attrs, codec, strtbl, i
 
 
@@ -575,8 +606,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                         pieces_list.append(piece)
                         top_buffered = True
                     else:
-                        xml, ns = _mixed_piece(piece, codec)
-                        if pend and ns:
+                        xml, ns = _mixed_piece(piece, codec, bool(pend) or not out[-1].endswith(b">"))
+                        if pend:
                             xml = _add_switch(xml, pend)
                             if page < len(CODE_PAGES):
                                 used_pages.add(page)
@@ -648,9 +679,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                         flush_pieces = top[5]
                         assert isinstance(flush_pieces, list)
                         top[5] = None
-                        for old_piece in flush_pieces:
-                            append(_mixed_piece(old_piece, codec)[0])
-                        need_ns = True
+                        out.extend(_flush_pieces(flush_pieces, codec)[0])
                     if pend:
                         xml = _add_switch(xml, pend)
                         if page < len(CODE_PAGES):
@@ -679,10 +708,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     flush_pieces = top[5]
                     assert isinstance(flush_pieces, list)
                     top[5] = None
-                    for old_piece in flush_pieces:
-                        xml, ns = _mixed_piece(old_piece, codec)
-                        need_ns = need_ns or ns
-                        append(xml)
+                    flushed, ns = _flush_pieces(flush_pieces, codec)
+                    out.extend(flushed)
+                    need_ns = need_ns or ns
                     top_buffered = False
                 if not stack:
                     if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC) or page >= len(CODE_PAGES):
@@ -702,7 +730,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                         i += adv
                         break
                     stack.append([close_b, len(out), open_b, flags, markers, None, i])
-                    append(open_b)
+                    append(_with_attrs(open_b, markers))
                     i += adv
                     continue
                 if close_b is None:
@@ -846,7 +874,7 @@ _TAG_INFO: Final[dict[str, _Info]] = {
     for name, token in page.tokens.items()
 }
 _SWITCH: Final = [bytes((SWITCH_PAGE, p)) for p in range(256)]
-_ROOT_MARKERS: Final = {"version", "publicid", "charset", "strtbl", "prolog", "trailer"}
+_ROOT_MARKERS: Final = {"version", "publicid", "charset", "strtbl", "header", "prolog", "trailer"}
 _ELEMENT_MARKERS: Final = {"switch", "end-switch", "content", "token", "attrs", "opaque", "text", "pieces"}
 
 
@@ -1004,6 +1032,8 @@ class _Encoder:
         if local == "opaque":
             raw = _b64decode(el, text)
             return b"\xc3" + encode_mb_u_int32(len(raw)) + raw
+        if local == "strref":
+            return b"\x83" + encode_mb_u_int32(_int_attr(el, "index", el.get("index")))
         if local == "entity":
             return b"\x02" + encode_mb_u_int32(_int_attr(el, "entity", (text or "").strip()))
         if local == "pi":
@@ -1070,6 +1100,8 @@ def _header(root: etree._Element, markers: dict[str, str]) -> tuple[bytes, str, 
         header += encode_mb_u_int32(_int_attr(root, "publicid", publicid) if publicid else _DEFAULT_PUBLICID)
     charset = _int_attr(root, "charset", markers["charset"]) if "charset" in markers else _UTF8
     header += encode_mb_u_int32(charset) + encode_mb_u_int32(len(strtbl)) + strtbl
+    if "header" in markers:
+        header = bytearray(_b64decode(root, markers["header"]))
     if "prolog" in markers:
         header += _b64decode(root, markers["prolog"])
     return bytes(header), _CODECS.get(charset, "utf-8"), strtbl
