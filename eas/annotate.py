@@ -396,6 +396,26 @@ def _body_data(walk: _Walk, element: etree._Element, namespace: str, local: str)
     return "MIME: " + values.describe_mime(raw)
 
 
+def _message_class(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    if not raw:
+        return None
+    meaning = enums.message_class_meaning(raw)
+    return f"MessageClass {raw}: {meaning if meaning else 'unknown message class'}"
+
+
+def _range(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    first, dash, last = raw.partition("-")
+    if not dash or not first.isdigit() or not last.isdigit():
+        return f"Range {raw!r}: invalid (expected m-n, e.g. 0-9)" if raw else None
+    what = "bytes" if namespace == "ItemOperations" else "results"
+    count = int(last) - int(first) + 1
+    if count < 1:
+        return f"Range {raw}: invalid (m is greater than n)"
+    return f"Range {raw}: {what} {first} to {last}, zero-based ({count} in all)"
+
+
 def _sync_key(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
     raw = _text(element)
     if raw != "0":
@@ -489,7 +509,6 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Email", "FlagStatus"): _flag_status,
         ("FolderHierarchy", "Type"): _folder_type,
         ("AirSync", "FilterType"): _filter_type,
-        ("GetItemEstimate", "FilterType"): _filter_type,
         ("AirSync", "Class"): _enum(enums.CLASS),
         ("Ping", "Class"): _enum(enums.CLASS),
         ("GetItemEstimate", "Class"): _enum(enums.CLASS),
@@ -515,10 +534,12 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Calendar", "MeetingStatus"): _enum(enums.MEETING_STATUS),
         ("Calendar", "ResponseType"): _enum(enums.RESPONSE_TYPE),
         ("Calendar", "AttendeeStatus"): _enum(enums.ATTENDEE_STATUS, "Attendee status"),
-        ("Calendar", "Attendee_Status"): _enum(enums.ATTENDEE_STATUS, "Attendee status"),
         ("Calendar", "AttendeeType"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
-        ("Calendar", "Attendee_Type"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
         ("Email", "InstanceType"): _enum(enums.INSTANCE_TYPE),
+        ("Email", "MessageClass"): _message_class,
+        ("Search", "Range"): _range,
+        ("ItemOperations", "Range"): _range,
+        ("Find", "Range"): _range,
         ("Email2", "LastVerbExecuted"): _enum(enums.LAST_VERB),
         ("Email2", "MeetingMessageType"): _enum(enums.MEETING_MESSAGE_TYPE),
         ("MeetingResponse", "UserResponse"): _enum(enums.USER_RESPONSE),
@@ -559,7 +580,6 @@ _DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
     ("Email2", "LastVerbExecutionTime"),
     ("Calendar", "DtStamp"), ("Calendar", "StartTime"), ("Calendar", "EndTime"), ("Calendar", "Until"),
     ("Calendar", "ExceptionStartTime"), ("Calendar", "AppointmentReplyTime"),
-    ("Calendar", "ProposedStartTime"), ("Calendar", "ProposedEndTime"), ("Calendar", "InstanceId"),
     ("Tasks", "DateCompleted"), ("Tasks", "DueDate"), ("Tasks", "UtcDueDate"), ("Tasks", "StartDate"),
     ("Tasks", "UtcStartDate"), ("Tasks", "ReminderTime"), ("Tasks", "Until"), ("Tasks", "OrdinalDate"),
     ("Notes", "LastModifiedDate"), ("Settings", "StartTime"), ("Settings", "EndTime"),

@@ -383,8 +383,43 @@ UNITS: Mapping[tuple[str, str], str] = MappingProxyType({
     ("Calendar", "Reminder"): "minutes before the start to remind",
     ("AirSyncBase", "TruncationSize"): "bytes of body to send at most",
     ("AirSyncBase", "EstimatedDataSize"): "estimated size of the full body, in bytes",
-    ("AirSyncBase", "EstimatedSize"): "estimated size, in bytes",
     ("GetItemEstimate", "Estimate"): "items the next Sync would return",
     ("Search", "Total"): "results found in all",
     ("Contacts", "WeightedRank"): "rank in the recipient information cache: higher means mailed more",
 })
+
+# MS-ASEMAIL MessageClass: the kind of message, matched on the longest known prefix (case-insensitive)
+MESSAGE_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("IPM.Note.SMIME.MultipartSigned", "S/MIME clear-signed message"),
+    ("IPM.Note.SMIME", "S/MIME encrypted or opaque-signed message"),
+    ("IPM.Note.Receipt.SMIME", "S/MIME signed receipt"),
+    ("IPM.Note", "email message"),
+    ("IPM.Schedule.Meeting.Request", "meeting request"),
+    ("IPM.Schedule.Meeting.Canceled", "meeting cancellation"),
+    ("IPM.Schedule.Meeting.Resp.Pos", "meeting accepted"),
+    ("IPM.Schedule.Meeting.Resp.Tent", "meeting tentatively accepted"),
+    ("IPM.Schedule.Meeting.Resp.Neg", "meeting declined"),
+    ("IPM.Notification.Meeting", "meeting notification (e.g. forward notice)"),
+    ("IPM.Post", "post"),
+    ("IPM.InfoPathForm", "InfoPath form"),
+    ("IPM.Sharing", "sharing request"),
+    ("IPM.Octel.Voice", "voice mail"),
+    ("IPM.Voicenotes", "voice note"),
+    ("REPORT.IPM.Note.NDR", "non-delivery report"),
+    ("REPORT.IPM.Note.DR", "delivery receipt"),
+    ("REPORT.IPM.Note.Delayed", "delivery delayed report"),
+    ("REPORT.IPM.Note.IPNRN", "read receipt"),
+    ("REPORT.IPM.Note.IPNNRN", "not-read receipt"),
+    ("REPORT.IPM.Schedule.Meeting.Request.NDR", "non-delivery report of a meeting request"),
+)
+
+
+def message_class_meaning(value: str) -> str | None:
+    """The longest known prefix's meaning for a MessageClass value, or None."""
+    folded = value.strip().casefold()
+    best: tuple[int, str] | None = None
+    for prefix, meaning in MESSAGE_CLASS_PREFIXES:
+        lowered = prefix.casefold()
+        if (folded == lowered or folded.startswith(lowered + ".")) and (best is None or len(prefix) > best[0]):
+            best = (len(prefix), meaning)
+    return best[1] if best else None

@@ -42,6 +42,7 @@ POLICY_SETTINGS: Mapping[str, PolicySetting] = MappingProxyType({
     "AllowTextMessaging": PolicySetting("SMS text messaging", _ALLOW),
     "AllowUnsignedApplications": PolicySetting("running unsigned applications", _ALLOW),
     "AllowUnsignedInstallationPackages": PolicySetting("installing unsigned packages", _ALLOW),
+    "AllowWiFi": PolicySetting("Wi-Fi", _ALLOW),
     "AllowWifi": PolicySetting("Wi-Fi", _ALLOW),
     "AlphanumericDevicePasswordRequired": PolicySetting("a password with letters and digits", _REQUIRE),
     "ApprovedApplicationList": PolicySetting("applications allowed to run (Hash children)"),
@@ -84,6 +85,7 @@ POLICY_SETTINGS: Mapping[str, PolicySetting] = MappingProxyType({
     "UnapprovedInROMApplicationList": PolicySetting("built-in applications that must not run "
                                                     "(ApplicationName children)"),
     "ApplicationName": PolicySetting("name of a built-in application that must not run"),
+    "DocumentBrowseEnabled": PolicySetting("token kept for history; the current spec does not use it"),
 })
 
 # MS-ASPROV 2.2.2 Elements: the Provision page elements outside EASProvisionDoc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from types import ModuleType
 
 import pytest
 
+from eas.codepages import CODE_PAGES
 from eas.meanings import contacts, enums, provision, settings, status
 
 COMMANDS = ("Sync FolderSync FolderCreate FolderUpdate FolderDelete GetItemEstimate ItemOperations "
@@ -83,3 +85,26 @@ def test_folder_types_1_to_19() -> None:
 def test_body_types_1_to_4() -> None:
     assert dict(enums.BODY_TYPE) == {"1": "plain text", "2": "HTML", "3": "RTF (compressed, base64)",
                                      "4": "MIME (the whole RFC 822 message)"}
+
+
+# Handler names that no code page defines, kept on purpose: spellings of the spec text and of older versions.
+ALIASES = {("Contacts", "AssistnamePhoneNumber"), ("Contacts", "BusinessPostalCode"), ("Provision", "AllowWifi"),
+           ("Provision", "DeviceEncryptionEnabled"), ("Email", "FlagStatus")}
+
+
+def test_every_handled_element_exists_in_the_code_pages() -> None:
+    annotate_module = importlib.import_module("eas.annotate")
+    tags = {page.name: set(page.tags.values()) for page in CODE_PAGES}
+    strays = {key for key in annotate_module._HANDLERS if key[1] not in tags.get(key[0], set())}
+    assert strays == ALIASES
+
+
+def test_every_contacts_and_provision_tag_has_a_meaning() -> None:
+    annotate_module = importlib.import_module("eas.annotate")
+    for page_name in ("Contacts", "Contacts2"):
+        missing = {tag for tag in next(p for p in CODE_PAGES if p.name == page_name).tags.values()
+                   if (page_name, tag) not in annotate_module._HANDLERS}
+        assert not missing, (page_name, missing)
+    provision_page = next(p for p in CODE_PAGES if p.name == "Provision")
+    missing = {tag for tag in provision_page.tags.values() if ("Provision", tag) not in annotate_module._HANDLERS}
+    assert missing == {"Provision", "Policies", "Policy"}
