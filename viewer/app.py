@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from viewer.commands import InspectorCommands
@@ -62,6 +63,20 @@ class EasInspectorApp(App[None]):
         self._writer: CaptureWriter | None = None
         self._writer_lock = threading.Lock()
         self.sub_title = self.capture_label
+        self.notices: list[tuple[str, str]] = []  # (severity, message) of every notification, oldest first
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification (plain text by default: error messages may contain brackets) and log it."""
+        self.notices.append((severity, message))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import time
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,4 +110,13 @@ def codec_ready() -> bool:
 
 
 needs_codec = pytest.mark.skipif(not codec_ready(), reason="eas WBXML codec not implemented yet")
-_ = time
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests (Textual pilots) in a fresh event loop; no asyncio plugin is needed."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**arguments))
+    return True

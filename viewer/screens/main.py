@@ -216,6 +216,8 @@ class MainScreen(Screen[None]):
             return
         flows = self.query_one(FlowList)
         flows.loading = False
+        if self.progress == "counting…":
+            self.progress = ""
         if isinstance(event, FlowCountGrew):
             if self.filter.order == "ts_start":
                 shift = event.total - self.total if self.filter.descending else 0
@@ -322,9 +324,8 @@ class MainScreen(Screen[None]):
         self.filter = flow_filter
         self.generation += 1
         self._keep_cursor = keep_cursor
-        self.query_one(FlowList).loading = True
         self.workers.cancel_group(self, "problem")
-        self.progress = ""
+        self.progress = "counting…"
         self._sync_filter_widgets()
         self.load_flows(self.generation, flow_filter, 0, False)
         self._update_status()
