@@ -24,8 +24,8 @@ WBXML_MAGIC = b"\x03\x01\x6a"
 
 
 def comment_text(text: str) -> str:
-    """Text made safe inside an XML comment (no "--", no trailing "-", one line)."""
-    text = " ".join(text.split())
+    """Text made safe inside an XML comment (one line, no "--", no trailing "-"); leading spaces kept."""
+    text = " ".join(text.splitlines()).replace("\t", " ").rstrip()
     while "--" in text:
         text = text.replace("--", "- -")
     return text + " " if text.endswith("-") else text
@@ -74,9 +74,11 @@ def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, Dec
 def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: bool) -> list[str]:
     """The comment lines above the body: what the request is, its decoded query, the headers explained."""
     lines: list[str] = []
-    what = "Autodiscover" if exchange.is_autodiscover else "EAS"
     side = "response" if is_response else "request"
-    title = f"{what} {exchange.command or exchange.method} {side}"
+    if exchange.is_autodiscover:
+        title = f"Autodiscover {side}"
+    else:
+        title = f"EAS {exchange.command or exchange.method} {side}"
     if exchange.protocol_version:
         title += f", protocol {exchange.protocol_version}"
     if is_response and exchange.http_status is not None:
@@ -99,8 +101,7 @@ def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: 
         if body.content_type:
             size += f", {body.content_type}"
         lines.append(comment(size))
-        for number, part in enumerate(body.parts):
-            lines.append(comment(f"  part {number}: {part}"))
+        lines.extend(comment(f"  {part}") for part in body.parts)
     for status in exchange.eas_statuses if is_response else ():
         meaning = f" ({status.meaning})" if status.meaning else ""
         lines.append(comment(f"status {status.path} = {status.code}{meaning}"))
@@ -161,10 +162,10 @@ class ActiveSyncContentview(InteractiveContentview):
                     parent.remove(node)
             return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
         original = metadata.original_data
-        if content_type not in WBXML_TYPES and original and not original.startswith(WBXML_MAGIC):
+        if original and not original.startswith(WBXML_MAGIC[:2]):
             raise ValueError(
-                f"this {content_type or 'untyped'} body is not WBXML; the ActiveSync view can only "
-                "write back WBXML and Autodiscover XML; edit it in the raw view"
+                f"this {content_type or 'untyped'} body is not WBXML; the ActiveSync view writes back only "
+                "WBXML and Autodiscover XML; edit it in the raw view"
             )
         return eas.encode(prettified.encode("utf-8"))
 
