@@ -502,6 +502,11 @@ def _check_capture(connection: sqlite3.Connection, path: Path, *, upgradable: bo
     return version
 
 
+def _is_empty(connection: sqlite3.Connection) -> bool:
+    """A database with nothing in it (a new or zero-length file), ready to become a capture."""
+    return connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Writer
 
@@ -593,6 +598,9 @@ class CaptureWriter:
         self._queue.put(None)
         self._thread.join()
         lost = sum(1 for item in self._unwritten if item.values is not None)
+        while not self._queue.empty():  # left behind only when the thread stopped on a bug
+            item = self._queue.get_nowait()
+            lost += int(item is not None and item.flow_input is not None)
         try:
             if not lost:
                 self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -643,7 +651,7 @@ class CaptureWriter:
                 raise CaptureError(f"{path}: cannot switch the capture to WAL mode (got {mode})")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            if version == 0:
+            if _is_empty(connection):
                 self._create_schema(connection)
             elif version < SCHEMA_VERSION:
                 self._migrate(connection, version)
@@ -658,8 +666,14 @@ class CaptureWriter:
         return connection
 
     def _create_schema(self, connection: sqlite3.Connection) -> None:
+        if self.path.stat().st_size == 0:
+            os.chmod(self.path, 0o600)  # an empty file becoming a capture: private like one we create
         connection.execute("BEGIN IMMEDIATE")
         try:
+            if not _is_empty(connection):
+                connection.execute("COMMIT")  # another process created it meanwhile
+                _check_capture(connection, self.path, upgradable=False)
+                return
             for statement in _split_sql(_SCHEMA):
                 connection.execute(statement)
             connection.executemany(

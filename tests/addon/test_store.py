@@ -362,6 +362,34 @@ def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
         CaptureWriter(reader.path)
 
 
+def test_an_older_schema_is_named_as_such(tmp_path: Path) -> None:
+    reader, _ = stored(tmp_path, eas_flow())
+    reader.close()
+    with sqlite3.connect(reader.path) as raw:
+        raw.execute("PRAGMA user_version = 0")
+    with pytest.raises(CaptureError, match=f"capture schema version 0 is older than this eas-inspector reads \\({SCHEMA_VERSION}\\)"):
+        CaptureReader(reader.path)
+    with pytest.raises(CaptureError, match="no upgrade from capture schema version 0"):
+        CaptureWriter(reader.path)
+
+
+def test_two_writers_write_the_same_capture_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    proxy, viewer = CaptureWriter(path), CaptureWriter(path)
+    original_id = proxy.add_sync(flow_input_from_mitm(eas_flow(timestamp=100.0)))
+    for index in range(50):
+        proxy.add(flow_input_from_mitm(eas_flow(timestamp=200.0 + index)))
+        if index % 10 == 0:
+            viewer.add_sync(flow_input_from_mitm(eas_flow(timestamp=300.0 + index)), replay_of=original_id)
+    proxy.close()
+    viewer.close()
+    with CaptureReader(path) as reader:
+        assert reader.count_flows() == 56
+        (session,) = reader.sessions()
+        assert (session.flow_count, session.first_seen, session.last_seen) == (56, 100.0, 340.0)
+        assert len(reader.replays(original_id)) == 5
+
+
 def test_files_that_are_not_captures_are_refused(tmp_path: Path) -> None:
     text_file = tmp_path / "notes.sqlite"
     text_file.write_bytes(b"these are my notes, not a database" * 100)
@@ -512,14 +540,14 @@ def test_sigkill_loses_nothing_completed_a_second_before(tmp_path: Path) -> None
     killed_at = time.monotonic()
     process.wait()
     assert process.returncode == -signal.SIGKILL
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    with CaptureReader(path) as reader:
+    with CaptureReader(path) as reader:  # read-only, straight after the crash (no recovery by a writer first)
         stored_seqs = {
             int(dict(reader.flow(row.id).request_headers)["X-Seq"]) for row in reader.flows(limit=None)
         }
         (session,) = reader.sessions()
         assert session.flow_count == len(stored_seqs)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     safe = {seq for seq, at in added_at.items() if killed_at - at > 1.0}
     assert len(safe) >= 50
     assert safe <= stored_seqs
