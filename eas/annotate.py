@@ -416,6 +416,14 @@ def _range(walk: _Walk, element: etree._Element, namespace: str, local: str) -> 
     return f"Range {raw}: {what} {first} to {last}, zero-based ({count} in all)"
 
 
+def _picture_data(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    parent = element.getparent()
+    raw = element.text or ""
+    if parent is None or _local(parent) != "Picture" or not raw.strip():
+        return None
+    return "Picture: " + values.describe_picture(raw)
+
+
 def _sync_key(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
     raw = _text(element)
     if raw != "0":
@@ -537,6 +545,8 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Calendar", "AttendeeType"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
         ("Email", "InstanceType"): _enum(enums.INSTANCE_TYPE),
         ("Email", "MessageClass"): _message_class,
+        ("GAL", "Data"): _picture_data,
+        ("ResolveRecipients", "Data"): _picture_data,
         ("Search", "Range"): _range,
         ("ItemOperations", "Range"): _range,
         ("Find", "Range"): _range,
@@ -593,6 +603,6 @@ _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
 # Handlers whose note depends only on the element's tag and text (memoized within one annotate call).
 _PURE_HANDLERS: frozenset[Handler] = frozenset(
     handler for (namespace, local), handler in _HANDLERS.items()
-    if handler not in (_status, _filter_type, _supported, _body_data) and namespace not in ("Contacts", "Contacts2"))
+    if handler not in (_status, _filter_type, _supported, _body_data, _picture_data) and namespace not in ("Contacts", "Contacts2"))
 
 __all__ = ["AnnotationContext", "annotate", "status_meaning"]

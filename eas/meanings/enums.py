@@ -163,7 +163,7 @@ IMPORTANCE: EnumTable = _table({"0": "low", "1": "normal", "2": "high"})
 # MS-ASEMAIL Sensitivity; MS-ASCAL Sensitivity; MS-ASTASK Sensitivity
 SENSITIVITY: EnumTable = _table({"0": "normal", "1": "personal", "2": "private", "3": "confidential"})
 
-# MS-ASCAL BusyStatus; MS-ASEMAIL BusyStatus (MeetingRequest)
+# MS-ASCAL BusyStatus; MS-ASEMAIL BusyStatus (MeetingRequest); same values as MS-OXOCAL 2.2.1.2
 BUSY_STATUS: EnumTable = _table({
     "0": "free",
     "1": "tentative",
@@ -222,7 +222,7 @@ WEEK_OF_MONTH: EnumTable = _table({
     "1": "first week", "2": "second week", "3": "third week", "4": "fourth week", "5": "last week",
 })
 
-# MS-ASCAL FirstDayOfWeek; MS-ASEMAIL2 FirstDayOfWeek
+# MS-ASCAL FirstDayOfWeek; MS-ASEMAIL FirstDayOfWeek (Email2 namespace)
 FIRST_DAY_OF_WEEK: EnumTable = _table({
     "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday",
     "4": "Thursday", "5": "Friday", "6": "Saturday",
@@ -261,19 +261,19 @@ CALENDAR_TYPE: EnumTable = _table({
     "20": "Korean lunar",
 })
 
-# MS-ASEMAIL InstanceType (MeetingRequest)
+# MS-ASEMAIL 2.2.2.39 InstanceType (MeetingRequest)
 INSTANCE_TYPE: EnumTable = _table({
     "0": "a single appointment",
     "1": "the master of a recurring series",
     "2": "one instance of a recurring series",
     "3": "an exception of a recurring series",
-    "4": "an orphan instance (an exception whose master is unknown)",
+    "4": "an orphan instance of a recurring series (protocol 16.0 and later)",
 })
 
 # MS-ASEMAIL Status (Flag) / FlagStatus
 FLAG_STATUS: EnumTable = _table({"0": "flag cleared", "1": "complete", "2": "active (flagged)"})
 
-# MS-ASEMAIL2 LastVerbExecuted
+# MS-ASEMAIL LastVerbExecuted (Email2 namespace)
 LAST_VERB: EnumTable = _table({
     "0": "unknown",
     "1": "replied to the sender",
@@ -281,7 +281,7 @@ LAST_VERB: EnumTable = _table({
     "3": "forwarded",
 })
 
-# MS-ASEMAIL2 MeetingMessageType
+# MS-ASEMAIL 2.2.2.47 MeetingMessageType (Email2 namespace; absent means 0)
 MEETING_MESSAGE_TYPE: EnumTable = _table({
     "0": "not a meeting message, or a silent update",
     "1": "initial meeting request",
@@ -289,7 +289,7 @@ MEETING_MESSAGE_TYPE: EnumTable = _table({
     "3": "informational update",
     "4": "outdated: a newer update exists",
     "5": "the delegator's copy of a request sent to a delegate",
-    "6": "delegated: the request was forwarded to a delegate",
+    "6": "delegated: the request went to a delegate; do not respond to this copy",
 })
 
 # MS-ASCMD UserResponse (MeetingResponse)

@@ -499,3 +499,15 @@ def test_the_encoder_ignores_the_notes() -> None:
     assert len(list(root.iter(etree.Comment))) >= 6
     assert wbxml.encode(root) == plain
     assert wbxml.encode(wbxml.to_xml(root)) == plain
+
+
+def test_gal_and_resolve_recipients_pictures() -> None:
+    picture = base64.b64encode(png_bytes(20, 10)).decode()
+    found = notes_of('<Search xmlns="Search" xmlns:g="GAL"><Response><Store><Result><Properties>'
+                     f'<g:Picture><g:Status>1</g:Status><g:Data>{picture}</g:Data></g:Picture>'
+                     '</Properties></Result></Store></Response></Search>')
+    assert only(found, "Status") == "Status 1: picture returned"
+    assert only(found, "Data").startswith("Picture: PNG image,") and only(found, "Data").endswith("20x10 pixels")
+    found = notes_of('<ResolveRecipients xmlns="ResolveRecipients"><Response><Recipient><Picture>'
+                     f'<Data>{picture}</Data></Picture></Recipient></Response></ResolveRecipients>')
+    assert only(found, "Data").endswith("20x10 pixels")
