@@ -689,7 +689,7 @@ def _analyze(
 
         try:
             for message in validate_request(req_root):
-                problems.append(Problem("request body", f"schema: {message}", None, "warning"))
+                problems.append(Problem("request body", f"schema (MS-ASHTTP Appendix A, up to 14.0): {message}", None, "warning"))
         except Exception as err:  # a schema loading bug is a warning, not a failed analysis
             problems.append(Problem("request body", f"schema check failed: {type(err).__name__}: {err}", None, "warning"))
 

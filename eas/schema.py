@@ -18,7 +18,8 @@ _MARKER_NS = "urn:eas-inspector:wbxml"
 _URL_SCHEME = "eas-schemas:///"
 
 # Root element (XSD namespace, local name) -> the Appendix A file that declares it (MS-ASHTTP 6.x).
-# Sync, ItemOperations and Search are missing: their XSDs lost text at page breaks in the spec's text dump.
+# ItemOperations and Search are missing: their XSDs lost text at page breaks in the spec's text dump (Sync keeps
+# its own schema; of its class schemas only Calendar is replaced by a permissive one, see Calendar-support.xsd).
 SCHEMA_FILES: Mapping[tuple[str, str], str] = MappingProxyType(
     {
         ("FolderHierarchy:", "FolderCreate"): "FolderCreate-request.xsd",  # 6.1
@@ -35,6 +36,7 @@ SCHEMA_FILES: Mapping[tuple[str, str], str] = MappingProxyType(
         ("Settings:", "Settings"): "Settings-request.xsd",  # 6.15
         ("ComposeMail:", "SmartForward"): "SmartForward-request.xsd",  # 6.16
         ("ComposeMail:", "SmartReply"): "SmartReply-request.xsd",  # 6.17
+        ("AirSync:", "Sync"): "Sync-request.xsd",  # 6.23 (with the class schemas 6.19-6.24 it imports)
         ("ValidateCert:", "ValidateCert"): "ValidateCert-request.xsd",  # 6.25
     }
 )
