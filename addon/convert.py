@@ -47,6 +47,12 @@ def _address(address: Any) -> list[Any] | None:
     return [str(address[0]), int(address[1])]
 
 
+def _host_port(address: Any) -> str:
+    """`host:port`, with brackets around an IPv6 host."""
+    host = str(address[0])
+    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
+
+
 def _connection_state(conn: connection.Connection) -> dict[str, Any]:
     return {
         "id": conn.id,
@@ -93,7 +99,7 @@ def flow_input_from_mitm(mitm_flow: http.HTTPFlow) -> FlowInput:
     request = mitm_flow.request
     response = mitm_flow.response
     server = mitm_flow.server_conn
-    server_address = f"{server.address[0]}:{server.address[1]}" if server.address else None
+    server_address = _host_port(server.address) if server.address else None
     extra: dict[str, Any] = {"mitm_id": mitm_flow.id}
     if mitm_flow.marked:
         extra["marked"] = mitm_flow.marked
@@ -163,7 +169,7 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
     if address is None and record.server_address:
         host, _, port = record.server_address.rpartition(":")
         if port.isdigit():
-            server.address = (host, int(port))
+            server.address = (host.removeprefix("[").removesuffix("]"), int(port))
     server.peername = tuple(server_state["peername"]) if server_state.get("peername") else None
     server.sockname = tuple(server_state["sockname"]) if server_state.get("sockname") else None
     server.timestamp_start = ts.get("server_conn_start")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -184,10 +185,20 @@ def test_flow_from_record_of_a_flow_without_connection_details(tmp_path: Path) -
     original = eas_flow()
     with CaptureWriter(capture, keep_credentials=True) as writer:
         stripped = flow_input_from_mitm(original)
-        from dataclasses import replace
-
         flow_id = writer.add_sync(replace(stripped, connection={}, extra={}))
     with CaptureReader(capture) as reader:
         rebuilt = flow_from_record(reader.flow(flow_id))
     assert rebuilt.request.get_state() == original.request.get_state()
     assert rebuilt.server_conn.address == ("address", 22)
+
+
+def test_server_address_without_connection_details_keeps_ipv6_hosts(tmp_path: Path) -> None:
+    original = eas_flow()
+    original.server_conn.address = ("2001:db8::1", 443)
+    stripped = replace(flow_input_from_mitm(original), connection={})
+    assert stripped.server_address == "[2001:db8::1]:443"
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture) as writer:
+        flow_id = writer.add_sync(stripped)
+    with CaptureReader(capture) as reader:
+        assert flow_from_record(reader.flow(flow_id)).server_conn.address == ("2001:db8::1", 443)
