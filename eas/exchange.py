@@ -647,9 +647,8 @@ def _analyze(
             command = root_name
         elif root_name and root_name != command and command not in ("Options", "Autodiscover"):
             # MS-ASHTTP 4.1: the command of the query is the top element of the request body.
-            problems.append(
-                Problem("request body", f"root element <{root_name}> does not match the command {command}", 0, "warning")
-            )
+            reason = f"root element <{root_name}> does not match the command {command}"
+            problems.append(Problem("request body", reason, 0, "warning"))
 
     resp_loaded = None
     if response_status is not None or response_body is not None:
@@ -689,9 +688,11 @@ def _analyze(
 
         try:
             for message in validate_request(req_root):
-                problems.append(Problem("request body", f"schema (MS-ASHTTP Appendix A, up to 14.0): {message}", None, "warning"))
+                reason = f"schema (MS-ASHTTP Appendix A, up to 14.0): {message}"
+                problems.append(Problem("request body", reason, None, "warning"))
         except Exception as err:  # a schema loading bug is a warning, not a failed analysis
-            problems.append(Problem("request body", f"schema check failed: {type(err).__name__}: {err}", None, "warning"))
+            reason = f"schema check failed: {type(err).__name__}: {err}"
+            problems.append(Problem("request body", reason, None, "warning"))
 
     request_decoded = _finish(
         req_loaded,
