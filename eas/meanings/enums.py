@@ -153,7 +153,10 @@ BODY_TYPE: EnumTable = _table({
 # MS-ASAIRS Method (Attachment)
 ATTACHMENT_METHOD: EnumTable = _table({
     "1": "normal attachment",
-    "5": "embedded message",
+    "2": "reserved (not used)",
+    "3": "reserved (not used)",
+    "4": "reserved (not used)",
+    "5": "embedded message (an attached .eml)",
     "6": "OLE object",
 })
 
