@@ -422,8 +422,10 @@ def export_xml(records: Iterable[FlowRecord]) -> str:
             for name, value in attributes.items()
             if value is not None
         )
-        request_text, response_text = record.request_text, record.response_text
-        if request_text is None and response_text is None and (record.request_body or record.response_body):
+        if record.request_truncated or record.response_truncated:
+            # The stored bodies are cut short; the text indexed when the whole flow was seen is the better view.
+            request_text, response_text = record.request_text, record.response_text
+        else:
             exchange = record.exchange()
             request_text = _decoded_text(exchange.request_body)
             response_text = _decoded_text(exchange.response_body)

@@ -204,7 +204,9 @@ class FlowRecord:
     collection_ids: tuple[str, ...] = ()
     sync_keys: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
-    request_text: str | None = None  # annotated XML (or readable text) of the request body, as indexed
+    # The request's and response's annotated XML (or readable text) as indexed for search: base64/hex runs of
+    # 512+ characters and anything beyond MAX_INDEXED_CHARS left out; None when the flow was not analyzed.
+    request_text: str | None = None
     response_text: str | None = None
 
     def exchange(self) -> Exchange:
@@ -349,10 +351,21 @@ def _headers_from_json(text: str | None) -> Headers | None:
     return tuple((str(name), str(value)) for name, value in json.loads(text))
 
 
+# Base64 and hex runs (attachments, ItemOperations data) are not words anyone searches for, and would bloat the
+# index; they are left out of the indexed text, and so is anything beyond MAX_INDEXED_CHARS of a body.
+MAX_INDEXED_CHARS = 256 * 1024
+_OPAQUE_RUN = re.compile(r"[A-Za-z0-9+/=]{512,}")
+
+
 def _body_text(body: Any) -> str:
+    """The decoded body as indexed for search: its annotated XML or readable text, shortened."""
     if body is None:
         return ""
-    return str(body.xml or body.text or "")
+    text = str(body.xml or body.text or "")
+    text = _OPAQUE_RUN.sub(lambda run: f"[{len(run.group())} characters not indexed]", text)
+    if len(text) > MAX_INDEXED_CHARS:
+        text = text[:MAX_INDEXED_CHARS] + f"\n[{len(text) - MAX_INDEXED_CHARS} more characters not indexed]"
+    return text
 
 
 @dataclass

@@ -243,6 +243,19 @@ def test_full_text_search_finds_words_of_the_decoded_xml(tmp_path: Path) -> None
     assert "Quarterly figures" in (reader.flow(sync_id).response_text or "")
 
 
+def test_long_opaque_data_is_not_indexed(tmp_path: Path) -> None:
+    # Page 20 ItemOperations: ItemOperations 0x05, Response 0x0E, Fetch 0x06, Properties 0x0B, Data 0x0C (opaque).
+    data = bytes(range(256)) * 1024
+    opaque = b"\xc3" + bytes([0x80 | (len(data) >> 14), 0x80 | ((len(data) >> 7) & 0x7F), len(data) & 0x7F]) + data
+    response = HEADER + b"\x00\x14" + _tag(0x05, _tag(0x0E, _tag(0x06, _tag(0x0B, _tag(0x0C, opaque)))))
+    reader, (flow_id,) = stored(tmp_path, eas_flow("ItemOperations", response_body=response))
+    record = reader.flow(flow_id)
+    assert record.response_body == response
+    assert record.response_text is not None and len(record.response_text) < 2000
+    assert "characters not indexed]" in record.response_text
+    assert reader.count_flows(text="ItemOperations") == 1
+
+
 def test_fts_query_quotes_every_word() -> None:
     assert fts_query('a "b" c*') == '"a" """b""" "c"*'
     assert fts_query("  ") is None
