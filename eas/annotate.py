@@ -373,6 +373,23 @@ def _unit(description: str) -> Handler:
     return handler
 
 
+_MARKER_DEPENDENT: set[Handler] = set()  # notes that also depend on the decoder's marker attributes
+_OPAQUE_MARKER = "{urn:eas-inspector:wbxml}opaque"
+_TEXT_MARKER = "{urn:eas-inspector:wbxml}text"
+
+
+def _leaf_value(element: etree._Element) -> str | bytes:
+    """The leaf's value: bytes when the decoder's markers say what bytes the text stands for."""
+    raw = element.text or ""
+    marker = element.get(_OPAQUE_MARKER) or element.get(_TEXT_MARKER)
+    if marker == "base64":
+        data = values.binary_from_text(raw) if raw.strip() else b""
+        return raw if data is None else data
+    if marker == "text":
+        return raw.encode("utf-8", errors="surrogateescape")
+    return raw
+
+
 def _decoded(describe: Callable[[str], str], prefix: str | None = None) -> Handler:
     def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
         raw = element.text or ""
@@ -380,6 +397,16 @@ def _decoded(describe: Callable[[str], str], prefix: str | None = None) -> Handl
             return None
         described = describe(raw)
         return f"{prefix}: {described}" if prefix else described
+    return handler
+
+
+def _decoded_bytes(describe: Callable[[str | bytes], str], prefix: str | None = None) -> Handler:
+    def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+        if not (element.text or "").strip() or len(element):
+            return None
+        described = describe(_leaf_value(element))
+        return f"{prefix}: {described}" if prefix else described
+    _MARKER_DEPENDENT.add(handler)
     return handler
 
 
@@ -393,7 +420,7 @@ def _body_data(walk: _Walk, element: etree._Element, namespace: str, local: str)
     raw = element.text or ""
     if parent is None or _child_text(parent, "Type") != "4" or not raw.strip():
         return None
-    return "MIME: " + values.describe_mime(raw)
+    return "MIME: " + values.describe_mime(_leaf_value(element))
 
 
 def _message_class(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
@@ -562,12 +589,12 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Settings", "BodyType"): _enum(enums.OOF_BODY_TYPE),
         ("Email", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
         ("Calendar", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
-        ("Email2", "ConversationId"): _decoded(values.describe_conversation_id),
-        ("ItemOperations", "ConversationId"): _decoded(values.describe_conversation_id),
-        ("Search", "ConversationId"): _decoded(values.describe_conversation_id),
-        ("Email2", "ConversationIndex"): _decoded(values.describe_conversation_index, "ConversationIndex"),
-        ("Email", "MIMEData"): _decoded(values.describe_mime, "MIME"),
-        ("ComposeMail", "Mime"): _decoded(values.describe_mime, "MIME"),
+        ("Email2", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
+        ("ItemOperations", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
+        ("Search", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
+        ("Email2", "ConversationIndex"): _decoded_bytes(values.describe_conversation_index, "ConversationIndex"),
+        ("Email", "MIMEData"): _decoded_bytes(values.describe_mime, "MIME"),
+        ("ComposeMail", "Mime"): _decoded_bytes(values.describe_mime, "MIME"),
     })
     for namespace in ("Calendar", "Email", "Tasks"):
         handlers[(namespace, "Type")] = _enum(enums.RECURRENCE_TYPE, "Recurrence type")
@@ -603,6 +630,7 @@ _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
 # Handlers whose note depends only on the element's tag and text (memoized within one annotate call).
 _PURE_HANDLERS: frozenset[Handler] = frozenset(
     handler for (namespace, local), handler in _HANDLERS.items()
-    if handler not in (_status, _filter_type, _supported, _body_data, _picture_data) and namespace not in ("Contacts", "Contacts2"))
+    if handler not in (_status, _filter_type, _supported, _body_data, _picture_data)
+    and handler not in _MARKER_DEPENDENT and namespace not in ("Contacts", "Contacts2"))
 
 __all__ = ["AnnotationContext", "annotate", "status_meaning"]

@@ -225,20 +225,34 @@ def describe_picture(text: str) -> str:
     return f"{kind} image, {size}, {shown}"
 
 
-def describe_conversation_id(text: str) -> str:
-    """Describe a ConversationId (MS-ASEMAIL: 16 opaque bytes shared by every message of a thread)."""
-    data = binary_from_text(text)
-    if data is None:
-        return "invalid ConversationId: neither hex nor base64"
+def _opaque(value: str | bytes) -> bytes | None:
+    if isinstance(value, bytes):
+        return value
+    return binary_from_text(value)
+
+
+def describe_conversation_id(value: str | bytes) -> str:
+    """Describe a ConversationId (MS-ASEMAIL: opaque bytes shared by every message of a thread).
+
+    Args:
+        value: the bytes, or text holding them as hex or base64; other text is taken as the id itself.
+    """
+    data = _opaque(value)
+    if data is None and isinstance(value, str):
+        data = value.encode("utf-8", errors="replace")
+    assert data is not None
+    if len(data) != 16 and data and all(32 <= byte < 127 for byte in data):
+        return (f"conversation id given as text ({len(data)} bytes): {_short(data.decode('ascii'), 80)!r}; "
+                "Exchange sends 16 binary bytes")
     note = "" if len(data) == 16 else f" (expected 16 bytes, got {len(data)})"
     return f"conversation id {data.hex().upper()}{note}"
 
 
-def describe_conversation_index(text: str) -> str:
+def describe_conversation_index(value: str | bytes) -> str:
     """Describe a ConversationIndex: a 5-byte header time (MS-ASCON 2.2.2.4) or the 22-byte MAPI header
     (MS-OXOMSG 2.2.1.3), then one 5-byte response level per reply or forward.
     """
-    data = binary_from_text(text)
+    data = _opaque(value)
     if data is None:
         return "invalid ConversationIndex: neither hex nor base64"
     if len(data) >= 22 and data[0] == 1 and (len(data) - 22) % 5 == 0:
@@ -292,8 +306,15 @@ def describe_day_of_week(text: str) -> str:
     return ", ".join(days)
 
 
-def describe_mime(text: str) -> str:
-    """Summarize an RFC 822 message: From, To, Subject, Date, Content-Type, then its parts."""
+def describe_mime(value: str | bytes) -> str:
+    """Summarize an RFC 822 message: From, To, Subject, Date, Content-Type, then its parts.
+
+    Args:
+        value: the message bytes, or its text (base64 of the message is recognised too).
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="surrogateescape")
+    text = value
     if not text.strip():
         return "empty MIME message"
     raw = text.encode("utf-8", errors="surrogateescape")

@@ -511,3 +511,22 @@ def test_gal_and_resolve_recipients_pictures() -> None:
     found = notes_of('<ResolveRecipients xmlns="ResolveRecipients"><Response><Recipient><Picture>'
                      f'<Data>{picture}</Data></Picture></Recipient></Response></ResolveRecipients>')
     assert only(found, "Data").endswith("20x10 pixels")
+
+
+def test_opaque_values_follow_the_decoder_markers() -> None:
+    wb = "urn:eas-inspector:wbxml"
+    found = notes_of(f'<ApplicationData xmlns="Email2" xmlns:wbxml="{wb}">'
+                     '<ConversationId wbxml:opaque="text">&lt;1795.5810@example.com&gt;</ConversationId>'
+                     '</ApplicationData>')
+    assert only(found, "ConversationId") == ("conversation id given as text (23 bytes): '<1795.5810@example.com>'; "
+                                             "Exchange sends 16 binary bytes")
+    raw = base64.b64encode(bytes(range(16))).decode()
+    found = notes_of(f'<ApplicationData xmlns="Email2" xmlns:wbxml="{wb}">'
+                     f'<ConversationId wbxml:opaque="base64">{raw}</ConversationId>'
+                     f'<ConversationId wbxml:opaque="text">{raw}</ConversationId></ApplicationData>')
+    assert found["ConversationId"][0] == "conversation id 000102030405060708090A0B0C0D0E0F"
+    assert found["ConversationId"][1].startswith("conversation id given as text (24 bytes)")
+    mime = base64.b64encode(b"From: a@example.com\r\nSubject: \xff\xfe bytes\r\n\r\nbody").decode()
+    found = notes_of(f'<SendMail xmlns="ComposeMail" xmlns:wbxml="{wb}"><Mime wbxml:opaque="base64">{mime}</Mime>'
+                     '</SendMail>')
+    assert only(found, "Mime").startswith("MIME: From: a@example.com | Subject: ")
