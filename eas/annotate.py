@@ -451,6 +451,13 @@ def _picture_data(walk: _Walk, element: etree._Element, namespace: str, local: s
     return "Picture: " + values.describe_picture(raw)
 
 
+def _estimated_size(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    raw = _text(element)
+    parent = element.getparent()
+    what = "attachment" if parent is not None and _local(parent) == "Attachment" else "body"
+    return f"EstimatedDataSize {raw}: estimated size of the whole {what}, in bytes" if raw else None
+
+
 def _sync_key(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
     raw = _text(element)
     if raw != "0":
@@ -572,6 +579,8 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Calendar", "AttendeeType"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
         ("Email", "InstanceType"): _enum(enums.INSTANCE_TYPE),
         ("Email", "MessageClass"): _message_class,
+        ("AirSyncBase", "EstimatedDataSize"): _estimated_size,
+        ("Email", "GlobalObjId"): _decoded(values.describe_global_obj_id, "GlobalObjId"),
         ("GAL", "Data"): _picture_data,
         ("ResolveRecipients", "Data"): _picture_data,
         ("Search", "Range"): _range,
@@ -630,7 +639,7 @@ _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
 # Handlers whose note depends only on the element's tag and text (memoized within one annotate call).
 _PURE_HANDLERS: frozenset[Handler] = frozenset(
     handler for (namespace, local), handler in _HANDLERS.items()
-    if handler not in (_status, _filter_type, _supported, _body_data, _picture_data)
+    if handler not in (_status, _filter_type, _supported, _body_data, _picture_data, _estimated_size)
     and handler not in _MARKER_DEPENDENT and namespace not in ("Contacts", "Contacts2"))
 
 __all__ = ["AnnotationContext", "annotate", "status_meaning"]

@@ -288,6 +288,37 @@ def _duration(seconds: float) -> str:
     return f"{days} d {shown}" if days else shown
 
 
+# MS-OXOCAL PidLidGlobalObjectId: the 16 bytes every meeting object id starts with.
+_GLOBAL_OBJECT_PREFIX = bytes.fromhex("040000008200E00074C5B7101A82E008")
+_VCAL_UID_MARKER = b"vCal-Uid\x01\x00\x00\x00"
+
+
+def describe_global_obj_id(text: str) -> str:
+    """Describe a GlobalObjId / meeting object id (base64 of MS-OXOCAL PidLidGlobalObjectId): the UID it
+    carries, the instance date (zero for the whole series) and its creation time."""
+    data = _base64(text)
+    if data is None:
+        return "invalid GlobalObjId: not base64"
+    if len(data) < 40 or not data.startswith(_GLOBAL_OBJECT_PREFIX):
+        return f"not a meeting object id ({len(data)} bytes, starts {data[:8].hex(' ')})"
+    year = data[16] * 256 + data[17]
+    month, day = data[18], data[19]
+    created = _filetime(int.from_bytes(data[20:28], "little"))
+    size = int.from_bytes(data[36:40], "little")
+    payload = data[40:40 + size]
+    if data[40 + size:] or len(payload) != size:
+        return f"invalid GlobalObjId: data size {size} does not match the {len(data) - 40} bytes left"
+    if payload.startswith(_VCAL_UID_MARKER):
+        uid = payload[len(_VCAL_UID_MARKER):].rstrip(b"\x00").decode("utf-8", errors="replace")
+        parts = [f"meeting UID {_short(uid, 120)!r} (from iCalendar)"]
+    else:
+        parts = [f"meeting id {payload.hex().upper()}"]
+    parts.append(f"instance of {year:04d}-{month:02d}-{day:02d}" if year or month or day else "the whole series")
+    if created is not None and data[20:28] != bytes(8):
+        parts.append(f"created {created:%Y-%m-%d %H:%M:%S} UTC")
+    return ", ".join(parts)
+
+
 def describe_day_of_week(text: str) -> str:
     """Describe a DayOfWeek bit mask (MS-ASCAL: 1 Sunday, 2 Monday, ... 64 Saturday)."""
     try:

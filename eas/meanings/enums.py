@@ -385,7 +385,6 @@ UNITS: Mapping[tuple[str, str], str] = MappingProxyType({
     ("Email", "Reminder"): "minutes before the start to remind",
     ("Calendar", "Reminder"): "minutes before the start to remind",
     ("AirSyncBase", "TruncationSize"): "bytes of body to send at most",
-    ("AirSyncBase", "EstimatedDataSize"): "estimated size of the full body, in bytes",
     ("GetItemEstimate", "Estimate"): "items the next Sync would return",
     ("Search", "Total"): "results found in all",
     ("Contacts", "WeightedRank"): "rank in the recipient information cache: higher means mailed more",

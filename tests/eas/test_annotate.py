@@ -530,3 +530,16 @@ def test_opaque_values_follow_the_decoder_markers() -> None:
     found = notes_of(f'<SendMail xmlns="ComposeMail" xmlns:wbxml="{wb}"><Mime wbxml:opaque="base64">{mime}</Mime>'
                      '</SendMail>')
     assert only(found, "Mime").startswith("MIME: From: a@example.com | Subject: ")
+
+
+def test_attachment_sizes_and_meeting_ids() -> None:
+    from .test_values import SOGO_GLOBAL_OBJ_ID
+    found = notes_of('<ApplicationData xmlns="AirSync" xmlns:b="AirSyncBase" xmlns:e="Email"><b:Body>'
+                     '<b:EstimatedDataSize>1271</b:EstimatedDataSize></b:Body><b:Attachments><b:Attachment>'
+                     '<b:EstimatedDataSize>104</b:EstimatedDataSize></b:Attachment></b:Attachments>'
+                     f'<e:MeetingRequest><e:GlobalObjId>{SOGO_GLOBAL_OBJ_ID}</e:GlobalObjId></e:MeetingRequest>'
+                     '</ApplicationData>')
+    assert found["EstimatedDataSize"] == ["EstimatedDataSize 1271: estimated size of the whole body, in bytes",
+                                          "EstimatedDataSize 104: estimated size of the whole attachment, in bytes"]
+    assert only(found, "GlobalObjId") == ("GlobalObjId: meeting UID 'eas-lab-design-review-0001@example.com' "
+                                          "(from iCalendar), the whole series")

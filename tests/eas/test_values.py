@@ -148,6 +148,25 @@ def test_conversation_index_mapi_layout() -> None:
     assert values.describe_conversation_index("0102").startswith("invalid ConversationIndex")
 
 
+# ---- GlobalObjId -------------------------------------------------------------------------------------
+
+SOGO_GLOBAL_OBJ_ID = ("BAAAAIIA4AB0xbcQGoLgCAAAAAAAAAAAAAAAAAAAAAAAAAAAMgAAAHZDYWwtVWlkAQAAAGVhcy1sYWItZGVzaWduLXJldmlldy0w"
+                      "MDAxQGV4YW1wbGUuY29t")
+
+
+def test_global_obj_id_with_an_icalendar_uid() -> None:
+    assert values.describe_global_obj_id(SOGO_GLOBAL_OBJ_ID) == (
+        "meeting UID 'eas-lab-design-review-0001@example.com' (from iCalendar), the whole series")
+
+
+def test_global_obj_id_of_an_instance_with_a_binary_id() -> None:
+    raw = (bytes.fromhex("040000008200E00074C5B7101A82E008") + bytes([0x07, 0xEA, 1, 15])
+           + (134_000_000_000_000_000).to_bytes(8, "little") + bytes(8) + (16).to_bytes(4, "little") + bytes(range(16)))
+    described = values.describe_global_obj_id(base64.b64encode(raw).decode())
+    assert described.startswith("meeting id 000102030405060708090A0B0C0D0E0F, instance of 2026-01-15, created 20")
+    assert values.describe_global_obj_id(base64.b64encode(b"x" * 50).decode()).startswith("not a meeting object id")
+
+
 # ---- DayOfWeek ----------------------------------------------------------------------------------------
 
 def test_day_of_week_mask() -> None:
@@ -195,7 +214,7 @@ def test_mime_garbage() -> None:
 
 # ---- never raise --------------------------------------------------------------------------------------
 
-DECODERS = (values.describe_date, values.describe_timezone, values.describe_picture,
+DECODERS = (values.describe_date, values.describe_timezone, values.describe_picture, values.describe_global_obj_id,
             values.describe_conversation_id, values.describe_conversation_index, values.describe_mime,
             values.describe_day_of_week)
 
