@@ -108,8 +108,10 @@ def _utc_offset(bias_minutes: int) -> str:
 
 def _systemtime(raw: bytes) -> str:
     year, month, weekday, day, hour, minute, second, millis = struct.unpack("<8H", raw)
-    if raw == bytes(16) or month == 0:
+    if raw == bytes(16):
         return "no transition"
+    if month == 0:
+        return f"no transition (month 0), but garbage in the other fields: {raw.hex(' ')}"
     garbage = f"invalid SYSTEMTIME (garbage bytes {raw.hex(' ')})"
     if not 1 <= month <= 12 or hour > 23 or minute > 59 or second > 59 or millis > 999:
         return garbage
@@ -154,8 +156,11 @@ def describe_timezone(text: str) -> str:
     base = f"{_utc_offset(bias)}"
     std = f"standard {std_name!r} " if std_name else "standard "
     dst = f"daylight {dst_name!r} " if dst_name else "daylight "
-    if raw[152:168] == bytes(16) and raw[68:84] == bytes(16):
-        return f"{base}, no daylight saving time" + (f" ({std_name!r})" if std_name else "")
+    if raw[70:72] == b"\x00\x00" and raw[154:156] == b"\x00\x00":
+        garbage = [f"{label} holds garbage bytes {block.hex(' ')}"
+                   for label, block in (("StandardDate", raw[68:84]), ("DaylightDate", raw[152:168]))
+                   if block != bytes(16)]
+        return "; ".join([f"{base}, no daylight saving time" + (f" ({std_name!r})" if std_name else ""), *garbage])
     return (f"{base}; {std}{_utc_offset(bias + std_bias)} from {std_date}; "
             f"{dst}{_utc_offset(bias + dst_bias)} from {dst_date}")
 

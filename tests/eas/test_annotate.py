@@ -543,3 +543,10 @@ def test_attachment_sizes_and_meeting_ids() -> None:
                                           "EstimatedDataSize 104: estimated size of the whole attachment, in bytes"]
     assert only(found, "GlobalObjId") == ("GlobalObjId: meeting UID 'eas-lab-design-review-0001@example.com' "
                                           "(from iCalendar), the whole series")
+
+
+def test_timezone_blob_of_the_lab_server() -> None:
+    from .test_values import SOGO_TIMEZONE
+    found = notes_of(f'<ApplicationData xmlns="Calendar"><TimeZone>{SOGO_TIMEZONE}</TimeZone></ApplicationData>')
+    assert only(found, "TimeZone").startswith("TimeZone: UTC+00:00, no daylight saving time; StandardDate holds "
+                                              "garbage bytes 70 ba 00 00")

@@ -81,6 +81,18 @@ def test_timezone_with_garbage_standard_date_keeps_the_rest() -> None:
     assert described.startswith("UTC+01:00")
 
 
+# What the lab server (SOGo 5.8) sends for a UTC event: StandardDate holds garbage, month 0.
+SOGO_TIMEZONE = ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABwugAAkX8A"
+                 "AACz5t04VgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==")
+
+
+def test_timezone_of_the_lab_server_with_garbage_in_standard_date() -> None:
+    assert values.describe_timezone(SOGO_TIMEZONE) == (
+        "UTC+00:00, no daylight saving time; StandardDate holds garbage bytes 70 ba 00 00 91 7f 00 00 00 b3 e6 dd "
+        "38 56 00 00")
+
+
 def test_timezone_without_daylight_saving() -> None:
     blob = timezone_blob(bytes(16), bytes(16), bias=-330)
     assert values.describe_timezone(blob).startswith("UTC+05:30, no daylight saving time")
