@@ -51,6 +51,7 @@ SCHEMA_VERSION = 1
 BATCH_SECONDS = 0.1
 BATCH_MAX_FLOWS = 200
 RETRY_SECONDS = 1.0
+LOG_FAILURE_SECONDS = 30.0
 BUSY_TIMEOUT_MS = 5000
 REDACTED = "<redacted>"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -517,7 +518,7 @@ def _check_capture(connection: sqlite3.Connection, path: Path, *, upgradable: bo
 
 def _is_empty(connection: sqlite3.Connection) -> bool:
     """A database with nothing in it (a new or zero-length file), ready to become a capture."""
-    return connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    return int(connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]) == 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -559,6 +560,9 @@ class CaptureWriter:
         self._queue: queue.Queue[_Queued | None] = queue.Queue()
         self._closed = False
         self._unwritten: list[_Prepared] = []
+        self._retry_at = 0.0  # monotonic time before which a failed write is not retried
+        self._failing_since: float | None = None
+        self._last_failure_log = 0.0
         self._connection = self._open()
         self._thread = threading.Thread(target=self._run, name=f"capture-writer {self.path.name}", daemon=True)
         self._thread.start()
@@ -738,15 +742,13 @@ class CaptureWriter:
             failures_while_stopping = 0
             while True:
                 if not stopping:
-                    wait = RETRY_SECONDS if self._unwritten else None
+                    wait = None if not self._unwritten else max(0.0, self._retry_at - time.monotonic())
                     stopping = self._collect(wait)
-                elif not self._unwritten or failures_while_stopping >= 3:
-                    break
-                if self._unwritten and not self._commit():
-                    if stopping:
+                if self._unwritten and (stopping or self._due()):
+                    if not self._commit() and stopping:
                         failures_while_stopping += 1
                         time.sleep(0.2)
-                if stopping and not self._unwritten:
+                if stopping and (not self._unwritten or failures_while_stopping >= 3):
                     break
         except BaseException as err:  # a bug: make it visible, never lose flows silently
             self.last_error = err
@@ -755,6 +757,12 @@ class CaptureWriter:
                 if item.result is not None and not item.result.done():
                     item.result.set_exception(err)
 
+    def _due(self) -> bool:
+        """Time to write: no failure to wait out, or someone waits for an answer."""
+        if time.monotonic() >= self._retry_at:
+            return True
+        return any(item.result is not None for item in self._unwritten)
+
     def _collect(self, first_wait: float | None) -> bool:
         """Take flows off the queue for one batch, analyzing each; True when close() was asked."""
         try:
@@ -762,12 +770,14 @@ class CaptureWriter:
         except queue.Empty:
             return False
         started = time.monotonic()
+        collected = 0
         while True:
             if item is None:
                 self._drain_after_stop()
                 return True
             self._unwritten.append(self._prepare(item))
-            if item.result is not None or len(self._unwritten) >= BATCH_MAX_FLOWS:
+            collected += 1
+            if item.result is not None or collected >= BATCH_MAX_FLOWS:
                 return False
             remaining = BATCH_SECONDS - (time.monotonic() - started)
             if remaining <= 0:
@@ -906,23 +916,48 @@ class CaptureWriter:
         return body[: self.max_body_size], True
 
     def _commit(self) -> bool:
-        """Write the unwritten batch in one transaction; False (logged, kept for a retry) when it fails."""
-        batch = self._unwritten
+        """Write the unwritten flows, BATCH_MAX_FLOWS per transaction; False (logged, kept) when one fails."""
+        while self._unwritten:
+            batch = self._unwritten[:BATCH_MAX_FLOWS]
+            try:
+                ids = self._write(batch)
+            except sqlite3.Error as err:
+                self._failed(err)
+                return False
+            del self._unwritten[: len(batch)]
+            self.written_count += sum(1 for flow_id in ids if flow_id is not None)
+            if self.last_error is not None:
+                logger.warning("capture %s: writing works again", self.path)
+                self.last_error = None
+                self._failing_since = None
+            for item, flow_id in zip(batch, ids):
+                if item.result is not None and not item.result.done():
+                    item.result.set_result(flow_id)
+        return True
+
+    def _write(self, batch: list[_Prepared]) -> list[int | None]:
         connection = self._connection
         ids: list[int | None] = []
+        connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                for item in batch:
-                    ids.append(self._insert(connection, item) if item.values is not None else None)
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as err:
-            self.last_error = err
-            waiting = sum(1 for item in batch if item.values is not None)
+            for item in batch:
+                ids.append(self._insert(connection, item) if item.values is not None else None)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return ids
+
+    def _failed(self, err: sqlite3.Error) -> None:
+        """Log loudly (at first, then every LOG_FAILURE_SECONDS), fail the waiting callers, keep the flows."""
+        now = time.monotonic()
+        self.last_error = err
+        self._retry_at = now + RETRY_SECONDS
+        waiting = sum(1 for item in self._unwritten if item.values is not None and item.result is None)
+        if self._failing_since is None or now - self._last_failure_log >= LOG_FAILURE_SECONDS:
+            self._failing_since = self._failing_since or now
+            self._last_failure_log = now
             logger.error(
                 "CANNOT WRITE TO CAPTURE %s: %s; %d flows kept in memory, retrying every %.0f s",
                 self.path,
@@ -930,24 +965,14 @@ class CaptureWriter:
                 waiting,
                 RETRY_SECONDS,
             )
-            # Callers waiting for an answer get the error now; queued flows are retried.
-            kept = []
-            for item in batch:
-                if item.result is None:
-                    kept.append(item)
-                elif not item.result.done():
-                    item.result.set_exception(err)
-            self._unwritten = kept
-            return False
-        self.written_count += sum(1 for flow_id in ids if flow_id is not None)
-        self._unwritten = []
-        if self.last_error is not None:
-            logger.warning("capture %s: writing works again", self.path)
-            self.last_error = None
-        for item, flow_id in zip(batch, ids):
-            if item.result is not None and not item.result.done():
-                item.result.set_result(flow_id)
-        return True
+        # Callers waiting for an answer get the error now; queued flows are retried.
+        kept = []
+        for item in self._unwritten:
+            if item.result is None:
+                kept.append(item)
+            elif not item.result.done():
+                item.result.set_exception(err)
+        self._unwritten = kept
 
     def _insert(self, connection: sqlite3.Connection, item: _Prepared) -> int:
         assert item.values is not None
