@@ -471,12 +471,27 @@ def _link_parts(root: Any, parts: tuple[bytes, ...], where: str, problems: list[
     return descriptions
 
 
+# Namespaces of item data (MS-ASWBXML class pages): a Status there is a field of the item (the Email Flag's
+# Status, a Task's), not the outcome of a command.
+_ITEM_NAMESPACES = frozenset(
+    {"email", "email2", "calendar", "contacts", "contacts2", "tasks", "notes", "poommail", "poommail2",
+     "poomcal", "poomcontacts", "poomcontacts2", "poomtasks", "rightsmanagement"}
+)
+_ITEM_CONTAINERS = frozenset({"ApplicationData", "Properties"})
+
+
+def _is_item_data(element: Any) -> bool:
+    if _namespace(element).rstrip(":").lower() in _ITEM_NAMESPACES:
+        return True
+    return any(_localname(ancestor) in _ITEM_CONTAINERS for ancestor in element.iterancestors())
+
+
 def _statuses(root: Any, command: str | None) -> list[StatusNote]:
     from .annotate import status_meaning
 
     found: list[tuple[int, StatusNote]] = []
     for element in _elements(root):
-        if _localname(element) != "Status":
+        if _localname(element) != "Status" or _is_item_data(element):
             continue
         text = (element.text or "").strip()
         if not text.lstrip("-").isdigit():
