@@ -60,7 +60,7 @@ import binascii
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Final, Union
+from typing import Any, Final, Union
 
 from lxml import etree
 
@@ -129,6 +129,7 @@ _W_DECL: Final = b' xmlns:wbxml="' + WBXML_NS.encode() + b'"'
 # markup characters and anything non-ASCII (then validity is checked by decoding).
 _TEXT_CARE: Final = re.compile(rb"[\x00-\x08\x0b-\x1f&<>\x80-\xff]")
 # Characters XML 1.0 (section 2.2 Char) cannot hold; surrogates never survive Python's UTF-8 decoder.
+_ALWAYS_CARE: Final = re.compile(b"")  # a match on any input: every text takes the careful path
 _XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_DECLARATION: Final = re.compile(r"^\s*<\?xml[^>]*\?>")
 _PLACEHOLDER_TAG: Final = re.compile(r"tag-([0-9A-Fa-f]{2})-([0-9A-Fa-f]{2})")
@@ -503,266 +504,275 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     assert table is not None
     out: list[bytes] = []
     append = out.append
-    # Open elements: [close tag, index of the open tag in out, bare open tag, flags, markers, pieces, offset].
-    stack: list[list[object]] = []
+    # Open elements: [close tag, index of the open tag in out, bare open tag, flags, markers, pieces or None].
+    stack: list[list[Any]] = []
     pend: list[int] = []  # SWITCH_PAGE tokens not yet attached to a tag, END or text
     pend_base = 0  # the page before the first pending switch
-    top_buffered = False  # the innermost open element holds buffered content pieces
+    # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
+    irregular = True
     need_ns = bool(root_attrs)
     used_pages: set[int] = set()
     root_page = -1
     prolog: list[bytes] = []
-    care = _TEXT_CARE.search
+    care = _TEXT_CARE.search if utf8 else _ALWAYS_CARE.search
     find = data.find
+    extend = out.extend
+    known_pages = len(CODE_PAGES)
     try:
         while True:
             tok = data[i]
             entry = table[tok]
-            adv = 1
-            extra: list[bytes] | None = None
-            if entry is None:
-                if tok == END:
-                    if not stack:
-                        raise MalformedError("END outside any element", i)
-                    element = stack.pop()
-                    close_b, idx, open_b, flags, open_markers, pieces, _ = element
-                    assert isinstance(idx, int) and isinstance(open_b, bytes) and isinstance(flags, int)
-                    assert isinstance(close_b, bytes) and isinstance(open_markers, list)
-                    new_markers: list[bytes] = []
-                    if pend:
-                        new_markers.append(_attr("end-switch", " ".join(map(str, pend))))
-                        if page < len(CODE_PAGES):
-                            used_pages.add(page)
-                        pend = []
-                    if pieces is not None:
-                        assert isinstance(pieces, list)
-                        content_markers, text = _leaf_content(pieces, codec, bool(flags & _F_OPAQUE))
-                        new_markers.extend(content_markers)
-                        append(text)
-                        append(close_b)
-                    elif len(out) == idx + 1:
-                        new_markers.append(_attr("content", "empty"))
-                        open_b = open_b[:-1] + b"/>"
-                    else:
-                        append(close_b)
-                    if new_markers:
-                        need_ns = True
-                        out[idx] = _with_attrs(open_b, open_markers + new_markers)
-                    top_buffered = False
+            if entry is not None:
+                open_b, close_b, flags = entry
+                if not (irregular or flags):
+                    if close_b is None:
+                        append(open_b)
+                        i += 1
+                        continue
+                    # Fast path: TAG+content STR_I text END.
+                    if data[i + 1] == STR_I:
+                        j = find(b"\x00", i + 2)
+                        if j > 0 and data[j + 1] == END:
+                            chunk = data[i + 2 : j]
+                            if chunk:
+                                if care(chunk) is None:
+                                    extend((open_b, chunk, close_b))
+                                    i = j + 2
+                                    continue
+                                text = _xml_text(chunk, codec)
+                                if text is not None:
+                                    extend((open_b, text, close_b))
+                                    i = j + 2
+                                    continue
+                    if len(stack) >= MAX_DEPTH:
+                        raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
+                    stack.append([close_b, len(out), open_b, flags, [], None])
+                    append(open_b)
                     i += 1
-                    if not stack:
-                        break
                     continue
-                if tok == SWITCH_PAGE:
-                    new_page = data[i + 1]
-                    new_table = tables[new_page]
-                    if new_table is None:
-                        if strict:
-                            raise UnknownCodePageError(f"SWITCH_PAGE to unknown code page {new_page}", i)
-                        new_table = _unknown_page(new_page)
-                    if not pend:
-                        pend_base = page
-                    pend.append(new_page)
-                    page = new_page
-                    table = new_table
-                    i += 2
-                    continue
-                if tok in (STR_I, OPAQUE, STR_T, ENTITY):
-                    if not stack:
-                        raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
-                    piece: _Piece
-                    if tok == STR_I:
-                        j = find(b"\x00", i + 1)
-                        if j < 0:
-                            raise TruncatedError("input ends inside an inline string (STR_I)", i)
-                        piece = ("s", data[i + 1 : j])
-                        next_i = j + 1
-                    elif tok == OPAQUE:
-                        length, used = decode_mb_u_int32(data, i + 1)
-                        start = i + 1 + used
-                        if length > n - start:
-                            raise TruncatedError(f"OPAQUE of {length} bytes runs past the end of the input", i)
-                        piece = ("o", data[start : start + length])
-                        next_i = start + length
-                    elif tok == STR_T:
-                        index, used = decode_mb_u_int32(data, i + 1)
-                        piece = ("t", (index, _table_string(strtbl, index, i)))
-                        next_i = i + 1 + used
-                    else:
-                        code_point, used = decode_mb_u_int32(data, i + 1)
-                        piece = ("e", code_point)
-                        next_i = i + 1 + used
-                    top = stack[-1]
-                    pieces_list = top[5]
-                    if pieces_list is None and len(out) == top[1] + 1:  # type: ignore[operator]
-                        pieces_list = top[5] = []
-                    if pieces_list is not None:
-                        assert isinstance(pieces_list, list)
-                        if pend:
-                            pieces_list.extend(("p", p) for p in pend)
-                            if page < len(CODE_PAGES):
-                                used_pages.add(page)
-                            pend = []
-                        pieces_list.append(piece)
-                        top_buffered = True
-                    else:
-                        xml, ns = _mixed_piece(piece, codec, bool(pend) or not out[-1].endswith(b">"))
-                        if pend:
-                            xml = _add_switch(xml, pend)
-                            if page < len(CODE_PAGES):
-                                used_pages.add(page)
-                            pend = []
-                        need_ns = need_ns or ns
-                        append(xml)
-                    i = next_i
-                    continue
-                if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC):
-                    if strict:
-                        raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
-                    index, used = decode_mb_u_int32(data, i + 1)
-                    name = _table_string(strtbl, index, i)
-                    shown = _escape(name.decode("utf-8", "replace").encode()).replace(b'"', b"&quot;")
-                    qname = b"wbxml:literal"
-                    opening = b"<" + qname + f' index="{index}" name="'.encode() + shown + b'"'
-                    if tok & _CONTENT_FLAG:
-                        entry = (opening + b">", b"</" + qname + b">", _F_NS)
-                    else:
-                        entry = (opening + b"/>", None, _F_NS)
-                    adv = 1 + used
-                    if tok & _ATTRS_FLAG:
-                        attr_end = _skip_attr_list(data, i + adv)
-                        extra = [_attr("attrs", _b64(data[i + adv : attr_end]))]
-                        adv = attr_end - i
-                elif tok & 0x3F >= 0x05 and tok & _ATTRS_FLAG:
-                    base = table[tok & 0x7F]
-                    if base is None:
-                        raise UnknownTokenError(f"unknown tag token 0x{tok & 0x3F:02X} in code page {page}", i)
-                    if strict:
-                        raise UnknownTokenError(f"tag token 0x{tok:02X} carries attributes, unused by MS-ASWBXML", i)
-                    entry = base
-                    attr_end = _skip_attr_list(data, i + 1)
-                    extra = [_attr("attrs", _b64(data[i + 1 : attr_end]))]
-                    adv = attr_end - i
-                elif tok in _GLOBAL_NAMES:  # EXT_*, PI
-                    if strict:
-                        raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
-                    if tok == PI:
-                        end_pi = _skip_attr_list(data, i + 1)
-                        raw_pi = data[i:end_pi]
+                adv = 1
+                extra: list[bytes] | None = None
+            elif tok == END:
+                if not irregular:
+                    element = stack.pop()
+                    if len(out) != element[1] + 1:
+                        append(element[0])
+                        i += 1
                         if not stack:
-                            if pend:
-                                raise MalformedError("SWITCH_PAGE before a processing instruction", i)
-                            prolog.append(raw_pi)
-                            i = end_pi
-                            continue
-                        xml = b"<wbxml:pi>" + _b64(raw_pi) + b"</wbxml:pi>"
-                        i = end_pi
-                    else:
-                        if not stack:
-                            raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
-                        kind = tok & 0xC0
-                        if kind == 0x40:
-                            j = find(b"\x00", i + 1)
-                            if j < 0:
-                                raise TruncatedError("input ends inside an EXT_I string", i)
-                            xml = f'<wbxml:ext token="0x{tok:02X}">'.encode() + _b64(data[i + 1 : j]) + b"</wbxml:ext>"
-                            i = j + 1
-                        elif kind == 0x80:
-                            index, used = decode_mb_u_int32(data, i + 1)
-                            xml = f'<wbxml:ext token="0x{tok:02X}" index="{index}"/>'.encode()
-                            i += 1 + used
-                        else:
-                            xml = f'<wbxml:ext token="0x{tok:02X}"/>'.encode()
-                            i += 1
-                    top = stack[-1]
-                    if top[5] is not None:
-                        flush_pieces = top[5]
-                        assert isinstance(flush_pieces, list)
-                        top[5] = None
-                        out.extend(_flush_pieces(flush_pieces, codec)[0])
-                    if pend:
-                        xml = _add_switch(xml, pend)
-                        if page < len(CODE_PAGES):
-                            used_pages.add(page)
-                        pend = []
-                    need_ns = True
-                    top_buffered = False
-                    append(xml)
-                    continue
-                else:
-                    raise UnknownTokenError(f"unknown tag token 0x{tok & 0x3F:02X} in code page {page}", i)
-            # A tag: entry = (open tag, close tag or None, flags).
-            open_b, close_b, flags = entry
-            if pend or extra is not None or flags or top_buffered or not stack:
-                markers: list[bytes] = extra if extra is not None else []
+                            break
+                        continue
+                    stack.append(element)
+                if not stack:
+                    raise MalformedError("END outside any element", i)
+                close_b, idx, open_b, flags, open_markers, pieces = stack.pop()
+                new_markers: list[bytes] = []
                 if pend:
-                    if pend != ([] if page == pend_base else [page]):
-                        markers.append(_attr("switch", " ".join(map(str, pend))))
-                    if page < len(CODE_PAGES):
+                    new_markers.append(_attr("end-switch", " ".join(map(str, pend))))
+                    if page < known_pages:
                         used_pages.add(page)
                     pend = []
-                if markers or flags & _F_NS:
+                if pieces is not None:
+                    content_markers, text = _leaf_content(pieces, codec, bool(flags & _F_OPAQUE))
+                    new_markers.extend(content_markers)
+                    append(text)
+                    append(close_b)
+                elif len(out) == idx + 1:
+                    new_markers.append(_attr("content", "empty"))
+                    open_b = open_b[:-1] + b"/>"
+                else:
+                    append(close_b)
+                if new_markers:
                     need_ns = True
-                if top_buffered:
-                    top = stack[-1]
-                    flush_pieces = top[5]
-                    assert isinstance(flush_pieces, list)
-                    top[5] = None
-                    flushed, ns = _flush_pieces(flush_pieces, codec)
-                    out.extend(flushed)
-                    need_ns = need_ns or ns
-                    top_buffered = False
+                    out[idx] = _with_attrs(open_b, open_markers + new_markers)
+                irregular = False
+                i += 1
                 if not stack:
-                    if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC) or page >= len(CODE_PAGES):
-                        root_page = 256
+                    break
+                continue
+            elif tok == SWITCH_PAGE:
+                new_page = data[i + 1]
+                new_table = tables[new_page]
+                if new_table is None:
+                    if strict:
+                        raise UnknownCodePageError(f"SWITCH_PAGE to unknown code page {new_page}", i)
+                    new_table = _unknown_page(new_page)
+                if not pend:
+                    pend_base = page
+                pend.append(new_page)
+                page = new_page
+                table = new_table
+                irregular = True
+                i += 2
+                continue
+            elif tok == STR_I or tok == OPAQUE or tok == STR_T or tok == ENTITY:
+                if not stack:
+                    raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
+                piece: _Piece
+                if tok == STR_I:
+                    j = find(b"\x00", i + 1)
+                    if j < 0:
+                        raise TruncatedError("input ends inside an inline string (STR_I)", i)
+                    piece = ("s", data[i + 1 : j])
+                    next_i = j + 1
+                elif tok == OPAQUE:
+                    length, used = decode_mb_u_int32(data, i + 1)
+                    start = i + 1 + used
+                    if length > n - start:
+                        raise TruncatedError(f"OPAQUE of {length} bytes runs past the end of the input", i)
+                    piece = ("o", data[start : start + length])
+                    next_i = start + length
+                elif tok == STR_T:
+                    index, used = decode_mb_u_int32(data, i + 1)
+                    piece = ("t", (index, _table_string(strtbl, index, i)))
+                    next_i = i + 1 + used
+                else:
+                    code_point, used = decode_mb_u_int32(data, i + 1)
+                    piece = ("e", code_point)
+                    next_i = i + 1 + used
+                top = stack[-1]
+                pieces_list = top[5]
+                if pieces_list is None and len(out) == top[1] + 1:
+                    pieces_list = top[5] = []
+                if pieces_list is not None:
+                    if pend:
+                        pieces_list.extend(("p", p) for p in pend)
+                        if page < known_pages:
+                            used_pages.add(page)
+                        pend = []
+                    pieces_list.append(piece)
+                    irregular = True
+                else:
+                    xml, ns = _mixed_piece(piece, codec, bool(pend) or not out[-1].endswith(b">"))
+                    if pend:
+                        xml = _add_switch(xml, pend)
+                        if page < known_pages:
+                            used_pages.add(page)
+                        pend = []
+                        irregular = False
+                    need_ns = need_ns or ns
+                    append(xml)
+                i = next_i
+                continue
+            elif tok == LITERAL or tok == LITERAL_C or tok == LITERAL_A or tok == LITERAL_AC:
+                if strict:
+                    raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
+                index, used = decode_mb_u_int32(data, i + 1)
+                name = _table_string(strtbl, index, i)
+                shown = _escape(name.decode("utf-8", "replace").encode()).replace(b'"', b"&quot;")
+                qname = b"wbxml:literal"
+                opening = b"<" + qname + f' index="{index}" name="'.encode() + shown + b'"'
+                if tok & _CONTENT_FLAG:
+                    open_b, close_b = opening + b">", b"</" + qname + b">"
+                else:
+                    open_b, close_b = opening + b"/>", None
+                flags = _F_NS
+                adv = 1 + used
+                extra = None
+                if tok & _ATTRS_FLAG:
+                    attr_end = _skip_attr_list(data, i + adv)
+                    extra = [_attr("attrs", _b64(data[i + adv : attr_end]))]
+                    adv = attr_end - i
+            elif tok & 0x3F >= 0x05:  # a tag with attributes, or (strict) an unknown tag
+                base = table[tok & 0x7F]
+                if base is None or not tok & _ATTRS_FLAG:
+                    raise UnknownTokenError(f"unknown tag token 0x{tok & 0x3F:02X} in code page {page}", i)
+                if strict:
+                    raise UnknownTokenError(f"tag token 0x{tok:02X} carries attributes, unused by MS-ASWBXML", i)
+                open_b, close_b, flags = base
+                attr_end = _skip_attr_list(data, i + 1)
+                extra = [_attr("attrs", _b64(data[i + 1 : attr_end]))]
+                adv = attr_end - i
+            else:  # EXT_*, PI
+                if strict:
+                    raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
+                if tok == PI:
+                    end_pi = _skip_attr_list(data, i + 1)
+                    raw_pi = data[i:end_pi]
+                    if not stack:
+                        if pend:
+                            raise MalformedError("SWITCH_PAGE before a processing instruction", i)
+                        prolog.append(raw_pi)
+                        i = end_pi
+                        continue
+                    xml = b"<wbxml:pi>" + _b64(raw_pi) + b"</wbxml:pi>"
+                    i = end_pi
+                else:
+                    if not stack:
+                        raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
+                    kind = tok & 0xC0
+                    if kind == 0x40:
+                        j = find(b"\x00", i + 1)
+                        if j < 0:
+                            raise TruncatedError("input ends inside an EXT_I string", i)
+                        xml = f'<wbxml:ext token="0x{tok:02X}">'.encode() + _b64(data[i + 1 : j]) + b"</wbxml:ext>"
+                        i = j + 1
+                    elif kind == 0x80:
+                        index, used = decode_mb_u_int32(data, i + 1)
+                        xml = f'<wbxml:ext token="0x{tok:02X}" index="{index}"/>'.encode()
+                        i += 1 + used
                     else:
-                        root_page = page
-                        tables = list(tables)
-                        tables[page] = _TABLES[(False, strict)][page]
-                        table = tables[page]
-                        assert table is not None
+                        xml = f'<wbxml:ext token="0x{tok:02X}"/>'.encode()
+                        i += 1
+                top = stack[-1]
+                if top[5] is not None:
+                    extend(_flush_pieces(top[5], codec)[0])
+                    top[5] = None
+                if pend:
+                    xml = _add_switch(xml, pend)
+                    if page < known_pages:
                         used_pages.add(page)
-                        root_entry = table[tok & 0x7F]
-                        assert root_entry is not None
-                        open_b, close_b, flags = root_entry
-                    if close_b is None:
-                        append(_with_attrs(open_b, markers))
-                        i += adv
-                        break
-                    stack.append([close_b, len(out), open_b, flags, markers, None, i])
+                    pend = []
+                need_ns = True
+                irregular = False
+                append(xml)
+                continue
+            # The general path for a tag: (open_b, close_b, flags), extra markers, adv bytes.
+            markers: list[bytes] = extra if extra is not None else []
+            if pend:
+                if pend != ([] if page == pend_base else [page]):
+                    markers.append(_attr("switch", " ".join(map(str, pend))))
+                if page < known_pages:
+                    used_pages.add(page)
+                pend = []
+            if markers or flags & _F_NS:
+                need_ns = True
+            irregular = False
+            if not stack:
+                if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC) or page >= known_pages:
+                    root_page = 256
+                else:
+                    root_page = page
+                    tables = list(tables)
+                    tables[page] = _TABLES[(False, strict)][page]
+                    table = tables[page]
+                    assert table is not None
+                    used_pages.add(page)
+                    root_entry = table[tok & 0x7F]
+                    assert root_entry is not None
+                    open_b, close_b, flags = root_entry
+                if close_b is None:
                     append(_with_attrs(open_b, markers))
                     i += adv
-                    continue
-                if close_b is None:
-                    append(_with_attrs(open_b, markers) if markers else open_b)
-                    i += adv
-                    continue
-                if len(stack) >= MAX_DEPTH:
-                    raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
-                stack.append([close_b, len(out), open_b, flags, markers, None, i])
+                    break
+                stack.append([close_b, len(out), open_b, flags, markers, None])
+                append(_with_attrs(open_b, markers))
+                i += adv
+                continue
+            top = stack[-1]
+            if top[5] is not None:
+                flushed, ns = _flush_pieces(top[5], codec)
+                top[5] = None
+                extend(flushed)
+                need_ns = need_ns or ns
+            if close_b is None:
                 append(_with_attrs(open_b, markers) if markers else open_b)
                 i += adv
                 continue
-            if close_b is None:
-                append(open_b)
-                i += 1
-                continue
-            # Fast path: TAG+content STR_I text END with plain text.
-            if data[i + 1] == STR_I and utf8:
-                j = find(b"\x00", i + 2)
-                if j > 0 and data[j + 1] == END:
-                    chunk = data[i + 2 : j]
-                    if chunk and care(chunk) is None:
-                        append(open_b)
-                        append(chunk)
-                        append(close_b)
-                        i = j + 2
-                        continue
             if len(stack) >= MAX_DEPTH:
                 raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
-            stack.append([close_b, len(out), open_b, flags, [], None, i])
-            append(open_b)
-            i += 1
+            stack.append([close_b, len(out), open_b, flags, markers, None])
+            append(_with_attrs(open_b, markers) if markers else open_b)
+            i += adv
     except IndexError as err:
         raise TruncatedError("input ends inside the document", n) from err
     # The root is closed.
