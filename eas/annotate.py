@@ -322,6 +322,11 @@ def _lookup(label: str, raw: str, table: Mapping[str, str], qualifier: str = "")
             meaning = table.get(str(int(raw)))
         except ValueError:
             meaning = None
+    if meaning is None and raw:
+        folded = raw.casefold()
+        spelled = next((key for key in table if key.casefold() == folded), None)
+        if spelled is not None:
+            meaning = f"{table[spelled]} (the spec spells it {spelled})"
     shown = f"{label} {raw}" if raw else f"{label} (empty)"
     return f"{shown}{qualifier}: {meaning if meaning is not None else 'unknown value'}"
 

@@ -550,3 +550,10 @@ def test_timezone_blob_of_the_lab_server() -> None:
     found = notes_of(f'<ApplicationData xmlns="Calendar"><TimeZone>{SOGO_TIMEZONE}</TimeZone></ApplicationData>')
     assert only(found, "TimeZone").startswith("TimeZone: UTC+00:00, no daylight saving time; StandardDate holds "
                                               "garbage bytes 70 ba 00 00")
+
+
+def test_string_values_in_another_case_are_recognised() -> None:
+    # the lab server answers an Oof Get with BodyType TEXT
+    found = notes_of('<Settings xmlns="Settings"><Oof><Get><OofMessage><BodyType>TEXT</BodyType></OofMessage></Get>'
+                     '</Oof></Settings>')
+    assert only(found, "BodyType") == "BodyType TEXT: plain text reply (the spec spells it Text)"
