@@ -509,3 +509,63 @@ def test_live_folder_delete_500_and_multipart(lab: Any) -> None:
     assert fetch.response_body is not None and fetch.response_body.kind == "multipart"
     assert fetch.response_body.xml is not None and "part 1: PDF document" in fetch.response_body.xml
     assert [p for p in fetch.problems if p.severity == "error"] == []
+
+
+# --- MS-ASHTTP section 4 examples --------------------------------------------------------------------------
+
+
+@needs_codec
+def test_spec_4_1_foldersync() -> None:
+    request = eas.encode('<FolderSync xmlns="FolderHierarchy"><SyncKey>2</SyncKey></FolderSync>')
+    response = eas.encode(
+        '<FolderSync xmlns="FolderHierarchy"><Status>1</Status><SyncKey>2</SyncKey>'
+        "<Changes><Count>0</Count></Changes></FolderSync>"
+    )
+    ex = analyze(
+        "POST",
+        "/Microsoft-Server-ActiveSync?Cmd=FolderSync&User=fakename&DeviceId=v140Device&DeviceType=SmartPhone",
+        [("Content-Type", "application/vnd.ms-sync.wbxml"), ("MS-ASProtocolVersion", "14.0"),
+         ("User-Agent", "ASOM"), ("Host", "Contoso.com")],
+        request,
+        200,
+        [("Content-Type", "application/vnd.ms-sync.wbxml"), ("X-MS-MV", "14.0.511"),
+         ("Date", "Thu, 12 Mar 2009 19:34:31 GMT"), ("Content-Length", str(len(response)))],
+        response,
+    )
+    assert ex.summary() == "FolderSync 200 Status 1 fakename/v140Device (SmartPhone) 14.0"
+    assert ex.sync_keys == ("2",)
+    assert ex.problems == ()
+    assert {n.name: n.meaning for n in ex.response_headers}["X-MS-MV"] == "server build 14.0.511"
+
+
+@needs_codec
+def test_spec_4_3_sendmail_with_policy_key() -> None:
+    request = eas.encode(
+        '<SendMail xmlns="ComposeMail"><ClientId>633724606026842453</ClientId>'
+        "<Mime>From: fakeuser@Contoso.com\nTo: fakeuser@Contoso.com\nSubject: From NSync\n\n"
+        "This is the body text.</Mime></SendMail>"
+    )
+    ex = analyze(
+        "POST",
+        "/Microsoft-Server-ActiveSync?Cmd=SendMail&User=fakeusername&DeviceId=v140Device&DeviceType=SmartPhone",
+        [("Content-Type", "application/vnd.ms-sync.wbxml"), ("MS-ASProtocolVersion", "14.0"),
+         ("X-MS-PolicyKey", "2034202722"), ("User-Agent", "ASOM")],
+        request,
+        200,
+        [("X-MS-MV", "14.0.511"), ("Content-Length", "0")],
+        b"",
+    )
+    assert ex.policy_key == "2034202722"
+    assert ex.request_body is not None and ex.request_body.root_tag == "SendMail"
+    assert ex.response_body is not None and ex.response_body.kind == "empty"
+    assert ex.problems == ()  # valid against MS-ASHTTP 6.14
+
+
+def test_spec_2_2_2_1_1_3_busy_server() -> None:
+    ex = analyze(
+        "OPTIONS", "/Microsoft-Server-ActiveSync",
+        [("Content-Type", "application/vnd.ms-sync.wbxml"), ("MS-ASProtocolVersion", "14.0")], b"",
+        503, [("Connection", "close"), ("Server", "Microsoft-IIS/7.0"), ("Content-Type", "text/html")], b"",
+    )
+    assert ex.http_status_meaning is not None and "unavailable" in ex.http_status_meaning
+    assert ex.summary() == "Options 503 14.0"
