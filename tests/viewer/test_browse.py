@@ -170,16 +170,21 @@ async def test_open_exchange_shows_request_response_headers_and_raw(capture: Pat
         screen = app.screen
         assert isinstance(screen, ExchangeScreen)
         assert screen.flow.record.row.id == first.id
-        raw = screen.query_one("#raw-request", XmlTextArea).text
-        assert raw.startswith("00000000  " + " ".join(f"{b:02x}" for b in screen.flow.record.request_body[:8]))
-        headers = screen.query_one("#request-headers", DataTable)
-        cells = [str(c) for i in range(headers.row_count) for c in headers.get_row_at(i)]
-        assert any("MS-ASProtocolVersion" in c for c in cells)
-        assert not any("s3cret" in c for c in cells), "credentials are never shown in clear"
         assert "#1" in str(screen.query_one("#exchange-summary").render())
         await pilot.press("5")
         assert screen.query_one("#exchange-tabs").active == "tab-raw"  # type: ignore[attr-defined]
-        await pilot.press("1", "t")
+        await wait_for(pilot, lambda: screen.query("#raw-request"), "raw pane mounted")
+        raw = screen.query_one("#raw-request", XmlTextArea).text
+        assert raw.startswith("00000000  " + " ".join(f"{b:02x}" for b in screen.flow.record.request_body[:8]))
+        await pilot.press("1")
+        screen.query_one("#request-tabs").active = "request-headers-pane"  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: screen.query("#request-headers"), "headers pane mounted")
+        headers = screen.query_one("#request-headers", DataTable)
+        await wait_for(pilot, lambda: headers.row_count, "header rows")
+        cells = [str(c) for i in range(headers.row_count) for c in headers.get_row_at(i)]
+        assert any("MS-ASProtocolVersion" in c for c in cells)
+        assert not any("s3cret" in c for c in cells), "credentials are never shown in clear"
+        await pilot.press("t")
         assert screen.query_one("#request-tabs").active == "request-tree-pane"  # type: ignore[attr-defined]
         await pilot.press("escape")
         assert screen_name(app) == "MainScreen"

@@ -9,7 +9,8 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -95,110 +96,94 @@ class ExchangeScreen(Screen[None]):
         yield Static(summary(flow), id="exchange-summary")
         req_body = ex.request_body if ex is not None else None
         resp_body = ex.response_body if ex is not None else None
+        req_text = body_text(req_body, record.request_body)
+        resp_text = body_text(resp_body, record.response_body)
+        # Panes not shown first are mounted lazily (after the first paint): opening an exchange stays quick.
         with TabbedContent(id="exchange-tabs", initial="tab-request"):
             with TabPane("Request", id="tab-request"):
                 with TabbedContent(id="request-tabs"):
                     with TabPane("XML", id="request-xml-pane"):
-                        yield _viewer(body_text(req_body, record.request_body), "request-xml")
+                        yield _viewer(req_text, "request-xml")
                     with TabPane("Tree", id="request-tree-pane"):
-                        yield XmlTree(id="request-tree")
+                        yield Lazy(XmlTree(id="request-tree", xml=req_body.xml if req_body else None))
                     with TabPane("Query", id="request-query-pane"):
-                        yield DataTable(id="request-query", cursor_type="row")
+                        yield Lazy(TableView(_query_rows(ex), ("field", "value"), id="request-query"))
                     with TabPane("Headers", id="request-headers-pane"):
-                        yield DataTable(id="request-headers", cursor_type="row")
+                        yield Lazy(TableView(_header_rows(ex, record.request_headers, False), HEADER_COLUMNS, id="request-headers"))
             with TabPane("Response", id="tab-response"):
                 with TabbedContent(id="response-tabs"):
                     with TabPane("XML", id="response-xml-pane"):
-                        yield _viewer(body_text(resp_body, record.response_body), "response-xml")
+                        yield Lazy(_viewer(resp_text, "response-xml"))
                     with TabPane("Tree", id="response-tree-pane"):
-                        yield XmlTree(id="response-tree")
+                        yield Lazy(XmlTree(id="response-tree", xml=resp_body.xml if resp_body else None))
                     with TabPane("Headers", id="response-headers-pane"):
-                        yield DataTable(id="response-headers", cursor_type="row")
+                        yield Lazy(
+                            TableView(_header_rows(ex, record.response_headers or (), True), HEADER_COLUMNS, id="response-headers")
+                        )
             with TabPane("Side by side", id="tab-both"):
                 with Horizontal():
-                    yield _viewer(body_text(req_body, record.request_body), "both-request")
-                    yield _viewer(body_text(resp_body, record.response_body), "both-response")
-            problems = len(ex.problems) if ex is not None else 0
-            with TabPane(f"Problems ({problems + (1 if flow.exchange_error else 0)})", id="tab-problems"):
-                yield DataTable(id="problems", cursor_type="row")
+                    yield Lazy(_viewer(req_text, "both-request"))
+                    yield Lazy(_viewer(resp_text, "both-response"))
+            problems = _problem_rows(flow)
+            with TabPane(f"Problems ({len(problems)})", id="tab-problems"):
+                yield Lazy(TableView(problems, ("where", "severity", "offset", "reason"), id="problems"))
             with TabPane("Raw", id="tab-raw"):
                 with TabbedContent(id="raw-tabs"):
                     with TabPane("Request bytes", id="raw-request-pane"):
-                        yield _viewer(hexdump(record.request_body), "raw-request", language=False)
+                        yield Lazy(_viewer(hexdump(record.request_body), "raw-request", language=False))
                     with TabPane("Response bytes", id="raw-response-pane"):
-                        yield _viewer(hexdump(record.response_body or b""), "raw-response", language=False)
+                        yield Lazy(_viewer(hexdump(record.response_body or b""), "raw-response", language=False))
             if flow.original is not None:
                 with TabPane(f"Diff vs #{flow.original.record.row.id}", id="tab-diff"):
-                    yield DataTable(id="diff", cursor_type="row")
+                    yield TableView(self._diff_rows(), ("", "element", "original", "replay"), id="diff")
         yield Footer()
 
     def on_mount(self) -> None:
-        flow, ex = self.flow, self.flow.exchange
-        self.query_one("#request-tree", XmlTree).load_xml(ex.request_body.xml if ex and ex.request_body else None)
-        self.query_one("#response-tree", XmlTree).load_xml(ex.response_body.xml if ex and ex.response_body else None)
-        query = self.query_one("#request-query", DataTable)
-        query.add_columns("field", "value")
-        if ex is not None:
-            query.add_row("form", ex.query_form or "?")
-            for name, value in ex.query_fields:
-                query.add_row(name, value)
-        _fill_headers(self.query_one("#request-headers", DataTable), ex.request_headers if ex else None, flow.record.request_headers)
-        _fill_headers(
-            self.query_one("#response-headers", DataTable),
-            ex.response_headers if ex else None,
-            flow.record.response_headers or (),
-        )
-        problems = self.query_one("#problems", DataTable)
-        problems.add_columns("where", "severity", "offset", "reason")
-        if flow.exchange_error:
-            problems.add_row("analysis", "error", "", flow.exchange_error)
-        if ex is not None:
-            for index, p in enumerate(ex.problems):
-                offset = "" if p.offset is None else f"0x{p.offset:X} ({p.offset})"
-                problems.add_row(p.where, p.severity, offset, p.reason, key=str(index))
-        if flow.original is not None:
-            self._fill_diff()
+        ex = self.flow.exchange
         if ex is not None and ex.problems and not (ex.request_body and ex.request_body.xml):
             self.query_one("#exchange-tabs", TabbedContent).active = "tab-problems"
-        elif flow.original is not None:
+        elif self.flow.original is not None:
             self.query_one("#exchange-tabs", TabbedContent).active = "tab-diff"
 
-    def _fill_diff(self) -> None:
-        table = self.query_one("#diff", DataTable)
-        table.add_columns("", "element", "original", "replay")
+    def _diff_rows(self) -> list[tuple[str, ...]]:
         original = self.flow.original
         assert original is not None
         old_xml = _plain_response(original)
         new_xml = _plain_response(self.flow)
         if old_xml is None or new_xml is None:
             old_status, new_status = original.record.row.http_status, self.flow.record.row.http_status
-            table.add_row("", "(no XML to compare)", f"HTTP {old_status}", f"HTTP {new_status}")
-            return
+            return [("", "(no XML to compare)", f"HTTP {old_status}", f"HTTP {new_status}")]
         try:
             changes = diff_xml(old_xml, new_xml)
         except ValueError as err:
-            self.inspector.notify(f"Cannot compare the responses: {err}", severity="error")
-            return
+            return [("!", "(cannot compare)", str(err), "")]
         if not changes:
-            table.add_row("=", "(same response)", "", "")
+            return [("=", "(same response)", "", "")]
         marks = {"added": "+", "removed": "-", "changed": "~"}
-        for change in changes:
-            table.add_row(marks[change.kind], change.path, change.old or "", change.new or "")
+        return [(marks[c.kind], c.path, c.old or "", c.new or "") for c in changes]
 
     @on(DataTable.RowSelected, "#problems")
     def _problem_selected(self, event: DataTable.RowSelected) -> None:
         ex = self.flow.exchange
         if ex is None or event.row_key.value is None:
             return
-        problem = ex.problems[int(event.row_key.value)]
+        key = str(event.row_key.value)
+        if not key.isdigit():
+            return
+        problem = ex.problems[int(key) - (1 if self.flow.exchange_error else 0)]
         if problem.offset is None:
             return
         which = "response" if "response" in problem.where else "request"
         self.query_one("#exchange-tabs", TabbedContent).active = "tab-raw"
         self.query_one("#raw-tabs", TabbedContent).active = f"raw-{which}-pane"
-        area = self.query_one(f"#raw-{which}", XmlTextArea)
-        area.move_cursor((line_of_offset(problem.offset), 0), center=True)
-        area.focus()
+        line = line_of_offset(problem.offset)
+
+        def show() -> None:
+            area = self.query_one(f"#raw-{which}", XmlTextArea)
+            area.move_cursor((line, 0), center=True)
+            area.focus()
+
+        self.call_after_refresh(show)
 
     def action_back(self) -> None:
         self.dismiss()
@@ -236,20 +221,52 @@ def _viewer(text: str, widget_id: str, language: bool = True) -> XmlTextArea:
     return area
 
 
-def _fill_headers(table: DataTable, notes: tuple[HeaderNote, ...] | None, raw: tuple[tuple[str, str], ...]) -> None:
-    table.add_columns("header", "value", "meaning")
-    if notes is not None:
-        for note in notes:
-            table.add_row(note.name, note.shown_value, note.meaning or "")
-        return
-    from eas.headers import explain_headers
+HEADER_COLUMNS = ("header", "value", "meaning")
 
-    try:
-        explained = explain_headers(raw, response=False)
-    except Exception:  # noqa: BLE001 - fall back to names only, never show secrets
-        explained = []
-    for note in explained:
-        table.add_row(note.name, note.shown_value, note.meaning or "")
+
+class TableView(DataTable[str]):
+    """A read-only table filled from rows given up front (so it can be mounted lazily)."""
+
+    def __init__(self, rows: list[tuple[str, ...]], columns: tuple[str, ...], *, id: str) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._initial = (rows, columns)
+
+    def on_mount(self) -> None:
+        rows, columns = self._initial
+        self.add_columns(*columns)
+        for index, row in enumerate(rows):
+            self.add_row(*row, key=str(index))
+
+
+def _query_rows(ex: Exchange | None) -> list[tuple[str, ...]]:
+    if ex is None:
+        return []
+    return [("form", ex.query_form or "?"), *((name, value) for name, value in ex.query_fields)]
+
+
+def _header_rows(ex: Exchange | None, raw: tuple[tuple[str, str], ...], response: bool) -> list[tuple[str, ...]]:
+    notes: tuple[HeaderNote, ...] | list[HeaderNote] | None = None
+    if ex is not None:
+        notes = ex.response_headers if response else ex.request_headers
+    if not notes and raw:
+        from eas.headers import explain_headers
+
+        try:
+            notes = explain_headers(raw, response=response)
+        except Exception:  # noqa: BLE001 - names only then: secrets are never shown
+            return [(name, "(hidden)" if name.lower() in ("authorization", "cookie") else "", "") for name, _ in raw]
+    return [(n.name, n.shown_value, n.meaning or "") for n in notes or ()]
+
+
+def _problem_rows(flow: LoadedFlow) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    if flow.exchange_error:
+        rows.append(("analysis", "error", "", flow.exchange_error))
+    if flow.exchange is not None:
+        for p in flow.exchange.problems:
+            offset = "" if p.offset is None else f"0x{p.offset:X} ({p.offset})"
+            rows.append((p.where, p.severity, offset, p.reason))
+    return rows
 
 
 __all__ = ["ExchangeScreen", "body_text", "summary"]

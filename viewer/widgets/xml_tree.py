@@ -55,9 +55,13 @@ class XmlTree(Tree[str]):
         Binding("minus", "collapse_all", "Fold all", id="xml-fold-all", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, xml: str | None = None) -> None:
         super().__init__("(no XML)", id=id)
         self.show_root = True
+        self._initial_xml = xml
+
+    def on_mount(self) -> None:
+        self.load_xml(self._initial_xml)
 
     def load_xml(self, xml: str | None, title: str = "") -> None:
         """Replace the tree with the document `xml` (None: nothing to show)."""
