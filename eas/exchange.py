@@ -379,6 +379,7 @@ def _load_body(
     command: str | None,
     is_autodiscover: bool,
     problems: list[Problem],
+    multipart_asked: bool = False,
 ) -> _Loaded | None:
     from . import bodies
     from .headers import header_value
@@ -405,7 +406,9 @@ def _load_body(
         return _Loaded(kind="empty", content_type=content_type, size=0)
     sniffed = bodies.sniff(data)
 
-    if media == MULTIPART_CONTENT_TYPE:
+    if media == MULTIPART_CONTENT_TYPE or (
+        multipart_asked and media in ("", "application/octet-stream") and _looks_multipart(data)
+    ):
         try:
             parts = parse_multipart(data)
         except EasError as err:
@@ -448,6 +451,28 @@ def _load_body(
         size=len(data),
         text=f"{label}: {bodies.describe_bytes(data)}\n{bodies.hex_preview(data)}",
     )
+
+
+def _multipart_asked(headers: tuple[tuple[str, str], ...], query: Any) -> bool:
+    """The request asked for a multipart answer (MS-ASAcceptMultiPart: T, or the base64 query's option bit)."""
+    from .headers import header_value
+
+    value = header_value(headers, "MS-ASAcceptMultiPart")
+    if value is not None and value.strip().upper() == "T":
+        return True
+    return "AcceptMultiPart" in (getattr(query, "options", None) or ())
+
+
+def _looks_multipart(data: bytes) -> bool:
+    """A body without a useful Content-Type that parses as a part table whose part 0 is WBXML."""
+    from . import bodies
+    from .multipart import parse_multipart
+
+    try:
+        parts = parse_multipart(data)
+    except EasError:
+        return False
+    return bodies.looks_like_wbxml(parts[0])
 
 
 def _link_parts(root: Any, parts: tuple[bytes, ...], where: str, problems: list[Problem]) -> list[str]:
@@ -675,6 +700,7 @@ def _analyze(
             command=command,
             is_autodiscover=is_autodiscover,
             problems=problems,
+            multipart_asked=_multipart_asked(req_headers, query),
         )
     resp_root = resp_loaded.root if resp_loaded is not None and resp_loaded.kind in ("wbxml", "multipart") else None
 

@@ -569,3 +569,13 @@ def test_spec_2_2_2_1_1_3_busy_server() -> None:
     )
     assert ex.http_status_meaning is not None and "unavailable" in ex.http_status_meaning
     assert ex.summary() == "Options 503 14.0"
+
+
+def test_multipart_without_its_content_type_when_asked_for() -> None:
+    body = (DATA / "itemoperations_multipart.response.bin").read_bytes()
+    ex = fixture("itemoperations_multipart", response_headers=[("Content-Type", "application/octet-stream")],
+                 response_body=body)
+    assert ex.response_body is not None and ex.response_body.kind == "multipart"
+    not_asked = fixture("itemoperations_multipart", request_headers=[],
+                        response_headers=[("Content-Type", "application/octet-stream")], response_body=body)
+    assert not_asked.response_body is not None and not_asked.response_body.kind == "binary"
