@@ -483,6 +483,8 @@ def _contact(namespace_label: str, description: str) -> Handler:
         if parent is not None and _local(parent) == "Supported":
             return note + " (listed as supported: the client syncs it)"
         raw = element.text or ""
+        if not raw and not len(element):
+            return note + " (empty: no value)"
         if raw.strip():
             if local in ("Birthday", "Anniversary"):
                 note += ": " + values.describe_date(raw)

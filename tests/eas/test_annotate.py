@@ -557,3 +557,10 @@ def test_string_values_in_another_case_are_recognised() -> None:
     found = notes_of('<Settings xmlns="Settings"><Oof><Get><OofMessage><BodyType>TEXT</BodyType></OofMessage></Get>'
                      '</Oof></Settings>')
     assert only(found, "BodyType") == "BodyType TEXT: plain text reply (the spec spells it Text)"
+
+
+def test_empty_contact_properties_say_so() -> None:
+    found = notes_of('<ApplicationData xmlns="Contacts"><MiddleName/><Categories><Category>VIP</Category>'
+                     '</Categories></ApplicationData>')
+    assert only(found, "MiddleName") == "Contacts:MiddleName: middle name (empty: no value)"
+    assert only(found, "Categories") == "Contacts:Categories: labels the user gave the contact (Category children)"
