@@ -579,3 +579,30 @@ def test_multipart_without_its_content_type_when_asked_for() -> None:
     not_asked = fixture("itemoperations_multipart", request_headers=[],
                         response_headers=[("Content-Type", "application/octet-stream")], response_body=body)
     assert not_asked.response_body is not None and not_asked.response_body.kind == "binary"
+
+
+def test_rfc822_with_attachment_and_encoded_subject() -> None:
+    mime = (
+        b"From: alice@example.com\r\nTo: bob@example.com\r\n"
+        b"Subject: =?utf-8?q?R=C3=A9union?=\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the report.\r\n"
+        b'--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="q.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(b"%PDF-1.4 tiny") + b"\r\n--b1--\r\n"
+    )
+    ex = analyze(
+        "POST", "/Microsoft-Server-ActiveSync?Cmd=SmartReply&User=u&DeviceId=d&DeviceType=t&ItemId=1&CollectionId=5",
+        [("Content-Type", "message/rfc822"), ("MS-ASProtocolVersion", "12.1")], mime,
+    )
+    body = ex.request_body
+    assert body is not None and body.kind == "rfc822" and body.text is not None
+    assert "Subject: Réunion" in body.text
+    assert "See the report." in body.text
+    assert "application/pdf attachment 'q.pdf': PDF document, 13 bytes" in body.text
+    assert ex.collection_ids == ("5",)
+
+
+def test_mime_request_without_content_type_is_still_shown_as_mime() -> None:
+    mime = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+    ex = analyze("POST", "/Microsoft-Server-ActiveSync?Cmd=SendMail&User=u&DeviceId=d&DeviceType=t", [], mime)
+    assert ex.request_body is not None and ex.request_body.kind == "rfc822"
