@@ -51,7 +51,7 @@ _NAMESPACES: dict[str, str] = {name.lower(): name for name in _PAGE_NAMES} | {
     "itemestimate": "GetItemEstimate", "poommail2": "Email2", "poomcontacts2": "Contacts2",
 }
 _MAX_CACHED_TAGS = 4096
-_TAG_CACHE: dict[str, tuple[str, str, Handler] | None] = {}
+_TAG_CACHE: dict[str, tuple[str, str, Handler, bool] | None] = {}
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _COMMENT_MAX = 2000
 _DOUBLE_DASH = re.compile("-(?=-)")
@@ -77,7 +77,6 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     walk = _Walk(root, context)
     notes: list[tuple[etree._Element, str]] = []
     cache = _TAG_CACHE
-    pure = _PURE_HANDLERS
     memo: dict[tuple[str, str | None], str | None] = {}
     for element in root.iter(etree.Element):
         tag = element.tag
@@ -89,8 +88,8 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
                 cache[tag] = entry
         if entry is None:
             continue
-        namespace, local, handler = entry
-        if handler in pure and not len(element):
+        namespace, local, handler, is_pure = entry
+        if is_pure and not len(element):
             key = (tag, element.text)
             try:
                 note = memo[key]
@@ -105,7 +104,7 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     return root
 
 
-def _resolve(tag: str) -> tuple[str, str, Handler] | None:
+def _resolve(tag: str) -> tuple[str, str, Handler, bool] | None:
     if tag.startswith("{"):
         uri, _, local = tag[1:].partition("}")
     else:
@@ -116,7 +115,7 @@ def _resolve(tag: str) -> tuple[str, str, Handler] | None:
     handler = _HANDLERS.get((namespace, local))
     if handler is None:
         return None
-    return namespace, local, handler
+    return namespace, local, handler, handler in _PURE_HANDLERS
 
 
 def _comment_text(note: str) -> str:

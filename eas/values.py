@@ -246,7 +246,7 @@ def describe_conversation_id(value: str | bytes) -> str:
     if data is None and isinstance(value, str):
         data = value.encode("utf-8", errors="replace")
     assert data is not None
-    if len(data) != 16 and data and all(32 <= byte < 127 for byte in data):
+    if len(data) != 16 and data.isascii() and data.decode("ascii").isprintable():
         return (f"conversation id given as text ({len(data)} bytes): {_short(data.decode('ascii'), 80)!r}; "
                 "Exchange sends 16 binary bytes")
     note = "" if len(data) == 16 else f" (expected 16 bytes, got {len(data)})"
