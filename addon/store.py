@@ -210,6 +210,28 @@ class FlowRecord:
     request_text: str | None = None
     response_text: str | None = None
 
+    @property
+    def sni(self) -> str | None:
+        """The TLS server name the proxy sent upstream (else the client's), when known."""
+        return self._tls_detail("sni")
+
+    @property
+    def tls_version(self) -> str | None:
+        """The upstream TLS version (e.g. "TLSv1.3"), when known."""
+        return self._tls_detail("tls_version")
+
+    @property
+    def alpn(self) -> str | None:
+        """The upstream ALPN protocol (e.g. "http/1.1"), when known."""
+        return self._tls_detail("alpn")
+
+    def _tls_detail(self, name: str) -> str | None:
+        for side in ("server", "client"):
+            value = (self.connection.get(side) or {}).get(name)
+            if value:
+                return str(value)
+        return None
+
     def exchange(self) -> Exchange:
         """`eas.analyze(...)` on the stored bytes (a truncated body shows as truncated)."""
         return analyze_parts(

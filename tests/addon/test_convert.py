@@ -22,7 +22,7 @@ from addon.convert import (
     import_mitm,
     import_mitm_report,
 )
-from addon.store import CaptureError, CaptureReader, CaptureWriter
+from addon.store import CaptureError, CaptureReader, CaptureWriter, FlowInput
 from tests.addon.test_store import eas_flow, sync_response
 
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
@@ -202,3 +202,54 @@ def test_server_address_without_connection_details_keeps_ipv6_hosts(tmp_path: Pa
         flow_id = writer.add_sync(stripped)
     with CaptureReader(capture) as reader:
         assert flow_from_record(reader.flow(flow_id)).server_conn.address == ("2001:db8::1", 443)
+
+
+def test_exports_take_error_flows_and_bare_flow_inputs(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    bare = FlowInput(
+        method="OPTIONS",
+        scheme="https",
+        target_host="mail.example.com",
+        port=443,
+        path="/Microsoft-Server-ActiveSync",
+        http_version="HTTP/1.1",
+        request_headers=(),
+        request_body=b"",
+        timestamps={},
+    )
+    with CaptureWriter(capture) as writer:
+        writer.add(flow_input_from_mitm(tflow.tflow(req=eas_flow().request, err=True)))
+        writer.add(bare)
+    assert export_har(capture, tmp_path / "x.har") == 2
+    entries = json.loads((tmp_path / "x.har").read_text())["log"]["entries"]
+    assert entries[1]["request"]["url"] == "https://mail.example.com/Microsoft-Server-ActiveSync"
+    assert export_mitm(capture, tmp_path / "x.mitm") == 2
+    error_flow, bare_flow = read_mitm(tmp_path / "x.mitm")
+    assert error_flow.error is not None and error_flow.response is None
+    assert bare_flow.request.method == "OPTIONS" and bare_flow.response is None
+
+
+def test_tls_details_are_kept(tmp_path: Path) -> None:
+    original = eas_flow()
+    original.server_conn.sni = "mail.example.com"
+    original.server_conn.tls_version = "TLSv1.3"
+    original.server_conn.alpn = b"h2"
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture) as writer:
+        flow_id = writer.add_sync(flow_input_from_mitm(original))
+    with CaptureReader(capture) as reader:
+        record = reader.flow(flow_id)
+    assert (record.sni, record.tls_version, record.alpn) == ("mail.example.com", "TLSv1.3", "h2")
+    assert record.server_address == "address:22" and record.tls
+
+
+def test_export_xml_of_a_truncated_flow_uses_the_text_seen_whole(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture, max_body_size=40) as writer:
+        flow_id = writer.add_sync(flow_input_from_mitm(eas_flow(response_body=sync_response("Seen whole"))))
+    with CaptureReader(capture) as reader:
+        record = reader.flow(flow_id)
+    assert record.response_truncated
+    document = export_xml([record])
+    assert "Seen whole" in document
+    etree.fromstring(document.encode())
