@@ -566,11 +566,11 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     raise MalformedError("END outside any element", i)
                 close_b, idx, open_b, flags, open_markers, pieces = stack.pop()
                 new_markers: list[bytes] = []
+                irregular = False
                 if pend:
                     new_markers.append(_attr("end-switch", " ".join(map(str, pend))))
-                    if page < known_pages:
-                        used_pages.add(page)
                     pend = []
+                    irregular = True  # the next tag takes the general path, which notes its page as used
                 if pieces is not None:
                     content_markers, text = _leaf_content(pieces, codec, bool(flags & _F_OPAQUE))
                     new_markers.extend(content_markers)
@@ -584,7 +584,6 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 if new_markers:
                     need_ns = True
                     out[idx] = _with_attrs(open_b, open_markers + new_markers)
-                irregular = False
                 i += 1
                 if not stack:
                     break
@@ -636,8 +635,6 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 if pieces_list is not None:
                     if pend:
                         pieces_list.extend(("p", p) for p in pend)
-                        if page < known_pages:
-                            used_pages.add(page)
                         pend = []
                     pieces_list.append(piece)
                     irregular = True
@@ -645,10 +642,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     xml, ns = _mixed_piece(piece, codec, bool(pend) or not out[-1].endswith(b">"))
                     if pend:
                         xml = _add_switch(xml, pend)
-                        if page < known_pages:
-                            used_pages.add(page)
                         pend = []
-                        irregular = False
                     need_ns = need_ns or ns
                     append(xml)
                 i = next_i
@@ -719,11 +713,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     top[5] = None
                 if pend:
                     xml = _add_switch(xml, pend)
-                    if page < known_pages:
-                        used_pages.add(page)
                     pend = []
+                    irregular = True
                 need_ns = True
-                irregular = False
                 append(xml)
                 continue
             # The general path for a tag: (open_b, close_b, flags), extra markers, adv bytes.
@@ -731,9 +723,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
             if pend:
                 if pend != ([] if page == pend_base else [page]):
                     markers.append(_attr("switch", " ".join(map(str, pend))))
-                if page < known_pages:
-                    used_pages.add(page)
                 pend = []
+            if page < known_pages:
+                used_pages.add(page)
             if markers or flags & _F_NS:
                 need_ns = True
             irregular = False
