@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from lxml import etree
 
 from . import values
+from .codepages import CODE_PAGES
 from .meanings import contacts, enums, provision, settings, status
 
 # Theory of operation: one pass over root.iter() looks every element's Clark tag up in a dict of handlers
-# (built once per tag, cached); a handler returns the comment text or None. Comments are inserted after the
-# walk (never while iterating) as the element's next sibling, so leaf text stays byte-exact and empty
-# elements stay empty. The element's tail moves to the comment, so the note sits on the element's line.
+# (resolved once per tag, cached); a handler returns the note or None. Notes that depend only on the tag and
+# the text are memoized for the pass. Comments are inserted after the walk (never while iterating) as the
+# element's next sibling, so leaf text stays byte-exact and empty elements stay empty; they are parsed in one
+# go (one etree.Comment per note would build one document each). The element's tail moves to the comment,
+# so the note sits on the element's line. Handlers never raise: values.py reports garbage in words.
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,10 @@ class AnnotationContext:
 
 Handler = Callable[["_Walk", etree._Element, str, str], str | None]
 
-# MS-ASWBXML 2.1.2.1 code page names (the namespace URIs), keyed by lower-case spelling, with the older
-# spellings seen in specs and logs ("POOMMAIL:", "ItemEstimate").
-_PAGE_NAMES = (
-    "AirSync", "Contacts", "Email", "AirNotify", "Calendar", "Move", "GetItemEstimate", "FolderHierarchy",
-    "MeetingResponse", "Tasks", "ResolveRecipients", "ValidateCert", "Contacts2", "Ping", "Provision",
-    "Search", "GAL", "AirSyncBase", "Settings", "DocumentLibrary", "ItemOperations", "ComposeMail", "Email2",
-    "Notes", "RightsManagement", "Find",
-)
-_NAMESPACES: dict[str, str] = {name.lower(): name for name in _PAGE_NAMES} | {
-    "poomcontacts": "Contacts", "poommail": "Email", "poomcal": "Calendar", "poomtasks": "Tasks",
-    "itemestimate": "GetItemEstimate", "poommail2": "Email2", "poomcontacts2": "Contacts2",
+# Namespace spelling (lower case, no trailing colon) -> MS-ASWBXML page name, from the code page table with
+# the older spellings it lists ("POOMMAIL:", "ItemEstimate:").
+_NAMESPACES: dict[str, str] = {
+    spelling.rstrip(":").lower(): page.name for page in CODE_PAGES for spelling in (page.name, *page.aliases)
 }
 _MAX_CACHED_TAGS = 4096
 _TAG_CACHE: dict[str, tuple[str, str, Handler, bool] | None] = {}
