@@ -289,10 +289,9 @@ _STATUS_BY_NAMESPACE: Mapping[str, str] = {
 
 def _status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
     raw = _text(element)
-    try:
-        code = int(raw)
-    except ValueError:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return f"Status {raw!r}: not a number"
+    code = int(raw)
     name, table = _status_table(walk, element, namespace)
     meaning = table.get(code)
     if meaning is None and namespace == "AirSync" and table is status.SYNC_ITEM:
@@ -312,11 +311,8 @@ def _flag_status(walk: _Walk, element: etree._Element, namespace: str, local: st
 
 def _lookup(label: str, raw: str, table: Mapping[str, str], qualifier: str = "") -> str:
     meaning = table.get(raw)
-    if meaning is None:
-        try:
-            meaning = table.get(str(int(raw)))
-        except ValueError:
-            meaning = None
+    if meaning is None and raw.isascii() and raw.lstrip("-").isdigit() and len(raw) < 10:
+        meaning = table.get(str(int(raw)))
     if meaning is None and raw:
         folded = raw.casefold()
         spelled = next((key for key in table if key.casefold() == folded), None)
@@ -434,7 +430,7 @@ def _message_class(walk: _Walk, element: etree._Element, namespace: str, local: 
 def _range(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
     raw = _text(element)
     first, dash, last = raw.partition("-")
-    if not dash or not first.isdigit() or not last.isdigit():
+    if not dash or not (first + last).isascii() or not first.isdigit() or not last.isdigit() or len(raw) > 40:
         return f"Range {raw!r}: invalid (expected m-n, e.g. 0-9)" if raw else None
     what = "bytes" if namespace == "ItemOperations" else "results"
     count = int(last) - int(first) + 1

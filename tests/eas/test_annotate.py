@@ -564,3 +564,12 @@ def test_empty_contact_properties_say_so() -> None:
                      '</Categories></ApplicationData>')
     assert only(found, "MiddleName") == "Contacts:MiddleName: middle name (empty: no value)"
     assert only(found, "Categories") == "Contacts:Categories: labels the user gave the contact (Category children)"
+
+
+@pytest.mark.parametrize("text", ["²", "1_000", "+3", "٣", "9" * 5000, "0-²", "-1"])
+def test_odd_numbers_never_raise(text: str) -> None:
+    for xml in (f'<Ping xmlns="Ping"><Status>{text}</Status></Ping>',
+                f'<Search xmlns="Search"><Range>{text}</Range><Status>1</Status></Search>',
+                f'<ApplicationData xmlns="Email"><Importance>{text}</Importance><DayOfWeek>{text}</DayOfWeek>'
+                '</ApplicationData>'):
+        notes_of(xml)
