@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,12 +19,12 @@ from viewer.screens.editor import EditorScreen
 from viewer.screens.exchange import ExchangeScreen
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
-from viewer.source import CaptureSource
+from viewer.source import PAGE_SIZE, CaptureSource, FlowFilter
 from viewer.widgets.flow_list import FlowList
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
-    from addon.store import CaptureWriter, FlowRecord
+    from addon.store import CaptureReader, CaptureWriter, FlowRecord, FlowRow, SessionRow
     from viewer.replay import ReplayRequest, ReplayResult
 
 
@@ -41,6 +42,21 @@ def load_flow(source: CaptureSource, flow_id: int, with_original: bool = True) -
         except Exception:  # noqa: BLE001 - the replay is still worth showing without its original
             original = None
     return LoadedFlow(record, exchange, error, original)
+
+
+InitialRead = tuple[list["SessionRow"], list[str], int, int, list["FlowRow"]]
+
+
+def read_initial(reader: CaptureReader) -> InitialRead:
+    """What the first screen shows: sessions, commands, newest id, flow count and the first page (default filter)."""
+    first = FlowFilter()
+    return (
+        reader.sessions(),
+        reader.commands(),
+        reader.max_flow_id(),
+        reader.count_flows(**first.filters()),
+        reader.flows(**first.filters(), order=first.order, descending=first.descending, offset=0, limit=PAGE_SIZE),
+    )
 
 
 class EasInspectorApp(App[None]):
@@ -64,6 +80,8 @@ class EasInspectorApp(App[None]):
         self._writer_lock = threading.Lock()
         self.sub_title = self.capture_label
         self.notices: list[tuple[str, str]] = []  # (severity, message) of every notification, oldest first
+        # Read sessions, commands and the first page while Textual starts up (the reader has its own thread).
+        self.initial_read: Future[InitialRead] = self.source.submit(read_initial)
 
     def notify(
         self,

@@ -126,6 +126,13 @@ class CaptureSource:
             future = self._executor.submit(lambda: fn(self._get()))
         return future.result()
 
+    def submit(self, fn: Callable[[CaptureReader], T]) -> concurrent.futures.Future[T]:
+        """Start `fn(reader)` on the reader thread now and return its future (used to read ahead at start-up)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("capture closed")
+            return self._executor.submit(lambda: fn(self._get()))
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

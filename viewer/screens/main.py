@@ -95,18 +95,25 @@ class MainScreen(Screen[None]):
         for title in ("user", "device id", "type", "host", "versions", "first seen", "last seen", "flows", "problems"):
             table.add_column(title, key=title)
         self.query_one(FlowList).loading = True
-        self.open_capture()
+        self.open_capture(initial=True)
 
     # ------------------------------------------------------------------ workers (I/O only)
     @work(thread=True, exclusive=True, group="open")
-    def open_capture(self) -> None:
+    def open_capture(self, initial: bool = False) -> None:
         source = self.inspector.source
         try:
-            sessions, commands, max_id = source.call(lambda r: (r.sessions(), r.commands(), r.max_flow_id()))
+            if initial:
+                # read ahead by the app while Textual started: sessions, commands, count and first page
+                sessions, commands, max_id, total, rows = self.inspector.initial_read.result()
+            else:
+                sessions, commands, max_id = source.call(lambda r: (r.sessions(), r.commands(), r.max_flow_id()))
         except Exception as err:  # noqa: BLE001 - any failure becomes a notification
             self.post_message(CaptureFailed(f"cannot open {source.path}: {err}"))
             return
         self.post_message(CaptureOpened(sessions, commands, max_id))
+        if initial:
+            self.post_message(FlowCountLoaded(1, total))
+            self.post_message(FlowPageLoaded(1, 0, rows))
 
     @work(thread=True, exclusive=True, group="count")
     def load_flows(self, generation: int, flow_filter: FlowFilter, first_page: int, grew: bool) -> None:
@@ -199,7 +206,14 @@ class MainScreen(Screen[None]):
         self._fill_sessions()
         select = self.query_one("#filter-command", Select)
         select.set_options([(c, c) for c in event.commands])
-        self.apply_filter(self.filter)
+        if self.generation == 0 and self.filter == FlowFilter():
+            # the first count and page are already on their way (read ahead by the app)
+            self.generation = 1
+            self._sync_filter_widgets()
+            self.progress = "counting…"
+            self._update_status()
+        else:
+            self.apply_filter(self.filter)
         if self.inspector.follow:
             self.follow(event.max_flow_id)
 
