@@ -490,8 +490,14 @@ _GHOSTABLE_CONTACT_PROPERTIES: tuple[str, ...] = tuple(
 
 
 def _supported(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
-    listed = {_local(child) for child in element if isinstance(child.tag, str)}
+    children = [child for child in element if isinstance(child.tag, str)]
+    listed = {_local(child) for child in children}
     collection_class = walk.class_for(element)
+    if collection_class is None and children:
+        # 12.1 and later send no Class in a Sync request: the listed properties' namespace tells it
+        uri = etree.QName(children[0]).namespace or ""
+        collection_class = {"Contacts": "Contacts", "Contacts2": "Contacts", "Calendar": "Calendar"}.get(
+            _NAMESPACES.get(uri.rstrip(":").lower(), ""))
     note = (f"Supported: the client lists the {len(listed)} properties it syncs; the ones not listed are "
             "ghosted: when a Change from the client omits them, the server keeps their values")
     if collection_class == "Contacts":

@@ -573,3 +573,14 @@ def test_odd_numbers_never_raise(text: str) -> None:
                 f'<ApplicationData xmlns="Email"><Importance>{text}</Importance><DayOfWeek>{text}</DayOfWeek>'
                 '</ApplicationData>'):
         notes_of(xml)
+
+
+def test_supported_without_a_class_takes_it_from_the_listed_properties() -> None:
+    found = notes_of('<Sync xmlns="AirSync" xmlns:c2="Contacts2" xmlns:c="Contacts"><Collections><Collection>'
+                     '<SyncKey>0</SyncKey><CollectionId>unknown</CollectionId><Supported><c2:NickName/><c:Picture/>'
+                     '</Supported></Collection></Collections></Sync>')
+    note = only(found, "Supported")
+    assert "ghosted here: Anniversary, " in note and "NickName" not in note.split("ghosted here: ")[1]
+    found = notes_of('<Sync xmlns="AirSync" xmlns:cal="Calendar"><Collection><Supported><cal:Subject/>'
+                     '</Supported></Collection></Sync>')
+    assert only(found, "Supported").endswith("(class Calendar)")
