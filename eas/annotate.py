@@ -498,7 +498,8 @@ def _supported(walk: _Walk, element: etree._Element, namespace: str, local: str)
         uri = etree.QName(children[0]).namespace or ""
         collection_class = {"Contacts": "Contacts", "Contacts2": "Contacts", "Calendar": "Calendar"}.get(
             _NAMESPACES.get(uri.rstrip(":").lower(), ""))
-    note = (f"Supported: the client lists the {len(listed)} properties it syncs; the ones not listed are "
+    count = f"{len(listed)} property" if len(listed) == 1 else f"{len(listed)} properties"
+    note = (f"Supported: the client lists the {count} it syncs; the ones not listed are "
             "ghosted: when a Change from the client omits them, the server keeps their values")
     if collection_class == "Contacts":
         ghosted = [name for name in _GHOSTABLE_CONTACT_PROPERTIES if name not in listed]
