@@ -271,8 +271,12 @@ def _path(element: Any) -> str:
     return "/".join(reversed(names))
 
 
+# Characters XML 1.0 does not allow (lxml refuses them in comments): C0 controls but tab/LF/CR, surrogates, U+FFFE/F.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _comment_text(text: str) -> str:
-    safe = text.replace("--", "- -")
+    safe = _NOT_XML.sub("\ufffd", text).replace("--", "- -")
     return f" {safe.rstrip('-')} "
 
 
@@ -716,7 +720,8 @@ def _analyze(
             continue
         collection_ids += _leaf_texts(root, "CollectionId")
         for element in _elements(root):
-            if _localname(element) == "Id" and _localname(element.getparent()) == "Folder":
+            parent = element.getparent()
+            if _localname(element) == "Id" and parent is not None and _localname(parent) == "Folder":
                 collection_ids.append((element.text or "").strip())
         classes += _leaf_texts(root, "Class")
         sync_keys += _leaf_texts(root, "SyncKey")

@@ -606,3 +606,24 @@ def test_mime_request_without_content_type_is_still_shown_as_mime() -> None:
     mime = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
     ex = analyze("POST", "/Microsoft-Server-ActiveSync?Cmd=SendMail&User=u&DeviceId=d&DeviceType=t", [], mime)
     assert ex.request_body is not None and ex.request_body.kind == "rfc822"
+
+
+# --- past failures found by mutating the lab fixtures ------------------------------------------------------
+
+
+def test_text_part_with_control_characters_still_commented() -> None:
+    parts = parse_multipart((DATA / "itemoperations_multipart.response.bin").read_bytes())
+    body = build_multipart([parts[0], b"text with \x01 a control byte " + b"x" * 60, parts[2]])
+    ex = fixture("itemoperations_multipart", response_body=body)
+    assert not any(p.reason.startswith("analysis failed") for p in ex.problems)
+    if codec_ready():
+        assert ex.response_body is not None and ex.response_body.xml is not None
+        assert "part 1: text" in ex.response_body.xml
+
+
+@needs_codec
+def test_lone_id_root_is_not_a_ping_folder() -> None:
+    body = eas.encode('<Id xmlns="Ping">x</Id>')
+    ex = analyze("POST", "/Microsoft-Server-ActiveSync?Cmd=Ping&User=u&DeviceId=d&DeviceType=t", [], body)
+    assert not any(p.reason.startswith("analysis failed") for p in ex.problems)
+    assert ex.collection_ids == ()
