@@ -454,6 +454,10 @@ def _estimated_size(walk: _Walk, element: etree._Element, namespace: str, local:
     return f"EstimatedDataSize {raw}: estimated size of the whole {what}, in bytes" if raw else None
 
 
+def _parent_id(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    return "ParentId 0: a top-level folder (no parent)" if _text(element) == "0" else None
+
+
 def _sync_key(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
     raw = _text(element)
     if raw != "0":
@@ -584,6 +588,9 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Calendar", "AttendeeType"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
         ("Email", "InstanceType"): _enum(enums.INSTANCE_TYPE),
         ("Email", "MessageClass"): _message_class,
+        ("Email", "InternetCPID"): _enum(enums.INTERNET_CPID),
+        ("Email", "ContentClass"): _enum(enums.CONTENT_CLASS),
+        ("FolderHierarchy", "ParentId"): _parent_id,
         ("AirSyncBase", "EstimatedDataSize"): _estimated_size,
         ("Email", "GlobalObjId"): _decoded(values.describe_global_obj_id, "GlobalObjId"),
         ("GAL", "Data"): _picture_data,
@@ -637,6 +644,7 @@ _DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
     ("MeetingResponse", "InstanceId"), ("MeetingResponse", "ProposedStartTime"),
     ("MeetingResponse", "ProposedEndTime"), ("RightsManagement", "ContentExpiryDate"),
     ("ResolveRecipients", "StartTime"), ("ResolveRecipients", "EndTime"), ("AirSyncBase", "InstanceId"),
+    ("DocumentLibrary", "CreationDate"), ("DocumentLibrary", "LastModifiedDate"),
 )
 
 _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()

@@ -351,6 +351,11 @@ FLAG_MEANINGS: Mapping[tuple[str, str], tuple[str, str]] = MappingProxyType({
     ("Settings", "EnableOutboundSMS"): ("the device does not send SMS for the user",
                                         "the device sends SMS on behalf of the server"),
     ("ItemOperations", "DeleteSubFolders"): ("keep subfolders", "also delete subfolders"),
+    ("ItemOperations", "MoveAlways"): ("move these items only", "also move later items of this conversation"),
+    ("DocumentLibrary", "IsFolder"): ("a document", "a folder"),
+    ("DocumentLibrary", "IsHidden"): ("visible", "hidden"),
+    ("Find", "DeepTraversal"): ("this folder only", "also search subfolders"),
+    ("Find", "HasAttachments"): ("no attachments", "has attachments"),
     ("RightsManagement", "EditAllowed"): ("may not edit", "may edit"),
     ("RightsManagement", "ExportAllowed"): ("may not export", "may export"),
     ("RightsManagement", "ExtractAllowed"): ("may not copy content", "may copy content"),
@@ -388,6 +393,14 @@ UNITS: Mapping[tuple[str, str], str] = MappingProxyType({
     ("GetItemEstimate", "Estimate"): "items the next Sync would return",
     ("Search", "Total"): "results found in all",
     ("Contacts", "WeightedRank"): "rank in the recipient information cache: higher means mailed more",
+    ("FolderHierarchy", "Count"): "folder changes that follow",
+    ("ItemOperations", "Total"): "size of the whole item, in bytes",
+    ("DocumentLibrary", "ContentLength"): "size of the document, in bytes",
+    ("Search", "MaxPictures"): "most contact pictures to return",
+    ("Search", "MaxSize"): "largest picture to return, in bytes",
+    ("Find", "MaxPictures"): "most contact pictures to return",
+    ("Find", "MaxSize"): "largest picture to return, in bytes",
+    ("Find", "Total"): "results found in all",
 })
 
 # MS-ASEMAIL MessageClass: the kind of message, matched on the longest known prefix (case-insensitive)
@@ -425,3 +438,31 @@ def message_class_meaning(value: str) -> str | None:
         if (folded == lowered or folded.startswith(lowered + ".")) and (best is None or len(prefix) > best[0]):
             best = (len(prefix), meaning)
     return best[1] if best else None
+
+
+# MS-ASEMAIL InternetCPID: the Windows code page the message came in (the most common ones)
+INTERNET_CPID: EnumTable = _table({
+    "65001": "UTF-8",
+    "1200": "UTF-16 little-endian",
+    "20127": "US-ASCII",
+    "28591": "ISO-8859-1 (Latin-1)",
+    "28592": "ISO-8859-2 (Central European)",
+    "28605": "ISO-8859-15 (Latin-9)",
+    "1250": "Windows-1250 (Central European)",
+    "1251": "Windows-1251 (Cyrillic)",
+    "1252": "Windows-1252 (Western European)",
+    "20866": "KOI8-R",
+    "50220": "ISO-2022-JP",
+    "51932": "EUC-JP",
+    "932": "Shift_JIS",
+    "936": "GB2312 / GBK",
+    "54936": "GB18030",
+    "949": "EUC-KR / UHC",
+    "950": "Big5",
+})
+
+# MS-ASEMAIL ContentClass
+CONTENT_CLASS: EnumTable = _table({
+    "urn:content-classes:message": "an email message",
+    "urn:content-classes:calendarmessage": "a meeting message (request, response or cancellation)",
+})

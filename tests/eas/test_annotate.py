@@ -584,3 +584,19 @@ def test_supported_without_a_class_takes_it_from_the_listed_properties() -> None
     found = notes_of('<Sync xmlns="AirSync" xmlns:cal="Calendar"><Collection><Supported><cal:Subject/>'
                      '</Supported></Collection></Sync>')
     assert only(found, "Supported").endswith("(class Calendar)")
+
+
+def test_smaller_families() -> None:
+    found = notes_of('<FolderSync xmlns="FolderHierarchy"><Changes><Count>1</Count><Add><ServerId>5</ServerId>'
+                     '<ParentId>0</ParentId><Type>12</Type></Add></Changes></FolderSync>')
+    assert only(found, "Count") == "Count 1: folder changes that follow"
+    assert only(found, "ParentId") == "ParentId 0: a top-level folder (no parent)"
+    found = notes_of('<ApplicationData xmlns="Email"><InternetCPID>65001</InternetCPID>'
+                     '<ContentClass>urn:content-classes:calendarmessage</ContentClass></ApplicationData>')
+    assert only(found, "InternetCPID") == "InternetCPID 65001: UTF-8"
+    assert only(found, "ContentClass").startswith("ContentClass urn:content-classes:calendarmessage: a meeting")
+    found = notes_of('<Properties xmlns="DocumentLibrary"><IsFolder>1</IsFolder><ContentLength>2048</ContentLength>'
+                     '<CreationDate>2026-01-15T14:00:00.000Z</CreationDate></Properties>')
+    assert only(found, "IsFolder") == "IsFolder 1: a folder"
+    assert only(found, "ContentLength") == "ContentLength 2048: size of the document, in bytes"
+    assert only(found, "CreationDate") == "2026-01-15 14:00:00 UTC, Thursday"
