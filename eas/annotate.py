@@ -287,10 +287,10 @@ _STATUS_BY_NAMESPACE: Mapping[str, str] = {
 }
 
 
-def _status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+def _status_code_meaning(walk: _Walk, element: etree._Element, namespace: str) -> tuple[int, str] | None:
     raw = _text(element)
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        return f"Status {raw!r}: not a number"
+        return None
     code = int(raw)
     name, table = _status_table(walk, element, namespace)
     meaning = table.get(code)
@@ -302,7 +302,30 @@ def _status(walk: _Walk, element: etree._Element, namespace: str, local: str) ->
             meaning += " (common status)"
     if meaning is None:
         meaning = f"unknown {name} status code"
-    return f"Status {code}: {meaning}"
+    return code, meaning
+
+
+def _status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    found = _status_code_meaning(walk, element, namespace)
+    if found is None:
+        return f"Status {_text(element)!r}: not a number"
+    return f"Status {found[0]}: {found[1]}"
+
+
+def element_status_meaning(element: etree._Element, context: AnnotationContext | None = None) -> str | None:
+    """What a Status element means where it stands (Sync item vs collection, Provision Policy, ResolveRecipients
+    Certificates...), the same table choice `annotate` makes; None when it is not a command Status element
+    or holds no number. Unknown codes give "unknown ... status code".
+    """
+    tag = element.tag
+    if not isinstance(tag, str):
+        return None
+    entry = _resolve(tag)
+    if entry is None or entry[2] is not _status:
+        return None
+    walk = _Walk(element.getroottree().getroot(), context or AnnotationContext())
+    found = _status_code_meaning(walk, element, entry[0])
+    return found[1] if found else None
 
 
 def _flag_status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
@@ -655,4 +678,4 @@ _PURE_HANDLERS: frozenset[Handler] = frozenset(
     if handler not in (_status, _filter_type, _supported, _body_data, _picture_data, _estimated_size)
     and handler not in _MARKER_DEPENDENT and namespace not in ("Contacts", "Contacts2"))
 
-__all__ = ["AnnotationContext", "annotate", "status_meaning"]
+__all__ = ["AnnotationContext", "annotate", "element_status_meaning", "status_meaning"]

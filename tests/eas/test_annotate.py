@@ -600,3 +600,18 @@ def test_smaller_families() -> None:
     assert only(found, "IsFolder") == "IsFolder 1: a folder"
     assert only(found, "ContentLength") == "ContentLength 2048: size of the document, in bytes"
     assert only(found, "CreationDate") == "2026-01-15 14:00:00 UTC, Thursday"
+
+
+def test_element_status_meaning_picks_the_nested_table() -> None:
+    from eas.annotate import element_status_meaning
+    root = etree.fromstring(b'<Provision xmlns="Provision"><Status>1</Status><Policies><Policy><Status>2</Status>'
+                            b'</Policy></Policies></Provision>')
+    top, policy = root.iter("{Provision}Status")
+    assert element_status_meaning(top) == "success"
+    assert element_status_meaning(policy).startswith("no policy for this client")  # type: ignore[union-attr]
+    item = etree.fromstring(b'<Sync xmlns="AirSync"><Collection><Responses><Change><Status>7</Status></Change>'
+                            b'</Responses></Collection></Sync>')[0][0][0][0]
+    assert element_status_meaning(item).startswith("conflict: the server's version of this item won")  # type: ignore[union-attr]
+    flag = etree.fromstring(b'<Flag xmlns="Email"><Status>2</Status></Flag>')[0]
+    assert element_status_meaning(flag) is None
+    assert element_status_meaning(etree.fromstring(b'<Ping xmlns="Ping"><Status>x</Status></Ping>')[0]) is None
