@@ -180,3 +180,14 @@ def test_sqlite_that_is_not_a_capture(tmp_path: Path) -> None:
     result = run_cli("explain", str(path))
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1 and str(path) in result.stderr
+
+
+def test_truncated_flow_file_prints_what_it_read_then_fails(tmp_path: Path) -> None:
+    whole = write_flows(tmp_path / "two.mitm", [lab_flow("options"), lab_flow("sync_inbox")]).read_bytes()
+    first_only = write_flows(tmp_path / "one.mitm", [lab_flow("options")]).read_bytes()
+    cut = tmp_path / "cut.mitm"
+    cut.write_bytes(whole[: len(first_only) + 40])
+    result = run_cli("explain", str(cut))
+    assert result.returncode == 1
+    assert "=== #1 OPTIONS" in result.stdout
+    assert len(result.stderr.splitlines()) == 1 and "not a readable mitmproxy flow file" in result.stderr
