@@ -510,6 +510,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     pend_base = 0  # the page before the first pending switch
     # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
     irregular = True
+    # The current page was reached by switches that no tag consumed: the next tag must note it as used.
+    page_unmarked = False
     need_ns = bool(root_attrs)
     used_pages: set[int] = set()
     root_page = -1
@@ -566,11 +568,11 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     raise MalformedError("END outside any element", i)
                 close_b, idx, open_b, flags, open_markers, pieces = stack.pop()
                 new_markers: list[bytes] = []
-                irregular = False
                 if pend:
                     new_markers.append(_attr("end-switch", " ".join(map(str, pend))))
                     pend = []
-                    irregular = True  # the next tag takes the general path, which notes its page as used
+                    page_unmarked = True
+                irregular = page_unmarked
                 if pieces is not None:
                     content_markers, text = _leaf_content(pieces, codec, bool(flags & _F_OPAQUE))
                     new_markers.extend(content_markers)
@@ -636,6 +638,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     if pend:
                         pieces_list.extend(("p", p) for p in pend)
                         pend = []
+                        page_unmarked = True
                     pieces_list.append(piece)
                     irregular = True
                 else:
@@ -643,6 +646,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     if pend:
                         xml = _add_switch(xml, pend)
                         pend = []
+                        page_unmarked = True
                     need_ns = need_ns or ns
                     append(xml)
                 i = next_i
@@ -714,7 +718,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 if pend:
                     xml = _add_switch(xml, pend)
                     pend = []
-                    irregular = True
+                    page_unmarked = True
                 need_ns = True
                 append(xml)
                 continue
@@ -728,7 +732,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 used_pages.add(page)
             if markers or flags & _F_NS:
                 need_ns = True
-            irregular = False
+            irregular = page_unmarked = False
             if not stack:
                 if tok in (LITERAL, LITERAL_C, LITERAL_A, LITERAL_AC) or page >= known_pages:
                     root_page = 256
