@@ -122,24 +122,24 @@ class EditorScreen(Screen[None]):
         with Vertical(id="editor-fields"):
             with Horizontal(classes="field"):
                 yield Label("URL", classes="field-label")
-                yield Input(self.original_base, id="replay-url")
+                yield Input(self.original_base, id="replay-url", compact=True)
             with Horizontal(classes="field"):
                 yield Label("Query", classes="field-label")
-                yield Input(self.original_query, id="replay-query")
+                yield Input(self.original_query, id="replay-query", compact=True)
             with Horizontal(classes="field"):
                 yield Label("Proxy", classes="field-label")
-                yield Input(placeholder="direct; or the running mitmproxy: http://127.0.0.1:8080", id="replay-proxy")
+                yield Input(placeholder="direct; or the running mitmproxy: http://127.0.0.1:8080", id="replay-proxy", compact=True)
                 yield Label("Verify TLS", classes="switch-label")
                 yield Switch(True, id="replay-verify")
                 yield Label("Schema", classes="switch-label")
                 yield Switch(schema_problems("<x/>") is not None, id="replay-schema")
                 yield Label("Timeout s", classes="switch-label")
-                yield Input(f"{DEFAULT_TIMEOUT:g}", id="replay-timeout", type="number")
+                yield Input(f"{DEFAULT_TIMEOUT:g}", id="replay-timeout", type="number", compact=True)
             with Horizontal(classes="field", id="credentials"):
                 yield Label("User", classes="field-label")
-                yield Input(credentials.basic_user(record.request_headers) or (self.flow.exchange.user if self.flow.exchange else None) or "", id="replay-user")
+                yield Input(credentials.basic_user(record.request_headers) or (self.flow.exchange.user if self.flow.exchange else None) or "", id="replay-user", compact=True)
                 yield Label("Password", classes="switch-label")
-                yield Input(placeholder="the capture hid it: type it to send", password=True, id="replay-password")
+                yield Input(placeholder="the capture hid it: type it to send", password=True, id="replay-password", compact=True)
         with VerticalScroll(id="replay-headers"):
             for index, (name, value) in enumerate(record.request_headers):
                 if name.lower() in _SKIPPED_HEADERS:
@@ -148,7 +148,7 @@ class EditorScreen(Screen[None]):
                     continue
                 with Horizontal(classes="field header-row"):
                     yield Label(name, classes="header-name")
-                    yield Input(value, id=f"header-{index}", password=name.lower() in ("authorization", "cookie"))
+                    yield Input(value, id=f"header-{index}", password=name.lower() in ("authorization", "cookie"), compact=True)
         yield XmlTextArea(self.original_text, id="replay-xml", show_line_numbers=True, soft_wrap=False)
         yield Static("Ctrl+S sends. The unedited request is sent byte for byte.", id="replay-status")
         with Horizontal(id="replay-buttons"):
@@ -158,6 +158,7 @@ class EditorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#credentials").display = self.auth == "redacted"
+        self.query_one("#replay-headers").border_title = "Request headers (Content-Length follows the body)"
         self.query_one("#replay-xml", XmlTextArea).focus()
         if self.auth == "redacted":
             self.set_status("The capture hid the password: type it (it is sent, never stored or shown).")

@@ -35,7 +35,7 @@ PROBLEM_SCAN_PAGE = 1000
 
 
 def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
 
 
 class FlowCountGrew(FlowCountLoaded):
@@ -81,9 +81,9 @@ class MainScreen(Screen[None]):
             yield Static("Sessions", classes="pane-title")
             yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="filters"):
-            yield Input(placeholder="search decoded XML, Enter", id="filter-text")
-            yield Select[str]([], prompt="any command", id="filter-command")
-            yield Input(placeholder="status: 401 / eas 3", id="filter-status")
+            yield Input(placeholder="search decoded XML, Enter", id="filter-text", compact=True)
+            yield Select[str]([], prompt="any command", id="filter-command", compact=True)
+            yield Input(placeholder="status: 401 / eas 3", id="filter-status", compact=True)
             yield Checkbox("problems only", id="filter-problems")
         yield Static(header_text(), id="flow-header")
         yield FlowList(id="flows")
