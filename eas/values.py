@@ -8,7 +8,8 @@ import datetime as dt
 import email.policy
 import re
 import struct
-from email.message import EmailMessage, Message
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
 
 # Cap on what a decoder looks at, so one huge value cannot stall an annotation pass.
@@ -361,20 +362,24 @@ def describe_mime(value: str | bytes) -> str:
     if len(raw) > MAX_BINARY:
         raw = raw[:MAX_BINARY]
     try:
-        message = BytesParser(policy=email.policy.default).parsebytes(raw)
+        # compat32 and decoding only the headers shown: the default policy parses every header (10x slower)
+        message = BytesParser(policy=email.policy.compat32).parsebytes(raw)
         return _mime_summary(message)
     except Exception as err:  # noqa: BLE001 - the stdlib parser raises many types on garbage
         return f"MIME that could not be read: {type(err).__name__}"
 
 
-def _header(message: Message, name: str) -> str | None:
+def _decoded_header(value: object) -> str:
     try:
-        value = message.get(name)
-    except Exception:  # noqa: BLE001 - malformed header values raise from the policy's parser
-        return "(unreadable)"
-    if value is None:
-        return None
-    return " ".join(str(value).split())
+        shown = str(make_header(decode_header(str(value))))
+    except Exception:  # noqa: BLE001 - bad encoded words or charsets: show the raw header
+        shown = str(value)
+    return " ".join(shown.split())
+
+
+def _header(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    return None if value is None else _decoded_header(value)
 
 
 def _mime_summary(message: Message) -> str:
@@ -403,7 +408,11 @@ def _mime_summary(message: Message) -> str:
 
 def _part_summary(part: Message) -> str:
     kind = part.get_content_type()
-    name = part.get_filename() if isinstance(part, EmailMessage) else None
+    try:
+        raw_name = part.get_filename()
+    except Exception:  # noqa: BLE001
+        raw_name = None
+    name = _decoded_header(raw_name) if raw_name else None
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # noqa: BLE001
