@@ -167,6 +167,23 @@ def test_decode_encode_round_trip(codec: None, tmp_path: Path) -> None:
     assert from_stdin.stdout == decoded.stdout
 
 
+def real_samples() -> list[Path]:
+    """A spread of the real lab exchanges (tests/data/real): every 12th body, plus the largest."""
+    bodies = sorted((REPO / "tests" / "data" / "real").glob("*.wbxml"))
+    if not bodies:
+        return []
+    return sorted(set(bodies[::12]) | {max(bodies, key=lambda p: p.stat().st_size)})
+
+
+@pytest.mark.parametrize("sample", real_samples(), ids=lambda p: p.name)
+def test_real_bodies_survive_annotated_decode_and_encode(codec: None, sample: Path, tmp_path: Path) -> None:
+    decoded = run_cli("decode", str(sample))  # annotated: the encoder ignores the comments
+    assert decoded.returncode == 0, decoded.stderr
+    encoded = run_cli("encode", "-", stdin=decoded.stdout)
+    assert encoded.returncode == 0, encoded.stderr
+    assert encoded.stdout == sample.read_bytes()
+
+
 def test_decode_annotates_by_default(codec: None) -> None:
     plain = run_cli("decode", "--plain", "-", stdin=FOLDERSYNC_RESPONSE)
     annotated = run_cli("decode", "-", stdin=FOLDERSYNC_RESPONSE)
