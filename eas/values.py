@@ -24,7 +24,8 @@ _ORDINALS = ("first", "second", "third", "fourth", "last")
 _HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 _B64_RE = re.compile(r"[A-Za-z0-9+/=\s_-]+")
 _COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z?")
-_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?(Z|[+-]\d{2}:?\d{2})?")
+_ISO_DATE_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?(Z|[+-]\d{2}:?\d{2})?")
 _HEADER_LINE_RE = re.compile(r"[A-Za-z0-9-]+:")
 _FILETIME_EPOCH = dt.datetime(1601, 1, 1, tzinfo=dt.UTC)
 

@@ -611,7 +611,8 @@ def test_element_status_meaning_picks_the_nested_table() -> None:
     assert element_status_meaning(policy).startswith("no policy for this client")  # type: ignore[union-attr]
     item = etree.fromstring(b'<Sync xmlns="AirSync"><Collection><Responses><Change><Status>7</Status></Change>'
                             b'</Responses></Collection></Sync>')[0][0][0][0]
-    assert element_status_meaning(item).startswith("conflict: the server's version of this item won")  # type: ignore[union-attr]
+    meaning = element_status_meaning(item)
+    assert meaning is not None and meaning.startswith("conflict: the server's version of this item won")
     flag = etree.fromstring(b'<Flag xmlns="Email"><Status>2</Status></Flag>')[0]
     assert element_status_meaning(flag) is None
     assert element_status_meaning(etree.fromstring(b'<Ping xmlns="Ping"><Status>x</Status></Ping>')[0]) is None

@@ -162,8 +162,8 @@ def test_conversation_index_mapi_layout() -> None:
 
 # ---- GlobalObjId -------------------------------------------------------------------------------------
 
-SOGO_GLOBAL_OBJ_ID = ("BAAAAIIA4AB0xbcQGoLgCAAAAAAAAAAAAAAAAAAAAAAAAAAAMgAAAHZDYWwtVWlkAQAAAGVhcy1sYWItZGVzaWduLXJldmlldy0w"
-                      "MDAxQGV4YW1wbGUuY29t")
+SOGO_GLOBAL_OBJ_ID = ("BAAAAIIA4AB0xbcQGoLgCAAAAAAAAAAAAAAAAAAAAAAAAAAAMgAAAHZDYWwtVWlkAQAAAGVhcy1sYWIt"
+                      "ZGVzaWduLXJldmlldy0wMDAxQGV4YW1wbGUuY29t")
 
 
 def test_global_obj_id_with_an_icalendar_uid() -> None:
