@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-# MS-ASCMD Settings namespace elements: Oof, DeviceInformation, DevicePassword, UserInformation,
-# RightsManagementInformation
+# Oof, DeviceInformation, DevicePassword, UserInformation and RightsManagementInformation elements:
+# MS-ASCMD Settings namespace element sections
 SETTINGS_ELEMENTS: Mapping[str, str] = MappingProxyType({
     "Oof": "out-of-office settings (Get or Set)",
     "AppliesToInternal": "the reply sent to people inside the organization",
