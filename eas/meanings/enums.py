@@ -55,7 +55,7 @@ CLASS: EnumTable = _table({
     "SMS": "text messages (SMS)",
 })
 
-# MS-ASCMD FilterType (Sync, GetItemEstimate): how far back the server synchronizes, per class
+# MS-ASCMD 2.2.3.68.2 FilterType (Sync): how far back the server synchronizes, and which class takes which value
 FILTER_TYPE_EMAIL: EnumTable = _table({
     "0": "no filter: all messages",
     "1": "messages of the last day",
@@ -80,6 +80,7 @@ FILTER_TYPE_CALENDAR: EnumTable = _table({
 })
 FILTER_TYPE_TASKS: EnumTable = _table({
     "0": "no filter: all tasks",
+    **{str(n): "not valid for Tasks (a time window: Email or Calendar only)" for n in range(1, 8)},
     "8": "incomplete tasks only",
 })
 FILTER_TYPE_ANY: EnumTable = _table({
@@ -98,8 +99,10 @@ FILTER_TYPE_BY_CLASS: Mapping[str, EnumTable] = MappingProxyType({
     "SMS": FILTER_TYPE_EMAIL,
     "Calendar": FILTER_TYPE_CALENDAR,
     "Tasks": FILTER_TYPE_TASKS,
-    "Contacts": _table({"0": "no filter: all contacts (the only value for Contacts)"}),
-    "Notes": _table({"0": "no filter: all notes (the only value for Notes)"}),
+    "Contacts": _table({"0": "no filter: all contacts (the only value for Contacts)",
+                        **{str(n): "not valid for Contacts (only 0)" for n in range(1, 9)}}),
+    "Notes": _table({"0": "no filter: all notes (the only value for Notes)",
+                     **{str(n): "not valid for Notes (only 0)" for n in range(1, 9)}}),
 })
 
 # MS-ASCMD Conflict (Sync)
