@@ -36,6 +36,7 @@ from __future__ import annotations
 #                wbxml:token="0x2A"    the tag token when the page gives the name another token
 #                wbxml:attrs="<base64>" the raw attribute list of a tag sent with the 0x80 flag
 #   leaf text:   wbxml:opaque="text" | "base64"   one OPAQUE token, shown as text or as base64
+#                wbxml:length-bytes="3"  that OPAQUE's length was written with more bytes than needed
 #                wbxml:text="base64"  the STR_I bytes (or pieces, below) are not XML text: base64 of them
 #                wbxml:pieces="s3 e8364 t0 o2 p1"  the text was sent as several tokens: STR_I of 3
 #                characters, ENTITY U+20AC (one character), STR_T at string-table offset 0 (as many
@@ -350,6 +351,12 @@ _Piece = tuple[str, object]
 
 def _leaf_content(pieces: list[_Piece], codec: str, opaque_tag: bool) -> tuple[list[bytes], bytes]:
     """Marker attributes and XML text for the buffered content tokens of a leaf element."""
+    if len(pieces) == 1 and pieces[0][0] == "w":
+        payload_w = pieces[0][1]
+        assert isinstance(payload_w, tuple)
+        wide_markers, wide_text = _leaf_content([("o", payload_w[0])], codec, opaque_tag)
+        return [*wide_markers, _attr("length-bytes", str(payload_w[1]))], wide_text
+    pieces = [("o", piece[1][0]) if piece[0] == "w" else piece for piece in pieces]  # type: ignore[index]
     if len(pieces) == 1:
         kind, payload = pieces[0]
         if kind == "s":
@@ -362,10 +369,10 @@ def _leaf_content(pieces: list[_Piece], codec: str, opaque_tag: bool) -> tuple[l
             return [], text
         if kind == "o":
             assert isinstance(payload, bytes)
-            text = _xml_text(payload, codec)
-            if text is None:
+            opaque_text = _xml_text(payload, codec)
+            if opaque_text is None:
                 return [_attr("opaque", "base64")], _b64(payload)
-            return [_attr("opaque", "text")], text
+            return [_attr("opaque", "text")], opaque_text
     # Several tokens, or one that is not the canonical choice: describe each.
     texts: list[str] | None = []
     for kind, payload in pieces:
@@ -424,6 +431,9 @@ def _mixed_piece(piece: _Piece, codec: str, placeholder: bool = False) -> tuple[
     Text is written inline unless `placeholder` (it must carry a marker) or it is not XML text.
     """
     kind, payload = piece
+    if kind == "w":
+        assert isinstance(payload, tuple)
+        kind, payload = "o", payload[0]
     if kind == "t":
         assert isinstance(payload, tuple)
         return f'<wbxml:strref index="{payload[0]}"/>'.encode(), True
@@ -431,7 +441,9 @@ def _mixed_piece(piece: _Piece, codec: str, placeholder: bool = False) -> tuple[
         raw = payload
         assert isinstance(raw, bytes)
         text = _xml_text(raw, codec)
-        if text is not None and text.strip() and not placeholder:
+        # Whitespace-only text between elements is layout to the encoder: it needs a placeholder.
+        as_str = _as_text(raw, codec)
+        if text is not None and as_str and not as_str.isspace() and not placeholder:
             return text, False
         return b"<wbxml:str>" + _b64(raw) + b"</wbxml:str>", True
     if kind == "o":
@@ -621,6 +633,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     if length > n - start:
                         raise TruncatedError(f"OPAQUE of {length} bytes runs past the end of the input", i)
                     piece = ("o", data[start : start + length])
+                    if used > 1 and used != len(encode_mb_u_int32(length)):
+                        piece = ("w", (piece[1], used))  # a length written wider than needed
                     next_i = start + length
                 elif tok == STR_T:
                     index, used = decode_mb_u_int32(data, i + 1)
@@ -881,7 +895,9 @@ _TAG_INFO: Final[dict[str, _Info]] = {
 }
 _SWITCH: Final = [bytes((SWITCH_PAGE, p)) for p in range(256)]
 _ROOT_MARKERS: Final = {"version", "publicid", "charset", "strtbl", "header", "prolog", "trailer"}
-_ELEMENT_MARKERS: Final = {"switch", "end-switch", "content", "token", "attrs", "opaque", "text", "pieces"}
+_ELEMENT_MARKERS: Final = {
+    "switch", "end-switch", "content", "token", "attrs", "opaque", "text", "pieces", "length-bytes"
+}
 
 
 def _fail(el: etree._Element, reason: str) -> EncodeError:
@@ -960,7 +976,12 @@ class _Encoder:
             if written is not None:
                 return written
         opaque_marker = markers.get("opaque")
-        if opaque_marker == "base64":
+        if opaque_marker is not None and "length-bytes" in markers:
+            raw = _b64decode(el, text) if opaque_marker == "base64" else _encode_text(el, text, self.codec)
+            length = encode_mb_u_int32(len(raw))
+            width = _int_attr(el, "length-bytes", markers["length-bytes"], 5)
+            out += b"\xc3" + b"\x80" * max(0, width - len(length)) + length + raw
+        elif opaque_marker == "base64":
             raw = _b64decode(el, text)
             out += b"\xc3" + encode_mb_u_int32(len(raw)) + raw
         elif opaque_marker == "text":

@@ -533,6 +533,18 @@ def test_text_xml_cannot_hold_is_base64(payload: str, why: str) -> None:
             id="opaque-binary",
         ),
         pytest.param(
+            "03 01 6A 00 00 16 49 C3 80 80 02 00 FF 01",  # an OPAQUE length written in 3 bytes
+            '<ConversationId xmlns="Email2" xmlns:wbxml="urn:eas-inspector:wbxml" '
+            'wbxml:opaque="base64" wbxml:length-bytes="3">AP8=</ConversationId>',
+            id="wide-opaque-length",
+        ),
+        pytest.param(
+            "03 01 6A 00 45 4B 03 31 00 01 03 0D 00 01",  # whitespace-only text between elements
+            '<Sync xmlns="AirSync" xmlns:wbxml="urn:eas-inspector:wbxml">'
+            "<SyncKey>1</SyncKey><wbxml:str>DQ==</wbxml:str></Sync>",
+            id="layout-like-mixed-text",
+        ),
+        pytest.param(
             "03 01 6A 00 00 15 50 03 68 69 00 01",  # ComposeMail Mime (an opaque tag) sent as STR_I
             '<Mime xmlns="ComposeMail" xmlns:wbxml="urn:eas-inspector:wbxml" wbxml:pieces="s2">hi</Mime>',
             id="str-i-in-opaque-tag",
