@@ -5,9 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DIR = Path("captures")
+MITM_SUFFIXES = (".mitm", ".flows", ".flow")
+
+
+class ViewError(Exception):
+    """Nothing to open (no capture, not a capture, import failed); the message is for the user."""
+
+
+@dataclass
+class Target:
+    """What the viewer opens: a capture path, its label, follow mode, and a temporary directory to remove."""
+
+    path: Path
+    label: str
+    follow: bool
+    temporary: tempfile.TemporaryDirectory[str] | None = None
+
+    def cleanup(self) -> None:
+        if self.temporary is not None:
+            self.temporary.cleanup()
+            self.temporary = None
 
 
 def newest_capture(directory: Path = DEFAULT_DIR) -> Path | None:
@@ -18,49 +39,55 @@ def newest_capture(directory: Path = DEFAULT_DIR) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Open the viewer; exit 1 with one line on stderr when there is nothing to open."""
-    capture = getattr(args, "capture", None)
-    follow = bool(getattr(args, "follow", False))
-    path = Path(capture) if capture else newest_capture()
-    if path is None:
-        print(f"eas-inspector view: no capture in {DEFAULT_DIR}/; give a capture or a .mitm file", file=sys.stderr)
-        return 1
-    if not path.is_file():
-        print(f"eas-inspector view: {path}: no such file", file=sys.stderr)
-        return 1
-    from addon.store import CaptureError
+def resolve(capture: str | None, follow: bool, directory: Path = DEFAULT_DIR) -> Target:
+    """Find the capture to open; a .mitm file is imported into a temporary capture first.
 
-    temporary: tempfile.TemporaryDirectory[str] | None = None
-    label = path.name
+    Raises:
+        ViewError: no capture, a missing file, a file that is neither a capture nor a mitmproxy flow file.
+    """
+    path = Path(capture) if capture else newest_capture(directory)
+    if path is None:
+        raise ViewError(f"no capture in {directory}/; give a capture or a .mitm file")
+    if not path.is_file():
+        raise ViewError(f"{path}: no such file")
+    from addon.store import CaptureError, CaptureReader
+
+    target = Target(path, path.name, follow)
     try:
-        if path.suffix.lower() in (".mitm", ".flows", ".flow") or not _is_sqlite(path):
+        if path.suffix.lower() in MITM_SUFFIXES or not _is_sqlite(path):
             from addon.convert import import_mitm
 
-            temporary = tempfile.TemporaryDirectory(prefix="eas-inspector-")
-            imported = Path(temporary.name) / (path.stem + ".sqlite")
-            print(f"importing {path} …", file=sys.stderr)
+            target.temporary = tempfile.TemporaryDirectory(prefix="eas-inspector-")
+            imported = Path(target.temporary.name) / (path.stem + ".sqlite")
             count = import_mitm(path, imported)
-            if follow:
-                print("eas-inspector view: --follow needs a capture, not a .mitm file; showing it once", file=sys.stderr)
-                follow = False
-            label = f"{path.name} ({count} flows imported)"
-            path = imported
-        from addon.store import CaptureReader
-
-        CaptureReader(path).close()  # a clear error before the screen opens
+            if not imported.exists():
+                raise ViewError(f"{path}: no ActiveSync flows to show")
+            target.path = imported
+            target.label = f"{path.name} ({count} flows imported)"
+            target.follow = False  # a .mitm file does not grow
+        CaptureReader(target.path).close()  # a clear error before the screen opens
     except CaptureError as err:
+        target.cleanup()
+        raise ViewError(str(err)) from err
+    except ViewError:
+        target.cleanup()
+        raise
+    return target
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the viewer; exit 1 with one line on stderr when there is nothing to open."""
+    try:
+        target = resolve(getattr(args, "capture", None), bool(getattr(args, "follow", False)))
+    except ViewError as err:
         print(f"eas-inspector view: {err}", file=sys.stderr)
-        if temporary is not None:
-            temporary.cleanup()
         return 1
     from viewer.app import make_app
 
     try:
-        make_app(path, follow=follow, label=label).run()
+        make_app(target.path, follow=target.follow, label=target.label).run()
     finally:
-        if temporary is not None:
-            temporary.cleanup()
+        target.cleanup()
     return 0
 
 
@@ -69,4 +96,4 @@ def _is_sqlite(path: Path) -> bool:
         return f.read(16) == b"SQLite format 3\x00"
 
 
-__all__ = ["newest_capture", "run"]
+__all__ = ["Target", "ViewError", "newest_capture", "resolve", "run"]
