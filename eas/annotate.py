@@ -14,10 +14,11 @@ from .meanings import contacts, enums, provision, settings, status
 
 # Theory of operation: one pass over root.iter() looks every element's Clark tag up in a dict of handlers
 # (resolved once per tag, cached); a handler returns the note or None. Notes that depend only on the tag and
-# the text are memoized for the pass. Comments are inserted after the walk (never while iterating) as the
-# element's next sibling, so leaf text stays byte-exact and empty elements stay empty; they are parsed in one
-# go (one etree.Comment per note would build one document each). The element's tail moves to the comment,
-# so the note sits on the element's line. Handlers never raise: values.py reports garbage in words.
+# the text are memoized across calls (bounded). Comments are inserted after the walk (never while
+# iterating) as the element's next sibling, so leaf text stays byte-exact and empty elements stay empty;
+# they are parsed in one go (one etree.Comment per note would build one document each). The element's tail
+# moves to the comment, so the note sits on the element's line. Handlers never raise: values.py reports
+# garbage in words.
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ _NAMESPACES: dict[str, str] = {
     spelling.rstrip(":").lower(): page.name for page in CODE_PAGES for spelling in (page.name, *page.aliases)
 }
 _MAX_CACHED_TAGS = 4096
+# Notes of context-free values and comment texts, shared by every call (values repeat across documents);
+# emptied when full, so memory stays bounded. Plain dict operations: safe to share between threads.
+_MAX_CACHED_NOTES = 8192
+_MAX_CACHED_TEXT = 512
+_NOTE_CACHE: dict[tuple[str, str | None], str | None] = {}
+_COMMENT_CACHE: dict[str, str] = {}
 _TAG_CACHE: dict[str, tuple[str, str, Handler, bool] | None] = {}
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _COMMENT_MAX = 2000
@@ -73,7 +80,9 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     walk = _Walk(root, context)
     notes: list[tuple[etree._Element, str]] = []
     cache = _TAG_CACHE
-    memo: dict[tuple[str, str | None], str | None] = {}
+    memo = _NOTE_CACHE
+    if len(memo) > _MAX_CACHED_NOTES:
+        memo.clear()
     for element in root.iter(etree.Element):
         tag = element.tag
         try:
@@ -90,7 +99,9 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
             try:
                 note = memo[key]
             except KeyError:
-                note = memo[key] = handler(walk, element, namespace, local)
+                note = handler(walk, element, namespace, local)
+                if len(key[1] or "") <= _MAX_CACHED_TEXT:
+                    memo[key] = note
         else:
             note = handler(walk, element, namespace, local)
         if note:
@@ -129,10 +140,15 @@ def _attach_all(root: etree._Element, notes: list[tuple[etree._Element, str]]) -
     had_comments = next(root.iter(etree.Comment), None) is not None
     texts: dict[str, str] = {}
     shown = []
+    cached = _COMMENT_CACHE
+    if len(cached) > _MAX_CACHED_NOTES:
+        cached.clear()
     for _element, note in notes:
-        text = texts.get(note)
+        text = texts.get(note) or cached.get(note)
         if text is None:
             text = texts[note] = _comment_text(note)
+            if len(note) <= _MAX_CACHED_TEXT:
+                cached[note] = text
         shown.append(text)
     try:
         holder = etree.fromstring("<r><!--" + "--><!--".join(shown) + "--></r>", _COMMENT_PARSER)
