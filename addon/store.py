@@ -405,18 +405,21 @@ class _Prepared:
     session_key: tuple[str, str | None, str | None, str | None]
     protocol_version: str | None
     result: concurrent.futures.Future[int | None] | None
+    request_body: bytes = b""
+    response_body: bytes | None = None
 
 
 _FLOW_COLUMNS = (
-    "replay_of", "ts_start", "ts_end", "method", "scheme", "target_host", "host", "port", "authority", "path",
-    "url", "http_version", "request_headers", "request_trailers", "request_body", "request_size",
-    "request_truncated", "response_http_version", "http_status", "response_reason", "response_headers",
-    "response_trailers", "response_body", "response_size", "response_truncated", "error", "timestamps",
-    "connection", "extra", "tls", "server_address", "credentials_redacted", "is_eas", "is_autodiscover",
-    "command", "user", "device_id", "device_type", "protocol_version", "policy_key", "collection_id", "sync_key",
-    "collection_ids", "sync_keys", "eas_status", "eas_status_meaning", "eas_statuses", "problem_count", "problems",
+    "replay_of", "ts_start", "ts_end", "method", "host", "url", "command", "user", "device_id", "device_type",
+    "protocol_version", "policy_key", "collection_id", "sync_key", "http_status", "eas_status", "eas_status_meaning",
+    "request_size", "response_size", "problem_count", "is_eas", "is_autodiscover", "error", "scheme", "target_host",
+    "port", "authority", "path", "http_version", "response_http_version", "response_reason", "tls",
+    "server_address", "credentials_redacted", "request_truncated", "response_truncated", "collection_ids",
+    "sync_keys", "eas_statuses", "problems", "timestamps", "connection", "extra", "request_headers",
+    "request_trailers", "response_headers", "response_trailers",
 )  # fmt: skip
 
+# Small, browsed columns first; bodies in a table of their own, so listing and sorting flows never reads them.
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE sessions (
@@ -429,46 +432,18 @@ CREATE TABLE sessions (
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
     flow_count INTEGER NOT NULL DEFAULT 0,
-    problem_count INTEGER NOT NULL DEFAULT 0
+    problem_count INTEGER NOT NULL DEFAULT 0   -- flows with at least one problem
 );
 CREATE UNIQUE INDEX sessions_key ON sessions (host, ifnull(user, ''), ifnull(device_id, ''), ifnull(device_type, ''));
 CREATE TABLE flows (
     id INTEGER PRIMARY KEY,
     session_id INTEGER REFERENCES sessions (id),
     replay_of INTEGER REFERENCES flows (id),
-    ts_start REAL NOT NULL,
+    ts_start REAL NOT NULL,             -- seconds since the epoch
     ts_end REAL,
     method TEXT NOT NULL,
-    scheme TEXT NOT NULL,
-    target_host TEXT NOT NULL,
-    host TEXT NOT NULL,
-    port INTEGER NOT NULL,
-    authority TEXT NOT NULL DEFAULT '',
-    path TEXT NOT NULL,
+    host TEXT NOT NULL,                 -- what the client asked for (Host header, :authority)
     url TEXT NOT NULL,
-    http_version TEXT NOT NULL,
-    request_headers TEXT NOT NULL,      -- JSON [[name, value], ...], in order
-    request_trailers TEXT,
-    request_body BLOB NOT NULL,         -- raw, as on the wire (first max_body_size bytes)
-    request_size INTEGER NOT NULL,      -- raw size on the wire
-    request_truncated INTEGER NOT NULL DEFAULT 0,
-    response_http_version TEXT,
-    http_status INTEGER,
-    response_reason TEXT,
-    response_headers TEXT,              -- NULL: no response
-    response_trailers TEXT,
-    response_body BLOB,
-    response_size INTEGER NOT NULL DEFAULT 0,
-    response_truncated INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    timestamps TEXT NOT NULL,           -- JSON {{name: seconds since the epoch}}
-    connection TEXT NOT NULL,           -- JSON: client and server addresses, TLS details
-    extra TEXT NOT NULL DEFAULT '{{}}',   -- JSON: mitmproxy flow id, marked, comment, is_replay
-    tls INTEGER NOT NULL DEFAULT 0,
-    server_address TEXT,
-    credentials_redacted INTEGER NOT NULL DEFAULT 1,
-    is_eas INTEGER NOT NULL DEFAULT 0,
-    is_autodiscover INTEGER NOT NULL DEFAULT 0,
     command TEXT,
     user TEXT,
     device_id TEXT,
@@ -477,13 +452,44 @@ CREATE TABLE flows (
     policy_key TEXT,
     collection_id TEXT,
     sync_key TEXT,
-    collection_ids TEXT NOT NULL DEFAULT '[]',
-    sync_keys TEXT NOT NULL DEFAULT '[]',
+    http_status INTEGER,
     eas_status INTEGER,
     eas_status_meaning TEXT,
-    eas_statuses TEXT NOT NULL DEFAULT '[]',   -- JSON [[path, code, meaning], ...]
+    request_size INTEGER NOT NULL,      -- raw body size on the wire
+    response_size INTEGER NOT NULL DEFAULT 0,
     problem_count INTEGER NOT NULL DEFAULT 0,
-    problems TEXT NOT NULL DEFAULT '[]'        -- JSON [{{where, reason, offset, severity}}, ...]
+    is_eas INTEGER NOT NULL DEFAULT 0,
+    is_autodiscover INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    scheme TEXT NOT NULL,
+    target_host TEXT NOT NULL,          -- where the connection went (mitmproxy request.host)
+    port INTEGER NOT NULL,
+    authority TEXT NOT NULL DEFAULT '',
+    path TEXT NOT NULL,
+    http_version TEXT NOT NULL,
+    response_http_version TEXT,
+    response_reason TEXT,
+    tls INTEGER NOT NULL DEFAULT 0,
+    server_address TEXT,
+    credentials_redacted INTEGER NOT NULL DEFAULT 1,
+    request_truncated INTEGER NOT NULL DEFAULT 0,
+    response_truncated INTEGER NOT NULL DEFAULT 0,
+    collection_ids TEXT NOT NULL DEFAULT '[]',
+    sync_keys TEXT NOT NULL DEFAULT '[]',
+    eas_statuses TEXT NOT NULL DEFAULT '[]',   -- JSON [[path, code, meaning], ...]
+    problems TEXT NOT NULL DEFAULT '[]',       -- JSON [{{where, reason, offset, severity}}, ...]
+    timestamps TEXT NOT NULL,           -- JSON {{name: seconds since the epoch}}
+    connection TEXT NOT NULL,           -- JSON: client and server addresses, TLS details
+    extra TEXT NOT NULL DEFAULT '{{}}',   -- JSON: mitmproxy flow id, marked, comment, is_replay, metadata
+    request_headers TEXT NOT NULL,      -- JSON [[name, value], ...], in order, bytes as UTF-8 + surrogateescape
+    request_trailers TEXT,
+    response_headers TEXT,              -- NULL: no response
+    response_trailers TEXT
+);
+CREATE TABLE flow_bodies (
+    flow_id INTEGER PRIMARY KEY REFERENCES flows (id),
+    request_body BLOB NOT NULL,         -- raw, as on the wire (Content-Encoding kept), first max_body_size bytes
+    response_body BLOB                  -- NULL: no response
 );
 CREATE INDEX flows_ts_start ON flows (ts_start);
 CREATE INDEX flows_session ON flows (session_id, ts_start);
@@ -877,7 +883,6 @@ class CaptureWriter:
             "http_version": flow_input.http_version,
             "request_headers": _headers_json(request_headers),
             "request_trailers": _headers_json(flow_input.request_trailers),
-            "request_body": request_body or b"",
             "request_size": len(flow_input.request_body or b""),
             "request_truncated": int(request_truncated),
             "response_http_version": flow_input.response_http_version,
@@ -885,7 +890,6 @@ class CaptureWriter:
             "response_reason": flow_input.response_reason,
             "response_headers": _headers_json(response_headers),
             "response_trailers": _headers_json(flow_input.response_trailers),
-            "response_body": response_body,
             "response_size": len(flow_input.response_body or b""),
             "response_truncated": int(response_truncated),
             "error": flow_input.error,
@@ -930,7 +934,9 @@ class CaptureWriter:
         )
         search_text = (url, summary, _body_text(exchange.request_body), _body_text(exchange.response_body))
         session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
-        return _Prepared(values, search_text, session_key, exchange.protocol_version, result)
+        return _Prepared(
+            values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body
+        )
 
     def _limit(self, body: bytes | None) -> tuple[bytes | None, bool]:
         if body is None or self.max_body_size is None or len(body) <= self.max_body_size:
@@ -1007,6 +1013,10 @@ class CaptureWriter:
         )
         flow_id = cursor.lastrowid
         assert flow_id is not None
+        connection.execute(
+            "INSERT INTO flow_bodies (flow_id, request_body, response_body) VALUES (?, ?, ?)",
+            (flow_id, item.request_body, item.response_body),
+        )
         connection.execute(
             "INSERT INTO flow_text (rowid, url, summary, request_text, response_text) VALUES (?, ?, ?, ?, ?)",
             (flow_id, *item.search_text),
@@ -1271,10 +1281,10 @@ class CaptureReader:
             min_id=min_id,
         )
         direction = "DESC" if descending else "ASC"
-        sql = (
-            f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {_ORDERS[order]} {direction}, id {direction} "
-            "LIMIT ? OFFSET ?"
-        )
+        # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.
+        keys = [_ORDERS[order]] + [key for key in ("ts_start", "id") if key != order and order != "id"]
+        ordering = ", ".join(f"{key} {direction}" for key in keys)
+        sql = f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {ordering} LIMIT ? OFFSET ?"
         return [_flow_row(row) for row in self._query(sql, [*parameters, -1 if limit is None else limit, offset])]
 
     def count_flows(self, **filters: Any) -> int:
@@ -1295,7 +1305,7 @@ class CaptureReader:
             "response_headers, response_body, response_reason, timestamps, server_address, tls, target_host, "
             "authority, request_trailers, response_http_version, response_trailers, request_truncated, "
             "response_truncated, credentials_redacted, connection, extra, policy_key, collection_ids, sync_keys, "
-            "problems FROM flows WHERE id = ?",
+            "problems FROM flows JOIN flow_bodies ON flow_bodies.flow_id = flows.id WHERE id = ?",
             (flow_id,),
         )
         if not rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -57,7 +58,13 @@ def traffic(count: int) -> list[FlowInput]:
         else:
             kinds.append(eas_flow("Sync", response_body=big, timestamp=timestamp))
     inputs = [flow_input_from_mitm(f) for f in kinds]
-    return [inputs[index % len(inputs)] for index in range(count)]
+    flows = []
+    for index in range(count):
+        template = inputs[index % len(inputs)]
+        shift = (index // len(inputs)) * 10.0  # a flow every 0.1 s on average, each at its own time
+        timestamps = {name: value + shift for name, value in template.timestamps.items()}
+        flows.append(dataclasses.replace(template, timestamps=timestamps))
+    return flows
 
 
 def measure(flows: list[FlowInput], *, analyze: bool, directory: Path) -> tuple[float, float, float]:
@@ -88,6 +95,33 @@ def measure_reads(path: Path) -> float:
         return len(ids) / (time.perf_counter() - started)
 
 
+def measure_queries(path: Path) -> list[tuple[str, float]]:
+    """Milliseconds of what the viewer asks while browsing (median of 5)."""
+    with CaptureReader(path) as reader:
+        newest = reader.max_flow_id()
+        queries = {
+            "newest page (200 rows)": lambda: reader.flows(limit=200, descending=True),
+            "page at the middle": lambda: reader.flows(limit=200, offset=newest // 2),
+            "count all": lambda: reader.count_flows(),
+            "count command=Sync": lambda: reader.count_flows(command="Sync"),
+            "problems only page": lambda: reader.flows(problems_only=True),
+            "sorted by EAS status": lambda: reader.flows(order="eas_status", limit=200),
+            "text search page": lambda: reader.flows(text="Report 7", limit=200),
+            "text search count": lambda: reader.count_flows(text="Report"),
+            "sessions": lambda: reader.sessions(),
+            "one flow record": lambda: reader.flow(newest),
+        }
+        timings = []
+        for name, query in queries.items():
+            samples = []
+            for _ in range(5):
+                started = time.perf_counter()
+                query()
+                samples.append(time.perf_counter() - started)
+            timings.append((name, statistics.median(samples) * 1000))
+        return timings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--flows", type=int, default=2000, help="flows per run (default 2000)")
@@ -105,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<28} {rate:>10.0f} {add_us:>11.1f} us {per_flow / 1024:>8.1f} kB")
         newest = max(Path(directory).glob("bench-True-*.sqlite"))
         print(f"{'read back (reader.flow)':<28} {measure_reads(newest):>10.0f}")
+        print()
+        print(f"{'query on ' + str(args.flows) + ' flows':<28} {'ms':>10}")
+        for name, milliseconds in measure_queries(newest):
+            print(f"{name:<28} {milliseconds:>10.2f}")
     return 0
 
 
