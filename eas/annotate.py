@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -37,7 +37,7 @@ class AnnotationContext:
     is_response: bool = False
     protocol_version: str | None = None
     collection_class: str | None = None
-    folder_classes: Mapping[str, str] | None = None
+    folder_classes: Mapping[str, str] | None = field(default=None, hash=False)
 
 
 Handler = Callable[["_Walk", etree._Element, str, str], str | None]

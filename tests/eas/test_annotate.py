@@ -616,3 +616,8 @@ def test_element_status_meaning_picks_the_nested_table() -> None:
     flag = etree.fromstring(b'<Flag xmlns="Email"><Status>2</Status></Flag>')[0]
     assert element_status_meaning(flag) is None
     assert element_status_meaning(etree.fromstring(b'<Ping xmlns="Ping"><Status>x</Status></Ping>')[0]) is None
+
+
+def test_context_stays_hashable_with_folder_classes() -> None:
+    context = AnnotationContext(command="Sync", folder_classes={"9": "Tasks"})
+    assert hash(context) == hash(AnnotationContext(command="Sync", folder_classes={"9": "Tasks"}))
