@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client as http_client
 import json
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from addon.convert import (
     import_mitm_report,
 )
 from addon.store import CaptureError, CaptureReader, CaptureWriter, FlowInput
+from tests.addon.conftest import Origin, canned_requests, send, start_mitmdump
 from tests.addon.test_store import eas_flow, sync_response
 
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
@@ -253,3 +255,30 @@ def test_export_xml_of_a_truncated_flow_uses_the_text_seen_whole(tmp_path: Path)
     document = export_xml([record])
     assert "Seen whole" in document
     etree.fromstring(document.encode())
+
+
+@pytest.mark.slow
+def test_import_of_what_a_plain_mitmdump_wrote(tmp_path: Path, origin: Origin, mitm_confdir: Path) -> None:
+    """Traffic through a real mitmdump without the addon (`-w`), then imported: EAS and Autodiscover flows only."""
+    recorded = tmp_path / "plain.mitm"
+    proxy = start_mitmdump(origin.port, mitm_confdir, addon=False, extra=["-w", str(recorded)])
+    requests = canned_requests()
+    try:
+        connection = http_client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+        for request in requests:
+            send(connection, request)
+        connection.close()
+    finally:
+        assert proxy.stop() == 0, proxy.output
+    capture = tmp_path / "capture.sqlite"
+    report = import_mitm_report(recorded, capture)
+    assert report.imported == sum(1 for r in requests if r.eas)
+    assert report.skipped_other_http == sum(1 for r in requests if not r.eas)
+    with CaptureReader(capture) as reader:
+        rows = reader.flows(order="id", limit=None)
+        assert [row.command for row in rows if row.command] == [
+            r.command or "Autodiscover" for r in requests if r.eas and (r.command or "autodiscover" in r.name)
+        ]
+        gzip_row = rows[[r.name for r in requests if r.eas].index("gzip")]
+        assert gzip_row.eas_status == 1  # decoded through Content-Encoding: gzip
+        assert "Hello" in (reader.flow(gzip_row.id).response_text or "")
