@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static, Switch
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -322,7 +323,7 @@ class EditorScreen(Screen[None]):
         line = f"HTTP {result.status} {result.reason}: {meaning}" if meaning != result.reason else f"HTTP {result.status} {result.reason}"
         if event.store_error:
             self.inspector.notify(event.store_error, title="Capture", severity="error", timeout=10)
-        severity = "error" if result.status >= 400 else "information"
+        severity: SeverityLevel = "error" if result.status >= 400 else "information"
         stored = f" (stored as #{event.flow_id})" if event.flow_id is not None else ""
         self.set_status(line + stored, error=result.status >= 400)
         self.inspector.notify(line + stored, title="Replay answered", severity=severity)

@@ -35,10 +35,10 @@ def _label(el: etree._Element) -> Text:
             shown = text if len(text) <= 200 else text[:199] + "…"
             label.append(" = ")
             label.append(shown.replace("\n", "⏎"), style="green")
-    notes = [str(c.text).strip() for c in el if c.tag is etree.Comment and c.text]
+    notes = [str(c.text).strip() for c in el if isinstance(c, etree._Comment) and c.text]
     # an annotation comment after a leaf belongs to it (the annotator writes it as the next sibling)
     nxt = el.getnext()
-    while nxt is not None and nxt.tag is etree.Comment:
+    while nxt is not None and isinstance(nxt, etree._Comment):
         if nxt.text:
             notes.append(str(nxt.text).strip())
         nxt = nxt.getnext()
@@ -77,17 +77,17 @@ class XmlTree(Tree[str]):
         count = sum(1 for _ in root.iter())
         self.root.set_label(_label(root))
         self.root.data = _name(root)
-        self._add_children(self.root, root, 1, count <= EXPAND_ALL_UP_TO)
+        self._add_xml_children(self.root, root, 1, count <= EXPAND_ALL_UP_TO)
         self.root.expand()
 
-    def _add_children(self, node: TreeNode[str], el: etree._Element, depth: int, expand_all: bool) -> None:
+    def _add_xml_children(self, node: TreeNode[str], el: etree._Element, depth: int, expand_all: bool) -> None:
         for child in el:
             if not isinstance(child.tag, str):
                 continue
             grand = [c for c in child if isinstance(c.tag, str)]
             if grand:
                 sub = node.add(_label(child), data=_name(child), expand=expand_all or depth < 3)
-                self._add_children(sub, child, depth + 1, expand_all)
+                self._add_xml_children(sub, child, depth + 1, expand_all)
             else:
                 node.add_leaf(_label(child), data=_name(child))
 
