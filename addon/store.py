@@ -1157,12 +1157,7 @@ class CaptureReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise CaptureError(f"{self.path}: no such capture")
-        try:
-            self._connection = sqlite3.connect(
-                _sqlite_uri(self.path, "ro"), uri=True, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as err:
-            raise CaptureError(f"{self.path}: cannot open the capture: {err}") from err
+        self._connection = self._connect()
         self._lock = threading.Lock()
         try:
             self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -1174,6 +1169,34 @@ class CaptureReader:
             self._connection.close()
             raise CaptureError(f"{self.path}: not an eas-inspector capture (an empty database)")
         self.schema_version = version
+
+    def _connect(self) -> sqlite3.Connection:
+        """A read-only connection; `immutable` when the directory cannot hold the -shm file a reader needs."""
+        uri = _sqlite_uri(self.path, "ro")
+        try:
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as err:
+            raise CaptureError(f"{self.path}: cannot open the capture: {err}") from err
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as err:  # not DatabaseError ("file is not a database"): a capture-check matter
+            connection.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise CaptureError(
+                    f"{self.path}: cannot open the capture ({err}); copy it with its {wal.name} file to a "
+                    "writable directory"
+                ) from err
+            # A read-only directory or file system: no writer can be at work there, so the file is complete.
+            try:
+                connection = sqlite3.connect(
+                    uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as err2:
+                raise CaptureError(f"{self.path}: cannot open the capture: {err2}") from err2
+        except sqlite3.DatabaseError:
+            pass  # _check_capture says it is not a capture
+        return connection
 
     def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         with self._lock:

@@ -419,6 +419,33 @@ def test_files_that_are_not_captures_are_refused(tmp_path: Path) -> None:
         CaptureReader(tmp_path / "missing.sqlite")
 
 
+@pytest.fixture
+def read_only_directory(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(a writable directory, the same directory mounted read-only); skipped where bind mounts are not allowed."""
+    source, mounted = tmp_path / "source", tmp_path / "read-only"
+    source.mkdir()
+    mounted.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a read-only bind mount")
+    mount = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip("bind mounts are not allowed here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(mounted)], capture_output=True).returncode != 0:
+            pytest.skip("read-only remounts are not allowed here")
+        yield source, mounted
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+
+
+def test_a_capture_on_a_read_only_file_system_opens(read_only_directory: tuple[Path, Path]) -> None:
+    source, mounted = read_only_directory
+    with CaptureWriter(source / "capture.sqlite") as writer:
+        writer.add_sync(flow_input_from_mitm(eas_flow()))
+    with CaptureReader(mounted / "capture.sqlite") as reader:
+        assert reader.count_flows() == 1 and reader.flow(1).row.command == "Sync"
+
+
 def test_a_second_writer_appends_to_the_same_capture(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     with CaptureWriter(path) as first:
