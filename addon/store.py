@@ -11,11 +11,11 @@
 # A failed commit (disk full, locked) is logged loudly, kept in memory and retried; `close()` raises if rows
 # could still not be written. Readers (the viewer, another process) open the file read-only and see each commit.
 #
-# One row per flow holds everything needed to rebuild it (bytes kept exactly: header names and values, method
-# and path are stored as UTF-8 with surrogate escapes inside ASCII-only JSON, bodies as BLOBs as on the wire,
-# before removing Content-Encoding), the analysis summary in indexed columns, and the decoded XML in an FTS5
-# table whose rowid is the flow id. Device sessions (host + user + DeviceId + DeviceType) are kept up to date
-# in the same transaction as the flows they count.
+# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: header names and values,
+# method and path are stored as UTF-8 with surrogate escapes inside ASCII-only JSON) and the analysis summary in
+# indexed columns; its bodies, as on the wire (Content-Encoding kept), are BLOBs in `flow_bodies`, so listing and
+# sorting never read them; the decoded XML is in the FTS5 table `flow_text`. All three share the flow id. Device
+# sessions (host + user + DeviceId + DeviceType) are updated in the same transaction as the flows they count.
 
 from __future__ import annotations
 
