@@ -248,3 +248,78 @@ async def test_a_file_that_is_not_a_capture_is_a_notification(tmp_path: Path) ->
         severity, message = notifications(app)[0]
         assert severity == "error" and "cannot open" in message
         assert screen_name(app) == "MainScreen"
+
+
+async def test_selecting_a_problem_with_an_offset_shows_that_byte(capture: Path) -> None:
+    app = make_app(capture)
+    async with app.run_test(size=SIZE) as pilot:
+        flows = await wait_loaded(pilot, app)
+        with CaptureReader(capture) as reader:
+            candidates = [r.id for r in reader.flows(limit=None)]
+            located = None
+            for flow_id in candidates:
+                problems = [p for p in reader.flow(flow_id).exchange().problems if p.offset is not None]
+                if problems:
+                    located = (candidates.index(flow_id), problems[0])
+                    break
+        if located is None:
+            pytest.skip("the decoder reports no problem with an offset for these bodies")
+        index, problem = located
+        flows.move_cursor(index)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "exchange")
+        screen = app.screen
+        await pilot.press("4")
+        await wait_for(pilot, lambda: screen.query("#problems"), "problems pane")
+        table = screen.query_one("#problems", DataTable)
+        await wait_for(pilot, lambda: table.row_count, "problem rows")
+        offsets = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+        row = offsets.index(f"0x{problem.offset:X} ({problem.offset})")
+        table.focus()
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        which = "response" if "response" in problem.where else "request"
+        await wait_for(pilot, lambda: screen.query(f"#raw-{which}"), "raw pane")
+        area = screen.query_one(f"#raw-{which}", XmlTextArea)
+        await wait_for(pilot, lambda: app.focused is area, "hex dump focused")
+        assert screen.query_one("#exchange-tabs").active == "tab-raw"  # type: ignore[attr-defined]
+        assert area.cursor_location[0] == problem.offset // 16
+
+
+async def test_command_palette_flow_replay_opens_the_editor(capture: Path) -> None:
+    from viewer.screens.editor import EditorScreen
+
+    app = make_app(capture)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, app)
+        await pilot.press("ctrl+p", *"flow: replay")
+        await wait_for(
+            pilot,
+            lambda: bool(app.screen.query("CommandList")) and app.screen.query_one("CommandList").option_count > 0,
+            "palette hits",
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen), "editor")
+        assert app.screen.flow.record.row.id == expected(capture)[1][0]  # type: ignore[attr-defined]
+
+
+async def test_follow_newest_first_keeps_the_selected_flow(tmp_path: Path) -> None:
+    path = tmp_path / "live.sqlite"
+    write_capture(path, standard_flows())
+    app = make_app(path, follow=True)
+    async with app.run_test(size=SIZE) as pilot:
+        flows = await wait_loaded(pilot, app, 5)
+        await pilot.press("O")
+        await wait_for(pilot, lambda: main(app).filter.descending and flows.row_at(0) is not None and flows.row_at(0).id == 5, "newest first")
+        await pilot.press("down")
+        selected = flows.current_row
+        assert selected is not None and selected.id == 4
+        writer = CaptureWriter(path)
+        try:
+            writer.add_sync(eas_flow("Ping", b"", b"", ts=BASE_TS + 100))
+        finally:
+            writer.close()
+        await wait_for(pilot, lambda: flows.total == 6, "the new flow")
+        await wait_for(pilot, lambda: flows.current_row is not None, "rows reloaded")
+        assert flows.current_row.id == 4  # type: ignore[union-attr]
+        assert flows.row_at(0).id == 6  # type: ignore[union-attr]

@@ -122,7 +122,8 @@ async def test_xml_that_cannot_be_encoded_sends_nothing(tmp_path: Path) -> None:
         app = make_app(path)
         async with app.run_test(size=SIZE) as pilot:
             editor = await open_editor(pilot, app)
-            editor.query_one("#replay-xml", XmlTextArea).text = '<Sync xmlns="AirSync">\n  <Collections>\n</Sync>\n'
+            area = editor.query_one("#replay-xml", XmlTextArea)
+            area.text = '<Sync xmlns="AirSync">\n  <Collections>\n    <Bogus>1</Bogus>\n  </Collections>\n</Sync>\n'
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: any(s == "error" for s, _ in notifications(app)), "an error")
             assert srv.received == []
@@ -131,6 +132,8 @@ async def test_xml_that_cannot_be_encoded_sends_nothing(tmp_path: Path) -> None:
             assert status.startswith("Not sent:")
             assert editor.query_one("#replay-status").has_class("error")
             assert replays(path) == []
+            if "line 3" in status:  # the encoder knows the line: the cursor is put on it
+                assert area.cursor_location[0] == 2 and app.focused is area
 
 
 async def test_redacted_credentials_are_asked_for(tmp_path: Path) -> None:

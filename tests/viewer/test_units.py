@@ -1,0 +1,73 @@
+"""UI-free helpers of the viewer: filters, status parsing, credentials, hex dump, XML highlighting, replay input."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from viewer import credentials
+from viewer.source import FlowFilter, parse_status
+from viewer.widgets.hexdump import hexdump, line_of_offset
+from viewer.widgets.xml_text import xml_highlights
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", (None, None)), ("401", (401, None)), ("http 500", (500, None)), ("3", (None, 3)), ("eas: 110", (None, 110)), ("EAS 177", (None, 177))],
+)
+def test_parse_status(text: str, expected: tuple[int | None, int | None]) -> None:
+    assert parse_status(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "http", "401 402", "eas x"])
+def test_parse_status_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="status filter"):
+        parse_status(text)
+
+
+def test_flow_filter_describe_and_filters() -> None:
+    f = FlowFilter(command="Sync", http_status=401, problems_only=True, text="inbox", order="response_size", descending=True)
+    assert f.describe() == "Sync · HTTP 401 · problems only · text 'inbox' · by response size ↓"
+    assert f.filters() == {
+        "session_id": None, "command": "Sync", "eas_status": None, "http_status": 401, "problems_only": True, "text": "inbox",
+    }
+    assert FlowFilter(text="").filters()["text"] is None
+
+
+def test_credentials_states() -> None:
+    full = credentials.basic_authorization("jdoe", "s3cret")
+    assert base64.b64decode(full.split()[1]) == b"jdoe:s3cret"
+    assert credentials.auth_state([("Authorization", full)]) == "present"
+    assert credentials.auth_state([("authorization", "Basic jdoe:<redacted>")]) == "redacted"
+    assert credentials.auth_state([("Authorization", "Bearer <redacted>")]) == "redacted"
+    assert credentials.auth_state([("Authorization", "Basic user='jdoe' (password hidden)")]) == "redacted"
+    assert credentials.auth_state([("Authorization", "Bearer eyJhbGciOi")]) == "present"
+    assert credentials.auth_state([("Host", "x")]) == "none"
+    assert credentials.basic_user([("Authorization", full)]) == "jdoe"
+    assert credentials.basic_user([("Authorization", "Basic jdoe:<redacted>")]) == "jdoe"
+    assert credentials.basic_user([("Authorization", "Basic user='a b' (password hidden)")]) == "a b"
+    headers = [("Host", "a"), ("X", "1"), ("host", "b")]
+    assert credentials.replace_header(headers, "HOST", "c") == [("Host", "c"), ("X", "1")]
+    assert credentials.replace_header(headers, "Y", "2")[-1] == ("Y", "2")
+    assert credentials.replace_header(headers, "X", None) == [("Host", "a"), ("host", "b")]
+
+
+def test_hexdump_lines_offsets_and_limit() -> None:
+    data = bytes(range(40))
+    lines = hexdump(data).splitlines()
+    assert lines[0] == "00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|"
+    assert lines[2].startswith("00000020  20 21 22 23 24 25 26 27") and lines[2].endswith("| !\"#$%&'|")
+    assert line_of_offset(0x1F) == 1
+    assert hexdump(b"") == "(empty)"
+    assert hexdump(bytes(100), limit=32).splitlines()[-1] == "… 68 more bytes not shown (100 in all)"
+
+
+def test_xml_highlights_tags_attributes_strings_and_multiline_comments() -> None:
+    lines = ['<Sync xmlns="AirSync">', "  <Status>1</Status><!-- Success", "  still comment -->", "é<A b='c'/>"]
+    found = xml_highlights(lines)
+    assert (0, 5, "tag") in found[0] and (6, 11, "property") in found[0] and (12, 21, "string") in found[0]
+    assert (2, 9, "tag") in found[1] and any(name == "comment" and end is None for _, end, name in found[1])
+    assert found[2] == [(0, 19, "comment")]
+    # byte offsets: the two-byte é shifts the tag by two
+    assert (2, 4, "tag") in found[3]
