@@ -153,6 +153,31 @@ def test_round_trip_rebuilds_the_flow_exactly(tmp_path: Path) -> None:
     assert rebuilt.get_state() == original.get_state()
 
 
+def test_round_trip_of_an_http2_flow_with_trailers_and_metadata(tmp_path: Path) -> None:
+    request = tutils.treq(
+        http_version=b"HTTP/2.0",
+        authority=b"mail.example.com",
+        scheme=b"https",
+        port=443,
+        host="10.0.0.5",
+        headers=http.Headers(((b"content-type", WBXML_TYPE.encode()),)),
+        content=SYNC_REQUEST,
+        trailers=http.Headers(((b"x-checksum", b"abc"),)),
+    )
+    response = tutils.tresp(http_version=b"HTTP/2.0", reason=b"", trailers=http.Headers(((b"grpc-status", b"0"),)))
+    original = tflow.tflow(req=request, resp=response)
+    original.metadata["activesync.command"] = "Sync"
+    original.metadata["not.json"] = object()  # left out: only scalars are stored
+    reader, (flow_id,) = stored(tmp_path, original)
+    record = reader.flow(flow_id)
+    assert record.row.host == "mail.example.com" and record.target_host == "10.0.0.5"
+    assert record.row.url == "https://mail.example.com/path"
+    rebuilt = flow_from_record(record)
+    assert rebuilt.metadata == {"activesync.command": "Sync"}
+    del original.metadata["not.json"]
+    assert rebuilt.get_state() == original.get_state()
+
+
 def test_round_trip_of_an_error_flow_without_response(tmp_path: Path) -> None:
     original = tflow.tflow(req=eas_flow().request, err=True)
     reader, (flow_id,) = stored(tmp_path, original)
