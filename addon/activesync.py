@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import multiprocessing
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mitmproxy.types
-from mitmproxy import command, ctx, exceptions, flow, http
+from mitmproxy import command, ctx, exceptions, flow, hooks, http
 from mitmproxy.log import ALERT
 
 import eas
@@ -26,8 +30,11 @@ EAS_PATH = re.compile(r"/microsoft-server-activesync(?:/[^?#]*)?$", re.IGNORECAS
 # (/autodiscover/autodiscover.json?Email=...&Protocol=ActiveSync, /autodiscover/autodiscover.json/v1.0/...).
 AUTODISCOVER_PATH = re.compile(r"/autodiscover/autodiscover\.(?:xml|json)(?:/[^?#]*)?$", re.IGNORECASE)
 
-# Bodies above this size (request + response) are analysed in a worker thread, off the event loop.
-OFF_LOOP_BYTES = 256 * 1024
+# activesync_annotate: when the full analysis (bodies, statuses, problems) reaches flow.metadata.
+ANNOTATE_LIVE = "live"  # right after the flow passed: the flow never waits for the decoder
+ANNOTATE_WAIT = "wait"  # before the flow goes on, so later addons (save_stream_file, filters) see it
+ANNOTATE_OFF = "off"
+ANNOTATE_CHOICES = (ANNOTATE_LIVE, ANNOTATE_WAIT, ANNOTATE_OFF)
 
 # flow.metadata keys; small scalars so `~meta`, mitmweb and .mitm files carry them.
 META_KIND = "activesync.kind"  # "eas" | "autodiscover"
@@ -42,6 +49,7 @@ META_PROBLEMS = "activesync.problems"
 META_PROBLEM = "activesync.problem"
 META_SUMMARY = "activesync.summary"
 META_ERROR = "activesync.error"
+ANALYSIS_KEYS = (META_STATUS, META_STATUS_MEANING, META_PROBLEMS, META_PROBLEM)
 
 DEFAULT_CAPTURE_NAME = "eas-%Y%m%d-%H%M%S.sqlite"
 
@@ -76,7 +84,119 @@ def raw_body_of(message: http.Message | None) -> bytes | None:
     return None if message is None else message.raw_content
 
 
-def analyze_flow_values(
+def request_metadata(kind: str, method: str, path: str, headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """What the request line and headers say (no body decoding: cheap enough for every flow, inline)."""
+    values: dict[str, Any] = {META_KIND: kind}
+    if kind == "autodiscover":
+        values[META_COMMAND] = "Autodiscover"
+        return values
+    query = path.partition("?")[2]
+    version = next((value for name, value in headers if name.lower() == "ms-asprotocolversion"), None)
+    if query:
+        try:
+            decoded = eas.decode_query(query)
+        except eas.EasError:
+            decoded = None
+        if decoded is not None:
+            values[META_COMMAND] = decoded.command
+            values[META_USER] = decoded.user
+            values[META_DEVICE] = decoded.device_id
+            values[META_DEVICE_TYPE] = decoded.device_type
+            version = decoded.protocol_version or version
+    elif method.upper() == "OPTIONS":
+        values[META_COMMAND] = "Options"
+    values[META_VERSION] = version
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
+    """The flow.metadata entries of a full analysis; keys with no value are left out."""
+    first = exchange.problems[0] if exchange.problems else None
+    values: dict[str, Any] = {
+        META_KIND: kind,
+        META_COMMAND: exchange.command,
+        META_USER: exchange.user,
+        META_DEVICE: exchange.device_id,
+        META_DEVICE_TYPE: exchange.device_type,
+        META_VERSION: exchange.protocol_version,
+        META_STATUS: exchange.eas_status,
+        META_STATUS_MEANING: exchange.eas_statuses[0].meaning if exchange.eas_statuses else None,
+        META_PROBLEMS: len(exchange.problems),
+        META_PROBLEM: f"{first.where}: {first.reason}" if first else None,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def summary_of(values: Any) -> str:
+    """One line for flow.comment: command, version, user, device, EAS status and the first problem."""
+    words = ["EAS" if values.get(META_KIND) == "eas" else "Autodiscover"]
+    if values.get(META_COMMAND) and values.get(META_COMMAND) != "Autodiscover":
+        words.append(str(values[META_COMMAND]))
+    if values.get(META_VERSION):
+        words.append(str(values[META_VERSION]))
+    if values.get(META_USER):
+        words.append(f"user={values[META_USER]}")
+    if values.get(META_DEVICE):
+        words.append(f"device={values[META_DEVICE]}")
+    if values.get(META_STATUS) is not None:
+        meaning = values.get(META_STATUS_MEANING)
+        words.append(f"status={values[META_STATUS]}" + (f" ({meaning})" if meaning else ""))
+    count = values.get(META_PROBLEMS) or 0
+    if count:
+        words.append(f"| {count} problem{'s' if count > 1 else ''}: {values.get(META_PROBLEM)}")
+    return " ".join(words)
+
+
+def apply_metadata(f: http.HTTPFlow, values: dict[str, Any], *, complete: bool) -> None:
+    """Write metadata values (and the summary comment, unless the user wrote one) into the flow.
+
+    Args:
+        complete: the values come from a full analysis, so earlier analysis keys they lack are dropped.
+    """
+    previous_summary = f.metadata.get(META_SUMMARY)
+    if complete:
+        for key in ANALYSIS_KEYS:
+            f.metadata.pop(key, None)
+    f.metadata.update(values)
+    summary = summary_of(f.metadata)
+    f.metadata[META_SUMMARY] = summary
+    if not f.comment or f.comment == previous_summary:
+        f.comment = summary
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The worker process: decoding and the capture writer run there, so they cost mitmproxy's process nothing.
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    path: str
+    keep_credentials: bool
+    max_body: int | None
+
+
+@dataclass(frozen=True)
+class FlowJob:
+    """What the worker needs for one flow: values to analyse (or None) and the flow to record (or None)."""
+
+    kind: str
+    analysis: tuple[Any, ...] | None
+    capture: CaptureSettings | None
+    flow_input: Any
+
+
+@dataclass(frozen=True)
+class JobResult:
+    metadata: dict[str, Any] | None
+    capture_error: str | None = None  # the capture could not be opened
+    writer_error: str | None = None  # the writer thread failed to write (disk full, ...)
+
+
+_worker_writer: Any = None
+_worker_settings: CaptureSettings | None = None
+
+
+def analyze_values(
     method: str,
     url: str,
     request_headers: list[tuple[str, str]],
@@ -85,7 +205,7 @@ def analyze_flow_values(
     response_headers: list[tuple[str, str]] | None,
     response_body: bytes | None,
 ) -> eas.Exchange:
-    """`eas.analyze` on plain values (no mitmproxy objects), so it may run in a worker thread."""
+    """`eas.analyze` on plain values (no mitmproxy objects), as the worker runs it."""
     return eas.analyze(
         method,
         url,
@@ -98,57 +218,53 @@ def analyze_flow_values(
     )
 
 
-def summary_of(kind: str, exchange: eas.Exchange) -> str:
-    """One line for flow.comment: command, version, user, device, EAS status and the first problem."""
-    words = ["EAS" if kind == "eas" else "Autodiscover"]
-    if exchange.command:
-        words.append(exchange.command)
-    if exchange.protocol_version:
-        words.append(exchange.protocol_version)
-    if exchange.user:
-        words.append(f"user={exchange.user}")
-    if exchange.device_id:
-        words.append(f"device={exchange.device_id}")
-    status = exchange.eas_status
-    if status is not None:
-        meaning = exchange.eas_statuses[0].meaning
-        words.append(f"status={status}" + (f" ({meaning})" if meaning else ""))
-    if exchange.problems:
-        first = exchange.problems[0]
-        count = len(exchange.problems)
-        words.append(f"| {count} problem{'s' if count > 1 else ''}: {first.where}: {first.reason}")
-    return " ".join(words)
+def worker_writer(settings: CaptureSettings) -> Any:
+    """The worker's capture writer for these settings (reopened when they change)."""
+    global _worker_writer, _worker_settings
+    if _worker_writer is not None and _worker_settings == settings:
+        return _worker_writer
+    worker_close()
+    from addon.store import CaptureWriter
+
+    _worker_writer = CaptureWriter(
+        settings.path, keep_credentials=settings.keep_credentials, max_body_size=settings.max_body
+    )
+    _worker_settings = settings
+    return _worker_writer
 
 
-def metadata_of(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
-    """The flow.metadata entries for one analysis; keys with no value are left out."""
-    values: dict[str, Any] = {
-        META_KIND: kind,
-        META_COMMAND: exchange.command,
-        META_USER: exchange.user,
-        META_DEVICE: exchange.device_id,
-        META_DEVICE_TYPE: exchange.device_type,
-        META_VERSION: exchange.protocol_version,
-        META_STATUS: exchange.eas_status,
-        META_STATUS_MEANING: exchange.eas_statuses[0].meaning if exchange.eas_statuses else None,
-        META_PROBLEMS: len(exchange.problems),
-        META_PROBLEM: (
-            f"{exchange.problems[0].where}: {exchange.problems[0].reason}" if exchange.problems else None
-        ),
-        META_SUMMARY: summary_of(kind, exchange),
-    }
-    return {key: value for key, value in values.items() if value is not None}
+def worker_run(job: FlowJob) -> JobResult:
+    """Analyse one flow and queue it for the capture (in the worker process)."""
+    metadata = None
+    if job.analysis is not None:
+        metadata = analysis_metadata(job.kind, analyze_values(*job.analysis))
+    if job.capture is None:
+        return JobResult(metadata)
+    try:
+        writer = worker_writer(job.capture)
+    except Exception as err:
+        return JobResult(metadata, capture_error=f"{type(err).__name__}: {err}")
+    writer.add(job.flow_input)
+    last_error = getattr(writer, "last_error", None)
+    return JobResult(metadata, writer_error=str(last_error) if last_error is not None else None)
 
 
-def apply_analysis(f: http.HTTPFlow, kind: str, exchange: eas.Exchange) -> None:
-    """Write an analysis into flow.metadata and, unless the user wrote one, flow.comment."""
-    previous_summary = f.metadata.get(META_SUMMARY)
-    for key in (META_STATUS, META_STATUS_MEANING, META_PROBLEM):
-        f.metadata.pop(key, None)
-    values = metadata_of(kind, exchange)
-    f.metadata.update(values)
-    if not f.comment or f.comment == previous_summary:
-        f.comment = values[META_SUMMARY]
+def worker_ready() -> bool:
+    """A no-op job: starting the worker imports everything it needs."""
+    return True
+
+
+def worker_close() -> str | None:
+    """Flush and close the worker's capture; returns what went wrong, if anything."""
+    global _worker_writer, _worker_settings
+    writer, _worker_writer, _worker_settings = _worker_writer, None, None
+    if writer is None:
+        return None
+    try:
+        writer.close()
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def capture_path_from_option(value: str, now: float | None = None) -> Path | None:
@@ -216,22 +332,26 @@ def export_flows(
 class ActiveSyncAddon:
     """Recognise EAS traffic, annotate it in flow.metadata / flow.comment, and record it in a capture.
 
-    The proxy never changes traffic: the addon only reads message bodies, and every hook catches its own
-    failures, logs them once with the flow, and lets the flow go on unchanged.
+    The proxy never changes traffic: the addon only reads messages, and every hook catches its own failures,
+    logs them once with the flow, and lets the flow go on unchanged. Decoding and the capture writer run in
+    one worker process, so neither the event loop nor mitmproxy's process pays for them.
     """
 
     def __init__(self, capture_dir: Path | str | None = None) -> None:
         self.capture_dir = Path(capture_dir) if capture_dir is not None else Path("captures")
-        self.annotate = True
+        self.annotate = ANNOTATE_LIVE
         self.keep_credentials = False
         self.max_body: int | None = None
         self.capture_path: Path | None = None
-        self.writer: Any = None  # addon.store.CaptureWriter, opened with the first EAS flow
-        self.writer_failed = False
+        self.capture_failed = False
         self.writer_error: str | None = None
+        self.worker_failed = False
         self.stored = 0
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}
+        self.pending: dict[concurrent.futures.Future[JobResult], http.HTTPFlow] = {}
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- options -------------------------------------------------------------------------------------------
 
@@ -241,15 +361,15 @@ class ActiveSyncAddon:
             str,
             str(self.capture_dir / DEFAULT_CAPTURE_NAME),
             """
-            SQLite capture file that records every ActiveSync and Autodiscover flow (strftime
-            patterns expand when the proxy starts; missing directories are created). Empty: no capture.
+            SQLite capture file that records every ActiveSync and Autodiscover flow (strftime patterns
+            expand when the option is set; missing directories are created). Empty: no capture.
             """,
         )
         loader.add_option(
             "activesync_keep_credentials",
             bool,
             False,
-            "Store the Authorization header as sent; by default the capture keeps only scheme and user.",
+            "Store Authorization and cookies as sent; by default the capture keeps only scheme and user.",
         )
         loader.add_option(
             "activesync_max_body",
@@ -259,10 +379,15 @@ class ActiveSyncAddon:
         )
         loader.add_option(
             "activesync_annotate",
-            bool,
-            True,
-            "Decode each ActiveSync flow while it passes and show command, user, device, status and problems "
-            "in flow.metadata (activesync.*) and as the flow comment.",
+            str,
+            ANNOTATE_LIVE,
+            """
+            When the decoded command, user, device, status and problems reach flow.metadata (activesync.*)
+            and the flow comment: "live" right after the flow passed (it never waits for the decoder),
+            "wait" before the flow goes on (so save_stream_file and filters of later addons see them),
+            "off" never (flows are still recorded).
+            """,
+            choices=ANNOTATE_CHOICES,
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -275,7 +400,7 @@ class ActiveSyncAddon:
             self.keep_credentials = ctx.options.activesync_keep_credentials
         if "activesync_annotate" in updated:
             self.annotate = ctx.options.activesync_annotate
-        if updated & {"activesync_capture", "activesync_keep_credentials", "activesync_max_body"}:
+        if "activesync_capture" in updated:
             try:
                 path = capture_path_from_option(ctx.options.activesync_capture)
             except ValueError as err:
@@ -285,10 +410,10 @@ class ActiveSyncAddon:
                     check_capture_dir(path)
                 except OSError as err:
                     raise exceptions.OptionsError(f"activesync_capture: {err}") from err
-            if path != self.capture_path or self.writer is not None:
-                self.close_writer()
-            self.capture_path = path
-            self.writer_failed = False
+            if path != self.capture_path:
+                self.capture_path = path
+                self.capture_failed = False
+                self.writer_error = None
 
     # -- flow hooks ----------------------------------------------------------------------------------------
 
@@ -300,123 +425,187 @@ class ActiveSyncAddon:
         except Exception as err:  # a hook never breaks the flow
             self.report(f, "requestheaders", err)
 
-    async def request(self, f: http.HTTPFlow) -> None:
+    def request(self, f: http.HTTPFlow) -> None:
         try:
             kind = flow_kind(f)
             if kind is None:
                 return
             self.in_flight[f.id] = f
-            if self.annotate:
-                await self.analyze_into(f, kind, with_response=False)
+            if self.annotate != ANNOTATE_OFF:
+                values = request_metadata(kind, f.request.method, f.request.path, header_pairs(f.request.headers))
+                apply_metadata(f, values, complete=False)
         except Exception as err:
             self.report(f, "request", err)
 
     async def response(self, f: http.HTTPFlow) -> None:
-        try:
-            kind = flow_kind(f)
-            if kind is None:
-                return
-            if self.annotate:
-                await self.analyze_into(f, kind, with_response=True)
-        except Exception as err:
-            self.report(f, "response", err)
-        self.finish(f)
+        await self.finish(f, "response")
 
     async def error(self, f: http.HTTPFlow) -> None:
+        await self.finish(f, "error")
+
+    def running(self) -> None:
+        """Start the worker process now, so the first flows do not wait for it to start."""
         try:
-            kind = flow_kind(f)
-            if kind is None:
-                return
-            early = f.id not in self.in_flight and f.response is None
-            if self.annotate:
-                await self.analyze_into(f, kind, with_response=f.response is not None)
+            pool = self.worker()
+            if pool is not None:
+                pool.submit(worker_ready)
         except Exception as err:
-            self.report(f, "error", err)
-            early = False
-        self.finish(f, failed_early=early)
+            logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
 
     def done(self) -> None:
+        """Record flows still waiting (a Ping when the proxy stops), flush the capture, stop the worker."""
         for f in list(self.in_flight.values()):
-            self.finish(f)
-        self.close_writer()
+            try:
+                self.submit(f, flow_kind(f) or "eas", wait=False)
+            except Exception as err:
+                self.report(f, "done", err)
+        self.in_flight.clear()
+        self.stop_worker()
 
     # -- work ----------------------------------------------------------------------------------------------
 
-    async def analyze_into(self, f: http.HTTPFlow, kind: str, *, with_response: bool) -> None:
-        """Analyse the flow (off the event loop when its bodies are large) and apply the result."""
-        request_body = raw_body_of(f.request)
-        response = f.response if with_response else None
-        response_body = raw_body_of(response)
-        values = (
-            f.request.method,
-            f.request.url,
-            header_pairs(f.request.headers),
-            request_body,
-            response.status_code if response is not None else None,
-            header_pairs(response.headers) if response is not None else None,
-            response_body,
-        )
-        if len(request_body or b"") + len(response_body or b"") > OFF_LOOP_BYTES:
-            exchange = await asyncio.to_thread(analyze_flow_values, *values)
-        else:
-            exchange = analyze_flow_values(*values)
-        apply_analysis(f, kind, exchange)
-
-    def finish(self, f: http.HTTPFlow, *, failed_early: bool = False) -> None:
-        """Hand a finished EAS flow to the capture writer (only enqueues); never raises.
-
-        A flow is stored once: when it leaves `in_flight` (set by `request`), or on an error that came
-        before its request was complete (`failed_early`).
-        """
-        if self.in_flight.pop(f.id, None) is None and not failed_early:
-            return
-        if self.capture_path is None:
-            return
+    async def finish(self, f: http.HTTPFlow, stage: str) -> None:
+        """Hand a finished flow to the worker, once; with "wait", apply its analysis before returning."""
         try:
-            writer = self.open_writer()
-            if writer is None:
-                self.not_stored += 1
+            kind = flow_kind(f)
+            if kind is None:
                 return
-            writer.add(flow_input_of(f))
-            self.stored += 1
-            self.check_writer(writer)
+            if self.in_flight.pop(f.id, None) is None and (stage != "error" or f.response is not None):
+                return  # already finished (an error after the response), or not seen by `request`
+            future = self.submit(f, kind, wait=self.annotate == ANNOTATE_WAIT)
+            if future is not None and self.annotate == ANNOTATE_WAIT:
+                await asyncio.wait([asyncio.wrap_future(future)])
+                self.collect(future, update=False)
         except Exception as err:
-            self.not_stored += 1
-            self.report(f, "capture", err)
+            self.report(f, stage, err)
 
-    def open_writer(self) -> Any:
-        """The capture writer, opened on first use; None once opening failed (logged once)."""
-        if self.writer is not None or self.writer_failed or self.capture_path is None:
-            return self.writer
-        try:
-            from addon.store import CaptureWriter
-
-            self.writer = CaptureWriter(
-                self.capture_path, keep_credentials=self.keep_credentials, max_body_size=self.max_body
-            )
-        except Exception as err:
-            self.writer_failed = True
-            logger.log(ALERT, f"ActiveSync capture disabled: cannot open {self.capture_path}: {err}")
+    def submit(self, f: http.HTTPFlow, kind: str, *, wait: bool) -> concurrent.futures.Future[JobResult] | None:
+        """Send the flow to the worker; in "live" mode its result is applied when it comes back."""
+        analyse = self.annotate != ANNOTATE_OFF
+        capture = None
+        if self.capture_path is not None and not self.capture_failed:
+            capture = CaptureSettings(str(self.capture_path), self.keep_credentials, self.max_body)
+        if not analyse and capture is None:
             return None
-        logger.info(f"ActiveSync capture: {self.capture_path}")
-        return self.writer
+        response = f.response
+        analysis = None
+        if analyse:
+            analysis = (
+                f.request.method,
+                f.request.url,
+                header_pairs(f.request.headers),
+                raw_body_of(f.request),
+                response.status_code if response is not None else None,
+                header_pairs(response.headers) if response is not None else None,
+                raw_body_of(response),
+            )
+        job = FlowJob(kind, analysis, capture, flow_input_of(f) if capture is not None else None)
+        pool = self.worker()
+        if pool is None:
+            if capture is not None:
+                self.not_stored += 1
+            return None
+        try:
+            future = pool.submit(worker_run, job)
+        except Exception as err:  # the worker died: say so once, start a new one for the next flow
+            self.worker_lost(err)
+            if capture is not None:
+                self.not_stored += 1
+            return None
+        self.pending[future] = f
+        if not wait:
+            loop = self.loop
+            future.add_done_callback(lambda done: self.call_on_loop(loop, done))
+        return future
 
-    def check_writer(self, writer: Any) -> None:
-        """Say once (per distinct error) when the writer thread could not write, e.g. on a full disk."""
-        error = getattr(writer, "last_error", None)
-        if error is not None and str(error) != self.writer_error:
-            self.writer_error = str(error)
-            logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {error}")
-
-    def close_writer(self) -> None:
-        """Flush and close the capture; a failure here is logged, never raised."""
-        writer, self.writer = self.writer, None
-        if writer is None:
+    def call_on_loop(
+        self, loop: asyncio.AbstractEventLoop | None, future: concurrent.futures.Future[JobResult]
+    ) -> None:
+        """Worker result callback (runs in the pool's thread): collect the result on the event loop."""
+        if loop is None or loop.is_closed():
             return
         try:
-            writer.close()
+            loop.call_soon_threadsafe(self.collect, future, True)
+        except RuntimeError:  # the loop closed meanwhile; `done` collects what is left
+            pass
+
+    def collect(self, future: concurrent.futures.Future[JobResult], update: bool) -> None:
+        """Apply a finished worker job to its flow, once (on the event loop thread)."""
+        f = self.pending.pop(future, None)
+        if f is None:
+            return
+        try:
+            self.take(f, future.result(), update=update)
         except Exception as err:
-            logger.log(ALERT, f"ActiveSync capture {self.capture_path}: closing failed: {err}")
+            self.report(f, "analysis", err)
+
+    def take(self, f: http.HTTPFlow, result: JobResult, *, update: bool) -> None:
+        """Apply a worker result: metadata into the flow, capture problems into the log (each said once)."""
+        if result.metadata is not None:
+            apply_metadata(f, result.metadata, complete=True)
+            if update:
+                ctx.master.addons.trigger(hooks.UpdateHook([f]))  # consoles and mitmweb redraw the flow
+        if result.capture_error is not None:
+            self.not_stored += 1
+            if not self.capture_failed:
+                self.capture_failed = True
+                logger.log(ALERT, f"ActiveSync capture disabled: cannot open {self.capture_path}: {result.capture_error}")
+        elif self.capture_path is not None and not self.capture_failed:
+            self.stored += 1
+        if result.writer_error is not None and result.writer_error != self.writer_error:
+            self.writer_error = result.writer_error
+            logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {result.writer_error}")
+
+    def worker(self) -> concurrent.futures.ProcessPoolExecutor | None:
+        """The worker process pool (one process, started on first use); None when it cannot start."""
+        if self.pool is None:
+            root = str(Path(__file__).resolve().parents[1])
+            if root not in sys.path:
+                sys.path.append(root)  # the worker starts with this sys.path and imports addon.activesync
+            try:
+                self.loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.loop = None
+            try:
+                self.pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            except Exception as err:
+                if not self.worker_failed:
+                    self.worker_failed = True
+                    logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
+                return None
+        return self.pool
+
+    def worker_lost(self, err: BaseException) -> None:
+        logger.log(ALERT, f"ActiveSync worker process failed ({type(err).__name__}: {err}); starting a new one")
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def settled(self) -> None:
+        """Wait until every flow handed to the worker is analysed and its result applied."""
+        while pending := list(self.pending):
+            await asyncio.wait([asyncio.wrap_future(future) for future in pending])
+            for future in pending:
+                self.collect(future, True)
+
+    def stop_worker(self) -> None:
+        """Wait for the worker's queue, close the capture there, stop the process; never raises."""
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        try:
+            concurrent.futures.wait(list(self.pending))
+            for future in list(self.pending):
+                self.collect(future, False)  # here, while the log still reaches the console
+            problem = pool.submit(worker_close).result()
+            if problem is not None:
+                logger.log(ALERT, f"ActiveSync capture {self.capture_path}: closing failed: {problem}")
+        except Exception as err:
+            logger.log(ALERT, f"ActiveSync worker process failed while closing the capture: {err}")
+        finally:
+            pool.shutdown(wait=True)
         if self.not_stored:
             logger.log(ALERT, f"ActiveSync capture {self.capture_path}: {self.not_stored} flows not stored")
 

@@ -13,7 +13,7 @@ from lxml import etree
 from mitmproxy import contentviews, exceptions, flowfilter, hooks, http, io
 from mitmproxy.test import taddons, tflow, tutils
 
-from addon.activesync import OFF_LOOP_BYTES, ActiveSyncAddon, eas_kind
+from addon.activesync import ActiveSyncAddon, eas_kind
 from tests.addon.conftest import (
     ADDON_SCRIPT,
     AUTH,
@@ -62,15 +62,20 @@ def test_eas_kind_recognises_eas_and_autodiscover_paths(path: str, kind: str | N
 def tctx() -> Iterator[taddons.context]:
     with taddons.context() as context:
         yield context
+        for addon in context.master.addons.lookup.values():
+            if isinstance(addon, ActiveSyncAddon):
+                addon.done()  # stops the worker process
 
 
 def load(tctx: taddons.context, **options: Any) -> ActiveSyncAddon:
-    """Load the entry script the way `-s` does and return its addon, configured with `options`."""
+    """Load the entry script the way `-s` does and return its addon, configured with `options`.
+
+    Unless told otherwise the flow waits for its analysis ("wait"), so tests read metadata right after a hook.
+    """
     script = tctx.script(str(ADDON_SCRIPT))
     addon = script.addons[0]
     assert isinstance(addon, ActiveSyncAddon)
-    if options:
-        configure(tctx, addon, **options)
+    configure(tctx, addon, **{"activesync_annotate": "wait", **options})
     return addon
 
 
@@ -124,7 +129,8 @@ def test_the_entry_script_registers_the_addon_and_the_contentview(tctx: taddons.
     assert addon.capture_path is not None and addon.capture_path.parent == ROOT / "captures"
     assert tctx.options.activesync_keep_credentials is False
     assert tctx.options.activesync_max_body == 0
-    assert tctx.options.activesync_annotate is True
+    assert tctx.options.activesync_annotate == "wait"  # as load() sets it; the default is "live"
+    assert tctx.options.default("activesync_annotate") == "live"
 
 
 def test_loading_the_script_writes_no_capture_file(tctx: taddons.context) -> None:
@@ -162,7 +168,7 @@ def test_a_waiting_request_shows_before_its_response(tctx: taddons.context) -> N
     addon = load(tctx, activesync_capture="")
     f = eas_flow("Ping", PING_REQUEST, None)
     addon.requestheaders(f)
-    run(tctx, addon.request(f))
+    addon.request(f)
     assert f.metadata["activesync.kind"] == "eas"
     assert f.metadata["activesync.command"] == "Ping"
     assert f.metadata["activesync.user"] == "alice"
@@ -205,7 +211,7 @@ def test_undecodable_bodies_are_problems_not_failures(
 
 def test_a_large_body_is_analysed_too(tctx: taddons.context) -> None:
     addon = load(tctx, activesync_capture="")
-    assert len(BIG_RESPONSE) > OFF_LOOP_BYTES
+    assert len(BIG_RESPONSE) > 2 * 1024 * 1024
     f = eas_flow("ItemOperations", FOLDERSYNC_REQUEST, BIG_RESPONSE)
     before = wire_state(f)
     run(tctx, tctx.cycle(addon, f))
@@ -238,13 +244,29 @@ def test_other_traffic_is_not_touched(tctx: taddons.context, tmp_path: Path) -> 
 
 def test_with_annotate_off_flows_are_only_recorded(tctx: taddons.context, tmp_path: Path) -> None:
     capture = tmp_path / "capture.sqlite"
-    addon = load(tctx, activesync_capture=str(capture), activesync_annotate=False)
+    addon = load(tctx, activesync_capture=str(capture), activesync_annotate="off")
     f = eas_flow()
     run(tctx, tctx.cycle(addon, f))
     addon.done()
     assert f.metadata == {"activesync.kind": "eas"}
     assert f.comment == ""
-    assert capture.exists()
+    assert [record.row.command for record in read_capture(capture)] == ["Sync"]
+
+
+def test_live_annotation_arrives_after_the_flow_went_on(tctx: taddons.context, tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    addon = load(tctx, activesync_capture=str(capture), activesync_annotate="live")
+    f = eas_flow("FolderSync", FOLDERSYNC_REQUEST, FOLDERSYNC_RESPONSE)
+    before = wire_state(f)
+    run(tctx, tctx.cycle(addon, f))  # returns without waiting for the worker
+    assert f.metadata["activesync.command"] == "FolderSync"  # from the query, inline
+    run(tctx, addon.settled())
+    assert wire_state(f) == before
+    assert f.metadata["activesync.status"] == 1
+    assert f.metadata["activesync.problems"] == 0
+    assert "status=1" in f.comment
+    addon.done()
+    assert [record.row.command for record in read_capture(capture)] == ["FolderSync"]
 
 
 def test_the_meta_filter_selects_by_command_and_status(tctx: taddons.context) -> None:
@@ -301,7 +323,7 @@ def test_a_flow_still_waiting_when_the_proxy_stops_is_recorded(tctx: taddons.con
     addon = load(tctx, activesync_capture=str(capture))
     f = eas_flow("Ping", PING_REQUEST, None)
     addon.requestheaders(f)
-    run(tctx, addon.request(f))
+    addon.request(f)
     addon.done()
     (record,) = read_capture(capture)
     assert record.row.command == "Ping"

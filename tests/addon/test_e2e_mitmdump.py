@@ -34,10 +34,13 @@ class Run:
     direct: list[Answer]
     plain: list[Answer]
     addon: list[Answer]
+    live: list[Answer]
     received_direct: list[ReceivedRequest]
     received_plain: list[ReceivedRequest]
     received_addon: list[ReceivedRequest]
+    received_live: list[ReceivedRequest]
     capture: Path
+    live_capture: Path
     flows_file: Path
     addon_output: str
     addon_exit: int
@@ -61,34 +64,46 @@ def forwarded(origin: Origin, port: int, requests: list[CannedRequest]) -> tuple
 def run(origin: Origin, mitm_confdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     work = tmp_path_factory.mktemp("e2e")
     capture = work / "capture.sqlite"
+    live_capture = work / "live.sqlite"
     flows_file = work / "flows.mitm"
     requests = canned_requests()
     plain = start_mitmdump(origin.port, mitm_confdir, addon=False)
+    # "wait": flows reach save_stream_file with their analysis; the default "live" mode runs alongside.
     with_addon = start_mitmdump(
         origin.port,
         mitm_confdir,
         addon=True,
-        options={"activesync_capture": str(capture), "save_stream_file": str(flows_file)},
+        options={
+            "activesync_capture": str(capture),
+            "save_stream_file": str(flows_file),
+            "activesync_annotate": "wait",
+        },
     )
+    live = start_mitmdump(origin.port, mitm_confdir, addon=True, options={"activesync_capture": str(live_capture)})
     try:
         direct_answers, received_direct = forwarded(origin, origin.port, requests)
         plain_answers, received_plain = forwarded(origin, plain.port, requests)
         addon_answers, received_addon = forwarded(origin, with_addon.port, requests)
+        live_answers, received_live = forwarded(origin, live.port, requests)
     finally:
         plain.stop()
         addon_exit = with_addon.stop()
+        live_exit = live.stop()
     yield Run(
         requests,
         direct_answers,
         plain_answers,
         addon_answers,
+        live_answers,
         received_direct,
         received_plain,
         received_addon,
+        received_live,
         capture,
+        live_capture,
         flows_file,
-        with_addon.output,
-        addon_exit,
+        with_addon.output + live.output,
+        addon_exit or live_exit,
     )
 
 
@@ -100,12 +115,14 @@ def without_host(received: ReceivedRequest) -> ReceivedRequest:
 @pytest.mark.parametrize("index", range(len(canned_requests())), ids=[r.name for r in canned_requests()])
 def test_responses_are_byte_identical_with_and_without_the_addon(run: Run, index: int) -> None:
     assert run.addon[index] == run.direct[index]
+    assert run.live[index] == run.direct[index]
     assert run.plain[index] == run.direct[index]
 
 
 @pytest.mark.parametrize("index", range(len(canned_requests())), ids=[r.name for r in canned_requests()])
 def test_requests_reach_the_origin_unchanged(run: Run, index: int) -> None:
     assert without_host(run.received_addon[index]) == without_host(run.received_plain[index])
+    assert without_host(run.received_live[index]) == without_host(run.received_plain[index])
     assert run.received_addon[index].body == run.requests[index].body
 
 
@@ -158,11 +175,11 @@ def test_malformed_bodies_are_reported_as_problems(run: Run) -> None:
     assert flows["foldersync"].metadata["activesync.problems"] == 0
 
 
-def test_the_capture_holds_every_eas_flow_decoded(run: Run) -> None:
-    store = pytest.importorskip("addon.store")
-    if not hasattr(store, "CaptureReader"):
-        pytest.skip("addon.store.CaptureReader not written yet")
-    reader = store.CaptureReader(run.capture)
+@pytest.mark.parametrize("which", ["wait", "live"])
+def test_the_capture_holds_every_eas_flow_decoded(run: Run, which: str) -> None:
+    from addon.store import CaptureReader
+
+    reader = CaptureReader(run.capture if which == "wait" else run.live_capture)
     try:
         rows = reader.flows(limit=1000)
         eas_requests = [request for request in run.requests if request.eas]

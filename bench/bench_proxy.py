@@ -1,0 +1,206 @@
+"""EAS Sync requests per second through mitmdump on loopback, without and with the ActiveSync addon."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import eas  # noqa: E402
+
+MITMDUMP = Path(sys.executable).parent / "mitmdump"
+WBXML_TYPE = "application/vnd.ms-sync.wbxml"
+PATH = "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=BENCH0001&DeviceType=SmartPhone"
+
+SYNC_REQUEST_XML = """<Sync xmlns="AirSync" xmlns:airsyncbase="AirSyncBase">
+  <Collections>
+    <Collection>
+      <SyncKey>{sync_key}</SyncKey><CollectionId>1</CollectionId><DeletesAsMoves>1</DeletesAsMoves>
+      <GetChanges/><WindowSize>25</WindowSize>
+      <Options><FilterType>3</FilterType>
+        <airsyncbase:BodyPreference><airsyncbase:Type>2</airsyncbase:Type>
+          <airsyncbase:TruncationSize>5120</airsyncbase:TruncationSize></airsyncbase:BodyPreference>
+      </Options>
+    </Collection>
+  </Collections>
+</Sync>"""
+
+EMAIL_XML = """<Add><ServerId>1:{n}</ServerId><ApplicationData>
+  <email:To>"Alice" &lt;alice@example.com&gt;</email:To><email:From>"Bob {n}" &lt;bob@example.com&gt;</email:From>
+  <email:Subject>Quarterly numbers, part {n}</email:Subject><email:DateReceived>2026-11-21T10:{m:02d}:00.000Z</email:DateReceived>
+  <email:DisplayTo>Alice</email:DisplayTo><email:Importance>1</email:Importance><email:Read>0</email:Read>
+  <airsyncbase:Body><airsyncbase:Type>2</airsyncbase:Type><airsyncbase:EstimatedDataSize>{size}</airsyncbase:EstimatedDataSize>
+    <airsyncbase:Truncated>0</airsyncbase:Truncated><airsyncbase:Data>{html}</airsyncbase:Data></airsyncbase:Body>
+  <email:MessageClass>IPM.Note</email:MessageClass><airsyncbase:NativeBodyType>2</airsyncbase:NativeBodyType>
+</ApplicationData></Add>"""
+
+
+def sync_response_xml(items: int) -> str:
+    html = "&lt;p&gt;" + "Numbers attached, see the table below. " * 20 + "&lt;/p&gt;"
+    adds = "".join(EMAIL_XML.format(n=n, m=n % 60, size=len(html), html=html) for n in range(items))
+    return (
+        '<Sync xmlns="AirSync" xmlns:email="Email" xmlns:airsyncbase="AirSyncBase"><Collections><Collection>'
+        "<SyncKey>2</SyncKey><CollectionId>1</CollectionId><Status>1</Status>"
+        f"<Commands>{adds}</Commands></Collection></Collections></Sync>"
+    )
+
+
+class Origin(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, response_body: bytes) -> None:
+        self.response_body = response_body
+        super().__init__(("127.0.0.1", 0), OriginHandler)
+
+
+class OriginHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stalls
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.server.response_body  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", WBXML_TYPE)
+        self.send_header("MS-Server-ActiveSync", "14.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Proxy:
+    """A mitmdump in reverse mode in front of the origin (quiet), stopped like Ctrl-C."""
+
+    def __init__(self, origin_port: int, confdir: Path, args: list[str]) -> None:
+        command = [
+            str(MITMDUMP), "--listen-host", "127.0.0.1", "-p", "0",
+            "--mode", f"reverse:http://127.0.0.1:{origin_port}",
+            "--set", f"confdir={confdir}", "--set", "flow_detail=0", *args,
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        assert self.process.stdout is not None
+        self.lines: list[str] = []
+        port = None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if match := re.search(r"listening at 127\.0\.0\.1:(\d+)", line):
+                port = int(match.group(1))
+                break
+        if port is None:
+            raise RuntimeError("mitmdump did not start:\n" + "".join(self.lines))
+        self.port = port
+        stdout = self.process.stdout
+        self.reader = threading.Thread(target=lambda: self.lines.extend(stdout), daemon=True)
+        self.reader.start()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.reader.join()
+
+
+def run_requests(port: int, requests: int, body: bytes) -> float:
+    """Send `requests` Sync POSTs on one keep-alive connection; returns requests per second."""
+    headers = {
+        "Content-Type": WBXML_TYPE,
+        "MS-ASProtocolVersion": "14.1",
+        "Authorization": "Basic YWxpY2U6YWxpY2Vwdw==",
+        "User-Agent": "bench_proxy",
+        "Host": "mail.example.com",
+    }
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        start = time.perf_counter()
+        for _ in range(requests):
+            connection.request("POST", PATH, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+        return requests / (time.perf_counter() - start)
+    finally:
+        connection.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=500, help="Sync POSTs per round (default 500)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per setup; the median is shown (default 3)")
+    parser.add_argument("--items", type=int, default=10, help="emails in each Sync response (default 10)")
+    args = parser.parse_args(argv)
+
+    request_body = eas.encode(SYNC_REQUEST_XML.format(sync_key="1"))
+    response_body = eas.encode(sync_response_xml(args.items))
+    origin = Origin(response_body)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    origin_port = int(origin.server_address[1])
+
+    results: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
+        work = Path(tmp)
+        setups: dict[str, list[str]] = {
+            "mitmdump": [],
+            "mitmdump + addon, no capture": ["-s", str(ROOT / "activesync_addon.py"), "--set", "activesync_capture="],
+            "mitmdump + addon": [
+                "-s", str(ROOT / "activesync_addon.py"), "--set", f"activesync_capture={work / 'bench.sqlite'}",
+            ],
+            "mitmdump + addon, annotate off": [
+                "-s", str(ROOT / "activesync_addon.py"), "--set", f"activesync_capture={work / 'bench-raw.sqlite'}",
+                "--set", "activesync_annotate=false",
+            ],
+        }
+        proxies = {name: Proxy(origin_port, work / "conf", extra) for name, extra in setups.items()}
+        try:
+            targets: dict[str, Callable[[], float]] = {
+                "direct to origin": lambda: run_requests(origin_port, args.requests, request_body)
+            }
+            for name, proxy in proxies.items():
+                targets[name] = lambda port=proxy.port: run_requests(port, args.requests, request_body)
+            for run in targets.values():
+                run()  # warm-up: imports, first connection, capture file creation
+            for _ in range(args.rounds):  # interleaved, so drift in machine load hits every setup alike
+                for name, run in targets.items():
+                    results.setdefault(name, []).append(run())
+        finally:
+            for proxy in proxies.values():
+                proxy.stop()
+            origin.shutdown()
+            origin.server_close()
+
+    print(
+        f"EAS Sync POSTs over one keep-alive connection: {args.requests} per round, median of {args.rounds} rounds; "
+        f"request {len(request_body)} B, response {len(response_body)} B WBXML ({args.items} emails)"
+    )
+    baseline = statistics.median(results["mitmdump"])
+    print(f"{'setup':34} {'requests/s':>11} {'vs mitmdump':>12}")
+    for name, rates in results.items():
+        rate = statistics.median(rates)
+        relative = "" if name == "direct to origin" else f"{(rate / baseline - 1) * 100:+.1f}%"
+        print(f"{name:34} {rate:11.0f} {relative:>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
