@@ -168,6 +168,12 @@ def sync_key_of(root: etree._Element | None) -> str:
     return keys[0] if keys else ""
 
 
+def first_text(root: etree._Element | None, *path: str) -> str | None:
+    """The text of the first element at path (see find_text), or None (also for no document)."""
+    found = find_text(root, *path) if root is not None else []
+    return found[0] if found else None
+
+
 def status_of(root: etree._Element | None, *path: str) -> str | None:
     found = find_text(root, *path, "Status") if root is not None else []
     return found[0] if found else None
@@ -482,32 +488,32 @@ def run_scenario(port: int, log: list[str]) -> None:
     root = step("FolderCreate", a.post("FolderCreate", (
         f'<FolderCreate xmlns="FolderHierarchy"><SyncKey>{folder_key}</SyncKey><ParentId>0</ParentId>'
         "<DisplayName>Lab Projects</DisplayName><Type>12</Type></FolderCreate>")))
-    new_folder = (find_text(root, "FolderCreate", "ServerId") or [None])[0] if root is not None else None
-    folder_key = (find_text(root, "FolderCreate", "SyncKey") or [folder_key])[0] if root is not None else folder_key
+    new_folder = first_text(root, "FolderCreate", "ServerId")
+    folder_key = first_text(root, "FolderCreate", "SyncKey") or folder_key
     if new_folder is None:  # left over by an interrupted run
         new_folder = (folders.get("Lab Projects") or folders.get("Lab Projects 2") or (None, ""))[0]
     if new_folder:
         root = step("FolderUpdate", a.post("FolderUpdate", (
             f'<FolderUpdate xmlns="FolderHierarchy"><SyncKey>{folder_key}</SyncKey><ServerId>{new_folder}</ServerId>'
             "<ParentId>0</ParentId><DisplayName>Lab Projects 2</DisplayName></FolderUpdate>")))
-        folder_key = (find_text(root, "FolderUpdate", "SyncKey") or [folder_key])[0] if root is not None else folder_key
+        folder_key = first_text(root, "FolderUpdate", "SyncKey") or folder_key
         if plain:
             root = step("MoveItems", a.post("MoveItems", (
                 f'<MoveItems xmlns="Move"><Move><SrcMsgId>{plain["ServerId"]}</SrcMsgId><SrcFldId>{inbox}</SrcFldId>'
                 f"<DstFldId>{new_folder}</DstFldId></Move></MoveItems>")))
-            moved = (find_text(root, "Response", "DstMsgId") or [None])[0] if root is not None else None
+            moved = first_text(root, "Response", "DstMsgId")
             if moved:  # back to the INBOX, so the seeded mail stays where other users of the lab expect it
                 step("MoveItems back", a.post("MoveItems", (
                     f'<MoveItems xmlns="Move"><Move><SrcMsgId>{moved}</SrcMsgId><SrcFldId>{new_folder}</SrcFldId>'
                     f"<DstFldId>{inbox}</DstFldId></Move></MoveItems>")))
         root = step("FolderDelete", a.post("FolderDelete", (
             f'<FolderDelete xmlns="FolderHierarchy"><SyncKey>{folder_key}</SyncKey><ServerId>{new_folder}</ServerId></FolderDelete>')))
-        folder_key = (find_text(root, "FolderDelete", "SyncKey") or [folder_key])[0] if root is not None else folder_key
+        folder_key = first_text(root, "FolderDelete", "SyncKey") or folder_key
     root = step("FolderCreate contacts", a.post("FolderCreate", (
         f'<FolderCreate xmlns="FolderHierarchy"><SyncKey>{folder_key}</SyncKey><ParentId>0</ParentId>'
         "<DisplayName>Lab Contacts</DisplayName><Type>14</Type></FolderCreate>")))
-    contacts_folder = (find_text(root, "FolderCreate", "ServerId") or [None])[0] if root is not None else None
-    folder_key = (find_text(root, "FolderCreate", "SyncKey") or [folder_key])[0] if root is not None else folder_key
+    contacts_folder = first_text(root, "FolderCreate", "ServerId")
+    folder_key = first_text(root, "FolderCreate", "SyncKey") or folder_key
     if contacts_folder is None:  # SOGo cannot delete it, so it exists from the second run on
         contacts_folder = folders.get("Lab Contacts", (None, ""))[0]
     if contacts_folder:
@@ -619,13 +625,11 @@ def run_pyactivesync(port_tls: int, confdir: Path, log: list[str]) -> None:
 
 def extract(flow_file: Path, out_dir: Path) -> list[str]:
     """Write each flow's bodies as NNN-Command-request|response.<ext>; redact Authorization in a copy of the flows."""
-    from mitmproxy import io
+    from mitmproxy import http, io
 
     written = []
-    flows = []
     with flow_file.open("rb") as fh:
-        for flow in io.FlowReader(fh).stream():
-            flows.append(flow)
+        flows = [flow for flow in io.FlowReader(fh).stream() if isinstance(flow, http.HTTPFlow)]
     for number, flow in enumerate(flows, 1):
         req = flow.request
         command = req.query.get("Cmd") or ("Options" if req.method == "OPTIONS" else "B64")
@@ -647,7 +651,7 @@ def extract(flow_file: Path, out_dir: Path) -> list[str]:
             scheme = req.headers["authorization"].split(" ", 1)[0]
             req.headers["authorization"] = f"{scheme} cmVkYWN0ZWQ6cmVkYWN0ZWQ="  # "redacted:redacted"
     with (out_dir / "lab-session.mitm").open("wb") as fh:
-        writer = io.FlowWriter(fh)
+        writer = io.FlowWriter(fh)  # type: ignore[no-untyped-call]
         for flow in flows:
             writer.add(flow)
     return written

@@ -142,7 +142,7 @@ def test_same_structure_and_text_as_libwbxml(path: Path) -> None:
 
     opaque = f"{{{WBXML_NS}}}opaque"
     for mine, other in zip(ours, theirs, strict=True):
-        markers = {name for name in mine.attrib if name.startswith(f"{{{WBXML_NS}}}")}
+        markers = {str(name) for name in mine.attrib if str(name).startswith(f"{{{WBXML_NS}}}")}
         if len(mine) or markers - {opaque}:
             continue  # not a string leaf, or sent in pieces the markers describe
         page = _page_of(mine)

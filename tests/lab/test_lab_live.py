@@ -50,8 +50,10 @@ def check_exchange(response: requests.Response) -> eas.Exchange:
     """Run eas.analyze on what went over the wire; no decode problem on either side, WBXML bodies round-trip."""
     request = response.request
     body = request.body if isinstance(request.body, bytes) else b""
+    sent_headers = [(name, value if isinstance(value, str) else value.decode("latin-1"))
+                    for name, value in request.headers.items()]
     exchange = eas.analyze(
-        request.method or "POST", request.url or "", list(request.headers.items()), body,
+        request.method or "POST", request.url or "", sent_headers, body,
         response.status_code, list(response.headers.items()), response.content,
     )
     errors = [problem for problem in exchange.problems if problem.severity == "error"]
