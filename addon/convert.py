@@ -107,6 +107,8 @@ def flow_input_from_mitm(mitm_flow: http.HTTPFlow) -> FlowInput:
         extra["comment"] = mitm_flow.comment
     if mitm_flow.is_replay:
         extra["is_replay"] = mitm_flow.is_replay
+    if request.raw_content is None:
+        extra["request_body_missing"] = True  # streamed through (stream_large_bodies), never held by mitmproxy
     metadata = {key: value for key, value in mitm_flow.metadata.items() if _is_json_scalar(value)}
     if metadata:
         extra["metadata"] = metadata
@@ -128,7 +130,7 @@ def flow_input_from_mitm(mitm_flow: http.HTTPFlow) -> FlowInput:
         response_status=response.status_code if response else None,
         response_reason=_text(response.data.reason) if response else None,
         response_headers=_headers(response.headers) if response else None,
-        response_body=(response.raw_content or b"") if response else None,
+        response_body=response.raw_content if response else None,  # None also when streamed (not kept)
         response_trailers=_headers(response.trailers) if response else None,
         error=mitm_flow.error.msg if mitm_flow.error else None,
         server_address=server_address,
@@ -193,7 +195,7 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
         path=_bytes(record.path),
         http_version=_bytes(record.http_version),
         headers=_mitm_headers(record.request_headers) or http.Headers(),
-        content=record.request_body,
+        content=None if record.extra.get("request_body_missing") else record.request_body,
         trailers=_mitm_headers(record.request_trailers),
         timestamp_start=ts.get("request_start", ts_start),
         timestamp_end=ts.get("request_end"),
@@ -204,7 +206,7 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
             status_code=record.row.http_status or 0,
             reason=_bytes(record.response_reason or ""),
             headers=_mitm_headers(record.response_headers) or http.Headers(),
-            content=record.response_body if record.response_body is not None else b"",
+            content=record.response_body,
             trailers=_mitm_headers(record.response_trailers),
             timestamp_start=ts.get("response_start", ts.get("request_end", ts_start)),
             timestamp_end=ts.get("response_end"),

@@ -178,6 +178,16 @@ def test_round_trip_of_an_http2_flow_with_trailers_and_metadata(tmp_path: Path) 
     assert rebuilt.get_state() == original.get_state()
 
 
+def test_round_trip_of_streamed_bodies_that_mitmproxy_did_not_keep(tmp_path: Path) -> None:
+    original = eas_flow()
+    original.request.raw_content = None
+    original.response.raw_content = None  # type: ignore[union-attr]
+    reader, (flow_id,) = stored(tmp_path, original, keep_credentials=True)
+    record = reader.flow(flow_id)
+    assert record.request_body == b"" and record.response_body is None and record.response_headers is not None
+    assert flow_from_record(record).get_state() == original.get_state()
+
+
 def test_round_trip_of_an_error_flow_without_response(tmp_path: Path) -> None:
     original = tflow.tflow(req=eas_flow().request, err=True)
     reader, (flow_id,) = stored(tmp_path, original)
