@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,6 +340,24 @@ def test_credentials_are_redacted_by_default(tmp_path: Path) -> None:
     assert "alicepw" not in dump and "s3cr3t" not in dump and base64.b64encode(b"alicepw").decode() not in dump
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(password=st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), min_size=6, max_size=20))
+def test_no_password_reaches_the_file(tmp_path: Path, password: str) -> None:
+    secret = base64.b64encode(f"bob:{password}".encode()).decode()
+    headers = (
+        (b"Authorization", f"Basic {secret}".encode()),
+        (b"Proxy-Authorization", f"Basic {secret}".encode()),
+        (b"Cookie", f"auth={secret}".encode()),
+    )
+    path = tmp_path / f"secret-{time.monotonic_ns()}.sqlite"
+    with CaptureWriter(path) as writer:
+        writer.add_sync(flow_input_from_mitm(eas_flow(extra_request_headers=headers)))
+    content = path.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob(path.name + "-*"))
+    assert secret.encode() not in content
+    assert b"bob:" + password.encode() not in content  # (the password alone may occur by chance, e.g. "000000")
+    assert password.encode("utf-8").hex().encode() not in content
+
+
 def test_keep_credentials_stores_them_as_sent(tmp_path: Path) -> None:
     reader, (flow_id,) = stored(tmp_path, eas_flow(), keep_credentials=True)
     assert dict(reader.flow(flow_id).request_headers)["Authorization"] == BASIC_ALICE
@@ -504,6 +523,26 @@ def test_add_queues_and_close_flushes(tmp_path: Path) -> None:
         assert reader.flows(limit=None, order="id") == reader.flows(limit=None, order="ts_start")
     with pytest.raises(CaptureError, match="closed"):
         writer.add(flow_input_from_mitm(eas_flow()))
+
+
+def test_add_from_many_threads_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    writer = CaptureWriter(path)
+    inputs = [flow_input_from_mitm(eas_flow(timestamp=float(index))) for index in range(400)]
+
+    def add_share(share: int) -> None:
+        for flow_input in inputs[share::4]:
+            writer.add(flow_input)
+
+    threads = [threading.Thread(target=add_share, args=(share,)) for share in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    with CaptureReader(path) as reader:
+        assert sorted(row.ts_start for row in reader.flows(limit=None)) == [float(i) for i in range(400)]
+        assert reader.sessions()[0].flow_count == 400
 
 
 def test_a_failing_write_is_logged_kept_and_retried(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
