@@ -248,6 +248,41 @@ def verdict(results: list[Result]) -> list[str]:
     return out
 
 
+SIZE_CLASSES = ((0, 40), (40, 100), (100, 300), (300, 1000), (1000, 1 << 30))
+
+
+def by_size(shape: _shapes.Shape, min_time: float, rounds: int) -> str:
+    """Decode time per document by size class: where a many-small-documents ratio comes from."""
+    lib = load_libwbxml()
+    mitm = mitmproxy_decoder()
+    decoders: list[tuple[str, Callable[[bytes], object]]] = [("eas.decode", eas.decode)]
+    if lib is not None:
+        decoders.append(("libwbxml", lib.decode))
+    if mitm is not None:
+        decoders.append(("mitmproxy", mitm))
+    lines = ["| WBXML size | docs | share of eas time | " + " | ".join(f"{name} us/doc" for name, _ in decoders)
+             + " | mitmproxy / eas |", "|---|---:|---:|" + "---:|" * len(decoders) + "---:|"]
+    rows = []
+    for low, high in SIZE_CLASSES:
+        # only documents every decoder handles, so the columns compare the same work
+        docs = [doc for doc in shape.documents if low <= len(doc) < high
+                and all(usable(func, [doc]) for _, func in decoders)]
+        if not docs:
+            continue
+        best = [float("inf")] * len(decoders)
+        for _ in range(rounds):
+            for k, (_, func) in enumerate(decoders):
+                best[k] = min(best[k], time_round(func, docs, min_time))
+        rows.append((low, high, len(docs), best))
+    total_eas = sum(best[0] for *_, best in rows)
+    for low, high, count, best in rows:
+        label = f">= {low} B" if high >= 1 << 30 else f"{low}-{high - 1} B"
+        per_doc = " | ".join(f"{seconds / count * 1e6:,.1f}" for seconds in best)
+        ratio = f"{best[-1] / best[0]:.1f}x" if mitm is not None else ""
+        lines.append(f"| {label} | {count} | {best[0] / total_eas:.0%} | {per_doc} | {ratio} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds per measurement and round (default 0.5)")
@@ -263,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print()
     print("\n".join(verdict(results)))
+    print(f"\n{shapes[0].name}, decode by document size:\n")
+    print(by_size(shapes[0], min_time, rounds))
     return 0
 
 
