@@ -130,6 +130,12 @@ _W_DECL: Final = b' xmlns:wbxml="' + WBXML_NS.encode() + b'"'
 # markup characters and anything non-ASCII (then validity is checked by decoding).
 _TEXT_CARE: Final = re.compile(rb"[\x00-\x08\x0b-\x1f&<>\x80-\xff]")
 # Characters XML 1.0 (section 2.2 Char) cannot hold; surrogates never survive Python's UTF-8 decoder.
+# One or more `TAG+content STR_I text END` in a row whose text has no control character or markup (its
+# non-ASCII bytes are then checked in one go: valid UTF-8, no U+FFFE / U+FFFF).
+_LEAF_RUN: Final = re.compile(rb"(?:[\x45-\x7f]\x03[\t\n\x20-\x25\x27-\x3b\x3d\x3f-\x7e\x80-\xff]+\x00\x01)+")
+_NONCHARACTER: Final = re.compile(rb"\xef\xbf[\xbe\xbf]")
+# Control bytes XML 1.0 cannot hold (all but TAB, LF, CR); with _NONCHARACTER, what UTF-8 text must avoid.
+_CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ALWAYS_CARE: Final = re.compile(b"")  # a match on any input: every text takes the careful path
 _XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_DECLARATION: Final = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -260,8 +266,17 @@ def _as_text(raw: bytes, codec: str) -> str | None:
 
 def _xml_text(raw: bytes, codec: str) -> bytes | None:
     """`raw` as escaped UTF-8 XML character data, or None when XML cannot hold it."""
-    if codec == "utf-8" and _TEXT_CARE.search(raw) is None:
-        return raw
+    if codec == "utf-8":
+        if _CONTROL.search(raw):
+            return None
+        if not raw.isascii():
+            try:
+                raw.decode()
+            except UnicodeDecodeError:
+                return None
+            if b"\xef\xbf" in raw and _NONCHARACTER.search(raw):
+                return None
+        return raw.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;").replace(b"\r", b"&#13;")
     text = _as_text(raw, codec)
     if text is None:
         return None
@@ -516,8 +531,10 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     assert table is not None
     out: list[bytes] = []
     append = out.append
-    # Open elements: [close tag, index of the open tag in out, bare open tag, flags, markers, pieces or None].
-    stack: list[list[Any]] = []
+    # Open elements: (close tag, index of the open tag in out, bare open tag, flags, markers).
+    stack: list[tuple[bytes, int, bytes, int, Sequence[bytes]]] = []
+    # Content tokens held back (by index in stack) until it is known whether the element is a leaf.
+    buffered: dict[int, list[_Piece]] = {}
     pend: list[int] = []  # SWITCH_PAGE tokens not yet attached to a tag, END or text
     pend_base = 0  # the page before the first pending switch
     # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
@@ -529,6 +546,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     root_page = -1
     prolog: list[bytes] = []
     care = _TEXT_CARE.search if utf8 else _ALWAYS_CARE.search
+    leaf_run = _LEAF_RUN.match
     find = data.find
     extend = out.extend
     known_pages = len(CODE_PAGES)
@@ -545,6 +563,26 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                         continue
                     # Fast path: TAG+content STR_I text END.
                     if data[i + 1] == STR_I:
+                        run = leaf_run(data, i) if utf8 else None
+                        if run is not None:
+                            run_bytes = data[i : run.end() - 2]
+                            if not run_bytes.isascii():
+                                try:
+                                    run_bytes.decode()
+                                except UnicodeDecodeError:
+                                    run = None
+                                else:
+                                    if _NONCHARACTER.search(run_bytes):
+                                        run = None
+                        if run is not None:
+                            # A run of such leaves with plain text: split it in C, one step per leaf.
+                            for leaf in run_bytes.split(b"\x00\x01"):
+                                leaf_entry = table[leaf[0]]
+                                if leaf_entry is None or leaf_entry[2]:
+                                    break
+                                extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
+                                i += len(leaf) + 2
+                            continue
                         j = find(b"\x00", i + 2)
                         if j > 0 and data[j + 1] == END:
                             chunk = data[i + 2 : j]
@@ -560,7 +598,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                                     continue
                     if len(stack) >= MAX_DEPTH:
                         raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
-                    stack.append([close_b, len(out), open_b, flags, [], None])
+                    stack.append((close_b, len(out), open_b, flags, ()))
                     append(open_b)
                     i += 1
                     continue
@@ -572,13 +610,22 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     if len(out) != element[1] + 1:
                         append(element[0])
                         i += 1
+                        # Closing tags come in runs: take the following ENDs here.
+                        while stack and data[i] == END:
+                            element = stack.pop()
+                            if len(out) == element[1] + 1:
+                                stack.append(element)
+                                break
+                            append(element[0])
+                            i += 1
                         if not stack:
                             break
                         continue
                     stack.append(element)
                 if not stack:
                     raise MalformedError("END outside any element", i)
-                close_b, idx, open_b, flags, open_markers, pieces = stack.pop()
+                close_b, idx, open_b, flags, open_markers = stack.pop()
+                pieces = buffered.pop(len(stack), None)
                 new_markers: list[bytes] = []
                 if pend:
                     new_markers.append(_attr("end-switch", " ".join(map(str, pend))))
@@ -597,7 +644,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     append(close_b)
                 if new_markers:
                     need_ns = True
-                    out[idx] = _with_attrs(open_b, open_markers + new_markers)
+                    out[idx] = _with_attrs(open_b, [*open_markers, *new_markers])
                 i += 1
                 if not stack:
                     break
@@ -609,6 +656,14 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     if strict:
                         raise UnknownCodePageError(f"SWITCH_PAGE to unknown code page {new_page}", i)
                     new_table = _unknown_page(new_page)
+                if not irregular and new_page != page and new_table[data[i + 2]] is not None:
+                    # The canonical switch: to another page, right before a tag of it.
+                    if new_page < known_pages:
+                        used_pages.add(new_page)
+                    page = new_page
+                    table = new_table
+                    i += 2
+                    continue
                 if not pend:
                     pend_base = page
                 pend.append(new_page)
@@ -644,10 +699,10 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     code_point, used = decode_mb_u_int32(data, i + 1)
                     piece = ("e", code_point)
                     next_i = i + 1 + used
-                top = stack[-1]
-                pieces_list = top[5]
-                if pieces_list is None and len(out) == top[1] + 1:
-                    pieces_list = top[5] = []
+                top_index = len(stack) - 1
+                pieces_list = buffered.get(top_index)
+                if pieces_list is None and len(out) == stack[top_index][1] + 1:
+                    pieces_list = buffered[top_index] = []
                 if pieces_list is not None:
                     if pend:
                         pieces_list.extend(("p", p) for p in pend)
@@ -725,10 +780,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     else:
                         xml = f'<wbxml:ext token="0x{tok:02X}"/>'.encode()
                         i += 1
-                top = stack[-1]
-                if top[5] is not None:
-                    extend(_flush_pieces(top[5], codec)[0])
-                    top[5] = None
+                if len(stack) - 1 in buffered:
+                    extend(_flush_pieces(buffered.pop(len(stack) - 1), codec)[0])
                 if pend:
                     xml = _add_switch(xml, pend)
                     pend = []
@@ -764,14 +817,12 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     append(_with_attrs(open_b, markers))
                     i += adv
                     break
-                stack.append([close_b, len(out), open_b, flags, markers, None])
+                stack.append((close_b, len(out), open_b, flags, markers))
                 append(_with_attrs(open_b, markers))
                 i += adv
                 continue
-            top = stack[-1]
-            if top[5] is not None:
-                flushed, ns = _flush_pieces(top[5], codec)
-                top[5] = None
+            if len(stack) - 1 in buffered:
+                flushed, ns = _flush_pieces(buffered.pop(len(stack) - 1), codec)
                 extend(flushed)
                 need_ns = need_ns or ns
             if close_b is None:
@@ -780,7 +831,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 continue
             if len(stack) >= MAX_DEPTH:
                 raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
-            stack.append([close_b, len(out), open_b, flags, markers, None])
+            stack.append((close_b, len(out), open_b, flags, markers))
             append(_with_attrs(open_b, markers) if markers else open_b)
             i += adv
     except IndexError as err:
