@@ -249,6 +249,11 @@ def worker_run(job: FlowJob) -> JobResult:
     return JobResult(metadata, writer_error=str(last_error) if last_error is not None else None)
 
 
+def worker_run_batch(jobs: list[FlowJob]) -> list[JobResult]:
+    """Run a batch of jobs in order (in the worker process)."""
+    return [worker_run(job) for job in jobs]
+
+
 def worker_ready() -> bool:
     """A no-op job: starting the worker imports everything it needs."""
     return True
@@ -349,7 +354,9 @@ class ActiveSyncAddon:
         self.stored = 0
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}
-        self.pending: dict[concurrent.futures.Future[JobResult], http.HTTPFlow] = {}
+        self.queued: list[tuple[FlowJob, http.HTTPFlow, asyncio.Future[None] | None]] = []
+        self.batch: concurrent.futures.Future[list[JobResult]] | None = None
+        self.batch_items: list[tuple[FlowJob, http.HTTPFlow, asyncio.Future[None] | None]] = []
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -456,7 +463,7 @@ class ActiveSyncAddon:
         """Record flows still waiting (a Ping when the proxy stops), flush the capture, stop the worker."""
         for f in list(self.in_flight.values()):
             try:
-                self.submit(f, flow_kind(f) or "eas", wait=False)
+                self.submit(f, flow_kind(f) or "eas", None)
             except Exception as err:
                 self.report(f, "done", err)
         self.in_flight.clear()
@@ -472,21 +479,20 @@ class ActiveSyncAddon:
                 return
             if self.in_flight.pop(f.id, None) is None and (stage != "error" or f.response is not None):
                 return  # already finished (an error after the response), or not seen by `request`
-            future = self.submit(f, kind, wait=self.annotate == ANNOTATE_WAIT)
-            if future is not None and self.annotate == ANNOTATE_WAIT:
-                await asyncio.wait([asyncio.wrap_future(future)])
-                self.collect(future, update=False)
+            waiter = asyncio.get_running_loop().create_future() if self.annotate == ANNOTATE_WAIT else None
+            if self.submit(f, kind, waiter) and waiter is not None:
+                await waiter
         except Exception as err:
             self.report(f, stage, err)
 
-    def submit(self, f: http.HTTPFlow, kind: str, *, wait: bool) -> concurrent.futures.Future[JobResult] | None:
-        """Send the flow to the worker; in "live" mode its result is applied when it comes back."""
+    def submit(self, f: http.HTTPFlow, kind: str, waiter: asyncio.Future[None] | None) -> bool:
+        """Queue the flow for the worker; False when there is nothing to do (annotation and capture off)."""
         analyse = self.annotate != ANNOTATE_OFF
         capture = None
         if self.capture_path is not None and not self.capture_failed:
             capture = CaptureSettings(str(self.capture_path), self.keep_credentials, self.max_body)
         if not analyse and capture is None:
-            return None
+            return False
         response = f.response
         analysis = None
         if analyse:
@@ -500,44 +506,68 @@ class ActiveSyncAddon:
                 raw_body_of(response),
             )
         job = FlowJob(kind, analysis, capture, flow_input_of(f) if capture is not None else None)
-        pool = self.worker()
-        if pool is None:
-            if capture is not None:
-                self.not_stored += 1
-            return None
-        try:
-            future = pool.submit(worker_run, job)
-        except Exception as err:  # the worker died: say so once, start a new one for the next flow
-            self.worker_lost(err)
-            if capture is not None:
-                self.not_stored += 1
-            return None
-        self.pending[future] = f
-        if not wait:
-            loop = self.loop
-            future.add_done_callback(lambda done: self.call_on_loop(loop, done))
-        return future
+        self.queued.append((job, f, waiter))
+        self.dispatch()
+        return True
 
-    def call_on_loop(
-        self, loop: asyncio.AbstractEventLoop | None, future: concurrent.futures.Future[JobResult]
-    ) -> None:
-        """Worker result callback (runs in the pool's thread): collect the result on the event loop."""
+    def dispatch(self) -> None:
+        """Send everything queued to the worker as one batch, unless a batch is still being worked on.
+
+        Batches grow while the worker is busy, so a burst costs one round trip per batch, not per flow.
+        """
+        if self.batch is not None or not self.queued:
+            return
+        items, self.queued = self.queued, []
+        pool = self.worker()
+        try:
+            if pool is None:
+                raise RuntimeError("no worker process")
+            batch = pool.submit(worker_run_batch, [job for job, _, _ in items])
+        except Exception as err:  # the worker died: say so, start a new one for the next flows
+            self.worker_lost(err)
+            self.fail(items, err)
+            return
+        self.batch, self.batch_items = batch, items
+        loop = self.loop
+        batch.add_done_callback(lambda done: self.call_on_loop(loop, done))
+
+    def call_on_loop(self, loop: asyncio.AbstractEventLoop | None, batch: concurrent.futures.Future[Any]) -> None:
+        """Worker result callback (runs in the pool's thread): take the results on the event loop."""
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(self.collect, future, True)
-        except RuntimeError:  # the loop closed meanwhile; `done` collects what is left
+            loop.call_soon_threadsafe(self.batch_done, batch)
+        except RuntimeError:  # the loop closed meanwhile; `done` takes what is left
             pass
 
-    def collect(self, future: concurrent.futures.Future[JobResult], update: bool) -> None:
-        """Apply a finished worker job to its flow, once (on the event loop thread)."""
-        f = self.pending.pop(future, None)
-        if f is None:
+    def batch_done(self, batch: concurrent.futures.Future[Any]) -> None:
+        """Apply a finished batch to its flows (once), then send the next one."""
+        if batch is not self.batch:
             return
+        items, self.batch, self.batch_items = self.batch_items, None, []
         try:
-            self.take(f, future.result(), update=update)
+            results = batch.result()
         except Exception as err:
-            self.report(f, "analysis", err)
+            self.worker_lost(err)
+            self.fail(items, err)
+        else:
+            for (_, f, waiter), result in zip(items, results):
+                try:
+                    self.take(f, result, update=waiter is None)
+                except Exception as err:
+                    self.report(f, "analysis", err)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+        self.dispatch()
+
+    def fail(self, items: list[tuple[FlowJob, http.HTTPFlow, asyncio.Future[None] | None]], err: BaseException) -> None:
+        """Flows the worker could not take: counted as not stored, their waiters released."""
+        for job, f, waiter in items:
+            if job.capture is not None:
+                self.not_stored += 1
+            f.metadata[META_ERROR] = f"worker: {type(err).__name__}: {err}"
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def take(self, f: http.HTTPFlow, result: JobResult, *, update: bool) -> None:
         """Apply a worker result: metadata into the flow, capture problems into the log (each said once)."""
@@ -578,33 +608,34 @@ class ActiveSyncAddon:
         return self.pool
 
     def worker_lost(self, err: BaseException) -> None:
-        logger.log(ALERT, f"ActiveSync worker process failed ({type(err).__name__}: {err}); starting a new one")
+        """The worker process died (or never started): say so once per loss; the next flow starts a new one."""
         pool, self.pool = self.pool, None
         if pool is not None:
+            logger.log(ALERT, f"ActiveSync worker process failed ({type(err).__name__}: {err}); starting a new one")
             pool.shutdown(wait=False, cancel_futures=True)
 
     async def settled(self) -> None:
         """Wait until every flow handed to the worker is analysed and its result applied."""
-        while pending := list(self.pending):
-            await asyncio.wait([asyncio.wrap_future(future) for future in pending])
-            for future in pending:
-                self.collect(future, True)
+        while (batch := self.batch) is not None:
+            await asyncio.wait([asyncio.wrap_future(batch)])
+            self.batch_done(batch)
 
     def stop_worker(self) -> None:
-        """Wait for the worker's queue, close the capture there, stop the process; never raises."""
-        pool, self.pool = self.pool, None
+        """Take the worker's last results, close the capture there, stop the process; never raises."""
+        pool = self.pool
         if pool is None:
             return
         try:
-            concurrent.futures.wait(list(self.pending))
-            for future in list(self.pending):
-                self.collect(future, False)  # here, while the log still reaches the console
+            while (batch := self.batch) is not None:
+                concurrent.futures.wait([batch])
+                self.batch_done(batch)  # here, while the log still reaches the console
             problem = pool.submit(worker_close).result()
             if problem is not None:
                 logger.log(ALERT, f"ActiveSync capture {self.capture_path}: closing failed: {problem}")
         except Exception as err:
             logger.log(ALERT, f"ActiveSync worker process failed while closing the capture: {err}")
         finally:
+            self.pool = None
             pool.shutdown(wait=True)
         if self.not_stored:
             logger.log(ALERT, f"ActiveSync capture {self.capture_path}: {self.not_stored} flows not stored")

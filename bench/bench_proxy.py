@@ -13,7 +13,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -121,6 +120,42 @@ class Proxy:
         self.reader.join()
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def worker_cpu(pid: int) -> float:
+    """CPU time of the proxy's child processes (the addon's worker), once they have gone idle."""
+    previous = -1.0
+    while True:
+        total = sum(cpu_seconds(child) for child in children_of(pid))
+        if total == previous:
+            return total
+        previous = total
+        time.sleep(0.3)
+
+
 def run_requests(port: int, requests: int, body: bytes) -> float:
     """Send `requests` Sync POSTs on one keep-alive connection; returns requests per second."""
     headers = {
@@ -157,32 +192,37 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=origin.serve_forever, daemon=True).start()
     origin_port = int(origin.server_address[1])
 
-    results: dict[str, list[float]] = {}
+    results: dict[str, list[tuple[float, float, float]]] = {}
+    addon = ["-s", str(ROOT / "activesync_addon.py")]
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
         work = Path(tmp)
         setups: dict[str, list[str]] = {
             "mitmdump": [],
-            "mitmdump + addon, no capture": ["-s", str(ROOT / "activesync_addon.py"), "--set", "activesync_capture="],
-            "mitmdump + addon": [
-                "-s", str(ROOT / "activesync_addon.py"), "--set", f"activesync_capture={work / 'bench.sqlite'}",
+            "+ addon (defaults: live, capture)": [*addon, "--set", f"activesync_capture={work / 'live.sqlite'}"],
+            "+ addon, live, no capture": [*addon, "--set", "activesync_capture="],
+            "+ addon, wait, capture": [
+                *addon, "--set", f"activesync_capture={work / 'wait.sqlite'}", "--set", "activesync_annotate=wait",
             ],
-            "mitmdump + addon, annotate off": [
-                "-s", str(ROOT / "activesync_addon.py"), "--set", f"activesync_capture={work / 'bench-raw.sqlite'}",
-                "--set", "activesync_annotate=false",
+            "+ addon, annotate off, capture": [
+                *addon, "--set", f"activesync_capture={work / 'off.sqlite'}", "--set", "activesync_annotate=off",
             ],
         }
         proxies = {name: Proxy(origin_port, work / "conf", extra) for name, extra in setups.items()}
         try:
-            targets: dict[str, Callable[[], float]] = {
-                "direct to origin": lambda: run_requests(origin_port, args.requests, request_body)
-            }
-            for name, proxy in proxies.items():
-                targets[name] = lambda port=proxy.port: run_requests(port, args.requests, request_body)
-            for run in targets.values():
-                run()  # warm-up: imports, first connection, capture file creation
+            ports = {"direct to origin": origin_port, **{name: proxy.port for name, proxy in proxies.items()}}
+            pids = {name: proxy.process.pid for name, proxy in proxies.items()}
+            for port in ports.values():
+                run_requests(port, 20, request_body)  # warm-up: imports, first connection, capture creation
             for _ in range(args.rounds):  # interleaved, so drift in machine load hits every setup alike
-                for name, run in targets.items():
-                    results.setdefault(name, []).append(run())
+                for name, port in ports.items():
+                    pid = pids.get(name)
+                    main_before = cpu_seconds(pid) if pid else 0.0
+                    worker_before = worker_cpu(pid) if pid else 0.0
+                    rate = run_requests(port, args.requests, request_body)
+                    main_cpu = (cpu_seconds(pid) - main_before) if pid else 0.0
+                    child_cpu = (worker_cpu(pid) - worker_before) if pid else 0.0
+                    per_request = 1000 / args.requests
+                    results.setdefault(name, []).append((rate, main_cpu * per_request, child_cpu * per_request))
         finally:
             for proxy in proxies.values():
                 proxy.stop()
@@ -190,15 +230,20 @@ def main(argv: list[str] | None = None) -> int:
             origin.server_close()
 
     print(
-        f"EAS Sync POSTs over one keep-alive connection: {args.requests} per round, median of {args.rounds} rounds; "
-        f"request {len(request_body)} B, response {len(response_body)} B WBXML ({args.items} emails)"
+        f"EAS Sync POSTs over one keep-alive connection, {args.requests} per round, median of {args.rounds} "
+        f"rounds; request {len(request_body)} B, response {len(response_body)} B WBXML ({args.items} emails); "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
-    baseline = statistics.median(results["mitmdump"])
-    print(f"{'setup':34} {'requests/s':>11} {'vs mitmdump':>12}")
-    for name, rates in results.items():
-        rate = statistics.median(rates)
+    baseline = statistics.median(rate for rate, _, _ in results["mitmdump"])
+    print(f"{'setup':36} {'requests/s':>10} {'vs mitmdump':>11} {'proxy CPU ms/req':>16} {'worker CPU ms/req':>17}")
+    for name, rounds in results.items():
+        rate = statistics.median(r for r, _, _ in rounds)
+        main_ms = statistics.median(m for _, m, _ in rounds)
+        child_ms = statistics.median(c for _, _, c in rounds)
         relative = "" if name == "direct to origin" else f"{(rate / baseline - 1) * 100:+.1f}%"
-        print(f"{name:34} {rate:11.0f} {relative:>12}")
+        cpu = "" if name == "direct to origin" else f"{main_ms:.2f}"
+        worker = "" if name in ("direct to origin", "mitmdump") else f"{child_ms:.2f}"
+        print(f"{name:36} {rate:10.0f} {relative:>11} {cpu:>16} {worker:>17}")
     return 0
 
 
