@@ -104,6 +104,17 @@ def test_reencode_through_xml_text_is_byte_exact(path: Path) -> None:
     assert eas.encode(eas.decode_to_xml(data)) == data
 
 
+@pytest.mark.parametrize("path", WBXML_FILES, ids=_ids(WBXML_FILES))
+def test_every_truncation_is_reported_as_truncated(path: Path) -> None:
+    data = path.read_bytes()
+    # every prefix of small documents; of large ones the first and last 256 and every 16th in between
+    cuts = set(range(min(len(data), 256))) | set(range(max(0, len(data) - 256), len(data))) | set(
+        range(0, len(data), 16))
+    for cut in sorted(cuts):
+        with pytest.raises(eas.TruncatedError):
+            eas.decode(data[:cut])
+
+
 @pytest.mark.parametrize("path", MULTIPART_FILES, ids=_ids(MULTIPART_FILES))
 def test_multipart_first_part_is_wbxml(path: Path) -> None:
     parts = parse_multipart(path.read_bytes())
