@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -28,21 +29,30 @@ if TYPE_CHECKING:
     from viewer.replay import ReplayRequest, ReplayResult
 
 
-def load_flow(source: CaptureSource, flow_id: int, with_original: bool = True) -> LoadedFlow:
-    """Read one flow and analyse it (the analysis failing is recorded, not raised). Runs in a worker."""
-    record = source.call(lambda r: r.flow(flow_id))
+def analysed(record: FlowRecord, original: LoadedFlow | None = None, replay_ids: tuple[int, ...] = ()) -> LoadedFlow:
+    """A record with its analysis (the analysis failing is recorded, not raised)."""
     try:
         exchange, error = record.exchange(), None
     except Exception as err:  # noqa: BLE001 - shown in the Problems tab; raw bytes stay available
         exchange, error = None, f"{type(err).__name__}: {err}"
+    return LoadedFlow(record, exchange, error, original, replay_ids)
+
+
+def load_flow(source: CaptureSource, flow_id: int, with_original: bool = True) -> LoadedFlow:
+    """Read one flow, its replays' ids and (for a replay) its original, and analyse them. Runs in a worker."""
+    record, replays = source.call(lambda r: (r.flow(flow_id), r.replays(flow_id)))
     original = None
     if with_original and record.row.replay_of is not None:
         try:
             original = load_flow(source, record.row.replay_of, with_original=False)
         except Exception:  # noqa: BLE001 - the replay is still worth showing without its original
             original = None
-    return LoadedFlow(record, exchange, error, original)
+    return analysed(record, original, tuple(r.id for r in replays))
 
+
+logger = logging.getLogger(__name__)
+
+REPLAY_STORE_TIMEOUT = 10.0  # seconds to wait for the capture writer before showing a replay unsaved
 
 InitialRead = tuple[list["SessionRow"], list[str], int, int, list["FlowRow"]]
 
@@ -79,6 +89,7 @@ class EasInspectorApp(App[None]):
         self._writer: CaptureWriter | None = None
         self._writer_lock = threading.Lock()
         self.sub_title = self.capture_label
+        self.replay_store_timeout = REPLAY_STORE_TIMEOUT
         self.notices: list[tuple[str, str]] = []  # (severity, message) of every notification, oldest first
         # Read sessions, commands and the first page while Textual starts up (the reader has its own thread).
         self.initial_read: Future[InitialRead] = self.source.submit(read_initial)
@@ -146,17 +157,27 @@ class EasInspectorApp(App[None]):
             if self._writer is None:
                 from addon.store import CaptureWriter
 
-                self._writer = CaptureWriter(self.capture_path)
+                self._writer = CaptureWriter(self.capture_path, busy_timeout=min(5.0, self.replay_store_timeout))
             writer = self._writer
-        return int(writer.add_sync(replay_input(original, request, result), replay_of=original.row.id, timeout=30))
+        flow_input = replay_input(original, request, result)
+        return int(writer.add_sync(flow_input, replay_of=original.row.id, timeout=self.replay_store_timeout))
+
+    def unsaved_replay(self, original: LoadedFlow, request: ReplayRequest, result: ReplayResult) -> LoadedFlow:
+        """The replay as a flow that is not in the capture, analysed, for showing when storing failed."""
+        from viewer.store_replay import unsaved_record
+
+        return analysed(unsaved_record(original.record, request, result), original)
 
     def replay_finished(self, editor: EditorScreen, event: ReplayFinished) -> None:
-        """Show the stored replay (decoded like any flow, with a diff against the original)."""
-        if event.flow_id is None:
+        """Show the replay (decoded like any flow, with a diff against the original)."""
+        if event.flow_id is None and event.unsaved is None:
             return
         if self.screen is editor:
             editor.dismiss()
-        self.open_flow(event.flow_id, "show")
+        if event.flow_id is not None:
+            self.open_flow(event.flow_id, "show")
+        elif event.unsaved is not None:
+            self.push_screen(ExchangeScreen(event.unsaved))
 
     # ------------------------------------------------------------------ app
     def action_help(self) -> None:
@@ -177,7 +198,10 @@ class EasInspectorApp(App[None]):
         self.source.close()
         with self._writer_lock:
             if self._writer is not None:
-                self._writer.close()
+                try:
+                    self._writer.close()
+                except Exception as err:  # noqa: BLE001 - the app is closing: log, do not crash on the way out
+                    logger.error("closing the capture writer: %s", err)
                 self._writer = None
 
 

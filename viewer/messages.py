@@ -34,10 +34,11 @@ class CaptureFailed(Message):
 class FlowsAppended(Message):
     """Following: the capture has grown; coalesces while the UI is busy."""
 
-    def __init__(self, max_flow_id: int, sessions: list[SessionRow]) -> None:
+    def __init__(self, max_flow_id: int, sessions: list[SessionRow], commands: list[str]) -> None:
         super().__init__()
         self.max_flow_id = max_flow_id
         self.sessions = sessions
+        self.commands = commands
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FlowsAppended)
@@ -93,6 +94,12 @@ class LoadedFlow:
     exchange: Exchange | None
     exchange_error: str | None
     original: LoadedFlow | None = None
+    replay_ids: tuple[int, ...] = ()  # stored replays of this flow, oldest first
+
+    @property
+    def stored(self) -> bool:
+        """False for a replay that could not be written to the capture (shown anyway)."""
+        return self.record.row.id != 0
 
 
 class FlowLoaded(Message):
@@ -112,13 +119,16 @@ class FlowLoadFailed(Message):
 
 
 class ReplayFinished(Message):
-    """The server answered a replay; `flow_id` is the stored replay (None when storing failed)."""
+    """The server answered a replay; `flow_id` is the stored replay, or None and `unsaved` when storing failed."""
 
-    def __init__(self, result: ReplayResult, flow_id: int | None, store_error: str | None) -> None:
+    def __init__(
+        self, result: ReplayResult, flow_id: int | None, store_error: str | None, unsaved: LoadedFlow | None = None
+    ) -> None:
         super().__init__()
         self.result = result
         self.flow_id = flow_id
         self.store_error = store_error
+        self.unsaved = unsaved
 
 
 class ReplayFailed(Message):

@@ -53,4 +53,51 @@ def replay_input(original: FlowRecord, request: ReplayRequest, result: ReplayRes
     )
 
 
-__all__ = ["replay_input"]
+def unsaved_record(original: FlowRecord, request: ReplayRequest, result: ReplayResult) -> FlowRecord:
+    """The replay as a FlowRecord that is not in the capture (id 0), for showing it when storing failed."""
+    from addon.store import FlowRecord, FlowRow, analyze_parts
+
+    flow_input = replay_input(original, request, result)
+    exchange = analyze_parts(
+        request.method, request.url, flow_input.request_headers, request.body, result.status, result.headers, result.body
+    )
+    first_status = exchange.eas_statuses[0] if exchange.eas_statuses else None
+    row = FlowRow(
+        id=0,
+        session_id=original.row.session_id,
+        ts_start=result.ts_start,
+        ts_end=result.ts_end,
+        method=request.method,
+        url=request.url,
+        host=flow_input.host or flow_input.target_host,
+        command=exchange.command,
+        collection_id=exchange.collection_ids[0] if exchange.collection_ids else None,
+        sync_key=exchange.sync_keys[0] if exchange.sync_keys else None,
+        http_status=result.status,
+        eas_status=first_status.code if first_status else None,
+        eas_status_meaning=first_status.meaning if first_status else None,
+        request_size=len(request.body),
+        response_size=len(result.body),
+        problem_count=len(exchange.problems),
+        replay_of=original.row.id,
+    )
+    return FlowRecord(
+        row=row,
+        http_version=flow_input.http_version,
+        scheme=flow_input.scheme,
+        port=flow_input.port,
+        path=flow_input.path,
+        request_headers=tuple(flow_input.request_headers),
+        request_body=request.body,
+        response_headers=tuple(result.headers),
+        response_body=result.body,
+        response_reason=result.reason,
+        error=None,
+        timestamps=dict(flow_input.timestamps),
+        server_address=result.server_address,
+        tls=result.tls,
+        target_host=flow_input.target_host,
+    )
+
+
+__all__ = ["replay_input", "unsaved_record"]

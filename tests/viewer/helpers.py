@@ -57,3 +57,14 @@ async def focus(pilot: Pilot[Any], app: EasInspectorApp, selector: str) -> None:
     widget = app.screen.query_one(selector)
     widget.focus()
     await wait_for(pilot, lambda: app.focused is widget, f"focus on {selector}")
+
+
+async def wait_screen(pilot: Pilot[Any], app: EasInspectorApp, screen_type: type, what: str = "") -> Any:
+    """Wait until the current screen is a `screen_type` that has finished mounting; return it."""
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, screen_type) and app.screen.is_mounted and app.screen.is_attached,
+        what or screen_type.__name__,
+    )
+    await pilot.pause()
+    return app.screen

@@ -9,7 +9,7 @@ from textual.widgets import Checkbox, DataTable, Input, Select
 
 from addon.store import CaptureReader, CaptureWriter
 from tests.viewer.conftest import SYNC_REQUEST, SYNC_RESPONSE, BASE_TS, eas_flow, standard_flows, write_capture
-from tests.viewer.helpers import focus, flow_list, main, notifications, screen_name, wait_for, wait_loaded
+from tests.viewer.helpers import wait_screen, focus, flow_list, main, notifications, screen_name, wait_for, wait_loaded
 from viewer.app import make_app
 from viewer.screens.exchange import ExchangeScreen
 from viewer.screens.help import HelpScreen
@@ -166,7 +166,7 @@ async def test_open_exchange_shows_request_response_headers_and_raw(capture: Pat
         first = flows.row_at(0)
         assert first is not None
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "exchange screen")
+        await wait_screen(pilot, app, ExchangeScreen, "exchange screen")
         screen = app.screen
         assert isinstance(screen, ExchangeScreen)
         assert screen.flow.record.row.id == first.id
@@ -267,7 +267,7 @@ async def test_selecting_a_problem_with_an_offset_shows_that_byte(capture: Path)
         index, problem = located
         flows.move_cursor(index)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "exchange")
+        await wait_screen(pilot, app, ExchangeScreen, "exchange")
         screen = app.screen
         await pilot.press("4")
         await wait_for(pilot, lambda: screen.query("#problems"), "problems pane")
@@ -299,7 +299,7 @@ async def test_command_palette_flow_replay_opens_the_editor(capture: Path) -> No
             "palette hits",
         )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen), "editor")
+        await wait_screen(pilot, app, EditorScreen, "editor")
         assert app.screen.flow.record.row.id == expected(capture)[1][0]  # type: ignore[attr-defined]
 
 

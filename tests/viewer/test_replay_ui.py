@@ -16,7 +16,7 @@ from tests.viewer.conftest import (
     needs_codec,
     write_capture,
 )
-from tests.viewer.helpers import focus, notifications, wait_for, wait_loaded
+from tests.viewer.helpers import wait_screen, focus, notifications, wait_for, wait_loaded
 from tests.viewer.servers import Answer, EasServer, ForwardProxy, SilentServer, free_port
 from viewer.app import make_app
 from viewer.screens.editor import EditorScreen
@@ -40,7 +40,7 @@ def capture_for(tmp_path: Path, port: int, keep_credentials: bool = True) -> Pat
 async def open_editor(pilot, app) -> EditorScreen:  # type: ignore[no-untyped-def]
     await wait_loaded(pilot, app, 1)
     await pilot.press("e")
-    await wait_for(pilot, lambda: isinstance(app.screen, EditorScreen), "editor screen")
+    await wait_screen(pilot, app, EditorScreen, "editor screen")
     screen = app.screen
     assert isinstance(screen, EditorScreen)
     return screen
@@ -62,7 +62,7 @@ async def test_unedited_replay_sends_the_original_bytes_and_is_stored(tmp_path: 
             auth_input = next(w for w in editor.query(Input) if w.value.startswith("Basic "))
             assert auth_input.password, "credentials are masked"
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
             shown = app.screen
             assert isinstance(shown, ExchangeScreen)
             got = srv.received[0]
@@ -86,7 +86,7 @@ async def test_diff_shows_changed_status_element_by_element(tmp_path: Path) -> N
         async with app.run_test(size=SIZE) as pilot:
             await open_editor(pilot, app)
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
             screen = app.screen
             assert screen.query_one("#exchange-tabs").active == "tab-diff"  # type: ignore[attr-defined]
             diff = screen.query_one("#diff", DataTable)
@@ -113,7 +113,7 @@ async def test_edited_xml_is_encoded_and_sent(tmp_path: Path) -> None:
             await wait_for(pilot, lambda: srv.received, "the request")
             assert srv.received[0].body == eas.encode(edited)
             assert srv.received[0].body != SYNC_REQUEST
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
 
 
 async def test_xml_that_cannot_be_encoded_sends_nothing(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ async def test_redacted_credentials_are_asked_for(tmp_path: Path) -> None:
             assert srv.received == []
             await focus(pilot, app, "#replay-password")
             await pilot.press(*"n3w-pass", "ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
             assert dict(srv.received[0].headers)["Authorization"] == "Basic " + base64.b64encode(b"jdoe:n3w-pass").decode()
             with CaptureReader(path) as reader:
                 stored = reader.flow(replays(path)[0])
@@ -169,7 +169,7 @@ async def test_replay_to_another_url_through_a_proxy(tmp_path: Path) -> None:
             editor.query_one("#replay-url", Input).value = f"{srv.url}/Microsoft-Server-ActiveSync"
             editor.query_one("#replay-proxy", Input).value = proxy.url
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
             assert proxy.request_lines[0].startswith(f"POST {srv.url}/Microsoft-Server-ActiveSync?Cmd=Sync")
             assert dict(srv.received[0].headers)["Host"] == f"127.0.0.1:{srv.port}"
             assert srv.received[0].body == SYNC_REQUEST
@@ -229,7 +229,7 @@ async def test_http_error_answer_is_stored_and_explained(tmp_path: Path) -> None
         async with app.run_test(size=SIZE) as pilot:
             await open_editor(pilot, app)
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
             severity, message = next((s, m) for s, m in notifications(app) if m.startswith("HTTP 401"))
             assert severity == "error" and "401 Unauthorized" in message
             assert len(replays(path)) == 1
@@ -249,5 +249,52 @@ async def test_tls_switch_turns_verification_off(tmp_path: Path) -> None:
             assert str(editor.query_one("#replay-status").render()).startswith("TLS error:")
             editor.query_one("#replay-verify", Switch).value = False
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "the replay's exchange")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
             assert srv.received[0].body == SYNC_REQUEST
+
+
+async def test_replay_is_shown_even_when_the_capture_cannot_store_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    with EasServer(lambda r: Answer(200, WBXML, SYNC_RESPONSE_BAD)) as srv:
+        path = capture_for(tmp_path, srv.port)
+        app = make_app(path)
+        app.replay_store_timeout = 0.5
+        async with app.run_test(size=SIZE) as pilot:
+            await open_editor(pilot, app)
+            lock = sqlite3.connect(path, timeout=0, isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")  # another writer holds the capture
+            try:
+                await pilot.press("ctrl+s")
+                await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
+                screen = app.screen
+                assert isinstance(screen, ExchangeScreen)
+                assert not screen.flow.stored and screen.flow.record.row.replay_of == 1
+                assert screen.flow.record.response_body == SYNC_RESPONSE_BAD
+                assert "(not stored)" in str(screen.query_one("#exchange-summary").render())
+                assert any(s == "error" and "not stored" in m for s, m in notifications(app))
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+
+
+async def test_original_links_to_its_replays(tmp_path: Path) -> None:
+    with EasServer(lambda r: Answer(200, WBXML, SYNC_RESPONSE)) as srv:
+        path = capture_for(tmp_path, srv.port)
+        app = make_app(path)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_editor(pilot, app)
+            await pilot.press("ctrl+s")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
+            replay = app.screen
+            assert isinstance(replay, ExchangeScreen)
+            await pilot.press("o")  # to the original
+            await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen) and app.screen is not replay, "original")
+            original = app.screen
+            assert isinstance(original, ExchangeScreen)
+            assert original.flow.record.row.id == 1
+            assert original.flow.replay_ids == (replay.flow.record.row.id,)
+            assert f"replayed as #{replay.flow.record.row.id}" in str(original.query_one("#exchange-summary").render())
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.screen is not original, "latest replay")
+            assert app.screen.flow.record.row.id == replay.flow.record.row.id  # type: ignore[attr-defined]

@@ -98,7 +98,7 @@ class EditorScreen(Screen[None]):
     ]
 
     def __init__(self, flow: LoadedFlow) -> None:
-        super().__init__(id="editor")
+        super().__init__(classes="editor")
         self.flow = flow
         self.original_text, self.is_xml = editable_text(flow)
         record = flow.record
@@ -253,11 +253,13 @@ class EditorScreen(Screen[None]):
             return
         flow_id: int | None = None
         store_error: str | None = None
+        unsaved: LoadedFlow | None = None
         try:
             flow_id = self.inspector.store_replay(self.flow.record, request, result)
-        except Exception as err:  # noqa: BLE001 - the answer is still shown
+        except Exception as err:  # noqa: BLE001 - the answer is still shown, decoded
             store_error = f"the replay was not stored in the capture: {err}"
-        self.post_message(ReplayFinished(result, flow_id, store_error))
+            unsaved = self.inspector.unsaved_replay(self.flow, request, result)
+        self.post_message(ReplayFinished(result, flow_id, store_error, unsaved))
 
     def action_send(self) -> None:
         if self.sending:

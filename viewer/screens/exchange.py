@@ -45,7 +45,10 @@ def summary(flow: LoadedFlow) -> Text:
     row = flow.record.row
     ex = flow.exchange
     text = Text()
-    text.append(f"#{row.id} ", style="bold")
+    if flow.stored:
+        text.append(f"#{row.id} ", style="bold")
+    else:
+        text.append("(not stored) ", style="bold red")
     if row.replay_of is not None:
         text.append(f"(replay of #{row.replay_of}) ", style="italic")
     text.append(f"{row.method} {row.command or ''} ", style="bold")
@@ -64,6 +67,9 @@ def summary(flow: LoadedFlow) -> Text:
         text.append(f"{ex.user or '?'} on {ex.device_type or '?'} {ex.device_id or ''} v{ex.protocol_version or '?'}", style="dim")
     if row.problem_count:
         text.append(f"  ! {row.problem_count} problem(s)", style="bold red")
+    if flow.replay_ids:
+        shown = " ".join(f"#{i}" for i in flow.replay_ids[-5:])
+        text.append(f"  ↻ replayed as {shown} (r: latest)", style="italic")
     return text
 
 
@@ -80,10 +86,12 @@ class ExchangeScreen(Screen[None]):
         Binding("5", "tab('tab-raw')", "Raw bytes", show=False, id="exchange-tab-raw"),
         Binding("6", "tab('tab-diff')", "Diff", show=False, id="exchange-tab-diff"),
         Binding("t", "toggle_tree", "XML / tree", id="exchange-toggle-tree"),
+        Binding("r", "latest_replay", "Latest replay", show=False, id="exchange-latest-replay"),
+        Binding("o", "original", "Original of a replay", show=False, id="exchange-original"),
     ]
 
     def __init__(self, flow: LoadedFlow) -> None:
-        super().__init__(id=f"exchange-{flow.record.row.id}")
+        super().__init__(classes=f"exchange-{flow.record.row.id}")
         self.flow = flow
 
     @property
@@ -190,6 +198,18 @@ class ExchangeScreen(Screen[None]):
 
     def action_replay(self) -> None:
         self.inspector.open_editor(self.flow)
+
+    def action_latest_replay(self) -> None:
+        if not self.flow.replay_ids:
+            self.inspector.notify("This flow has not been replayed.", severity="warning")
+            return
+        self.inspector.open_flow(self.flow.replay_ids[-1], "show")
+
+    def action_original(self) -> None:
+        if self.flow.record.row.replay_of is None:
+            self.inspector.notify("This flow is not a replay.", severity="warning")
+            return
+        self.inspector.open_flow(self.flow.record.row.replay_of, "show")
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#exchange-tabs", TabbedContent)

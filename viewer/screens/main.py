@@ -153,9 +153,9 @@ class MainScreen(Screen[None]):
             try:
                 max_id = source.call(lambda r: r.max_flow_id())
                 if max_id > last:
-                    sessions = source.call(lambda r: r.sessions())
+                    sessions, commands = source.call(lambda r: (r.sessions(), r.commands()))
                     last = max_id
-                    self.post_message(FlowsAppended(max_id, sessions))
+                    self.post_message(FlowsAppended(max_id, sessions, commands))
             except Exception as err:  # noqa: BLE001
                 self.post_message(CaptureFailed(f"following stopped: {err}"))
                 return
@@ -265,6 +265,12 @@ class MainScreen(Screen[None]):
         self.max_flow_id = event.max_flow_id
         self.sessions = event.sessions
         self._fill_sessions()
+        if event.commands != self.commands:
+            self.commands = event.commands
+            select = self.query_one("#filter-command", Select)
+            select.set_options([(c, c) for c in event.commands])  # clears the selection: put it back
+            if self.filter.command in event.commands:
+                select.value = self.filter.command
         self.load_flows(self.generation, self.filter, 0, True)
 
     @on(ProblemLocated)
