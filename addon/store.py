@@ -758,9 +758,14 @@ class CaptureWriter:
 
     def _wait(self, result: concurrent.futures.Future[int | None], timeout: float | None) -> int | None:
         try:
-            return result.result(timeout)
-        except concurrent.futures.TimeoutError as err:
-            raise CaptureError(f"{self.path}: the capture writer did not answer within {timeout} s") from err
+            try:
+                return result.result(timeout)
+            except concurrent.futures.TimeoutError as err:
+                if result.cancel():
+                    raise CaptureError(
+                        f"{self.path}: the capture writer did not answer within {timeout} s; nothing was stored"
+                    ) from err
+                return result.result()  # being written right now: its outcome is the answer
         except sqlite3.Error as err:
             raise CaptureError(f"{self.path}: cannot write to the capture: {err}") from err
 
@@ -947,6 +952,11 @@ class CaptureWriter:
         """Write the unwritten flows, BATCH_MAX_FLOWS per transaction; False (logged, kept) when one fails."""
         while self._unwritten:
             batch = self._unwritten[:BATCH_MAX_FLOWS]
+            for item in batch:
+                # A caller that gave up waiting (add_sync timeout) has cancelled: its flow must not appear later.
+                if item.result is not None and not item.result.running():
+                    if not item.result.set_running_or_notify_cancel():
+                        item.values, item.result = None, None
             try:
                 ids = self._write(batch)
             except sqlite3.Error as err:

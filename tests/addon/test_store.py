@@ -565,6 +565,20 @@ def test_a_failing_write_is_logged_kept_and_retried(tmp_path: Path, caplog: pyte
         assert reader.count_flows() == 1
 
 
+def test_add_sync_that_times_out_stores_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    writer = CaptureWriter(path, busy_timeout=0.05)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    writer.add(flow_input_from_mitm(eas_flow(timestamp=1.0)))
+    with pytest.raises(CaptureError, match="database is locked|nothing was stored"):
+        writer.add_sync(flow_input_from_mitm(eas_flow(timestamp=2.0)), timeout=0.01)
+    blocker.execute("COMMIT")
+    writer.close()
+    with CaptureReader(path) as reader:
+        assert [row.ts_start for row in reader.flows()] == [1.0]  # the queued flow, never the abandoned one
+
+
 def test_close_says_how_many_flows_it_could_not_write(tmp_path: Path) -> None:
     path = tmp_path / "capture.sqlite"
     writer = CaptureWriter(path, busy_timeout=0.05)
