@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -190,6 +190,16 @@ class JobResult:
     metadata: dict[str, Any] | None
     capture_error: str | None = None  # the capture could not be opened
     writer_error: str | None = None  # the writer thread failed to write (disk full, ...)
+    error: str | None = None  # the analysis itself failed (a bug: eas.analyze does not raise on bad input)
+
+
+@dataclass(frozen=True)
+class QueuedFlow:
+    """A flow waiting for the worker; `waiter` is set when the flow itself waits ("wait" mode)."""
+
+    job: FlowJob
+    flow: http.HTTPFlow
+    waiter: asyncio.Future[None] | None
 
 
 _worker_writer: Any = None
@@ -234,29 +244,28 @@ def worker_writer(settings: CaptureSettings) -> Any:
 
 
 def worker_run(job: FlowJob) -> JobResult:
-    """Analyse one flow and queue it for the capture (in the worker process)."""
+    """Analyse one flow and queue it for the capture (in the worker process); never raises."""
     metadata = None
+    error = None
     if job.analysis is not None:
-        metadata = analysis_metadata(job.kind, analyze_values(*job.analysis))
+        try:
+            metadata = analysis_metadata(job.kind, analyze_values(*job.analysis))
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
     if job.capture is None:
-        return JobResult(metadata)
+        return JobResult(metadata, error=error)
     try:
         writer = worker_writer(job.capture)
+        writer.add(job.flow_input)
     except Exception as err:
-        return JobResult(metadata, capture_error=f"{type(err).__name__}: {err}")
-    writer.add(job.flow_input)
+        return JobResult(metadata, capture_error=f"{type(err).__name__}: {err}", error=error)
     last_error = getattr(writer, "last_error", None)
-    return JobResult(metadata, writer_error=str(last_error) if last_error is not None else None)
+    return JobResult(metadata, writer_error=str(last_error) if last_error is not None else None, error=error)
 
 
 def worker_run_batch(jobs: list[FlowJob]) -> list[JobResult]:
     """Run a batch of jobs in order (in the worker process)."""
     return [worker_run(job) for job in jobs]
-
-
-def worker_ready() -> bool:
-    """A no-op job: starting the worker imports everything it needs."""
-    return True
 
 
 def worker_close() -> str | None:
@@ -270,6 +279,48 @@ def worker_close() -> str | None:
     except Exception as err:
         return f"{type(err).__name__}: {err}"
     return None
+
+
+def worker_main(connection: Any) -> None:
+    """The worker process: batches of jobs in, lists of results out, until "close" or the proxy goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which then closes us in order
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            break
+        if message[0] == "batch":
+            connection.send(worker_run_batch(message[1]))
+        elif message[0] == "close":
+            connection.send(worker_close())
+            return
+    worker_close()
+
+
+class WorkerProcess:
+    """The worker, spawned fresh (no fork of the proxy's threads) and driven over one pipe, no threads here."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child,), name="activesync-worker", daemon=True)
+        self.process.start()
+        child.close()
+
+    def fileno(self) -> int:
+        return int(self.connection.fileno())
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.connection.send(message)
+
+    def receive(self) -> Any:
+        return self.connection.recv()
+
+    def stop(self, *, kill: bool = False) -> None:
+        if kill and self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.connection.close()
 
 
 def capture_path_from_option(value: str, now: float | None = None) -> Path | None:
@@ -354,10 +405,10 @@ class ActiveSyncAddon:
         self.stored = 0
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}
-        self.queued: list[tuple[FlowJob, http.HTTPFlow, asyncio.Future[None] | None]] = []
-        self.batch: concurrent.futures.Future[list[JobResult]] | None = None
-        self.batch_items: list[tuple[FlowJob, http.HTTPFlow, asyncio.Future[None] | None]] = []
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.queued: list[QueuedFlow] = []
+        self.batch: list[QueuedFlow] | None = None  # sent to the worker, results not back yet
+        self.idle: asyncio.Future[None] | None = None  # resolved when no batch is out (see `settled`)
+        self.proc: WorkerProcess | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- options -------------------------------------------------------------------------------------------
@@ -452,12 +503,7 @@ class ActiveSyncAddon:
 
     def running(self) -> None:
         """Start the worker process now, so the first flows do not wait for it to start."""
-        try:
-            pool = self.worker()
-            if pool is not None:
-                pool.submit(worker_ready)
-        except Exception as err:
-            logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
+        self.worker()
 
     def done(self) -> None:
         """Record flows still waiting (a Ping when the proxy stops), flush the capture, stop the worker."""
@@ -506,75 +552,75 @@ class ActiveSyncAddon:
                 raw_body_of(response),
             )
         job = FlowJob(kind, analysis, capture, flow_input_of(f) if capture is not None else None)
-        self.queued.append((job, f, waiter))
+        self.queued.append(QueuedFlow(job, f, waiter))
         self.dispatch()
         return True
 
     def dispatch(self) -> None:
-        """Send everything queued to the worker as one batch, unless a batch is still being worked on.
+        """Send everything queued to the worker as one batch, unless a batch is still out.
 
-        Batches grow while the worker is busy, so a burst costs one round trip per batch, not per flow.
+        Batches grow while the worker is busy, so a burst costs one round trip per batch, not per flow; and
+        the worker is always waiting for the pipe when a batch is sent, so sending never stalls the loop.
         """
         if self.batch is not None or not self.queued:
             return
         items, self.queued = self.queued, []
-        pool = self.worker()
-        try:
-            if pool is None:
-                raise RuntimeError("no worker process")
-            batch = pool.submit(worker_run_batch, [job for job, _, _ in items])
-        except Exception as err:  # the worker died: say so, start a new one for the next flows
-            self.worker_lost(err)
-            self.fail(items, err)
-            return
-        self.batch, self.batch_items = batch, items
-        loop = self.loop
-        batch.add_done_callback(lambda done: self.call_on_loop(loop, done))
-
-    def call_on_loop(self, loop: asyncio.AbstractEventLoop | None, batch: concurrent.futures.Future[Any]) -> None:
-        """Worker result callback (runs in the pool's thread): take the results on the event loop."""
-        if loop is None or loop.is_closed():
+        proc = self.worker()
+        if proc is None:
+            self.fail(items, RuntimeError("no worker process"))
             return
         try:
-            loop.call_soon_threadsafe(self.batch_done, batch)
-        except RuntimeError:  # the loop closed meanwhile; `done` takes what is left
-            pass
-
-    def batch_done(self, batch: concurrent.futures.Future[Any]) -> None:
-        """Apply a finished batch to its flows (once), then send the next one."""
-        if batch is not self.batch:
-            return
-        items, self.batch, self.batch_items = self.batch_items, None, []
-        try:
-            results = batch.result()
+            proc.send(("batch", [item.job for item in items]))
         except Exception as err:
             self.worker_lost(err)
             self.fail(items, err)
-        else:
-            for (_, f, waiter), result in zip(items, results):
-                try:
-                    self.take(f, result, update=waiter is None)
-                except Exception as err:
-                    self.report(f, "analysis", err)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-        self.dispatch()
+            return
+        self.batch = items
 
-    def fail(self, items: list[tuple[FlowJob, http.HTTPFlow, asyncio.Future[None] | None]], err: BaseException) -> None:
-        """Flows the worker could not take: counted as not stored, their waiters released."""
-        for job, f, waiter in items:
-            if job.capture is not None:
+    def readable(self) -> None:
+        """The worker answered (event loop reader callback)."""
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            results = proc.receive()
+        except Exception as err:  # EOFError: the worker died
+            self.worker_lost(err)
+            return
+        self.batch_done(results)
+
+    def batch_done(self, results: list[JobResult]) -> None:
+        """Apply a batch's results to its flows, then send the next batch."""
+        items, self.batch = self.batch or [], None
+        for item, result in zip(items, results):
+            try:
+                self.take(item.flow, result, update=item.waiter is None)
+            except Exception as err:
+                self.report(item.flow, "analysis", err)
+            if item.waiter is not None and not item.waiter.done():
+                item.waiter.set_result(None)
+        self.dispatch()
+        if self.batch is None and self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
+
+    def fail(self, items: list[QueuedFlow], err: BaseException) -> None:
+        """Flows the worker could not take: counted as not stored, marked, their waiters released."""
+        for item in items:
+            if item.job.capture is not None:
                 self.not_stored += 1
-            f.metadata[META_ERROR] = f"worker: {type(err).__name__}: {err}"
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            item.flow.metadata[META_ERROR] = f"worker: {type(err).__name__}: {err}"
+            if item.waiter is not None and not item.waiter.done():
+                item.waiter.set_result(None)
 
     def take(self, f: http.HTTPFlow, result: JobResult, *, update: bool) -> None:
         """Apply a worker result: metadata into the flow, capture problems into the log (each said once)."""
+        if result.error is not None:
+            self.report(f, "analysis", RuntimeError(result.error))
         if result.metadata is not None:
             apply_metadata(f, result.metadata, complete=True)
-            if update:
-                ctx.master.addons.trigger(hooks.UpdateHook([f]))  # consoles and mitmweb redraw the flow
+            if update and ctx.master.addons.get("view") is not None:
+                # mitmproxy's console and mitmweb (which have a flow view) redraw the flow; mitmdump has none
+                ctx.master.addons.trigger(hooks.UpdateHook([f]))
         if result.capture_error is not None:
             self.not_stored += 1
             if not self.capture_failed:
@@ -586,57 +632,76 @@ class ActiveSyncAddon:
             self.writer_error = result.writer_error
             logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {result.writer_error}")
 
-    def worker(self) -> concurrent.futures.ProcessPoolExecutor | None:
-        """The worker process pool (one process, started on first use); None when it cannot start."""
-        if self.pool is None:
+    def worker(self) -> WorkerProcess | None:
+        """The worker process (started on first use); None when it cannot start (said once)."""
+        if self.proc is None:
             root = str(Path(__file__).resolve().parents[1])
             if root not in sys.path:
                 sys.path.append(root)  # the worker starts with this sys.path and imports addon.activesync
             try:
-                self.loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.loop = None
-            try:
-                self.pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                )
+                self.proc = WorkerProcess()
             except Exception as err:
                 if not self.worker_failed:
                     self.worker_failed = True
                     logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
                 return None
-        return self.pool
+            try:
+                self.loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.loop = None  # no loop (a test calling hooks directly): `settled`/`done` read the answers
+            if self.loop is not None:
+                self.loop.add_reader(self.proc.fileno(), self.readable)
+        return self.proc
 
     def worker_lost(self, err: BaseException) -> None:
-        """The worker process died (or never started): say so once per loss; the next flow starts a new one."""
-        pool, self.pool = self.pool, None
-        if pool is not None:
-            logger.log(ALERT, f"ActiveSync worker process failed ({type(err).__name__}: {err}); starting a new one")
-            pool.shutdown(wait=False, cancel_futures=True)
+        """The worker died: say so once per loss, fail the batch that was out; the next flow starts a new one."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        logger.log(ALERT, f"ActiveSync worker process failed ({type(err).__name__}: {err}); starting a new one")
+        self.forget_reader(proc)
+        proc.stop(kill=True)
+        items, self.batch = self.batch or [], None
+        self.fail(items, err)
+        if self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
+
+    def forget_reader(self, proc: WorkerProcess) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.remove_reader(proc.fileno())
+            except (ValueError, OSError):
+                pass
 
     async def settled(self) -> None:
         """Wait until every flow handed to the worker is analysed and its result applied."""
-        while (batch := self.batch) is not None:
-            await asyncio.wait([asyncio.wrap_future(batch)])
-            self.batch_done(batch)
+        while self.batch is not None:
+            if self.loop is None:  # the worker was started outside the loop: read its answer here
+                self.readable()
+                continue
+            self.idle = asyncio.get_running_loop().create_future()
+            await self.idle
 
     def stop_worker(self) -> None:
-        """Take the worker's last results, close the capture there, stop the process; never raises."""
-        pool = self.pool
-        if pool is None:
+        """Take the worker's last answers, close the capture there, stop the process; never raises."""
+        proc = self.proc
+        if proc is None:
             return
+        self.forget_reader(proc)
         try:
-            while (batch := self.batch) is not None:
-                concurrent.futures.wait([batch])
-                self.batch_done(batch)  # here, while the log still reaches the console
-            problem = pool.submit(worker_close).result()
+            while self.batch is not None:
+                self.batch_done(proc.receive())  # here, while the log still reaches the console
+            proc.send(("close",))
+            problem = proc.receive()
             if problem is not None:
                 logger.log(ALERT, f"ActiveSync capture {self.capture_path}: closing failed: {problem}")
         except Exception as err:
             logger.log(ALERT, f"ActiveSync worker process failed while closing the capture: {err}")
+            self.fail(self.batch or [], err)
+            self.batch = None
         finally:
-            self.pool = None
-            pool.shutdown(wait=True)
+            self.proc = None
+            proc.stop()
         if self.not_stored:
             logger.log(ALERT, f"ActiveSync capture {self.capture_path}: {self.not_stored} flows not stored")
 
