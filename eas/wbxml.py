@@ -24,6 +24,11 @@ from __future__ import annotations
 # it. Whatever XML cannot hold (bytes that are not text in the document's charset, control characters)
 # is written as base64 with a marker.
 #
+# Charsets (WAP-192 5.6, IANA MIBenum): UTF-8 (106, what MS-ASWBXML sends), US-ASCII (3) and ISO-8859-1
+# (4) are decoded natively. Any other is read as UTF-8 in lenient mode (text that is not UTF-8 then shows as
+# base64) and refused in strict mode; wbxml:charset keeps the number so the encoder writes it back and
+# encodes text in the same charset.
+#
 # Round-trip markers. Anything a real encoder may choose differently from our canonical encoding is kept
 # as an attribute in the namespace WBXML_NS (prefix `wbxml`, declared only when used):
 #   root:        wbxml:version="1.1"   wbxml:publicid="4" | "strtbl:N"   wbxml:charset="4" (IANA MIBenum)
@@ -61,7 +66,7 @@ import binascii
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Final, Union
+from typing import Final, Union
 
 from lxml import etree
 

@@ -655,6 +655,25 @@ def test_mixed_content_round_trips() -> None:
     assert wbxml.to_xml(wbxml.decode(raw, strict=True)) == wbxml.to_xml(root)
 
 
+def test_strict_error_inside_a_run_of_leaves_has_the_offset_of_the_leaf() -> None:
+    data = hexdoc("03 01 6A 00 45 4B 03 31 00 01 52 03 32 00 01 7F 03 78 00 01 01")
+    with pytest.raises(UnknownTokenError) as info:
+        wbxml.decode(data, strict=True)
+    assert info.value.offset == 15
+    assert wbxml.decode(data)[2].tag == W + "tag-00-3F"
+
+
+def test_opaque_tag_inside_a_run_of_leaves() -> None:
+    # <SendMail><ClientId>1</ClientId><Mime>hi</Mime><SaveInSentItems/>: Mime sent as STR_I is not canonical.
+    data = hexdoc("03 01 6A 00 00 15 45 51 03 31 00 01 50 03 68 69 00 01 08 01")
+    root = roundtrip(data)
+    assert [(el.tag, el.text, el.get(W + "pieces")) for el in root] == [
+        ("{ComposeMail}ClientId", "1", None),
+        ("{ComposeMail}Mime", "hi", "s2"),
+        ("{ComposeMail}SaveInSentItems", None, None),
+    ]
+
+
 def test_unsupported_charset() -> None:
     data = hexdoc("03 01 83 74 00 45 4B 03 31 00 01 01")  # MIBenum 500
     root = roundtrip(data)
