@@ -11,12 +11,16 @@ from __future__ import annotations
 # XML byte strings to a list, and hands the joined bytes to lxml's C parser in a single
 # `etree.fromstring` call (the fastest way to build an lxml tree). Per code page it precomputes a table of
 # 256 entries indexed by the raw token byte: `(open_tag, close_tag, flags)` for tag tokens, `None` for
-# global tokens, attribute-carrying tags and (strict mode) unknown tokens. The hot loop therefore does one
-# list lookup per tag; everything unusual (global tokens, markers, placeholders) lives on the `None`
-# branch. The commonest shape, `TAG+content STR_I text END`, is recognised in one step with `bytes.find`
-# and a regex that says whether the text is plain ASCII needing no escaping. Bounds: an IndexError from
-# reading past the end is turned into TruncatedError; every length (string table, OPAQUE, STR_T index) is
-# checked against what remains; mb_u_int32 is at most 5 bytes; nesting is capped at MAX_DEPTH.
+# global tokens, attribute-carrying tags and (strict mode) unknown tokens. The hot loop does one list
+# lookup per tag; everything unusual (markers, placeholders, buffered text) is on a general path, taken
+# when the token is not in the table or when one flag, `irregular`, says so (no root yet, pending
+# SWITCH_PAGE tokens, content held back). The commonest shape, a run of `TAG+content STR_I text END`
+# leaves, is matched by one regex, checked (UTF-8, no control characters), escaped and split in C, so each
+# leaf costs a few Python steps; a SWITCH_PAGE straight before a tag of the new page, and runs of END,
+# are handled in place. Bounds: an IndexError from reading past the end becomes TruncatedError; every
+# length (string table, OPAQUE, STR_T index) is checked against what remains; mb_u_int32 is at most 5
+# bytes; nesting is capped at MAX_DEPTH. Content tokens of an element are held back until its END or its
+# first child says whether it is a leaf (markers then describe the tokens) or mixed content.
 #
 # XML shape. One namespace per code page, the URI being the page name (`AirSync`, `Email`, ...). The
 # root's page is the default namespace, other pages get their prefix; every declaration is written once
