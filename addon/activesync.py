@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -281,46 +282,72 @@ def worker_close() -> str | None:
     return None
 
 
-def worker_main(connection: Any) -> None:
+def worker_main(requests: Any, answers: Any) -> None:
     """The worker process: batches of jobs in, lists of results out, until "close" or the proxy goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which then closes us in order
     while True:
         try:
-            message = connection.recv()
+            message = requests.recv()
         except (EOFError, OSError):
             break
         if message[0] == "batch":
-            connection.send(worker_run_batch(message[1]))
+            answers.send(worker_run_batch(message[1]))
         elif message[0] == "close":
-            connection.send(worker_close())
+            answers.send(worker_close())
             return
     worker_close()
 
 
+def worker_entry(read_fd: int, write_fd: int) -> None:
+    """`python -c` entry of the worker process: the two pipe ends it inherited."""
+    worker_main(
+        multiprocessing.connection.Connection(read_fd, writable=False),
+        multiprocessing.connection.Connection(write_fd, readable=False),
+    )
+
+
 class WorkerProcess:
-    """The worker, spawned fresh (no fork of the proxy's threads) and driven over one pipe, no threads here."""
+    """The worker: a fresh Python (no fork of the proxy's threads, no re-run of its main script), in a session
+    of its own so a terminal's Ctrl-C reaches only the proxy, driven over two pipes; no threads on this side."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child,), name="activesync-worker", daemon=True)
-        self.process.start()
-        child.close()
+        to_worker_read, to_worker_write = os.pipe()
+        from_worker_read, from_worker_write = os.pipe()
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        code = f"from addon.activesync import worker_entry; worker_entry({to_worker_read}, {from_worker_write})"
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(to_worker_read, from_worker_write),
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (to_worker_read, to_worker_write, from_worker_read, from_worker_write):
+                os.close(fd)
+            raise
+        os.close(to_worker_read)
+        os.close(from_worker_write)
+        self.requests = multiprocessing.connection.Connection(to_worker_write, readable=False)
+        self.answers = multiprocessing.connection.Connection(from_worker_read, writable=False)
 
     def fileno(self) -> int:
-        return int(self.connection.fileno())
+        return int(self.answers.fileno())
 
     def send(self, message: tuple[Any, ...]) -> None:
-        self.connection.send(message)
+        self.requests.send(message)
 
     def receive(self) -> Any:
-        return self.connection.recv()
+        return self.answers.recv()
 
     def stop(self, *, kill: bool = False) -> None:
-        if kill and self.process.is_alive():
+        self.requests.close()  # the worker sees EOF, closes its capture and exits
+        if kill:
             self.process.kill()
-        self.process.join()
-        self.connection.close()
+        self.process.wait()
+        self.answers.close()
 
 
 def capture_path_from_option(value: str, now: float | None = None) -> Path | None:
@@ -635,9 +662,6 @@ class ActiveSyncAddon:
     def worker(self) -> WorkerProcess | None:
         """The worker process (started on first use); None when it cannot start (said once)."""
         if self.proc is None:
-            root = str(Path(__file__).resolve().parents[1])
-            if root not in sys.path:
-                sys.path.append(root)  # the worker starts with this sys.path and imports addon.activesync
             try:
                 self.proc = WorkerProcess()
             except Exception as err:

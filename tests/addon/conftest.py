@@ -475,10 +475,18 @@ class Mitmdump:
     lines: list[str] = field(default_factory=list)
     reader: threading.Thread | None = None
 
-    def stop(self) -> int:
-        """Stop it the way Ctrl-C does (so addons run `done`), and wait for it to exit."""
+    def stop(self, *, whole_group: bool = False) -> int:
+        """Stop it the way Ctrl-C does (so addons run `done`), and wait for it to exit.
+
+        Args:
+            whole_group: send SIGINT to its whole process group, as a terminal's Ctrl-C does (needs
+                `own_group=True` at start).
+        """
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            if whole_group:
+                os.killpg(self.process.pid, signal.SIGINT)
+            else:
+                self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -500,6 +508,7 @@ def start_mitmdump(
     addon: bool,
     options: dict[str, str] | None = None,
     extra: list[str] | None = None,
+    own_group: bool = False,
 ) -> Mitmdump:
     """Start mitmdump in reverse mode in front of the origin, on a free loopback port; returns once it listens.
 
@@ -522,7 +531,14 @@ def start_mitmdump(
     command += extra or []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env, bufsize=1
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        bufsize=1,
+        start_new_session=own_group,
     )
     lines: list[str] = []
     assert process.stdout is not None

@@ -231,3 +231,23 @@ def test_a_bad_option_value_is_refused_at_startup(origin: Origin, mitm_confdir: 
     )
     assert result.returncode == 1
     assert "activesync_max_body must be 0 (no limit) or more, not -1" in result.stdout + result.stderr
+
+
+def test_ctrl_c_in_a_terminal_keeps_every_flow(origin: Origin, mitm_confdir: Path, tmp_path: Path) -> None:
+    # A terminal's Ctrl-C reaches the proxy and its worker process alike; the worker must outlive the proxy's
+    # shutdown so that the capture is closed with every flow in it.
+    from addon.store import CaptureReader
+
+    capture = tmp_path / "capture.sqlite"
+    requests = [request for request in canned_requests() if request.eas]
+    proxy = start_mitmdump(
+        origin.port, mitm_confdir, addon=True, options={"activesync_capture": str(capture)}, own_group=True
+    )
+    try:
+        send_all(proxy.port, requests)
+    finally:
+        exit_code = proxy.stop(whole_group=True)
+    assert exit_code == 0, proxy.output
+    assert capture.exists(), proxy.output
+    with CaptureReader(capture) as reader:
+        assert reader.count_flows() == len(requests)
