@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def newest_capture(directory: Path = DEFAULT_DIR) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-def resolve(capture: str | None, follow: bool, directory: Path = DEFAULT_DIR) -> Target:
+def resolve(
+    capture: str | None, follow: bool, directory: Path = DEFAULT_DIR, progress: Callable[[str], None] | None = None
+) -> Target:
     """Find the capture to open; a .mitm file is imported into a temporary capture first.
 
     Raises:
@@ -54,9 +57,14 @@ def resolve(capture: str | None, follow: bool, directory: Path = DEFAULT_DIR) ->
 
     target = Target(path, path.name, follow)
     try:
-        if path.suffix.lower() in MITM_SUFFIXES or not _is_sqlite(path):
+        head = _head(path)
+        if not head.startswith(b"SQLite format 3\x00"):
+            if path.suffix.lower() not in MITM_SUFFIXES and not head[:1].isdigit():
+                raise ViewError(f"{path}: neither an eas-inspector capture nor a mitmproxy flow file")
             from addon.convert import import_mitm
 
+            if progress is not None:
+                progress(f"importing {path} into a temporary capture …")
             target.temporary = tempfile.TemporaryDirectory(prefix="eas-inspector-")
             imported = Path(target.temporary.name) / (path.stem + ".sqlite")
             count = import_mitm(path, imported)
@@ -78,7 +86,11 @@ def resolve(capture: str | None, follow: bool, directory: Path = DEFAULT_DIR) ->
 def run(args: argparse.Namespace) -> int:
     """Open the viewer; exit 1 with one line on stderr when there is nothing to open."""
     try:
-        target = resolve(getattr(args, "capture", None), bool(getattr(args, "follow", False)))
+        target = resolve(
+            getattr(args, "capture", None),
+            bool(getattr(args, "follow", False)),
+            progress=lambda text: print(text, file=sys.stderr, flush=True),
+        )
     except ViewError as err:
         print(f"eas-inspector view: {err}", file=sys.stderr)
         return 1
@@ -91,9 +103,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_sqlite(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(16) == b"SQLite format 3\x00"
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(16)
+    except OSError as err:
+        raise ViewError(f"{path}: cannot read: {err.strerror or err}") from err
 
 
 __all__ = ["Target", "ViewError", "newest_capture", "resolve", "run"]

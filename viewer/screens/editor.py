@@ -127,6 +127,10 @@ class EditorScreen(Screen[None]):
             with Horizontal(classes="field"):
                 yield Label("Query", classes="field-label")
                 yield Input(self.original_query, id="replay-query", compact=True)
+            ex = self.flow.exchange
+            if ex is not None and ex.query_form == "base64" and ex.query_fields:
+                decoded = "  ".join(f"{name}={value}" for name, value in ex.query_fields)
+                yield Static(f"base64 query: {decoded}", id="replay-query-note", classes="field-note")
             with Horizontal(classes="field"):
                 yield Label("Proxy", classes="field-label")
                 yield Input(placeholder="direct; or the running mitmproxy: http://127.0.0.1:8080", id="replay-proxy", compact=True)

@@ -347,6 +347,7 @@ class MainScreen(Screen[None]):
         self.workers.cancel_group(self, "problem")
         self.progress = "counting…"
         self._sync_filter_widgets()
+        self.query_one("#flow-header", Static).update(header_text(flow_filter.order, flow_filter.descending))
         self.load_flows(self.generation, flow_filter, 0, False)
         self._update_status()
 

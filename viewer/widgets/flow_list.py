@@ -52,8 +52,26 @@ def _cell(value: str, width: int, right: bool = False) -> str:
     return (value.rjust(width - 1) if right else value.ljust(width - 1)) + " "
 
 
-def header_text() -> str:
-    return "".join(_cell(title, width, right=title in ("req", "resp", "ms", "#")) for title, width in COLUMNS)
+# which column shows the value each sort order sorts by
+SORT_COLUMNS = {
+    "ts_start": "time",
+    "command": "command",
+    "http_status": "HTTP",
+    "eas_status": "EAS status",
+    "request_size": "req",
+    "response_size": "resp",
+    "duration": "ms",
+}
+
+
+def header_text(order: str = "ts_start", descending: bool = False) -> str:
+    """The column titles, the sorted one marked with ↑ or ↓."""
+    marked = SORT_COLUMNS.get(order)
+    cells = []
+    for title, width in COLUMNS:
+        shown = f"{title}{'↓' if descending else '↑'}" if title == marked else title
+        cells.append(_cell(shown, width, right=title in ("req", "resp", "ms", "#")))
+    return "".join(cells)
 
 
 def row_text(row: FlowRow) -> Text:
