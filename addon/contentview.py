@@ -156,7 +156,7 @@ class ActiveSyncContentview(InteractiveContentview):
         path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
         if content_type in XML_TYPES and eas_kind(path) == "autodiscover":
             root = eas.parse_xml(prettified.encode("utf-8"))
-            for node in root.xpath("//comment()"):
+            for node in list(root.iter(etree.Comment)):
                 parent = node.getparent()
                 if parent is not None:
                     parent.remove(node)
