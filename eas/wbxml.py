@@ -139,9 +139,10 @@ _W_DECL: Final = b' xmlns:wbxml="' + WBXML_NS.encode() + b'"'
 # markup characters and anything non-ASCII (then validity is checked by decoding).
 _TEXT_CARE: Final = re.compile(rb"[\x00-\x08\x0b-\x1f&<>\x80-\xff]")
 # Characters XML 1.0 (section 2.2 Char) cannot hold; surrogates never survive Python's UTF-8 decoder.
-# One or more `TAG+content STR_I text END` in a row whose text has no control character (its non-ASCII
-# bytes are then checked in one go: valid UTF-8, no U+FFFE / U+FFFF).
-_LEAF_RUN: Final = re.compile(rb"(?:[\x45-\x7f]\x03[\t\n\r\x20-\xff]+\x00\x01)+")
+# One or more `TAG+content STR_I text END` in a row, each maybe after a SWITCH_PAGE to a known page, whose
+# text has no control character (its non-ASCII bytes are then checked in one go: valid UTF-8, no U+FFFE /
+# U+FFFF). Page 13 is left out: its number is CR, which the run's escaping rewrites.
+_LEAF_RUN: Final = re.compile(rb"(?:(?:\x00[\x00-\x0c\x0e-\x19])?[\x45-\x7f]\x03[\t\n\r\x20-\xff]+\x00\x01)+")
 _NONCHARACTER: Final = re.compile(rb"\xef\xbf[\xbe\xbf]")
 # Control bytes XML 1.0 cannot hold (all but TAB, LF, CR); with _NONCHARACTER, what UTF-8 text must avoid.
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -536,8 +537,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     n = len(data)
     tables = _TABLES[(True, strict)]
     page = 0
-    table = tables[0]
-    assert table is not None
+    first_table = tables[0]
+    assert first_table is not None
+    table: _Table = first_table
     out: list[bytes] = []
     append = out.append
     # Open elements: (close tag, index of the open tag in out, bare open tag, flags, markers).
@@ -595,12 +597,30 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                                 )
                             start = i
                             i = run.end()
+                            switch_to = -1  # a SWITCH_PAGE seen before the leaf, and where it began
+                            switch_at = 0
                             for k, leaf in enumerate(text_run.split(b"\x00\x01")):
-                                leaf_entry = table[leaf[0]]
+                                if not leaf:  # SWITCH_PAGE 1: its two bytes were taken for a separator
+                                    switch_to, switch_at = 1, k
+                                    continue
+                                if not leaf[0]:  # SWITCH_PAGE n
+                                    switch_to, switch_at, leaf = leaf[1], k, leaf[2:]
+                                if switch_to < 0:
+                                    leaf_entry = table[leaf[0]]
+                                else:
+                                    leaf_table = tables[switch_to] if switch_to != page else None
+                                    leaf_entry = leaf_table[leaf[0]] if leaf_table is not None else None
                                 if leaf_entry is None or leaf_entry[2]:
-                                    # Not a plain tag (opaque, placeholder): resume at it, the slow way.
-                                    i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:k])
+                                    # Not plain (opaque, placeholder, redundant switch): resume there, slowly.
+                                    resume = switch_at if switch_to >= 0 else k
+                                    i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
                                     break
+                                if switch_to >= 0:
+                                    page = switch_to
+                                    assert leaf_table is not None
+                                    table = leaf_table
+                                    used_pages.add(page)
+                                    switch_to = -1
                                 extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
                             continue
                         j = find(b"\x00", i + 2)
@@ -826,9 +846,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 else:
                     root_page = page
                     tables = list(tables)
-                    tables[page] = _TABLES[(False, strict)][page]
-                    table = tables[page]
-                    assert table is not None
+                    root_table = _TABLES[(False, strict)][page]
+                    assert root_table is not None
+                    tables[page] = table = root_table
                     used_pages.add(page)
                     root_entry = table[tok & 0x7F]
                     assert root_entry is not None
