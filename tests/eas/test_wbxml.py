@@ -879,3 +879,41 @@ def test_to_xml_and_parse_xml_round_trip() -> None:
     root = wbxml.decode(MS_ASWBXML_EXAMPLE)
     again = wbxml.parse_xml(wbxml.to_xml(root))
     assert shape(again) == shape(root)
+
+
+def test_every_tag_of_every_code_page_round_trips() -> None:
+    from eas.codepages import CODE_PAGES
+
+    prefixes = [page.prefix for page in CODE_PAGES]
+    assert len(set(prefixes)) == len(prefixes) and "wbxml" not in prefixes
+    for root_page in CODE_PAGES:
+        root = etree.Element(f"{{{root_page.name}}}{next(iter(root_page.tags.values()))}")
+        for page in CODE_PAGES:
+            for token, name in sorted(page.tags.items()):
+                etree.SubElement(root, f"{{{page.name}}}{name}").text = f"{page.number}:{token}"
+        data = wbxml.encode(root)
+        decoded = roundtrip(data)
+        assert [(el.tag, el.text) for el in decoded] == [(el.tag, el.text) for el in root]
+
+
+def test_switches_between_leaves() -> None:
+    # Leaves on pages 0, 1 (SWITCH_PAGE 1 = 00 01, like NUL END), 17, then a redundant switch to 17.
+    data = hexdoc(
+        """
+        03 01 6A 00 45
+        4B 03 31 00 01          # <SyncKey>1</SyncKey>
+        00 01 5E 03 61 00 01    # SWITCH_PAGE 1, <contacts:FileAs>a</contacts:FileAs>
+        00 11 46 03 32 00 01    # SWITCH_PAGE 17, <airsyncbase:Type>2</airsyncbase:Type>
+        00 11 46 03 33 00 01    # a redundant SWITCH_PAGE 17
+        00 0D 48 03 39 00 01    # SWITCH_PAGE 13 (Ping), <ping:HeartbeatInterval>9</...>
+        01
+        """
+    )
+    root = roundtrip(data)
+    assert [(el.tag, el.text, el.get(W + "switch")) for el in root] == [
+        ("{AirSync}SyncKey", "1", None),
+        ("{Contacts}FileAs", "a", None),
+        ("{AirSyncBase}Type", "2", None),
+        ("{AirSyncBase}Type", "3", "17"),
+        ("{Ping}HeartbeatInterval", "9", None),
+    ]
