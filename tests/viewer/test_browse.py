@@ -323,3 +323,34 @@ async def test_follow_newest_first_keeps_the_selected_flow(tmp_path: Path) -> No
         await wait_for(pilot, lambda: flows.current_row is not None, "rows reloaded")
         assert flows.current_row.id == 4  # type: ignore[union-attr]
         assert flows.row_at(0).id == 6  # type: ignore[union-attr]
+
+
+async def test_follow_keeps_session_and_flow_when_a_flow_lands_before_the_selection(tmp_path: Path) -> None:
+    path = tmp_path / "live.sqlite"
+    write_capture(path, standard_flows())
+    app = make_app(path, follow=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, app, 5)
+        with CaptureReader(path) as reader:
+            jdoe = next(s for s in reader.sessions() if s.user == "jdoe")
+        table = main(app).query_one("#sessions", DataTable)
+        index = next(i for i in range(table.row_count) if table.get_row_at(i)[0] == "jdoe")
+        table.move_cursor(row=index)
+        flows = await wait_loaded(pilot, app, expected(path, session_id=jdoe.id)[0])
+        flows.focus()
+        await pilot.press("down", "down")
+        selected = flows.current_row
+        assert selected is not None and flows.cursor == 2
+        writer = CaptureWriter(path)
+        try:  # a long Ping that started before the selected flow, stored when it ended
+            writer.add_sync(eas_flow("Ping", b"", b"", ts=selected.ts_start - 0.5))
+            writer.add_sync(eas_flow("Sync", SYNC_REQUEST, SYNC_RESPONSE, ts=BASE_TS + 50, device="OTHER"))
+        finally:
+            writer.close()
+        total = expected(path, session_id=jdoe.id)[0]
+        await wait_for(pilot, lambda: flows.total == total, "the new flow of the session")
+        await wait_for(pilot, lambda: flows.current_row is not None and flows.cursor == 3, "selection followed")
+        assert flows.current_row.id == selected.id  # type: ignore[union-attr]
+        assert main(app).filter.session_id == jdoe.id
+        await wait_for(pilot, lambda: table.row_count == 4, "the new device's session row")
+        assert table.get_row_at(table.cursor_row)[0] == "jdoe"

@@ -233,11 +233,10 @@ class MainScreen(Screen[None]):
         if self.progress == "counting…":
             self.progress = ""
         if isinstance(event, FlowCountGrew):
-            if self.filter.order == "ts_start":
-                shift = event.total - self.total if self.filter.descending else 0
-                flows.grow(event.total, shift=max(0, shift))
-            else:
-                flows.reset(event.generation, event.total, keep_cursor=True)
+            if event.total != self.total:
+                self.generation += 1  # pages asked for before this are stale
+                selected = flows.current_row
+                flows.grow(self.generation, event.total, selected.id if selected is not None else None)
         else:
             flows.reset(event.generation, event.total, keep_cursor=self._keep_cursor)
         self.total = event.total
@@ -377,30 +376,38 @@ class MainScreen(Screen[None]):
             status.value = shown
 
     def _fill_sessions(self) -> None:
+        """Show the sessions; rows are updated in place so the cursor (and the session filter) never moves."""
         table = self.query_one("#sessions", DataTable)
-        keep = self.filter.session_id
-        table.clear()
         total_flows = sum(s.flow_count for s in self.sessions)
         total_problems = sum(s.problem_count for s in self.sessions)
-        table.add_row("(all sessions)", "", "", "", "", "", "", f"{total_flows:,}", f"{total_problems:,}", key=ALL_SESSIONS)
+        rows: list[tuple[str, tuple[str, ...]]] = [
+            (ALL_SESSIONS, ("(all sessions)", "", "", "", "", "", "", f"{total_flows:,}", f"{total_problems:,}"))
+        ]
         for s in self.sessions:
-            table.add_row(
-                s.user or "?",
-                s.device_id or "?",
-                s.device_type or "?",
-                s.host,
-                s.protocol_versions,
-                _when(s.first_seen),
-                _when(s.last_seen),
-                f"{s.flow_count:,}",
-                f"{s.problem_count:,}" if s.problem_count else "",
-                key=str(s.id),
+            rows.append(
+                (
+                    str(s.id),
+                    (
+                        s.user or "?",
+                        s.device_id or "?",
+                        s.device_type or "?",
+                        s.host,
+                        s.protocol_versions,
+                        _when(s.first_seen),
+                        _when(s.last_seen),
+                        f"{s.flow_count:,}",
+                        f"{s.problem_count:,}" if s.problem_count else "",
+                    ),
+                )
             )
-        if keep is not None:
-            for index, s in enumerate(self.sessions):
-                if s.id == keep:
-                    table.move_cursor(row=index + 1, animate=False)
-                    break
+        existing = {key.value for key in table.rows}
+        columns = list(table.columns)
+        for key, cells in rows:
+            if key in existing:
+                for column, value in zip(columns, cells):
+                    table.update_cell(key, column, value)
+            else:
+                table.add_row(*cells, key=key)
 
     def _update_status(self) -> None:
         flows = self.query_one(FlowList)

@@ -161,12 +161,16 @@ class FlowList(ScrollView, can_focus=True):
         self.total = 0
         self._pages: OrderedDict[int, list[FlowRow]] = OrderedDict()
         self._wanted: set[int] = set()
+        self._reselect: int | None = None  # flow id to put the cursor back on after `grow`
+        self._reselect_page = 0
+        self._reselect_tries = 0
         self._width = sum(width for _, width in COLUMNS) + 10
 
     # --- data, set by the screen ---
     def reset(self, generation: int, total: int, keep_cursor: bool = False) -> None:
         """A new filter (generation) with `total` rows: forget every page."""
         self.generation = generation
+        self._reselect = None
         self.total = total
         self._pages.clear()
         self._wanted.clear()
@@ -178,25 +182,22 @@ class FlowList(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, total - 1))
         self.refresh()
 
-    def grow(self, total: int, shift: int = 0) -> None:
-        """More rows match (following a live capture): keep the pages that did not change and the selection.
+    def grow(self, generation: int, total: int, keep_id: int | None) -> None:
+        """The capture grew (following): reload the visible pages, keep the view and the selected flow.
 
-        Args:
-            total: the new row count.
-            shift: rows inserted before every existing one (newest-first order), 0 when appended at the end.
+        New flows may land anywhere in the order (a long Ping is stored when it ends, with its start time), so
+        every page is reloaded on demand; when the selected flow has moved, the cursor and the view follow it.
         """
-        if total == self.total and not shift:
-            return
-        if shift:
-            self._pages.clear()
-            self.cursor = self.cursor + shift if self.total else 0
-            self.scroll_to(y=self.scroll_offset.y + shift, animate=False, immediate=True)
-        else:
-            last_page = max(0, self.total - 1) // PAGE_SIZE
-            self._pages.pop(last_page, None)
+        self.generation = generation
+        self._pages.clear()
         self._wanted.clear()
         self.total = total
         self.virtual_size = Size(self._width, total)
+        self._reselect = keep_id
+        self._reselect_page = self.cursor // PAGE_SIZE
+        self._reselect_tries = 3
+        if self.cursor >= total:
+            self.cursor = max(0, total - 1)
         self.refresh()
 
     def set_page(self, generation: int, page: int, rows: list[FlowRow]) -> None:
@@ -207,9 +208,31 @@ class FlowList(ScrollView, can_focus=True):
         self._pages.move_to_end(page)
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
+        if self._reselect is not None:
+            self._follow_selected(page, rows)
         self.refresh()
         if page == self.cursor // PAGE_SIZE:
             self.post_message(self.Highlighted(self, self.cursor, self.row_at(self.cursor)))
+
+    def _follow_selected(self, page: int, rows: list[FlowRow]) -> None:
+        """After `grow`: put the cursor back on the flow it was on, looking a few pages further when needed."""
+        for offset, row in enumerate(rows):
+            if row.id == self._reselect:
+                index = page * PAGE_SIZE + offset
+                delta = index - self.cursor
+                self._reselect = None
+                if delta:
+                    self.scroll_to(y=self.scroll_offset.y + delta, animate=False, immediate=True)
+                    self.cursor = index
+                return
+        if page != self._reselect_page:
+            return
+        self._reselect_tries -= 1
+        if self._reselect_tries <= 0 or (page + 1) * PAGE_SIZE >= self.total:
+            self._reselect = None
+            return
+        self._reselect_page = page + 1  # flows inserted before it push the selected one down
+        self._want(page + 1)
 
     def row_at(self, index: int) -> FlowRow | None:
         rows = self._pages.get(index // PAGE_SIZE)
