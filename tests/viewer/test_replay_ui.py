@@ -298,3 +298,29 @@ async def test_original_links_to_its_replays(tmp_path: Path) -> None:
             await pilot.press("r")
             await wait_for(pilot, lambda: app.screen is not original, "latest replay")
             assert app.screen.flow.record.row.id == replay.flow.record.row.id  # type: ignore[attr-defined]
+
+
+@needs_codec
+async def test_schema_check_blocks_an_invalid_request_until_switched_off(tmp_path: Path) -> None:
+    from viewer.screens.editor import schema_problems
+
+    if schema_problems("<x/>") is None:
+        import pytest
+
+        pytest.skip("no request schema in this build")
+    with EasServer(lambda r: Answer(200, WBXML, SYNC_RESPONSE)) as srv:
+        path = capture_for(tmp_path, srv.port)
+        app = make_app(path)
+        async with app.run_test(size=SIZE) as pilot:
+            editor = await open_editor(pilot, app)
+            assert editor.query_one("#replay-schema", Switch).value is True
+            area = editor.query_one("#replay-xml", XmlTextArea)
+            area.text = '<Sync xmlns="AirSync"><Collections><Collection><CollectionId>1</CollectionId></Collection></Collections></Sync>'
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: any(s == "error" for s, _ in notifications(app)), "schema error")
+            assert srv.received == []
+            assert str(editor.query_one("#replay-status").render()).startswith("Schema: ")
+            editor.query_one("#replay-schema", Switch).value = False
+            await pilot.press("ctrl+s")
+            await wait_screen(pilot, app, ExchangeScreen, "the replay's exchange")
+            assert len(srv.received) == 1
