@@ -1,0 +1,1 @@
+"""Tests of the Textual viewer, its replay transport and its diff."""
