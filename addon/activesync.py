@@ -54,6 +54,9 @@ ANALYSIS_KEYS = (META_STATUS, META_STATUS_MEANING, META_PROBLEMS, META_PROBLEM)
 
 DEFAULT_CAPTURE_NAME = "eas-%Y%m%d-%H%M%S.sqlite"
 
+# Batches with more body bytes than this go into the worker's pipe from a thread, not from the event loop.
+SEND_IN_THREAD_BYTES = 1024 * 1024
+
 
 def eas_kind(path: str) -> str | None:
     """Classify a request path (query allowed): "eas", "autodiscover", or None for everything else."""
@@ -201,6 +204,7 @@ class QueuedFlow:
     job: FlowJob
     flow: http.HTTPFlow
     waiter: asyncio.Future[None] | None
+    size: int = 0  # body bytes in the job
 
 
 _worker_writer: Any = None
@@ -579,7 +583,8 @@ class ActiveSyncAddon:
                 raw_body_of(response),
             )
         job = FlowJob(kind, analysis, capture, flow_input_of(f) if capture is not None else None)
-        self.queued.append(QueuedFlow(job, f, waiter))
+        size = len(f.request.raw_content or b"") + len((response.raw_content or b"") if response is not None else b"")
+        self.queued.append(QueuedFlow(job, f, waiter, size))
         self.dispatch()
         return True
 
@@ -596,13 +601,25 @@ class ActiveSyncAddon:
         if proc is None:
             self.fail(items, RuntimeError("no worker process"))
             return
+        message = ("batch", [item.job for item in items])
+        self.batch = items
+        if self.loop is not None and sum(item.size for item in items) > SEND_IN_THREAD_BYTES:
+            # Writing megabytes into the pipe takes a while (the worker reads as we write): not on the loop.
+            sending = self.loop.run_in_executor(None, proc.send, message)
+            sending.add_done_callback(lambda done: self.sent(proc, done))
+            return
         try:
-            proc.send(("batch", [item.job for item in items]))
+            proc.send(message)
         except Exception as err:
             self.worker_lost(err)
-            self.fail(items, err)
+
+    def sent(self, proc: WorkerProcess, sending: asyncio.Future[None]) -> None:
+        """A batch sent from a thread: a failure to send means the worker is gone."""
+        if sending.cancelled() or sending.exception() is None or proc is not self.proc:
             return
-        self.batch = items
+        error = sending.exception()
+        assert error is not None
+        self.worker_lost(error)
 
     def readable(self) -> None:
         """The worker answered (event loop reader callback)."""
