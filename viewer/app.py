@@ -186,7 +186,14 @@ class EasInspectorApp(App[None]):
         self.push_screen(
             HelpScreen(
                 [
-                    ("everywhere", list(self.BINDINGS)),
+                    (
+                        "everywhere",
+                        [
+                            *self.BINDINGS,
+                            Binding("ctrl+p", "command_palette", "Command palette (flow: Replay, filter: Errors only …)"),
+                            Binding("tab,shift+tab", "focus_next", "Next / previous field"),
+                        ],
+                    ),
                     ("flows", list(MainScreen.BINDINGS) + list(FlowList.BINDINGS)),
                     ("exchange", list(ExchangeScreen.BINDINGS) + list(XmlTree.BINDINGS)),
                     ("replay editor", list(EditorScreen.BINDINGS)),
