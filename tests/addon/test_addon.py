@@ -22,6 +22,7 @@ from tests.addon.conftest import (
     FOLDERSYNC_RESPONSE,
     MALFORMED_RESPONSE,
     PING_REQUEST,
+    PING_RESPONSE,
     ROOT,
     SYNC_REQUEST,
     SYNC_RESPONSE,
@@ -405,3 +406,25 @@ def test_the_commands_are_registered_with_their_names(tctx: taddons.context) -> 
     load(tctx)
     names = set(tctx.master.commands.commands)
     assert {"activesync.export.xml", "activesync.export.mitm", "activesync.export.har", "activesync.capture"} <= names
+
+
+def test_a_killed_worker_is_replaced_and_traffic_goes_on(
+    tctx: taddons.context, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture = tmp_path / "capture.sqlite"
+    addon = load(tctx, activesync_capture=str(capture))
+    run(tctx, tctx.cycle(addon, eas_flow()))
+    assert addon.proc is not None
+    addon.proc.process.kill()  # a crash of the worker process (or an OOM kill)
+    addon.proc.process.wait()
+    caplog.set_level(logging.INFO)
+    after = [eas_flow("FolderSync", FOLDERSYNC_REQUEST, FOLDERSYNC_RESPONSE), eas_flow("Ping", PING_REQUEST, PING_RESPONSE)]
+    for f in after:
+        before = wire_state(f)
+        run(tctx, tctx.cycle(addon, f))
+        assert wire_state(f) == before
+    assert sum("worker process failed" in record.getMessage() for record in caplog.records) == 1
+    assert after[1].metadata["activesync.command"] == "Ping"
+    assert after[1].metadata["activesync.problems"] == 0, after[1].metadata  # analysed by the new worker
+    addon.done()
+    assert "Ping" in [record.row.command for record in read_capture(capture)]
