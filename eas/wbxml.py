@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,7 @@ from lxml import etree
 
 from .codepages import CODE_PAGES, PAGE_BY_NAMESPACE, WBXML_NS
 from .errors import (
+    EasError,
     EncodeError,
     LimitError,
     MalformedError,
@@ -145,6 +147,7 @@ _TEXT_CARE: Final = re.compile(rb"[\x00-\x08\x0b-\x1f&<>\x80-\xff]")
 _LEAF_RUN: Final = re.compile(rb"(?:(?:\x00[\x00-\x0c\x0e-\x19])?[\x45-\x7f]\x03[\t\n\r\x20-\xff]+\x00\x01)+")
 _NONCHARACTER: Final = re.compile(rb"\xef\xbf[\xbe\xbf]")
 # Control bytes XML 1.0 cannot hold (all but TAB, LF, CR); with _NONCHARACTER, what UTF-8 text must avoid.
+_NUL: Final = re.compile(b"\x00")
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ALWAYS_CARE: Final = re.compile(b"")  # a match on any input: every text takes the careful path
 _XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -362,13 +365,35 @@ def _skip_attr_list(data: bytes, i: int) -> int:
             i += 1
 
 
-def _table_string(strtbl: bytes, index: int, offset: int) -> bytes:
-    if index >= len(strtbl):
-        raise MalformedError(f"string table reference {index} outside the table ({len(strtbl)} bytes)", offset)
-    end = strtbl.find(b"\x00", index)
-    if end < 0:
-        raise MalformedError(f"string table entry at {index} is not NUL-terminated", offset)
-    return strtbl[index:end]
+class _StringTable:
+    """The string table (WAP-192 section 5.7): NUL-terminated strings addressed by byte offset.
+
+    Lookups bisect a list of the NUL offsets (built once), so many references cost no rescans; the bytes
+    references pull into the output are budgeted, since a few bytes of STR_T can repeat a long string.
+    """
+
+    __slots__ = ("data", "budget", "_ends")
+
+    def __init__(self, data: bytes, budget: int) -> None:
+        self.data = data
+        self.budget = budget
+        self._ends: list[int] | None = None
+
+    def get(self, index: int, offset: int) -> bytes:
+        """The string at `index`; MalformedError when there is none, LimitError when over budget."""
+        data = self.data
+        if index >= len(data):
+            raise MalformedError(f"string table reference {index} outside the table ({len(data)} bytes)", offset)
+        if self._ends is None:
+            self._ends = [match.start() for match in _NUL.finditer(data)]
+        k = bisect.bisect_left(self._ends, index)
+        if k == len(self._ends):
+            raise MalformedError(f"string table entry at {index} is not NUL-terminated", offset)
+        string = data[index : self._ends[k]]
+        self.budget -= len(string)
+        if self.budget < 0:
+            raise LimitError("string table references expand far beyond the document's size", offset)
+        return string
 
 
 _Piece = tuple[str, object]
@@ -514,7 +539,7 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
     if version != _DEFAULT_VERSION:
         attrs.append(_attr("version", f"1.{version}"))
     if publicid_index >= 0:
-        _table_string(strtbl, publicid_index, 1)
+        _StringTable(strtbl, len(strtbl)).get(publicid_index, 1)
         attrs.append(_attr("publicid", f"strtbl:{publicid_index}"))
     elif publicid != _DEFAULT_PUBLICID:
         attrs.append(_attr("publicid", str(publicid)))
@@ -558,9 +583,13 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     prolog: list[bytes] = []
     care = _TEXT_CARE.search if utf8 else _ALWAYS_CARE.search
     leaf_run = _LEAF_RUN.match
+    # Leaves before this offset are taken one by one: a run there was already tried (keeps decoding linear).
+    no_run_before = 0 if utf8 else n
     find = data.find
     extend = out.extend
     known_pages = len(CODE_PAGES)
+    # STR_T and LITERAL may repeat table strings: at most 16 output bytes per input byte from them.
+    string_table = _StringTable(strtbl, 16 * n + 65536)
     try:
         while True:
             tok = data[i]
@@ -574,7 +603,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                         continue
                     # Fast path: TAG+content STR_I text END.
                     if data[i + 1] == STR_I:
-                        run = leaf_run(data, i) if utf8 else None
+                        run = leaf_run(data, i) if i >= no_run_before else None
                         if run is not None:
                             run_bytes = data[i : run.end() - 2]
                             if not run_bytes.isascii():
@@ -585,12 +614,14 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                                 else:
                                     if _NONCHARACTER.search(run_bytes):
                                         run = None
+                                if run is None:  # the leaves of this run go one by one (no rescans)
+                                    no_run_before = i + len(run_bytes)
                         if run is not None:
-                            # A run of such leaves: escaped and split in C, one step per leaf. Tag bytes
-                            # (0x45-0x7F) and the 03/00/01 framing never equal `&<>` or CR, so escaping
-                            # the whole run leaves the framing intact.
+                            # A run of such leaves: escaped (& < > CR) and split in C, one step per leaf.
+                            # Tag bytes (0x45-0x7F), the 03/00/01 framing and the pages of the switches
+                            # never equal `&<>` or CR, so escaping the whole run leaves the framing intact.
                             text_run = run_bytes
-                            if 0x26 in text_run or 0x3C in text_run or 0x3E in text_run or 0x0D in text_run:  # & < > CR
+                            if 0x26 in text_run or 0x3C in text_run or 0x3E in text_run or 0x0D in text_run:
                                 text_run = (
                                     text_run.replace(b"&", b"&amp;").replace(b"<", b"&lt;")
                                     .replace(b">", b"&gt;").replace(b"\r", b"&#13;")
@@ -614,6 +645,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                                     # Not plain (opaque, placeholder, redundant switch): resume there, slowly.
                                     resume = switch_at if switch_to >= 0 else k
                                     i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
+                                    no_run_before = start + len(run_bytes)  # the rest one by one: no rescans
                                     break
                                 if switch_to >= 0:
                                     page = switch_to
@@ -733,7 +765,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     next_i = start + length
                 elif tok == STR_T:
                     index, used = decode_mb_u_int32(data, i + 1)
-                    piece = ("t", (index, _table_string(strtbl, index, i)))
+                    piece = ("t", (index, string_table.get(index, i)))
                     next_i = i + 1 + used
                 else:
                     code_point, used = decode_mb_u_int32(data, i + 1)
@@ -764,7 +796,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 if strict:
                     raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
                 index, used = decode_mb_u_int32(data, i + 1)
-                name = _table_string(strtbl, index, i)
+                name = string_table.get(index, i)
                 shown = _escape(name.decode("utf-8", "replace").encode()).replace(b'"', b"&quot;")
                 qname = b"wbxml:literal"
                 opening = b"<" + qname + f' index="{index}" name="'.encode() + shown + b'"'
@@ -1038,6 +1070,7 @@ class _Encoder:
         self.out = out
         self.codec = codec
         self.strtbl = strtbl
+        self.string_table = _StringTable(strtbl, 1 << 62)
 
     def string(self, el: etree._Element, text: str, opaque: bool) -> None:
         raw = _encode_text(el, text, self.codec)
@@ -1049,11 +1082,12 @@ class _Encoder:
             self.out += b"\x03" + raw + b"\x00"
 
     def table_text(self, el: etree._Element, index: int) -> str:
-        end = self.strtbl.find(b"\x00", index)
-        if index >= len(self.strtbl) or end < 0:
-            raise _fail(el, f"string table has no entry at {index}")
         try:
-            return self.strtbl[index:end].decode(self.codec)
+            raw = self.string_table.get(index, 0)
+        except EasError as err:
+            raise _fail(el, f"wbxml:pieces: {err.reason}") from err
+        try:
+            return raw.decode(self.codec)
         except UnicodeDecodeError:
             return ""
 
@@ -1107,10 +1141,12 @@ class _Encoder:
                     else:
                         chunk += b"\xc3" + encode_mb_u_int32(len(raw)) + raw
                 elif kind == "t":
-                    if not as_base64:
-                        pos += len(self.table_text(el, arg))
                     if arg >= len(self.strtbl):
                         return None
+                    if not as_base64:
+                        pos += len(self.table_text(el, arg))
+                        if pos > len(payload):  # stale marker: stop before more table lookups
+                            return None
                     chunk += b"\x83" + encode_mb_u_int32(arg)
                 elif kind == "e":
                     if not as_base64:

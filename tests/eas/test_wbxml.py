@@ -917,3 +917,21 @@ def test_switches_between_leaves() -> None:
         ("{AirSyncBase}Type", "3", "17"),
         ("{Ping}HeartbeatInterval", "9", None),
     ]
+
+
+def test_string_table_reference_bomb_is_a_limit_error() -> None:
+    # 10 KB in the string table, then 50,000 two-byte STR_T references to it: 500 MB if expanded.
+    table = b"a" * 10_000 + b"\x00"
+    data = hexdoc("03 01 6A") + wbxml.encode_mb_u_int32(len(table)) + table + b"\x45\x4b" + b"\x83\x00" * 50_000
+    with pytest.raises(LimitError):
+        wbxml.decode(data + b"\x01\x01")
+
+
+def test_many_leaves_that_leave_the_fast_path() -> None:
+    # Plain leaves alternating with unknown tokens, and a long run ending in a leaf that is not UTF-8.
+    alternating = hexdoc("03 01 6A 00 45") + hexdoc("4B 03 61 00 01 7F 03 78 00 01") * 20_000 + b"\x01"
+    root = roundtrip(alternating)
+    assert len(root) == 40_000 and root[-1].tag == W + "tag-00-3F"
+    long_run = hexdoc("03 01 6A 00 45") + hexdoc("4B 03 61 00 01") * 20_000 + hexdoc("4B 03 FF 00 01 01")
+    root = roundtrip(long_run)
+    assert root[-1].get(W + "text") == "base64"
