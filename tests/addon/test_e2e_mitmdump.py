@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
+import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +16,7 @@ from mitmproxy import flowfilter, io
 from mitmproxy import http as mitmhttp
 
 from tests.addon.conftest import (
+    FOLDERSYNC_REQUEST,
     ADDON_SCRIPT,
     AUTH,
     MITMDUMP,
@@ -21,6 +25,7 @@ from tests.addon.conftest import (
     Origin,
     ReceivedRequest,
     canned_requests,
+    eas_headers,
     send,
     start_mitmdump,
 )
@@ -251,3 +256,55 @@ def test_ctrl_c_in_a_terminal_keeps_every_flow(origin: Origin, mitm_confdir: Pat
     assert capture.exists(), proxy.output
     with CaptureReader(capture) as reader:
         assert reader.count_flows() == len(requests)
+
+
+def lab_port() -> int | None:
+    """The lab server's port (../shared/lab/eas-server.sh) when it is up, else None."""
+    port = int(os.environ.get("NGINX_PORT", "18081"))
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return None
+    return port
+
+
+@pytest.mark.lab
+def test_the_real_server_through_the_addon(mitm_confdir: Path, tmp_path: Path) -> None:
+    port = lab_port()
+    if port is None:
+        pytest.skip("the lab ActiveSync server is not running (../shared/lab/eas-server.sh)")
+    capture, flows_file = tmp_path / "lab.sqlite", tmp_path / "lab.mitm"
+    proxy = start_mitmdump(
+        port,
+        mitm_confdir,
+        addon=True,
+        options={
+            "activesync_capture": str(capture),
+            "save_stream_file": str(flows_file),
+            "activesync_annotate": "wait",
+        },
+    )
+    auth = "Basic " + base64.b64encode(b"alice@example.com:alicepw").decode()
+    query = "Cmd=FolderSync&User=alice@example.com&DeviceId=ADDONE2E01&DeviceType=SmartPhone"
+    requests = [
+        CannedRequest("options", "OPTIONS", "/Microsoft-Server-ActiveSync", {"Authorization": auth}, b"", True),
+        CannedRequest(
+            "foldersync", "POST", f"/Microsoft-Server-ActiveSync?{query}",
+            {**eas_headers(), "Authorization": auth}, FOLDERSYNC_REQUEST, True,
+        ),
+    ]
+    try:
+        answers = send_all(proxy.port, requests)
+    finally:
+        assert proxy.stop() == 0, proxy.output
+    assert [answer.status for answer in answers] == [200, 200]
+    assert answers[0].body == b"" and answers[1].body.startswith(b"\x03\x01\x6a")
+    flows = read_flows(flows_file)
+    assert flows[1].metadata["activesync.command"] == "FolderSync"
+    assert flows[1].metadata["activesync.status"] == 1
+    from addon.store import CaptureReader
+
+    with CaptureReader(capture) as reader:
+        rows = sorted(reader.flows(), key=lambda row: row.id)
+        assert [(row.command, row.eas_status) for row in rows] == [("Options", None), ("FolderSync", 1)]
+        assert reader.flow(rows[1].id).response_body == answers[1].body
