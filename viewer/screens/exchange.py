@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -92,6 +93,11 @@ class ExchangeScreen(Screen[None]):
 
     def __init__(self, flow: LoadedFlow) -> None:
         super().__init__(classes=f"exchange-{flow.record.row.id}")
+        try:
+            self.view = _prepare(flow)
+        except Exception as err:  # noqa: BLE001 - never crash on an odd analysis: show the raw flow instead
+            flow = LoadedFlow(flow.record, None, f"cannot show the analysis: {type(err).__name__}: {err}", flow.original, flow.replay_ids)
+            self.view = _prepare(flow)
         self.flow = flow
 
     @property
@@ -99,51 +105,43 @@ class ExchangeScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        flow = self.flow
-        record, ex = flow.record, flow.exchange
-        yield Static(summary(flow), id="exchange-summary")
-        req_body = ex.request_body if ex is not None else None
-        resp_body = ex.response_body if ex is not None else None
-        req_text = body_text(req_body, record.request_body)
-        resp_text = body_text(resp_body, record.response_body)
+        view = self.view
+        yield Static(view.summary, id="exchange-summary")
         # Panes not shown first are mounted lazily (after the first paint): opening an exchange stays quick.
         with TabbedContent(id="exchange-tabs", initial="tab-request"):
             with TabPane("Request", id="tab-request"):
                 with TabbedContent(id="request-tabs"):
                     with TabPane("XML", id="request-xml-pane"):
-                        yield _viewer(req_text, "request-xml")
+                        yield _viewer(view.request_text, "request-xml")
                     with TabPane("Tree", id="request-tree-pane"):
-                        yield Lazy(XmlTree(id="request-tree", xml=req_body.xml if req_body else None))
+                        yield Lazy(XmlTree(id="request-tree", xml=view.request_xml))
                     with TabPane("Query", id="request-query-pane"):
-                        yield Lazy(TableView(_query_rows(ex), ("field", "value"), id="request-query"))
+                        yield Lazy(TableView(view.query_rows, ("field", "value"), id="request-query"))
                     with TabPane("Headers", id="request-headers-pane"):
-                        yield Lazy(TableView(_header_rows(ex, record.request_headers, False), HEADER_COLUMNS, id="request-headers"))
+                        yield Lazy(TableView(view.request_headers, HEADER_COLUMNS, id="request-headers"))
             with TabPane("Response", id="tab-response"):
                 with TabbedContent(id="response-tabs"):
                     with TabPane("XML", id="response-xml-pane"):
-                        yield Lazy(_viewer(resp_text, "response-xml"))
+                        yield Lazy(_viewer(view.response_text, "response-xml"))
                     with TabPane("Tree", id="response-tree-pane"):
-                        yield Lazy(XmlTree(id="response-tree", xml=resp_body.xml if resp_body else None))
+                        yield Lazy(XmlTree(id="response-tree", xml=view.response_xml))
                     with TabPane("Headers", id="response-headers-pane"):
-                        yield Lazy(
-                            TableView(_header_rows(ex, record.response_headers or (), True), HEADER_COLUMNS, id="response-headers")
-                        )
+                        yield Lazy(TableView(view.response_headers, HEADER_COLUMNS, id="response-headers"))
             with TabPane("Side by side", id="tab-both"):
                 with Horizontal():
-                    yield Lazy(_viewer(req_text, "both-request"))
-                    yield Lazy(_viewer(resp_text, "both-response"))
-            problems = _problem_rows(flow)
-            with TabPane(f"Problems ({len(problems)})", id="tab-problems"):
-                yield Lazy(TableView(problems, ("where", "severity", "offset", "reason"), id="problems"))
+                    yield Lazy(_viewer(view.request_text, "both-request"))
+                    yield Lazy(_viewer(view.response_text, "both-response"))
+            with TabPane(f"Problems ({len(view.problems)})", id="tab-problems"):
+                yield Lazy(TableView(view.problems, ("where", "severity", "offset", "reason"), id="problems"))
             with TabPane("Raw", id="tab-raw"):
                 with TabbedContent(id="raw-tabs"):
                     with TabPane("Request bytes", id="raw-request-pane"):
-                        yield Lazy(_viewer(hexdump(record.request_body), "raw-request", language=False))
+                        yield Lazy(_viewer(view.request_hex, "raw-request", language=False))
                     with TabPane("Response bytes", id="raw-response-pane"):
-                        yield Lazy(_viewer(hexdump(record.response_body or b""), "raw-response", language=False))
-            if flow.original is not None:
-                with TabPane(f"Diff vs #{flow.original.record.row.id}", id="tab-diff"):
-                    yield TableView(self._diff_rows(), ("", "element", "original", "replay"), id="diff")
+                        yield Lazy(_viewer(view.response_hex, "raw-response", language=False))
+            if view.diff is not None and self.flow.original is not None:
+                with TabPane(f"Diff vs #{self.flow.original.record.row.id}", id="tab-diff"):
+                    yield TableView(view.diff, ("", "element", "original", "replay"), id="diff")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -152,23 +150,6 @@ class ExchangeScreen(Screen[None]):
             self.query_one("#exchange-tabs", TabbedContent).active = "tab-problems"
         elif self.flow.original is not None:
             self.query_one("#exchange-tabs", TabbedContent).active = "tab-diff"
-
-    def _diff_rows(self) -> list[tuple[str, ...]]:
-        original = self.flow.original
-        assert original is not None
-        old_xml = _plain_response(original)
-        new_xml = _plain_response(self.flow)
-        if old_xml is None or new_xml is None:
-            old_status, new_status = original.record.row.http_status, self.flow.record.row.http_status
-            return [("", "(no XML to compare)", f"HTTP {old_status}", f"HTTP {new_status}")]
-        try:
-            changes = diff_xml(old_xml, new_xml)
-        except ValueError as err:
-            return [("!", "(cannot compare)", str(err), "")]
-        if not changes:
-            return [("=", "(same response)", "", "")]
-        marks = {"added": "+", "removed": "-", "changed": "~"}
-        return [(marks[c.kind], c.path, c.old or "", c.new or "") for c in changes]
 
     @on(DataTable.RowSelected, "#problems")
     def _problem_selected(self, event: DataTable.RowSelected) -> None:
@@ -225,6 +206,61 @@ class ExchangeScreen(Screen[None]):
             tabs.active = "tab-request"
         inner = self.query_one(f"#{side}-tabs", TabbedContent)
         inner.active = f"{side}-tree-pane" if inner.active != f"{side}-tree-pane" else f"{side}-xml-pane"
+
+
+@dataclass(frozen=True)
+class ExchangeView:
+    """Everything the exchange screen shows, computed once before composing."""
+
+    summary: Text
+    request_text: str
+    response_text: str
+    request_xml: str | None
+    response_xml: str | None
+    query_rows: list[tuple[str, ...]]
+    request_headers: list[tuple[str, ...]]
+    response_headers: list[tuple[str, ...]]
+    problems: list[tuple[str, ...]]
+    request_hex: str
+    response_hex: str
+    diff: list[tuple[str, ...]] | None
+
+
+def _prepare(flow: LoadedFlow) -> ExchangeView:
+    record, ex = flow.record, flow.exchange
+    req_body = ex.request_body if ex is not None else None
+    resp_body = ex.response_body if ex is not None else None
+    return ExchangeView(
+        summary=summary(flow),
+        request_text=body_text(req_body, record.request_body),
+        response_text=body_text(resp_body, record.response_body),
+        request_xml=req_body.xml if req_body is not None else None,
+        response_xml=resp_body.xml if resp_body is not None else None,
+        query_rows=_query_rows(ex),
+        request_headers=_header_rows(ex, record.request_headers, False),
+        response_headers=_header_rows(ex, record.response_headers or (), True),
+        problems=_problem_rows(flow),
+        request_hex=hexdump(record.request_body),
+        response_hex=hexdump(record.response_body or b""),
+        diff=diff_rows(flow.original, flow) if flow.original is not None else None,
+    )
+
+
+def diff_rows(original: LoadedFlow, replay: LoadedFlow) -> list[tuple[str, ...]]:
+    """The diff table: one row per changed element between the original's response and the replay's."""
+    old_xml = _plain_response(original)
+    new_xml = _plain_response(replay)
+    if old_xml is None or new_xml is None:
+        old_status, new_status = original.record.row.http_status, replay.record.row.http_status
+        return [("", "(no XML to compare)", f"HTTP {old_status}", f"HTTP {new_status}")]
+    try:
+        changes = diff_xml(old_xml, new_xml)
+    except ValueError as err:
+        return [("!", "(cannot compare)", str(err), "")]
+    if not changes:
+        return [("=", "(same response)", "", "")]
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    return [(marks[c.kind], c.path, c.old or "", c.new or "") for c in changes]
 
 
 def _plain_response(flow: LoadedFlow) -> str | None:
