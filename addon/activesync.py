@@ -181,12 +181,29 @@ class CaptureSettings:
 
 @dataclass(frozen=True)
 class FlowJob:
-    """What the worker needs for one flow: values to analyse (or None) and the flow to record (or None)."""
+    """What the worker needs for one flow: whether to analyse it, the capture to record it in (or None), and
+    the flow as values: the store's FlowInput when recording (the analysis reads it too, so bodies cross the
+    pipe once), else the arguments of `analyze_values`."""
 
     kind: str
-    analysis: tuple[Any, ...] | None
+    analyse: bool
     capture: CaptureSettings | None
-    flow_input: Any
+    flow_input: Any = None
+    values: tuple[Any, ...] | None = None
+
+    def analysis_values(self) -> tuple[Any, ...]:
+        if self.values is not None:
+            return self.values
+        fi = self.flow_input
+        return (
+            fi.method,
+            fi.display_url(),
+            list(fi.request_headers),
+            fi.request_body,
+            fi.response_status,
+            list(fi.response_headers) if fi.response_headers is not None else None,
+            fi.response_body,
+        )
 
 
 @dataclass(frozen=True)
@@ -252,9 +269,9 @@ def worker_run(job: FlowJob) -> JobResult:
     """Analyse one flow and queue it for the capture (in the worker process); never raises."""
     metadata = None
     error = None
-    if job.analysis is not None:
+    if job.analyse:
         try:
-            metadata = analysis_metadata(job.kind, analyze_values(*job.analysis))
+            metadata = analysis_metadata(job.kind, analyze_values(*job.analysis_values()))
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
     if job.capture is None:
@@ -571,9 +588,10 @@ class ActiveSyncAddon:
         if not analyse and capture is None:
             return False
         response = f.response
-        analysis = None
-        if analyse:
-            analysis = (
+        if capture is not None:
+            job = FlowJob(kind, analyse, capture, flow_input=flow_input_of(f))
+        else:
+            values = (
                 f.request.method,
                 f.request.url,
                 header_pairs(f.request.headers),
@@ -582,7 +600,7 @@ class ActiveSyncAddon:
                 header_pairs(response.headers) if response is not None else None,
                 raw_body_of(response),
             )
-        job = FlowJob(kind, analysis, capture, flow_input_of(f) if capture is not None else None)
+            job = FlowJob(kind, analyse, None, values=values)
         size = len(f.request.raw_content or b"") + len((response.raw_content or b"") if response is not None else b"")
         self.queued.append(QueuedFlow(job, f, waiter, size))
         self.dispatch()
