@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             "+ addon, annotate off, capture": [
                 *addon, "--set", f"activesync_capture={work / 'off.sqlite'}", "--set", "activesync_annotate=off",
             ],
+            "+ addon, annotate off, no capture": [
+                *addon, "--set", "activesync_capture=", "--set", "activesync_annotate=off",
+            ],
         }
         proxies = {name: Proxy(origin_port, work / "conf", extra) for name, extra in setups.items()}
         try:
@@ -244,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         cpu = "" if name == "direct to origin" else f"{main_ms:.2f}"
         worker = "" if name in ("direct to origin", "mitmdump") else f"{child_ms:.2f}"
         print(f"{name:36} {rate:10.0f} {relative:>11} {cpu:>16} {worker:>17}")
+    print(
+        "proxy CPU: the mitmdump process; worker CPU: the addon's worker process (decoding for flow.metadata, "
+        "and the capture writer's own analysis and SQLite writes). On a machine with CPUs to spare the worker "
+        "runs beside the proxy; when CPUs are short it competes with the proxy, the client and the origin."
+    )
     return 0
 
 
