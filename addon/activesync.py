@@ -551,7 +551,10 @@ class ActiveSyncAddon:
 
     def running(self) -> None:
         """Start the worker process now, so the first flows do not wait for it to start."""
-        self.worker()
+        try:
+            self.worker()
+        except Exception as err:  # the first flow tries again
+            logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
 
     def done(self) -> None:
         """Record flows still waiting (a Ping when the proxy stops), flush the capture, stop the worker."""
