@@ -131,6 +131,8 @@ _DEFAULT_VERSION: Final = 0x03
 _DEFAULT_PUBLICID: Final = 0x01
 # WAP-192 section 5.6: charset is an IANA MIBenum; 0x6A (106) = UTF-8, what MS-ASWBXML 2.1.2 sends.
 _UTF8: Final = 106
+# What MS-ASWBXML 2.1.2 documents send: version 1.3, unknown public id, UTF-8, no string table.
+_STANDARD_HEADER: Final = bytes((_DEFAULT_VERSION, _DEFAULT_PUBLICID, _UTF8, 0))
 # Charsets decoded natively; any other is decoded as UTF-8 in lenient mode (and refused in strict mode).
 _CODECS: Final = {106: "utf-8", 3: "ascii", 4: "latin-1"}
 
@@ -240,6 +242,19 @@ def _build_tables(prefixed: bool, strict: bool) -> list[_Table | None]:
 
 
 _TABLES: Final = {(p, s): _build_tables(p, s) for p in (False, True) for s in (False, True)}
+_ROOT_TABLES: dict[tuple[int, bool], list[_Table | None]] = {}
+_DEFAULT_DECL: Final = [f' xmlns="{page.name}"'.encode() for page in CODE_PAGES]
+_PREFIX_DECL: Final = [f' xmlns:{page.prefix}="{page.name}"'.encode() for page in CODE_PAGES]
+
+
+def _root_tables(page_number: int, strict: bool) -> list[_Table | None]:
+    """The page tables of a document whose root is on `page_number`: that page unprefixed, others prefixed."""
+    tables = _ROOT_TABLES.get((page_number, strict))
+    if tables is None:
+        tables = list(_TABLES[(True, strict)])
+        tables[page_number] = _TABLES[(False, strict)][page_number]
+        _ROOT_TABLES[(page_number, strict)] = tables
+    return tables
 _UNKNOWN_PAGE_TABLES: dict[int, _Table] = {}
 
 
@@ -508,6 +523,8 @@ def _mixed_piece(piece: _Piece, codec: str, placeholder: bool = False) -> tuple[
 
 def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, int]:
     """Parse the WAP-192 section 5.3 header; returns (root marker attributes, codec, string table, body)."""
+    if data[:4] == _STANDARD_HEADER:
+        return [], "utf-8", b"", 4
     if not data:
         raise TruncatedError("empty input: no WBXML header", 0)
     version = data[0]
@@ -588,8 +605,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     find = data.find
     extend = out.extend
     known_pages = len(CODE_PAGES)
-    # STR_T and LITERAL may repeat table strings: at most 16 output bytes per input byte from them.
-    string_table = _StringTable(strtbl, 16 * n + 65536)
+    # STR_T and LITERAL may repeat table strings: at most 16 output bytes per input byte come from them.
+    string_table: _StringTable | None = None  # made when a STR_T or LITERAL needs it
     try:
         while True:
             tok = data[i]
@@ -765,6 +782,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     next_i = start + length
                 elif tok == STR_T:
                     index, used = decode_mb_u_int32(data, i + 1)
+                    if string_table is None:
+                        string_table = _StringTable(strtbl, 16 * n + 65536)
                     piece = ("t", (index, string_table.get(index, i)))
                     next_i = i + 1 + used
                 else:
@@ -796,6 +815,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 if strict:
                     raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
                 index, used = decode_mb_u_int32(data, i + 1)
+                if string_table is None:
+                    string_table = _StringTable(strtbl, 16 * n + 65536)
                 name = string_table.get(index, i)
                 shown = _escape(name.decode("utf-8", "replace").encode()).replace(b'"', b"&quot;")
                 qname = b"wbxml:literal"
@@ -877,20 +898,20 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     root_page = 256
                 else:
                     root_page = page
-                    tables = list(tables)
-                    root_table = _TABLES[(False, strict)][page]
+                    tables = _root_tables(page, strict)
+                    root_table = tables[page]
                     assert root_table is not None
-                    tables[page] = table = root_table
+                    table = root_table
                     used_pages.add(page)
                     root_entry = table[tok & 0x7F]
                     assert root_entry is not None
                     open_b, close_b, flags = root_entry
                 if close_b is None:
-                    append(_with_attrs(open_b, markers))
+                    append(_with_attrs(open_b, markers) if markers else open_b)
                     i += adv
                     break
                 stack.append((close_b, len(out), open_b, flags, markers))
-                append(_with_attrs(open_b, markers))
+                append(_with_attrs(open_b, markers) if markers else open_b)
                 i += adv
                 continue
             if len(stack) - 1 in buffered:
@@ -917,17 +938,16 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
             raise MalformedError(f"{n - i} bytes after the root element", i)
         root_attrs.append(_attr("trailer", _b64(data[i:])))
         need_ns = True
-    decls: list[bytes] = []
-    if 0 <= root_page < len(CODE_PAGES):
-        decls.append(b' xmlns="' + CODE_PAGES[root_page].name.encode() + b'"')
-    for used_page in sorted(used_pages):
-        if used_page != root_page:
-            code_page = CODE_PAGES[used_page]
-            decls.append(f' xmlns:{code_page.prefix}="{code_page.name}"'.encode())
+    decls = [_DEFAULT_DECL[root_page]] if 0 <= root_page < known_pages else []
+    if len(used_pages) > 1 or root_page not in used_pages:
+        decls.extend(_PREFIX_DECL[used_page] for used_page in sorted(used_pages) if used_page != root_page)
     if need_ns:
         decls.append(_W_DECL)
+    # Declarations go right after the root's name.
     first = out[0]
-    cut = first.find(b" ") if first.find(b" ") > 0 else len(first) - (2 if first.endswith(b"/>") else 1)
+    cut = first.find(b" ")
+    if cut < 0:
+        cut = len(first) - (2 if first.endswith(b"/>") else 1)
     out[0] = first[:cut] + b"".join(decls) + b"".join(root_attrs) + first[cut:]
     return b"".join(out)
 
@@ -967,8 +987,7 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = False) -> etr
         TruncatedError: the input ends early. MalformedError (UnknownTokenError, UnknownCodePageError,
         LimitError): anything else wrong; each names the byte offset.
     """
-    raw = data if isinstance(data, bytes) else bytes(data)
-    xml = _decode_xml(raw, strict)
+    xml = _decode_xml(data if type(data) is bytes else bytes(data), strict)
     try:
         return etree.fromstring(xml, _internal_parser())
     except etree.XMLSyntaxError as err:  # a decoder bug: never let it escape as a foreign error
