@@ -188,7 +188,8 @@ def test_ms_aswbxml_example_xml_shape() -> None:
 def test_blog_vectors_round_trip(data: bytes) -> None:
     root = roundtrip(data)
     assert root.tag == "{AirSync}Sync"
-    assert root.find("{AirSync}Collections/{AirSync}Collection/{AirSync}CollectionId").text == "2"
+    collection_id = root.find("{AirSync}Collections/{AirSync}Collection/{AirSync}CollectionId")
+    assert collection_id is not None and collection_id.text == "2"
 
 
 def test_blog_request_tags() -> None:
@@ -422,7 +423,8 @@ def test_ascntc_response_with_spec_names_round_trips() -> None:
     email = root.find(".//{Contacts}Email1Address")
     assert email is not None
     assert email.text == '"Rajesh M. Patel (someone@example.com)"\n            <someone@example.com>'
-    assert root.find(".//{AirSyncBase}NativeBodyType").text == "3"
+    native = root.find(".//{AirSyncBase}NativeBodyType")
+    assert native is not None and native.text == "3"
     assert shape(root) == shape(
         wbxml.parse_xml(xml.replace('"AirSync:"', '"AirSync"').replace('"AirSyncBase:"', '"AirSyncBase"')
                         .replace('"POOMCONTACTS:"', '"Contacts"'))
@@ -784,9 +786,9 @@ def test_annotated_tree_encodes_to_the_same_bytes() -> None:
     root = wbxml.decode(MS_ASWBXML_EXAMPLE)
     for el in list(root.iter()):
         if len(el) == 0:
-            el.append(etree.Comment(" meaning "))
-        else:
-            el.addnext(etree.Comment(" after ")) if el is not root else None
+            el.append(etree.Comment(" meaning "))  # inside a leaf, after its value
+        elif el is not root:
+            el.addnext(etree.Comment(" after "))  # between elements
     assert wbxml.encode(wbxml.to_xml(root)) == MS_ASWBXML_EXAMPLE
     assert wbxml.encode(root) == MS_ASWBXML_EXAMPLE
 
@@ -853,7 +855,7 @@ def test_malformed_xml_is_encode_error_with_line() -> None:
         wbxml.encode(b"\xff\xfe<")
 
 
-def test_entities_are_never_resolved_or_fetched(tmp_path: object) -> None:
+def test_entities_are_never_resolved_or_fetched() -> None:
     xxe = """<?xml version="1.0"?>
 <!DOCTYPE Sync [
   <!ENTITY local SYSTEM "file:///etc/passwd">

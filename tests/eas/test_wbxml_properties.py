@@ -22,8 +22,8 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 # Characters XML 1.0 can hold (section 2.2), surrogates excluded; CR and TAB included on purpose.
 XML_CHARS = st.characters(
-    blacklist_categories=("Cs",),
-    blacklist_characters="".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])),
+    exclude_categories=["Cs"],
+    exclude_characters="".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])),
 )
 TAGS = [(page.name, name) for page in CODE_PAGES for name in sorted(page.tags.values())]
 
@@ -42,7 +42,7 @@ def trees(draw: st.DrawFn, depth: int = 0) -> etree._Element:
 
 def shape(el: etree._Element) -> tuple[object, ...]:
     """Tag, stripped-of-markers attributes, text (None and "" alike) and children."""
-    attrs = tuple(sorted((k, v) for k, v in el.attrib.items() if not k.startswith(W)))
+    attrs = tuple(sorted((str(k), str(v)) for k, v in el.attrib.items() if not str(k).startswith(W)))
     return (el.tag, attrs, el.text or "", tuple(shape(child) for child in el))
 
 
