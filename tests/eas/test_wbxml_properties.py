@@ -144,3 +144,31 @@ def test_mutated_real_bodies_decode_or_raise_eas_error(sample: bytes, edits: lis
 def test_every_fixture_round_trips_from_any_buffer_type(sample: bytes, pick: int) -> None:
     kind = (bytes, bytearray, memoryview)[pick % 3]
     assert wbxml.encode(wbxml.decode(kind(sample))) == sample
+
+
+MARKERS = ["switch", "end-switch", "content", "token", "attrs", "opaque", "text", "pieces", "length-bytes",
+           "version", "publicid", "charset", "strtbl", "header", "prolog", "trailer", "unknown"]
+MARKER_VALUES = st.one_of(
+    st.sampled_from(["", "0", "17", "256", "-1", "0x3F", "0x04", "1 2", "s1", "s0 s1", "e65 s2", "t0", "o3", "p1 s1",
+                     "p300", "e1114112", "AAA=", "!!", "base64", "text", "empty", "1.1", "1.9", "strtbl:0"]),
+    st.text(st.sampled_from("0123456789 sepot.x=+/A"), max_size=12),
+)
+
+
+@SETTINGS
+@given(
+    st.sampled_from(SAMPLES),
+    st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(MARKERS), MARKER_VALUES), min_size=1, max_size=4),
+)
+def test_encoding_edited_markers_succeeds_or_raises_encode_error(
+    sample: bytes, edits: list[tuple[int, str, str]]
+) -> None:
+    root = wbxml.decode(sample)
+    elements = list(root.iter())
+    for position, name, value in edits:
+        elements[position % len(elements)].set(W + name, value)
+    for source in (root, wbxml.to_xml(root)):
+        try:
+            wbxml.encode(source)
+        except EasError:
+            pass
