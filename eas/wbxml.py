@@ -36,7 +36,7 @@ from __future__ import annotations
 # Round-trip markers. Anything a real encoder may choose differently from our canonical encoding is kept
 # as an attribute in the namespace WBXML_NS (prefix `wbxml`, declared only when used):
 #   root:        wbxml:version="1.1"   wbxml:publicid="4" | "strtbl:N"   wbxml:charset="4" (IANA MIBenum)
-#                wbxml:strtbl="<base64>"   wbxml:prolog="<base64 of PIs before the root>"
+#                wbxml:strtbl="<base64>"   wbxml:prolog="<base64 of PIs (and switches among them) before the root>"
 #                wbxml:trailer="<base64 of bytes after the root>"
 #                wbxml:header="<base64>" the raw header when an mb_u_int32 in it was not minimal
 #   any element: wbxml:switch="1 1"   SWITCH_PAGE tokens sent before the tag when not exactly the one needed
@@ -590,6 +590,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     buffered: dict[int, list[_Piece]] = {}
     pend: list[int] = []  # SWITCH_PAGE tokens not yet attached to a tag, END or text
     pend_base = 0  # the page before the first pending switch
+    pend_at = 0  # the offset of the first pending switch
     # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
     irregular = True
     # The current page was reached by switches that no tag consumed: the next tag must note it as used.
@@ -755,6 +756,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     continue
                 if not pend:
                     pend_base = page
+                    pend_at = i
                 pend.append(new_page)
                 page = new_page
                 table = new_table
@@ -849,8 +851,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     end_pi = _skip_attr_list(data, i + 1)
                     raw_pi = data[i:end_pi]
                     if not stack:
-                        if pend:
-                            raise MalformedError("SWITCH_PAGE before a processing instruction", i)
+                        if pend:  # switches before a PI in the prolog travel with it
+                            raw_pi = data[pend_at:end_pi]
+                            pend = []
                         prolog.append(raw_pi)
                         i = end_pi
                         continue
@@ -1031,7 +1034,9 @@ def parse_xml(text: str | bytes) -> etree._Element:
 # Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling.
 _Info = tuple[int, bytes, bytes, bool]
 _TAG_INFO: Final[dict[str, _Info]] = {
-    "{" + namespace + "}" + name: (page.number, bytes((token,)), bytes((token | _CONTENT_FLAG,)), name in page.opaque_tags)
+    "{" + namespace + "}" + name: (
+        page.number, bytes((token,)), bytes((token | _CONTENT_FLAG,)), name in page.opaque_tags
+    )
     for namespace, page in PAGE_BY_NAMESPACE.items()
     for name, token in page.tokens.items()
 }
@@ -1275,9 +1280,26 @@ def _header(root: etree._Element, markers: dict[str, str]) -> tuple[bytes, str, 
     header += encode_mb_u_int32(charset) + encode_mb_u_int32(len(strtbl)) + strtbl
     if "header" in markers:
         header = bytearray(_b64decode(root, markers["header"]))
-    if "prolog" in markers:
-        header += _b64decode(root, markers["prolog"])
     return bytes(header), _CODECS.get(charset, "utf-8"), strtbl
+
+
+def _prolog(root: etree._Element, markers: dict[str, str]) -> tuple[bytes, int]:
+    """The bytes of wbxml:prolog (PIs, maybe SWITCH_PAGE tokens) and the code page they leave current."""
+    if "prolog" not in markers:
+        return b"", 0
+    prolog = _b64decode(root, markers["prolog"])
+    page, i = 0, 0
+    try:
+        while i < len(prolog):
+            if prolog[i] == SWITCH_PAGE:
+                page, i = prolog[i + 1], i + 2
+            elif prolog[i] == PI:
+                i = _skip_attr_list(prolog, i + 1)
+            else:
+                raise MalformedError(f"0x{prolog[i]:02X} is neither a PI nor a SWITCH_PAGE", i)
+    except (EasError, IndexError) as err:
+        raise _fail(root, f"wbxml:prolog is not a sequence of processing instructions: {err}") from err
+    return prolog, page
 
 
 def _comment_only_text(el: etree._Element) -> str | None:
@@ -1304,12 +1326,12 @@ def encode(tree: etree._Element | etree._ElementTree | str | bytes) -> bytes:
     root_items = root.items()
     root_markers = _markers(root, root_items, True) if root_items else {}
     header, codec, strtbl = _header(root, root_markers)
-    out = bytearray(header)
+    prolog, cur = _prolog(root, root_markers)
+    out = bytearray(header + prolog)
     enc = _Encoder(out, codec, strtbl)
     utf8 = codec == "utf-8"
     tag_info = _TAG_INFO
     switch = _SWITCH
-    cur = 0
     # Open containers: (the iterator over their parent's children, END preamble bytes, the element).
     stack: list[tuple[Iterator[etree._Element], bytes, etree._Element]] = []
     children: Iterator[etree._Element] = iter((root,))

@@ -638,6 +638,7 @@ def test_unknown_page_placeholder() -> None:
         pytest.param("03 01 6A 03 61 62 00 45 44 00 03 31 00 01 01", W + "literal", id="literal"),
         pytest.param("03 01 6A 00 45 40 61 62 00 C1 80 07 01", W + "ext", id="extensions"),
         pytest.param("03 01 6A 00 43 05 03 78 00 01 45 43 06 01 01", W + "pi", id="processing-instructions"),
+        pytest.param("03 01 6A 00 00 07 43 05 01 16", "{FolderHierarchy}FolderSync", id="switch-then-pi-in-prolog"),
     ],
 )
 def test_constructs_eas_never_uses_round_trip_leniently_and_fail_strictly(data: str, placeholder: str) -> None:
