@@ -355,6 +355,18 @@ TASK = """
 <tasks:ReminderTime>2027-01-19T09:00:00.000Z</tasks:ReminderTime>
 """
 
+# What device A changes on its items (Change replaces the item: every property it keeps is sent again);
+# FileAs and Subject stay, so remove_leftovers still recognises the items.
+CHANGED = {
+    "Contacts": ("<contacts:FileAs>Diaz, Dora</contacts:FileAs><contacts:FirstName>Dora</contacts:FirstName>"
+                 "<contacts:LastName>Diaz</contacts:LastName><contacts:JobTitle>Principal Engineer</contacts:JobTitle>"
+                 "<contacts:Email1Address>dora@example.com</contacts:Email1Address>"),
+    "Calendar": CALENDAR_EVENT.replace("Room 7", "Room 8"),
+    "Tasks": TASK.replace("<tasks:Complete>0</tasks:Complete>",
+                          "<tasks:Complete>1</tasks:Complete><tasks:DateCompleted>2027-01-18T12:00:00.000Z"
+                          "</tasks:DateCompleted>"),
+}
+
 NS_ALL = ('xmlns:airsyncbase="AirSyncBase" xmlns:contacts="Contacts" xmlns:contacts2="Contacts2" '
           'xmlns:calendar="Calendar" xmlns:tasks="Tasks" xmlns:email="Email"')
 
@@ -432,6 +444,21 @@ def run_scenario(port: int, log: list[str]) -> None:
         f"<airsync:SyncKey>{inbox_key}</airsync:SyncKey><CollectionId>{inbox}</CollectionId>"
         "<airsync:Options><airsync:FilterType>0</airsync:FilterType></airsync:Options></Collection></Collections></GetItemEstimate>")))
 
+    # Mark a message read and flagged for follow-up, then back (the seeded mail stays as other lab users expect)
+    if lunch:
+        for label, read, flag in (
+            ("read + flag", "1", "<email:Flag><email:Status>2</email:Status><email:FlagType>Follow up</email:FlagType>"
+             "<tasks:StartDate>2027-01-10T00:00:00.000Z</tasks:StartDate><tasks:UtcStartDate>2027-01-10T00:00:00.000Z"
+             "</tasks:UtcStartDate><tasks:DueDate>2027-01-11T00:00:00.000Z</tasks:DueDate><tasks:UtcDueDate>"
+             "2027-01-11T00:00:00.000Z</tasks:UtcDueDate></email:Flag>"),
+            ("unread + no flag", "0", "<email:Flag/>"),
+        ):
+            inbox_key = sync_key_of(step(f"Sync INBOX {label}", a.post("Sync", (
+                f'<Sync xmlns="AirSync" {NS_ALL}><Collections><Collection><SyncKey>{inbox_key}</SyncKey>'
+                f"<CollectionId>{inbox}</CollectionId><GetChanges>0</GetChanges><Commands><Change>"
+                f"<ServerId>{lunch['ServerId']}</ServerId><ApplicationData><email:Read>{read}</email:Read>{flag}"
+                "</ApplicationData></Change></Commands></Collection></Collections></Sync>")))) or inbox_key
+
     # Archive with MIME bodies (type 4), through the base64 query form
     key = sync_key_of(step("Sync Archive 0", a.post("Sync", sync_xml(archive, "0"))))
     step("Sync Archive mime (base64 query)", a.post("Sync", sync_xml(
@@ -476,13 +503,27 @@ def run_scenario(port: int, log: list[str]) -> None:
             f"<CollectionId>{collection_id}</CollectionId><Commands><Add><ClientId>{client_id}</ClientId><ApplicationData>"
             f"{fields}</ApplicationData></Add></Commands></Collection></Collections></Sync>")))
         added, key = added_server_id(root), sync_key_of(root)
+
+        def b_sync(label: str, b_key: str) -> str:
+            # SOGo's contact/calendar sync keys are Unix seconds: a change in the same second as B's key is
+            # reported only once that second has passed
+            time.sleep(1.1)
+            return sync_key_of(step(label, b.post("Sync", sync_xml(
+                collection_id, b_key, "<GetChanges>1</GetChanges><WindowSize>100</WindowSize>",
+                "<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
+                "</airsyncbase:BodyPreference></Options>")), b)) or b_key
+
         b_key = sync_key_of(step(f"Sync {name} B 0", b.post("Sync", sync_xml(collection_id, "0")), b))
-        step(f"Sync {name} B changes", b.post("Sync", sync_xml(
-            collection_id, b_key, "<GetChanges>1</GetChanges><WindowSize>100</WindowSize>",
-            "<Options><airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type></airsyncbase:BodyPreference>"
-            "</Options>")), b)
+        b_key = b_sync(f"Sync {name} B changes", b_key)
         if added:
+            key = sync_key_of(step(f"Sync {name} change", a.post("Sync", (
+                f'<Sync xmlns="AirSync" {NS_ALL}><Collections><Collection><SyncKey>{key}</SyncKey>'
+                f"<CollectionId>{collection_id}</CollectionId><GetChanges>0</GetChanges><Commands><Change>"
+                f"<ServerId>{added}</ServerId><ApplicationData>{CHANGED[name]}</ApplicationData></Change></Commands>"
+                "</Collection></Collections></Sync>")))) or key
+            b_key = b_sync(f"Sync {name} B sees the change", b_key)
             step(f"Sync {name} delete", a.post("Sync", delete_xml(collection_id, key, [added])))
+            b_sync(f"Sync {name} B sees the delete", b_key)
 
     # Folder hierarchy changes; MoveItems there and back; the plain-text 500 for a contacts folder
     root = step("FolderCreate", a.post("FolderCreate", (
