@@ -54,6 +54,9 @@ ANALYSIS_KEYS = (META_STATUS, META_STATUS_MEANING, META_PROBLEMS, META_PROBLEM)
 
 DEFAULT_CAPTURE_NAME = "eas-%Y%m%d-%H%M%S.sqlite"
 
+# "wait" mode: how long a flow may wait for its analysis before it goes on without it.
+WAIT_LIMIT_SECONDS = 10.0
+
 # Batches with more body bytes than this go into the worker's pipe from a thread, not from the event loop.
 SEND_IN_THREAD_BYTES = 1024 * 1024
 
@@ -458,6 +461,7 @@ class ActiveSyncAddon:
         self.idle: asyncio.Future[None] | None = None  # resolved when no batch is out (see `settled`)
         self.proc: WorkerProcess | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.reading: WorkerProcess | None = None  # the worker whose answers the loop is watching for
 
     # -- options -------------------------------------------------------------------------------------------
 
@@ -578,7 +582,12 @@ class ActiveSyncAddon:
                 return  # already finished (an error after the response), or not seen by `request`
             waiter = asyncio.get_running_loop().create_future() if self.annotate == ANNOTATE_WAIT else None
             if self.submit(f, kind, waiter) and waiter is not None:
-                await waiter
+                try:
+                    await asyncio.wait_for(asyncio.shield(waiter), WAIT_LIMIT_SECONDS)
+                except TimeoutError:
+                    # A stuck decoder never holds traffic: the flow goes on, its analysis lands when it comes.
+                    waiter.cancel()
+                    self.report(f, stage, TimeoutError(f"no analysis within {WAIT_LIMIT_SECONDS} s; not waiting"))
         except Exception as err:
             self.report(f, stage, err)
 
@@ -659,7 +668,7 @@ class ActiveSyncAddon:
         items, self.batch = self.batch or [], None
         for item, result in zip(items, results):
             try:
-                self.take(item.flow, result, update=item.waiter is None)
+                self.take(item.flow, result, update=item.waiter is None or item.waiter.cancelled())
             except Exception as err:
                 self.report(item.flow, "analysis", err)
             if item.waiter is not None and not item.waiter.done():
@@ -707,12 +716,15 @@ class ActiveSyncAddon:
                     self.worker_failed = True
                     logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
                 return None
-            try:
-                self.loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.loop = None  # no loop (a test calling hooks directly): `settled`/`done` read the answers
-            if self.loop is not None:
-                self.loop.add_reader(self.proc.fileno(), self.readable)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # called outside the loop (`done`, a test): `settled` and `stop_worker` read answers
+        if loop is not None and (loop is not self.loop or self.reading is not self.proc):
+            if self.reading is self.proc:
+                self.forget_reader(self.proc)
+            self.loop, self.reading = loop, self.proc
+            loop.add_reader(self.proc.fileno(), self.readable)
         return self.proc
 
     def worker_lost(self, err: BaseException) -> None:
@@ -729,6 +741,8 @@ class ActiveSyncAddon:
             self.idle.set_result(None)
 
     def forget_reader(self, proc: WorkerProcess) -> None:
+        if self.reading is proc:
+            self.reading = None
         if self.loop is not None and not self.loop.is_closed():
             try:
                 self.loop.remove_reader(proc.fileno())
@@ -738,7 +752,7 @@ class ActiveSyncAddon:
     async def settled(self) -> None:
         """Wait until every flow handed to the worker is analysed and its result applied."""
         while self.batch is not None:
-            if self.loop is None:  # the worker was started outside the loop: read its answer here
+            if self.reading is not self.proc:  # nobody watches this worker's pipe: read its answer here
                 self.readable()
                 continue
             self.idle = asyncio.get_running_loop().create_future()
