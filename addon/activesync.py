@@ -447,6 +447,7 @@ class ActiveSyncAddon:
     def __init__(self, capture_dir: Path | str | None = None) -> None:
         self.capture_dir = Path(capture_dir) if capture_dir is not None else Path("captures")
         self.annotate = ANNOTATE_LIVE
+        self.wait_limit = WAIT_LIMIT_SECONDS
         self.keep_credentials = False
         self.max_body: int | None = None
         self.capture_path: Path | None = None
@@ -583,11 +584,11 @@ class ActiveSyncAddon:
             waiter = asyncio.get_running_loop().create_future() if self.annotate == ANNOTATE_WAIT else None
             if self.submit(f, kind, waiter) and waiter is not None:
                 try:
-                    await asyncio.wait_for(asyncio.shield(waiter), WAIT_LIMIT_SECONDS)
+                    await asyncio.wait_for(asyncio.shield(waiter), self.wait_limit)
                 except TimeoutError:
                     # A stuck decoder never holds traffic: the flow goes on, its analysis lands when it comes.
                     waiter.cancel()
-                    self.report(f, stage, TimeoutError(f"no analysis within {WAIT_LIMIT_SECONDS} s; not waiting"))
+                    self.report(f, stage, TimeoutError(f"no analysis within {self.wait_limit:g} s; not waiting"))
         except Exception as err:
             self.report(f, stage, err)
 

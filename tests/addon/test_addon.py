@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -428,3 +430,22 @@ def test_a_killed_worker_is_replaced_and_traffic_goes_on(
     assert after[1].metadata["activesync.problems"] == 0, after[1].metadata  # analysed by the new worker
     addon.done()
     assert "Ping" in [record.row.command for record in read_capture(capture)]
+
+
+def test_a_stuck_worker_never_holds_a_flow_in_wait_mode(tctx: taddons.context) -> None:
+    addon = load(tctx, activesync_capture="")
+    run(tctx, tctx.cycle(addon, eas_flow()))  # the worker is up
+    assert addon.proc is not None
+    addon.wait_limit = 0.5
+    os.kill(addon.proc.process.pid, signal.SIGSTOP)  # a decoder that never comes back
+    try:
+        f = eas_flow("FolderSync", FOLDERSYNC_REQUEST, FOLDERSYNC_RESPONSE)
+        before = wire_state(f)
+        run(tctx, tctx.cycle(addon, f))  # returns after the limit, without the analysis
+        assert wire_state(f) == before
+        assert "no analysis within 0.5 s" in f.metadata["activesync.error"]
+        assert "activesync.status" not in f.metadata
+    finally:
+        os.kill(addon.proc.process.pid, signal.SIGCONT)
+    run(tctx, addon.settled())
+    assert f.metadata["activesync.status"] == 1  # it lands once the worker answers
