@@ -327,3 +327,35 @@ def test_the_real_server_through_the_addon(mitm_confdir: Path, tmp_path: Path) -
         rows = sorted(reader.flows(), key=lambda row: row.id)
         assert [(row.command, row.eas_status) for row in rows] == [("Options", None), ("FolderSync", 1)]
         assert reader.flow(rows[1].id).response_body == answers[1].body
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 300 KB tmpfs, to fill up (needs the right to mount; skipped otherwise)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_disk_never_stops_the_traffic(origin: Origin, mitm_confdir: Path, tiny_disk: Path) -> None:
+    requests = canned_requests()  # the 2 MB body alone fills the disk
+    proxy = start_mitmdump(
+        origin.port, mitm_confdir, addon=True, options={"activesync_capture": str(tiny_disk / "capture.sqlite")}
+    )
+    try:
+        through_proxy = [send_all(proxy.port, requests) for _ in range(2)]
+        direct = send_all(origin.port, requests)
+    finally:
+        exit_code = proxy.stop()
+    assert through_proxy == [direct, direct]
+    assert exit_code == 0
+    assert "disk is full" in proxy.output, proxy.output
+    assert proxy.output.count("closing failed") == 1
