@@ -17,7 +17,7 @@ from textual.screen import Screen
 from viewer.commands import InspectorCommands
 from viewer.messages import FlowLoaded, FlowLoadFailed, LoadedFlow, ReplayFinished
 from viewer.screens.editor import EditorScreen
-from viewer.screens.exchange import ExchangeScreen
+from viewer.screens.exchange import ExchangeScreen, prepare
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
 from viewer.source import PAGE_SIZE, CaptureSource, FlowFilter
@@ -126,17 +126,20 @@ class EasInspectorApp(App[None]):
     def load_flow_worker(self, flow_id: int, purpose: str) -> None:
         try:
             flow = load_flow(self.source, flow_id)
+            view = None
+            if purpose == "show":
+                flow, view = prepare(flow)  # the exchange screen's content, built off the UI thread
         except Exception as err:  # noqa: BLE001
             self.post_message(FlowLoadFailed(flow_id, f"cannot read flow #{flow_id}: {err}"))
             return
-        self.post_message(FlowLoaded(flow, purpose))
+        self.post_message(FlowLoaded(flow, purpose, view))
 
     @on(FlowLoaded)
     def _flow_loaded(self, event: FlowLoaded) -> None:
         if event.purpose == "edit":
             self.open_editor(event.flow)
         else:
-            self.push_screen(ExchangeScreen(event.flow))
+            self.push_screen(ExchangeScreen(event.flow, event.view))
 
     @on(FlowLoadFailed)
     def _flow_load_failed(self, event: FlowLoadFailed) -> None:
@@ -177,7 +180,7 @@ class EasInspectorApp(App[None]):
         if event.flow_id is not None:
             self.open_flow(event.flow_id, "show")
         elif event.unsaved is not None:
-            self.push_screen(ExchangeScreen(event.unsaved))
+            self.push_screen(ExchangeScreen(event.unsaved, event.unsaved_view))
 
     # ------------------------------------------------------------------ app
     def action_help(self) -> None:

@@ -103,12 +103,13 @@ class LoadedFlow:
 
 
 class FlowLoaded(Message):
-    """A flow is read and analysed, ready to show (purpose: "show" or "edit")."""
+    """A flow is read and analysed, ready to show (purpose: "show" or "edit"); `view` is what the screen shows."""
 
-    def __init__(self, flow: LoadedFlow, purpose: str) -> None:
+    def __init__(self, flow: LoadedFlow, purpose: str, view: Any = None) -> None:
         super().__init__()
         self.flow = flow
         self.purpose = purpose
+        self.view = view
 
 
 class FlowLoadFailed(Message):
@@ -122,13 +123,19 @@ class ReplayFinished(Message):
     """The server answered a replay; `flow_id` is the stored replay, or None and `unsaved` when storing failed."""
 
     def __init__(
-        self, result: ReplayResult, flow_id: int | None, store_error: str | None, unsaved: LoadedFlow | None = None
+        self,
+        result: ReplayResult,
+        flow_id: int | None,
+        store_error: str | None,
+        unsaved: LoadedFlow | None = None,
+        unsaved_view: Any = None,
     ) -> None:
         super().__init__()
         self.result = result
         self.flow_id = flow_id
         self.store_error = store_error
         self.unsaved = unsaved
+        self.unsaved_view = unsaved_view
 
 
 class ReplayFailed(Message):

@@ -13,7 +13,7 @@ from tests.viewer.helpers import wait_screen, focus, flow_list, main, notificati
 from viewer.app import make_app
 from viewer.screens.exchange import ExchangeScreen
 from viewer.screens.help import HelpScreen
-from viewer.widgets.xml_text import XmlTextArea
+from viewer.widgets.code_view import CodeView
 
 SIZE = (120, 36)
 
@@ -174,7 +174,7 @@ async def test_open_exchange_shows_request_response_headers_and_raw(capture: Pat
         await pilot.press("5")
         assert screen.query_one("#exchange-tabs").active == "tab-raw"  # type: ignore[attr-defined]
         await wait_for(pilot, lambda: screen.query("#raw-request"), "raw pane mounted")
-        raw = screen.query_one("#raw-request", XmlTextArea).text
+        raw = screen.query_one("#raw-request", CodeView).text
         assert raw.startswith("00000000  " + " ".join(f"{b:02x}" for b in screen.flow.record.request_body[:8]))
         await pilot.press("1")
         screen.query_one("#request-tabs").active = "request-headers-pane"  # type: ignore[attr-defined]
@@ -280,7 +280,7 @@ async def test_selecting_a_problem_with_an_offset_shows_that_byte(capture: Path)
         await pilot.press("enter")
         which = "response" if "response" in problem.where else "request"
         await wait_for(pilot, lambda: screen.query(f"#raw-{which}"), "raw pane")
-        area = screen.query_one(f"#raw-{which}", XmlTextArea)
+        area = screen.query_one(f"#raw-{which}", CodeView)
         await wait_for(pilot, lambda: app.focused is area, "hex dump focused")
         assert screen.query_one("#exchange-tabs").active == "tab-raw"  # type: ignore[attr-defined]
         assert area.cursor_location[0] == problem.offset // 16

@@ -71,3 +71,14 @@ def test_xml_highlights_tags_attributes_strings_and_multiline_comments() -> None
     assert found[2] == [(0, 19, "comment")]
     # byte offsets: the two-byte é shifts the tag by two
     assert (2, 4, "tag") in found[3]
+
+
+def test_comment_states_and_line_highlights_for_lazy_rendering() -> None:
+    from viewer.widgets.xml_text import comment_states, highlight_line
+
+    lines = ["<a>", "<!-- one", "two", "three --> <b/>", "<!-- x --><!-- y", "z -->"]
+    assert comment_states(lines) == [False, False, True, True, False, True]
+    spans, in_comment, _ = highlight_line(lines[3], in_comment=True)
+    assert spans[0] == (0, 9, "comment") and (10, 12, "tag") in spans and not in_comment
+    spans, in_comment, _ = highlight_line("é<A b='c'/>")
+    assert (1, 3, "tag") in spans  # character offsets for rich Text

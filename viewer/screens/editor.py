@@ -258,12 +258,15 @@ class EditorScreen(Screen[None]):
         flow_id: int | None = None
         store_error: str | None = None
         unsaved: LoadedFlow | None = None
+        unsaved_view: object = None
         try:
             flow_id = self.inspector.store_replay(self.flow.record, request, result)
         except Exception as err:  # noqa: BLE001 - the answer is still shown, decoded
             store_error = f"the replay was not stored in the capture: {err}"
-            unsaved = self.inspector.unsaved_replay(self.flow, request, result)
-        self.post_message(ReplayFinished(result, flow_id, store_error, unsaved))
+            from viewer.screens.exchange import prepare
+
+            unsaved, unsaved_view = prepare(self.inspector.unsaved_replay(self.flow, request, result))
+        self.post_message(ReplayFinished(result, flow_id, store_error, unsaved, unsaved_view))
 
     def action_send(self) -> None:
         if self.sending:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -11,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.lazy import Lazy
+from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
@@ -19,7 +20,7 @@ from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
 from viewer.widgets.flow_list import human_size
 from viewer.widgets.hexdump import hexdump, line_of_offset
-from viewer.widgets.xml_text import XmlTextArea
+from viewer.widgets.code_view import CodeView
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
@@ -74,6 +75,24 @@ def summary(flow: LoadedFlow) -> Text:
     return text
 
 
+class OnDemand(Widget):
+    """A placeholder that builds its widget the first time it is shown (hidden tabs cost nothing)."""
+
+    DEFAULT_CSS = "OnDemand { height: 1fr; width: 1fr; }"
+
+    def __init__(self, factory: Callable[[], Widget]) -> None:
+        super().__init__()
+        self._factory = factory
+        self.built = False
+
+    def build(self) -> AwaitMount | None:
+        """Create and mount the widget (once); await the result to wait for the mount."""
+        if self.built:
+            return None
+        self.built = True
+        return self.mount(self._factory())
+
+
 class ExchangeScreen(Screen[None]):
     """Everything about one flow; Escape goes back, `e` edits and replays the request."""
 
@@ -91,14 +110,12 @@ class ExchangeScreen(Screen[None]):
         Binding("o", "original", "Original of a replay", show=False, id="exchange-original"),
     ]
 
-    def __init__(self, flow: LoadedFlow) -> None:
+    def __init__(self, flow: LoadedFlow, view: ExchangeView | None = None) -> None:
         super().__init__(classes=f"exchange-{flow.record.row.id}")
-        try:
-            self.view = _prepare(flow)
-        except Exception as err:  # noqa: BLE001 - never crash on an odd analysis: show the raw flow instead
-            flow = LoadedFlow(flow.record, None, f"cannot show the analysis: {type(err).__name__}: {err}", flow.original, flow.replay_ids)
-            self.view = _prepare(flow)
+        if view is None:
+            flow, view = prepare(flow)
         self.flow = flow
+        self.view = view
 
     @property
     def inspector(self) -> EasInspectorApp:
@@ -114,37 +131,54 @@ class ExchangeScreen(Screen[None]):
                     with TabPane("XML", id="request-xml-pane"):
                         yield _viewer(view.request_text, "request-xml")
                     with TabPane("Tree", id="request-tree-pane"):
-                        yield Lazy(XmlTree(id="request-tree", xml=view.request_xml))
+                        yield OnDemand(lambda: XmlTree(id="request-tree", xml=view.request_xml))
                     with TabPane("Query", id="request-query-pane"):
-                        yield Lazy(TableView(view.query_rows, ("field", "value"), id="request-query"))
+                        yield OnDemand(lambda: TableView(view.query_rows, ("field", "value"), id="request-query"))
                     with TabPane("Headers", id="request-headers-pane"):
-                        yield Lazy(TableView(view.request_headers, HEADER_COLUMNS, id="request-headers"))
+                        yield OnDemand(lambda: TableView(view.request_headers, HEADER_COLUMNS, id="request-headers"))
             with TabPane("Response", id="tab-response"):
                 with TabbedContent(id="response-tabs"):
                     with TabPane("XML", id="response-xml-pane"):
-                        yield Lazy(_viewer(view.response_text, "response-xml"))
+                        yield OnDemand(lambda: _viewer(view.response_text, "response-xml"))
                     with TabPane("Tree", id="response-tree-pane"):
-                        yield Lazy(XmlTree(id="response-tree", xml=view.response_xml))
+                        yield OnDemand(lambda: XmlTree(id="response-tree", xml=view.response_xml))
                     with TabPane("Headers", id="response-headers-pane"):
-                        yield Lazy(TableView(view.response_headers, HEADER_COLUMNS, id="response-headers"))
+                        yield OnDemand(lambda: TableView(view.response_headers, HEADER_COLUMNS, id="response-headers"))
             with TabPane("Side by side", id="tab-both"):
                 with Horizontal():
-                    yield Lazy(_viewer(view.request_text, "both-request"))
-                    yield Lazy(_viewer(view.response_text, "both-response"))
+                    yield OnDemand(lambda: _viewer(view.request_text, "both-request"))
+                    yield OnDemand(lambda: _viewer(view.response_text, "both-response"))
             with TabPane(f"Problems ({len(view.problems)})", id="tab-problems"):
-                yield Lazy(TableView(view.problems, ("where", "severity", "offset", "reason"), id="problems"))
+                yield OnDemand(lambda: TableView(view.problems, ("where", "severity", "offset", "reason"), id="problems"))
             with TabPane("Raw", id="tab-raw"):
                 with TabbedContent(id="raw-tabs"):
                     with TabPane("Request bytes", id="raw-request-pane"):
-                        yield Lazy(_viewer(view.request_hex, "raw-request", language=False))
+                        yield OnDemand(lambda: _viewer(view.request_hex, "raw-request", language=False))
                     with TabPane("Response bytes", id="raw-response-pane"):
-                        yield Lazy(_viewer(view.response_hex, "raw-response", language=False))
+                        yield OnDemand(lambda: _viewer(view.response_hex, "raw-response", language=False))
             if view.diff is not None and self.flow.original is not None:
                 with TabPane(f"Diff vs #{self.flow.original.record.row.id}", id="tab-diff"):
                     yield TableView(view.diff, ("", "element", "original", "replay"), id="diff")
         yield Footer()
 
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self.call_after_refresh(self._build_visible)
+
+    def _build_visible(self) -> None:
+        for placeholder in self.query(OnDemand):
+            if not placeholder.built and placeholder.region.area > 0:
+                placeholder.build()
+
+    async def _build_visible_now(self) -> None:
+        for placeholder in self.query(OnDemand):
+            if not placeholder.built and placeholder.region.area > 0:
+                mounting = placeholder.build()
+                if mounting is not None:
+                    await mounting
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self._build_visible)
         ex = self.flow.exchange
         if ex is not None and ex.problems and not (ex.request_body and ex.request_body.xml):
             self.query_one("#exchange-tabs", TabbedContent).active = "tab-problems"
@@ -165,14 +199,17 @@ class ExchangeScreen(Screen[None]):
         which = "response" if "response" in problem.where else "request"
         self.query_one("#exchange-tabs", TabbedContent).active = "tab-raw"
         self.query_one("#raw-tabs", TabbedContent).active = f"raw-{which}-pane"
-        line = line_of_offset(problem.offset)
+        self.call_after_refresh(self._show_byte, which, line_of_offset(problem.offset))
 
-        def show() -> None:
-            area = self.query_one(f"#raw-{which}", XmlTextArea)
-            area.move_cursor((line, 0), center=True)
-            area.focus()
-
-        self.call_after_refresh(show)
+    async def _show_byte(self, which: str, line: int) -> None:
+        """Put the hex dump's cursor on `line` once the Raw tab (built on demand) is there."""
+        await self._build_visible_now()
+        views = self.query(f"#raw-{which}")
+        if not views:
+            return
+        area = views.first(CodeView)
+        area.move_cursor((line, 0), center=True)
+        area.focus()
 
     def action_back(self) -> None:
         self.dismiss()
@@ -226,6 +263,19 @@ class ExchangeView:
     diff: list[tuple[str, ...]] | None
 
 
+def prepare(flow: LoadedFlow) -> tuple[LoadedFlow, ExchangeView]:
+    """What the exchange screen shows, computed off the UI thread (workers call this).
+
+    An analysis that cannot be shown (a bug, odd data) is dropped for the raw flow, with the reason as a problem.
+    """
+    try:
+        return flow, _prepare(flow)
+    except Exception as err:  # noqa: BLE001 - never crash on an odd analysis: show the raw flow instead
+        reason = f"cannot show the analysis: {type(err).__name__}: {err}"
+        raw = LoadedFlow(flow.record, None, reason, flow.original, flow.replay_ids)
+        return raw, _prepare(raw)
+
+
 def _prepare(flow: LoadedFlow) -> ExchangeView:
     record, ex = flow.record, flow.exchange
     req_body = ex.request_body if ex is not None else None
@@ -270,11 +320,9 @@ def _plain_response(flow: LoadedFlow) -> str | None:
     return ex.response_body.plain_xml or ex.response_body.xml
 
 
-def _viewer(text: str, widget_id: str, language: bool = True) -> XmlTextArea:
-    area = XmlTextArea(text, read_only=True, id=widget_id, show_line_numbers=language, soft_wrap=False)
-    if not language:
-        area.highlight_cursor_line = True
-    return area
+def _viewer(text: str, widget_id: str, language: bool = True) -> CodeView:
+    """A read-only view that renders only the visible lines (bodies of megabytes open at once)."""
+    return CodeView(text, xml=language, line_numbers=language, id=widget_id)
 
 
 HEADER_COLUMNS = ("header", "value", "meaning")
@@ -325,4 +373,4 @@ def _problem_rows(flow: LoadedFlow) -> list[tuple[str, ...]]:
     return rows
 
 
-__all__ = ["ExchangeScreen", "body_text", "summary"]
+__all__ = ["ExchangeScreen", "ExchangeView", "body_text", "diff_rows", "prepare", "summary"]

@@ -47,8 +47,14 @@ def _label(el: etree._Element) -> Text:
     return label
 
 
+UNFOLD_ALL_LIMIT = 5000  # elements; bigger documents unfold level by level
+
+
 class XmlTree(Tree[str]):
-    """The XML as a tree: Enter/Space folds one element, + / - unfold / fold everything."""
+    """The XML as a tree: Enter/Space folds one element, + / - unfold / fold everything.
+
+    Children are created when their parent is first unfolded, so a document of megabytes opens at once.
+    """
 
     BINDINGS = [
         Binding("plus,equals_sign", "expand_all", "Unfold all", id="xml-unfold-all", show=False),
@@ -59,13 +65,16 @@ class XmlTree(Tree[str]):
         super().__init__("(no XML)", id=id)
         self.show_root = True
         self._initial_xml = xml
+        self._pending: dict[int, etree._Element] = {}  # node id -> element whose children are not built yet
+        self.element_count = 0
 
     def on_mount(self) -> None:
         self.load_xml(self._initial_xml)
 
-    def load_xml(self, xml: str | None, title: str = "") -> None:
+    def load_xml(self, xml: str | None) -> None:
         """Replace the tree with the document `xml` (None: nothing to show)."""
         self.clear()
+        self._pending.clear()
         if not xml:
             self.root.set_label("(no XML)")
             return
@@ -74,24 +83,47 @@ class XmlTree(Tree[str]):
         except ValueError as err:
             self.root.set_label(f"(not well-formed XML: {err})")
             return
-        count = sum(1 for _ in root.iter())
+        self.element_count = sum(1 for _ in root.iter(tag=etree.Element))
         self.root.set_label(_label(root))
         self.root.data = _name(root)
-        self._add_xml_children(self.root, root, 1, count <= EXPAND_ALL_UP_TO)
+        depth = 99 if self.element_count <= EXPAND_ALL_UP_TO else 2
+        self._grow_xml(self.root, root, depth)
         self.root.expand()
 
-    def _add_xml_children(self, node: TreeNode[str], el: etree._Element, depth: int, expand_all: bool) -> None:
+    def _grow_xml(self, node: TreeNode[str], el: etree._Element, depth: int) -> None:
+        """Add `el`'s children under `node`; `depth` more levels are built and unfolded now."""
         for child in el:
             if not isinstance(child.tag, str):
                 continue
-            grand = [c for c in child if isinstance(c.tag, str)]
-            if grand:
-                sub = node.add(_label(child), data=_name(child), expand=expand_all or depth < 3)
-                self._add_xml_children(sub, child, depth + 1, expand_all)
+            if any(isinstance(grand.tag, str) for grand in child):
+                sub = node.add(_label(child), data=_name(child), expand=depth > 1, allow_expand=True)
+                if depth > 1:
+                    self._grow_xml(sub, child, depth - 1)
+                else:
+                    self._pending[sub.id] = child
             else:
                 node.add_leaf(_label(child), data=_name(child))
 
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        element = self._pending.pop(event.node.id, None)
+        if element is not None:
+            self._grow_xml(event.node, element, 1)
+
+    def _grow_all_xml(self, node: TreeNode[str]) -> None:
+        element = self._pending.pop(node.id, None)
+        if element is not None:
+            self._grow_xml(node, element, 1)
+        for child in node.children:
+            self._grow_all_xml(child)
+
     def action_expand_all(self) -> None:
+        if self.element_count > UNFOLD_ALL_LIMIT:
+            self.notify(
+                f"{self.element_count:,} elements: too many to unfold at once; unfold them level by level (Enter).",
+                severity="warning",
+            )
+            return
+        self._grow_all_xml(self.root)
         self.root.expand_all()
 
     def action_collapse_all(self) -> None:
