@@ -158,14 +158,66 @@ async def _measure(path: Path) -> dict[str, float]:
     return out
 
 
+def build_big_capture(path: Path, items: int = 2000) -> int:
+    """One Sync whose response holds `items` mails (about 0.7 MB of WBXML, 1.5 MB of XML); returns its size."""
+    import eas
+
+    from tests.viewer.conftest import SYNC_REQUEST, eas_flow, write_capture
+
+    adds = "".join(
+        f"<Add><ServerId>1:{i}</ServerId><ApplicationData><email:Subject>Message {i} with a subject</email:Subject>"
+        f"<email:From>someone{i}@example.com</email:From><airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type>"
+        f"<airsyncbase:Data>{'Hello world. ' * 20}</airsyncbase:Data></airsyncbase:Body></ApplicationData></Add>"
+        for i in range(items)
+    )
+    xml = (
+        '<Sync xmlns="AirSync" xmlns:email="Email" xmlns:airsyncbase="AirSyncBase"><Collections><Collection>'
+        f"<SyncKey>2</SyncKey><CollectionId>1</CollectionId><Status>1</Status><Commands>{adds}</Commands>"
+        "</Collection></Collections></Sync>"
+    )
+    body = bytes(eas.encode(xml))
+    write_capture(path, [eas_flow("Sync", SYNC_REQUEST, body)])
+    return len(body)
+
+
+async def _measure_big(path: Path) -> dict[str, float]:
+    from tests.viewer.helpers import wait_for, wait_loaded, wait_screen
+    from viewer.app import make_app
+    from viewer.screens.exchange import ExchangeScreen
+
+    out: dict[str, float] = {}
+    app = make_app(path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_loaded(pilot, app, 1)
+        t = time.perf_counter()
+        await pilot.press("enter")
+        screen = await wait_screen(pilot, app, ExchangeScreen)
+        out["open_big_exchange_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        await pilot.press("2")
+        await wait_for(pilot, lambda: screen.query("#response-xml"), "response XML")
+        out["big_response_tab_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        screen.query_one("#response-tabs").active = "response-tree-pane"
+        await wait_for(pilot, lambda: screen.query("#response-tree"), "response tree")
+        await pilot.pause()
+        out["big_tree_tab_s"] = time.perf_counter() - t
+    out["peak_rss_big_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-big", help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES), help="comma-separated flow counts")
     parser.add_argument("--repeat", type=int, default=3, help="viewer runs per size (the table shows medians)")
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(asyncio.run(_measure(Path(args.measure)))))
+        return 0
+    if args.measure_big:
+        print(json.dumps(asyncio.run(_measure_big(Path(args.measure_big)))))
         return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-viewer-") as tmp:
@@ -184,6 +236,15 @@ def main() -> int:
             measured["build_s"] = build_s
             measured["file_mb"] = path.stat().st_size / 1e6
             rows.append(measured)
+        big_path = Path(tmp) / "bench-big.sqlite"
+        big_size = build_big_capture(big_path)
+        big_runs = []
+        for _ in range(args.repeat):
+            result = subprocess.run(
+                [sys.executable, __file__, "--measure-big", str(big_path)], capture_output=True, text=True, check=True, cwd=ROOT
+            )
+            big_runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        big = {key: statistics.median(run[key] for run in big_runs) for key in big_runs[0]}
     keys = [
         ("flows", "{:,.0f}"),
         ("file_mb", "{:.1f}"),
@@ -205,6 +266,10 @@ def main() -> int:
     print(f"{'metric':<{width}}  " + "  ".join(f"{int(r['flows']):>12,}" for r in rows))
     for key, fmt in keys:
         print(f"{key:<{width}}  " + "  ".join(f"{fmt.format(r[key]):>12}" for r in rows))
+    print()
+    print(f"one Sync response of {big_size / 1024:.0f} KiB WBXML (2,000 mails; medians of {args.repeat} runs)")
+    for key in ("open_big_exchange_s", "big_response_tab_s", "big_tree_tab_s", "peak_rss_big_mb"):
+        print(f"{key:<{width}}  {big[key]:>12.3f}")
     return 0
 
 
