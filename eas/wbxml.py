@@ -255,6 +255,30 @@ def _root_tables(page_number: int, strict: bool) -> list[_Table | None]:
         tables[page_number] = _TABLES[(False, strict)][page_number]
         _ROOT_TABLES[(page_number, strict)] = tables
     return tables
+
+
+def _root_starts(strict: bool) -> dict[bytes, tuple[int, list[_Table | None], _Table, bytes, bytes, bytes]]:
+    """The commonest document start, a plain root tag with content (after one SWITCH_PAGE unless on page 0).
+
+    Keyed by its bytes (`T` or `00 P T`): (page, page tables, its table, open tag, close tag, open tag with
+    the declaration of its page, for documents that use no other page).
+    """
+    starts = {}
+    for page in CODE_PAGES:
+        tables = _root_tables(page.number, strict)
+        table = tables[page.number]
+        assert table is not None
+        for token in range(0x05 | _CONTENT_FLAG, 0x80):
+            entry = table[token]
+            if entry is None or entry[2] or entry[1] is None:
+                continue
+            open_b, close_b = entry[0], entry[1]
+            key = bytes((token,)) if page.number == 0 else bytes((SWITCH_PAGE, page.number, token))
+            starts[key] = (page.number, tables, table, open_b, close_b, open_b[:-1] + _DEFAULT_DECL[page.number] + b">")
+    return starts
+
+
+_ROOT_STARTS: Final = {strict: _root_starts(strict) for strict in (False, True)}
 _UNKNOWN_PAGE_TABLES: dict[int, _Table] = {}
 
 
@@ -574,30 +598,50 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
 
 def _decode_xml(data: bytes, strict: bool) -> bytes:
     """The XML text (UTF-8) of a WBXML document; see the theory of operation above."""
-    root_attrs, codec, strtbl, i = _read_header(data, strict)
+    if data[:4] == _STANDARD_HEADER:
+        root_attrs: list[bytes] = []
+        codec, strtbl, i = "utf-8", b"", 4
+    else:
+        root_attrs, codec, strtbl, i = _read_header(data, strict)
     utf8 = codec == "utf-8"
     n = len(data)
-    tables = _TABLES[(True, strict)]
-    page = 0
-    first_table = tables[0]
-    assert first_table is not None
-    table: _Table = first_table
-    out: list[bytes] = []
-    append = out.append
     # Open elements: (close tag, index of the open tag in out, bare open tag, flags, markers).
-    stack: list[tuple[bytes, int, bytes, int, Sequence[bytes]]] = []
+    stack: list[tuple[bytes, int, bytes, int, Sequence[bytes]]]
+    used_pages: set[int]
+    key = data[i : i + 1]
+    if key == b"\x00":
+        key = data[i : i + 3]
+    start = _ROOT_STARTS[strict].get(key)
+    if start is not None:  # the commonest start, taken in one step (the general path below does the same)
+        page, tables, table, open_b, close_b, root_open = start
+        root_page = page
+        used_pages = {page}
+        stack = [(close_b, 0, open_b, 0, ())]
+        out = [open_b]
+        irregular = False
+        i += len(key)
+    else:
+        root_open = None
+        root_page = -1
+        used_pages = set()
+        tables = _TABLES[(True, strict)]
+        page = 0
+        first_table = tables[0]
+        assert first_table is not None
+        table = first_table
+        stack = []
+        out = []
+        # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
+        irregular = True
+    append = out.append
     # Content tokens held back (by index in stack) until it is known whether the element is a leaf.
     buffered: dict[int, list[_Piece]] = {}
     pend: list[int] = []  # SWITCH_PAGE tokens not yet attached to a tag, END or text
     pend_base = 0  # the page before the first pending switch
     pend_at = 0  # the offset of the first pending switch
-    # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
-    irregular = True
     # The current page was reached by switches that no tag consumed: the next tag must note it as used.
     page_unmarked = False
     need_ns = bool(root_attrs)
-    used_pages: set[int] = set()
-    root_page = -1
     prolog: list[bytes] = []
     care = _TEXT_CARE.search if utf8 else _ALWAYS_CARE.search
     leaf_run = _LEAF_RUN.match
@@ -646,6 +690,18 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                                 )
                             start = i
                             i = run.end()
+                            if run_bytes.find(b"\x00\x01\x00") < 0:  # no SWITCH_PAGE inside: one table
+                                before = len(out)
+                                for leaf in text_run.split(b"\x00\x01"):
+                                    leaf_entry = table[leaf[0]]
+                                    if leaf_entry is None or leaf_entry[2]:
+                                        # Not plain (opaque, placeholder): resume there, slowly.
+                                        resume = (len(out) - before) // 3
+                                        i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
+                                        no_run_before = start + len(run_bytes)  # the rest one by one: no rescans
+                                        break
+                                    extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
+                                continue
                             switch_to = -1  # a SWITCH_PAGE seen before the leaf, and where it began
                             switch_at = 0
                             for k, leaf in enumerate(text_run.split(b"\x00\x01")):
@@ -941,6 +997,9 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
             raise MalformedError(f"{n - i} bytes after the root element", i)
         root_attrs.append(_attr("trailer", _b64(data[i:])))
         need_ns = True
+    if root_open is not None and not need_ns and len(used_pages) == 1:  # one page, no markers
+        out[0] = root_open
+        return b"".join(out)
     decls = [_DEFAULT_DECL[root_page]] if 0 <= root_page < known_pages else []
     if len(used_pages) > 1 or root_page not in used_pages:
         decls.extend(_PREFIX_DECL[used_page] for used_page in sorted(used_pages) if used_page != root_page)
@@ -991,10 +1050,15 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = False) -> etr
         LimitError): anything else wrong; each names the byte offset.
     """
     xml = _decode_xml(data if type(data) is bytes else bytes(data), strict)
+    parser = _internal_parser()
     try:
-        return etree.fromstring(xml, _internal_parser())
+        # The feed interface (libxml2's push parser) builds the same tree as etree.fromstring in 10-20% less
+        # time on every shape measured. A parse error resets the parser, and so does close().
+        parser.feed(xml)
+        root: etree._Element = parser.close()
     except etree.XMLSyntaxError as err:  # a decoder bug: never let it escape as a foreign error
         raise MalformedError(f"decoded XML did not parse: {err}") from err
+    return root
 
 
 def to_xml(root: etree._Element, pretty: bool = True) -> str:
