@@ -60,6 +60,11 @@ WAIT_LIMIT_SECONDS = 10.0
 # Batches with more body bytes than this go into the worker's pipe from a thread, not from the event loop.
 SEND_IN_THREAD_BYTES = 1024 * 1024
 
+# The worker's CPU priority (added to the proxy's nice value). Its work is background work: where CPUs are
+# short (client, server, proxy and worker on one small machine), the proxy's traffic gets the CPU first and the
+# analysis lags during a burst, catching up after it; nothing is dropped (`done` waits for every flow).
+WORKER_NICE = 10
+
 
 def eas_kind(path: str) -> str | None:
     """Classify a request path (query allowed): "eas", "autodiscover", or None for everything else."""
@@ -194,17 +199,21 @@ class FlowJob:
     flow_input: Any = None
     values: tuple[Any, ...] | None = None
 
-    def analysis_values(self) -> tuple[Any, ...]:
+    def analysis(self) -> eas.Exchange:
+        """The flow's analysis: when recording, the one the capture stores (annotated XML for its search index),
+        made here once for both the metadata and the capture; else without annotation (metadata only)."""
         if self.values is not None:
-            return self.values
+            return analyze_values(*self.values)
+        from addon.store import analyze_parts
+
         fi = self.flow_input
-        return (
+        return analyze_parts(
             fi.method,
             fi.display_url(),
-            list(fi.request_headers),
+            fi.request_headers,
             fi.request_body,
             fi.response_status,
-            list(fi.response_headers) if fi.response_headers is not None else None,
+            fi.response_headers,
             fi.response_body,
         )
 
@@ -272,16 +281,19 @@ def worker_run(job: FlowJob) -> JobResult:
     """Analyse one flow and queue it for the capture (in the worker process); never raises."""
     metadata = None
     error = None
+    exchange = None
     if job.analyse:
         try:
-            metadata = analysis_metadata(job.kind, analyze_values(*job.analysis_values()))
+            exchange = job.analysis()
+            metadata = analysis_metadata(job.kind, exchange)
         except Exception as err:
+            exchange = None  # the capture's writer analyses the flow itself
             error = f"{type(err).__name__}: {err}"
     if job.capture is None:
         return JobResult(metadata, error=error)
     try:
         writer = worker_writer(job.capture)
-        writer.add(job.flow_input)
+        writer.add(job.flow_input, exchange=exchange)
     except Exception as err:
         return JobResult(metadata, capture_error=f"{type(err).__name__}: {err}", error=error)
     last_error = getattr(writer, "last_error", None)
@@ -324,6 +336,10 @@ def worker_main(requests: Any, answers: Any) -> None:
 
 def worker_entry(read_fd: int, write_fd: int) -> None:
     """`python -c` entry of the worker process: the two pipe ends it inherited."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # no os.nice (Windows) or not allowed: the same priority as the proxy
+        pass
     worker_main(
         multiprocessing.connection.Connection(read_fd, writable=False),
         multiprocessing.connection.Connection(write_fd, readable=False),

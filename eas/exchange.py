@@ -256,12 +256,16 @@ def _namespace(element: Any) -> str:
     return ""
 
 
-def _elements(root: Any) -> list[Any]:
-    return [el for el in root.iter() if isinstance(el.tag, str)]
+def _named(root: Any, name: str) -> Any:
+    """The elements (root included) whose local name is `name`, in any namespace or none, in document order.
+
+    lxml filters by tag in C: several times faster than testing every element in Python.
+    """
+    return root.iter("{*}" + name)
 
 
 def _leaf_texts(root: Any, name: str) -> list[str]:
-    return [(el.text or "").strip() for el in _elements(root) if _localname(el) == name and (el.text or "").strip()]
+    return [text for text in ((el.text or "").strip() for el in _named(root, name)) if text]
 
 
 def _path(element: Any) -> str:
@@ -487,8 +491,8 @@ def _link_parts(root: Any, parts: tuple[bytes, ...], where: str, problems: list[
     descriptions += [f"part {index}: {bodies.describe_bytes(part)}" for index, part in enumerate(parts) if index]
     if root is None:
         return descriptions
-    for element in _elements(root):
-        if _localname(element) != "Part" or "itemoperations" not in _namespace(element).lower():
+    for element in list(_named(root, "Part")):  # a list: comments are added while going through
+        if "itemoperations" not in _namespace(element).lower():
             continue
         text = (element.text or "").strip()
         if not text.isdigit() or not 0 < int(text) < len(parts):
@@ -519,8 +523,8 @@ def _statuses(root: Any, command: str | None) -> list[StatusNote]:
     from .annotate import status_meaning
 
     found: list[tuple[int, StatusNote]] = []
-    for element in _elements(root):
-        if _localname(element) != "Status" or _is_item_data(element):
+    for element in _named(root, "Status"):
+        if _is_item_data(element):
             continue
         text = (element.text or "").strip()
         if not text.lstrip("-").isdigit():
@@ -719,9 +723,9 @@ def _analyze(
         if root is None:
             continue
         collection_ids += _leaf_texts(root, "CollectionId")
-        for element in _elements(root):
+        for element in _named(root, "Id"):
             parent = element.getparent()
-            if _localname(element) == "Id" and parent is not None and _localname(parent) == "Folder":
+            if parent is not None and _localname(parent) == "Folder":
                 collection_ids.append((element.text or "").strip())
         classes += _leaf_texts(root, "Class")
         sync_keys += _leaf_texts(root, "SyncKey")
