@@ -279,6 +279,8 @@ def _root_starts(strict: bool) -> dict[bytes, tuple[int, list[_Table | None], _T
 
 
 _ROOT_STARTS: Final = {strict: _root_starts(strict) for strict in (False, True)}
+# (bare root open tag, pages used, WBXML_NS used) -> the root's open tag with its declarations.
+_ROOT_HEADS: dict[tuple[bytes, frozenset[int], bool], bytes] = {}
 _UNKNOWN_PAGE_TABLES: dict[int, _Table] = {}
 
 
@@ -613,7 +615,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
         key = data[i : i + 3]
     start = _ROOT_STARTS[strict].get(key)
     if start is not None:  # the commonest start, taken in one step (the general path below does the same)
-        page, tables, table, open_b, close_b, root_open = start
+        page, tables, table, root_bare, close_b, root_open = start
+        open_b = root_bare
         root_page = page
         used_pages = {page}
         stack = [(close_b, 0, open_b, 0, ())]
@@ -622,6 +625,7 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
         i += len(key)
     else:
         root_open = None
+        root_bare = b""
         root_page = -1
         used_pages = set()
         tables = _TABLES[(True, strict)]
@@ -665,7 +669,10 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                         continue
                     # Fast path: TAG+content STR_I text END.
                     if data[i + 1] == STR_I:
-                        run = leaf_run(data, i) if i >= no_run_before else None
+                        j = find(b"\x00", i + 2)
+                        # Another leaf may follow (its tag is followed by STR_I): try a run. A single leaf is
+                        # cheaper one by one (below).
+                        run = leaf_run(data, i) if j > 0 and j + 3 < n and data[j + 3] == STR_I and i >= no_run_before else None
                         if run is not None:
                             run_bytes = data[i : run.end() - 2]
                             if not run_bytes.isascii():
@@ -729,7 +736,6 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                                     switch_to = -1
                                 extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
                             continue
-                        j = find(b"\x00", i + 2)
                         if j > 0 and data[j + 1] == END:
                             chunk = data[i + 2 : j]
                             if chunk:
@@ -997,8 +1003,18 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
             raise MalformedError(f"{n - i} bytes after the root element", i)
         root_attrs.append(_attr("trailer", _b64(data[i:])))
         need_ns = True
-    if root_open is not None and not need_ns and len(used_pages) == 1:  # one page, no markers
-        out[0] = root_open
+    if root_open is not None and not root_attrs and out[0] is root_bare:  # a plain root
+        if not need_ns and len(used_pages) == 1:  # one page, no markers
+            out[0] = root_open
+            return b"".join(out)
+        key = (root_bare, frozenset(used_pages), need_ns)
+        head = _ROOT_HEADS.get(key)
+        if head is None:
+            decls = [_PREFIX_DECL[used_page] for used_page in sorted(used_pages) if used_page != root_page]
+            head = root_open[:-1] + b"".join(decls) + (_W_DECL if need_ns else b"") + b">"
+            if len(_ROOT_HEADS) < 4096:
+                _ROOT_HEADS[key] = head
+        out[0] = head
         return b"".join(out)
     decls = [_DEFAULT_DECL[root_page]] if 0 <= root_page < known_pages else []
     if len(used_pages) > 1 or root_page not in used_pages:
