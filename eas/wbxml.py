@@ -660,6 +660,18 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
         while True:
             tok = data[i]
             entry = table[tok]
+            if entry is None and tok == SWITCH_PAGE and not irregular:
+                # The canonical switch (to another page, right before a tag of it) is taken with that tag.
+                new_page = data[i + 1]
+                new_table = tables[new_page]
+                if new_table is not None and new_page != page:
+                    entry = new_table[data[i + 2]]
+                    if entry is not None:
+                        used_pages.add(new_page)
+                        page = new_page
+                        table = new_table
+                        i += 2
+                        tok = data[i]
             if entry is not None:
                 open_b, close_b, flags = entry
                 if not (irregular or flags):
@@ -762,13 +774,10 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                     if len(out) != element[1] + 1:
                         append(element[0])
                         i += 1
-                        # Closing tags come in runs: take the following ENDs here.
+                        # Closing tags come in runs: take the following ENDs here. Each closes an element
+                        # that has content (the child just closed).
                         while stack and data[i] == END:
-                            element = stack.pop()
-                            if len(out) == element[1] + 1:
-                                stack.append(element)
-                                break
-                            append(element[0])
+                            append(stack.pop()[0])
                             i += 1
                         if not stack:
                             break
@@ -1066,7 +1075,10 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = False) -> etr
         LimitError): anything else wrong; each names the byte offset.
     """
     xml = _decode_xml(data if type(data) is bytes else bytes(data), strict)
-    parser = _internal_parser()
+    try:
+        parser = _local.decode_parser
+    except AttributeError:
+        parser = _internal_parser()
     try:
         # The feed interface (libxml2's push parser) builds the same tree as etree.fromstring in 10-20% less
         # time on every shape measured. A parse error resets the parser, and so does close().
