@@ -1,4 +1,10 @@
-"""Request schema check against the MS-ASHTTP Appendix A XSDs kept in eas/schemas (loaded offline, cached)."""
+"""Request schema check against the MS-ASHTTP Appendix A XSDs kept in eas/schemas (loaded offline, cached).
+
+The appendix is the protocol 14.0 schema set. Where later versions (14.1, 16.0, 16.1) added request elements, the
+affected files are extended to accept them where the current MS-ASCMD / MS-ASPROV place them (Provision, Settings,
+ResolveRecipients, ValidateCert, Sync, ItemOperations, Search; see the note at the top of each file); everything
+else is checked as the appendix has it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,10 @@ _URL_SCHEME = "eas-schemas:///"
 # ItemOperations and Search lost text at page breaks in the spec's text dump: they are reassembled and checked
 # against the same schemas in MS-ASCMD 6.23/6.34 (see the notes at the top of each file). Sync keeps its own schema;
 # of its class schemas only Calendar is replaced by a permissive one, see Calendar-support.xsd.
+# Files extended with later protocol elements: Provision (settings:DeviceInformation, imported from Settings-request,
+# and AccountOnlyRemoteWipe), Settings (RightsManagementInformation), ResolveRecipients (Availability, Picture),
+# ValidateCert (CheckCRL), Sync/ItemOperations/Search (airsyncbase:BodyPartPreference, rm:* from
+# RightsManagement-support.xsd, Search Picture).
 SCHEMA_FILES: Mapping[tuple[str, str], str] = MappingProxyType(
     {
         ("FolderHierarchy:", "FolderCreate"): "FolderCreate-request.xsd",  # 6.1
@@ -141,7 +151,7 @@ _PATH_PREFIX = re.compile(r"[A-Za-z_][\w.-]*:")
 
 
 def validate_request(root: Any) -> list[str]:
-    """Check a decoded request against its MS-ASHTTP Appendix A schema.
+    """Check a decoded request against its MS-ASHTTP Appendix A schema (extended with later protocol elements).
 
     A server answers a request that breaks its schema with Status 4 (MS-ASHTTP 6; MS-ASCMD's protocol error).
 

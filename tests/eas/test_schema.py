@@ -1,4 +1,4 @@
-"""eas.schema: decoded requests against the MS-ASHTTP Appendix A XSDs kept in eas/schemas."""
+"""eas.schema: decoded requests against the MS-ASHTTP Appendix A XSDs kept in eas/schemas (with later elements)."""
 
 from __future__ import annotations
 
@@ -291,15 +291,33 @@ def test_itemoperations_other_rules() -> None:
     assert messages[2].startswith("ItemOperations/Move/DstFldId: Element 'DstFldId': [facet 'minLength']")
 
 
-def test_itemoperations_elements_newer_than_the_appendix_are_reported() -> None:
-    # MS-ASHTTP Appendix A is the 14.0 schema: BodyPartPreference (14.1) is not in it (see the note in the XSD)
+def test_itemoperations_newer_fetch_options_are_accepted() -> None:
+    # MS-ASCMD 2.2.3.125.3 / 2.2.3.67.1: BodyPartPreference, RightsManagementSupport in Options,
+    # RemoveRightsManagementProtection in Fetch (14.1); airsyncbase:Location in Options/Schema (16.0)
     root = xml(
-        '<ItemOperations xmlns="ItemOperations" xmlns:airsyncbase="AirSyncBase"><Fetch><Store>Mailbox</Store>'
-        "<Options><airsyncbase:BodyPartPreference><airsyncbase:Type>2</airsyncbase:Type>"
-        "</airsyncbase:BodyPartPreference></Options></Fetch></ItemOperations>"
+        '<ItemOperations xmlns="ItemOperations" xmlns:airsync="AirSync" xmlns:airsyncbase="AirSyncBase" '
+        'xmlns:rm="RightsManagement"><Fetch><Store>Mailbox</Store><airsync:ServerId>5:1</airsync:ServerId>'
+        "<rm:RemoveRightsManagementProtection/><Options><Schema><airsyncbase:Location/></Schema>"
+        "<airsyncbase:BodyPartPreference><airsyncbase:Type>2</airsyncbase:Type><airsyncbase:TruncationSize>100"
+        "</airsyncbase:TruncationSize></airsyncbase:BodyPartPreference>"
+        "<rm:RightsManagementSupport>1</rm:RightsManagementSupport></Options></Fetch></ItemOperations>"
+    )
+    assert validate_request(root) == []
+
+
+def test_itemoperations_newer_elements_in_the_wrong_place_are_reported() -> None:
+    # BodyPartPreference belongs in Fetch/Options, not directly in Fetch; RemoveRightsManagementProtection is empty
+    root = xml(
+        '<ItemOperations xmlns="ItemOperations" xmlns:airsyncbase="AirSyncBase" xmlns:rm="RightsManagement"><Fetch>'
+        "<Store>Mailbox</Store><airsyncbase:BodyPartPreference><airsyncbase:Type>2</airsyncbase:Type>"
+        "</airsyncbase:BodyPartPreference></Fetch><Fetch><Store>Mailbox</Store>"
+        "<rm:RemoveRightsManagementProtection>1</rm:RemoveRightsManagementProtection></Fetch></ItemOperations>"
     )
     messages = validate_request(root)
-    assert len(messages) == 1 and "BodyPartPreference" in messages[0] and "not expected" in messages[0]
+    assert len(messages) == 2
+    assert messages[0].startswith("ItemOperations/Fetch[1]/BodyPartPreference: Element 'BodyPartPreference'")
+    assert "not expected" in messages[0]
+    assert messages[1].startswith("ItemOperations/Fetch[2]/RemoveRightsManagementProtection:")
 
 
 SEARCH_VALID = {
@@ -358,3 +376,140 @@ def test_search_query_rules() -> None:
         "Expected is ( DateReceived )."
     )
     assert messages[1].startswith("Search/Store/Options/DeepTraversal: Element 'DeepTraversal'")
+
+
+REAL_REQUESTS = sorted(p.name for p in REAL.glob("*-request.wbxml"))
+
+
+def test_real_request_set_is_there() -> None:
+    assert len(REAL_REQUESTS) >= 60
+
+
+@pytest.mark.parametrize("name", REAL_REQUESTS)
+def test_every_real_request_validates(name: str) -> None:
+    import eas
+
+    try:
+        root = eas.decode((REAL / name).read_bytes())
+    except NotImplementedError:
+        pytest.skip("eas.wbxml codec not available yet")
+    namespace, _, local = root.tag[1:].partition("}")
+    if local != "Find":  # Find (16.1) has no request schema here
+        assert schema_for(namespace, local) is not None
+    assert validate_request(root) == []
+
+
+# Elements that protocol versions after the 2008 appendix added, each accepted where MS-ASCMD / MS-ASPROV put it.
+NEWER_VALID = {
+    "provision device information (14.1)": '<Provision xmlns="Provision" xmlns:settings="Settings">'
+    "<settings:DeviceInformation><settings:Set><settings:Model>Phone</settings:Model>"
+    "<settings:EnableOutboundSMS>0</settings:EnableOutboundSMS></settings:Set></settings:DeviceInformation>"
+    "<Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies></Provision>",
+    "provision account only remote wipe (16.1)": '<Provision xmlns="Provision"><AccountOnlyRemoteWipe><Status>1'
+    "</Status></AccountOnlyRemoteWipe></Provision>",
+    "resolverecipients availability and picture": '<ResolveRecipients xmlns="ResolveRecipients"><To>bob</To><Options>'
+    "<CertificateRetrieval>2</CertificateRetrieval><MaxCertificates>5</MaxCertificates><Availability>"
+    "<StartTime>2027-01-15T00:00:00.000Z</StartTime></Availability><Picture><MaxSize>20480</MaxSize>"
+    "<MaxPictures>3</MaxPictures></Picture></Options></ResolveRecipients>",
+    "resolverecipients empty picture": '<ResolveRecipients xmlns="ResolveRecipients"><To>bob</To><Options><Picture/>'
+    "</Options></ResolveRecipients>",
+    "validatecert checkcrl": '<ValidateCert xmlns="ValidateCert"><CertificateChain><Certificate>MIIBszCC</Certificate>'
+    "</CertificateChain><Certificates><Certificate>MIIBszCC</Certificate></Certificates><CheckCRL>1</CheckCRL>"
+    "</ValidateCert>",
+    "sync body part preference and rights management": '<Sync xmlns="AirSync" xmlns:airsyncbase="AirSyncBase" '
+    'xmlns:rm="RightsManagement"><Collections><Collection><SyncKey>1</SyncKey><CollectionId>1</CollectionId>'
+    "<Options><airsyncbase:BodyPreference><airsyncbase:Type>2</airsyncbase:Type></airsyncbase:BodyPreference>"
+    "<airsyncbase:BodyPartPreference><airsyncbase:Type>2</airsyncbase:Type><airsyncbase:Preview>100"
+    "</airsyncbase:Preview></airsyncbase:BodyPartPreference><rm:RightsManagementSupport>1"
+    "</rm:RightsManagementSupport></Options></Collection></Collections></Sync>",
+    "search gal picture and mailbox options": '<Search xmlns="Search" xmlns:airsyncbase="AirSyncBase" '
+    'xmlns:rm="RightsManagement"><Store><Name>GAL</Name><Query>ann</Query><Options><Range>0-9</Range><Picture>'
+    "<MaxSize>102400</MaxSize><MaxPictures>2</MaxPictures></Picture><airsyncbase:BodyPartPreference>"
+    "<airsyncbase:Type>2</airsyncbase:Type></airsyncbase:BodyPartPreference><rm:RightsManagementSupport>0"
+    "</rm:RightsManagementSupport></Options></Store></Search>",
+    "settings rights management information (14.1)": '<Settings xmlns="Settings"><RightsManagementInformation><Get/>'
+    "</RightsManagementInformation><UserInformation><Get/></UserInformation></Settings>",
+}
+
+
+@pytest.mark.parametrize("name", list(NEWER_VALID))
+def test_newer_protocol_elements_are_accepted(name: str) -> None:
+    assert validate_request(xml(NEWER_VALID[name])) == []
+
+
+# One broken request per extended schema: the new elements misplaced, incomplete or out of range are still reported.
+NEWER_BROKEN = {
+    "provision: DeviceInformation after Policies": (
+        '<Provision xmlns="Provision" xmlns:settings="Settings"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML'
+        "</PolicyType></Policy></Policies><settings:DeviceInformation><settings:Set><settings:Model>x</settings:Model>"
+        "</settings:Set></settings:DeviceInformation></Provision>",
+        "Provision/DeviceInformation: Element 'DeviceInformation': This element is not expected.",
+    ),
+    "provision: AccountOnlyRemoteWipe without Status": (
+        '<Provision xmlns="Provision"><AccountOnlyRemoteWipe/></Provision>',
+        "Provision/AccountOnlyRemoteWipe: Element 'AccountOnlyRemoteWipe': Missing child element(s).",
+    ),
+    "resolverecipients: Availability without StartTime": (
+        '<ResolveRecipients xmlns="ResolveRecipients"><To>bob</To><Options><Availability><EndTime>'
+        "2027-01-16T00:00:00.000Z</EndTime></Availability></Options></ResolveRecipients>",
+        "ResolveRecipients/Options/Availability: Element 'Availability': Missing child element(s).",
+    ),
+    "resolverecipients: Availability outside Options": (
+        '<ResolveRecipients xmlns="ResolveRecipients"><To>bob</To><Availability><StartTime>2027-01-15T00:00:00.000Z'
+        "</StartTime></Availability></ResolveRecipients>",
+        "ResolveRecipients/Availability: Element 'Availability': This element is not expected.",
+    ),
+    "resolverecipients: negative MaxPictures": (
+        '<ResolveRecipients xmlns="ResolveRecipients"><To>bob</To><Options><Picture><MaxPictures>-1</MaxPictures>'
+        "</Picture></Options></ResolveRecipients>",
+        "ResolveRecipients/Options/Picture/MaxPictures: Element 'MaxPictures':",
+    ),
+    "validatecert: CheckCRL out of range": (
+        '<ValidateCert xmlns="ValidateCert"><Certificates><Certificate>MIIBszCC</Certificate></Certificates>'
+        "<CheckCRL>2</CheckCRL></ValidateCert>",
+        "ValidateCert/CheckCRL: Element 'CheckCRL': [facet 'maxInclusive']",
+    ),
+    "sync: BodyPartPreference without Type": (
+        '<Sync xmlns="AirSync" xmlns:airsyncbase="AirSyncBase"><Collections><Collection><SyncKey>1</SyncKey>'
+        "<CollectionId>1</CollectionId><Options><airsyncbase:BodyPartPreference><airsyncbase:TruncationSize>5"
+        "</airsyncbase:TruncationSize></airsyncbase:BodyPartPreference></Options></Collection></Collections></Sync>",
+        "Sync/Collections/Collection/Options/BodyPartPreference: Element 'BodyPartPreference': Missing child",
+    ),
+    "sync: RightsManagementSupport outside Options": (
+        '<Sync xmlns="AirSync" xmlns:rm="RightsManagement"><Collections><Collection><SyncKey>1</SyncKey>'
+        "<CollectionId>1</CollectionId><rm:RightsManagementSupport>1</rm:RightsManagementSupport></Collection>"
+        "</Collections></Sync>",
+        "Sync/Collections/Collection/RightsManagementSupport: Element 'RightsManagementSupport': This element is not",
+    ),
+    "search: Picture MaxSize above 100 KB": (
+        '<Search xmlns="Search"><Store><Name>GAL</Name><Query>ann</Query><Options><Picture><MaxSize>102401</MaxSize>'
+        "</Picture></Options></Store></Search>",
+        "Search/Store/Options/Picture/MaxSize: Element 'MaxSize': [facet 'maxInclusive']",
+    ),
+    "search: Picture outside Options": (
+        '<Search xmlns="Search"><Store><Name>GAL</Name><Query>ann</Query><Picture/></Store></Search>',
+        "Search/Store/Picture: Element 'Picture': This element is not expected.",
+    ),
+    "settings: RightsManagementInformation with Set": (
+        '<Settings xmlns="Settings"><RightsManagementInformation><Set/></RightsManagementInformation></Settings>',
+        "Settings/RightsManagementInformation/Set: Element 'Set': This element is not expected.",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(NEWER_BROKEN))
+def test_newer_protocol_elements_are_still_checked(name: str) -> None:
+    text, expected = NEWER_BROKEN[name]
+    messages = validate_request(xml(text))
+    assert len(messages) == 1, messages
+    assert messages[0].startswith(expected), messages[0]
+
+
+def test_validatecert_old_appendix_spelling_is_reported() -> None:
+    # The appendix's "CheckCrl" is not an element any client can send (MS-ASWBXML has CheckCRL only)
+    root = xml(
+        '<ValidateCert xmlns="ValidateCert"><Certificates><Certificate>MIIBszCC</Certificate></Certificates>'
+        "<CheckCrl>0</CheckCrl></ValidateCert>"
+    )
+    messages = validate_request(root)
+    assert len(messages) == 1 and "CheckCrl" in messages[0] and "not expected" in messages[0]
