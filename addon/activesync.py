@@ -6,8 +6,11 @@ import asyncio
 import logging
 import multiprocessing.connection
 import os
+import pickle
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -57,8 +60,11 @@ DEFAULT_CAPTURE_NAME = "eas-%Y%m%d-%H%M%S.sqlite"
 # "wait" mode: how long a flow may wait for its analysis before it goes on without it.
 WAIT_LIMIT_SECONDS = 10.0
 
-# Batches with more body bytes than this go into the worker's pipe from a thread, not from the event loop.
-SEND_IN_THREAD_BYTES = 1024 * 1024
+# Finished flows wait this long for others to share their trip to the worker (one write, one answer for the
+# lot: on a busy proxy the pipe's system calls per flow cost more than the pickling), unless they are this
+# many body bytes already or a flow waits for its analysis ("wait" mode).
+DISPATCH_DELAY_SECONDS = 0.05
+DISPATCH_BYTES = 256 * 1024
 
 # The worker's CPU priority (added to the proxy's nice value). Its work is background work: where CPUs are
 # short (client, server, proxy and worker on one small machine), the proxy's traffic gets the CPU first and the
@@ -370,16 +376,55 @@ class WorkerProcess:
             raise
         os.close(to_worker_read)
         os.close(from_worker_write)
+        # The proxy's end never blocks: a batch larger than the pipe goes in as the worker reads (see `post`).
+        os.set_blocking(to_worker_write, False)
         self.requests = multiprocessing.connection.Connection(to_worker_write, readable=False)
         self.answers = multiprocessing.connection.Connection(from_worker_read, writable=False)
+        self.unsent = memoryview(b"")
 
     def fileno(self) -> int:
         return int(self.answers.fileno())
 
+    def request_fileno(self) -> int:
+        return int(self.requests.fileno())
+
+    def post(self, message: tuple[Any, ...]) -> bool:
+        """Write a message (framed as `multiprocessing.connection` frames it) as far as the pipe takes it now.
+
+        Returns:
+            True when all of it is written; else `write_some` writes the rest when the pipe is writable again.
+        Raises:
+            OSError: the worker is gone (BrokenPipeError).
+        """
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        size = len(data)
+        header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
+        self.unsent = memoryview(bytes(self.unsent) + header + data)
+        return self.write_some()
+
+    def write_some(self) -> bool:
+        """Write what the pipe takes without waiting; True when nothing is left to write."""
+        while self.unsent:
+            try:
+                written = os.write(self.request_fileno(), self.unsent)
+            except BlockingIOError:
+                return False
+            self.unsent = self.unsent[written:]
+        return True
+
+    def flush(self) -> None:
+        """Write everything unsent, waiting for the pipe (outside the event loop, or when stopping)."""
+        while not self.write_some():
+            select.select([], [self.request_fileno()], [])
+
     def send(self, message: tuple[Any, ...]) -> None:
-        self.requests.send(message)
+        """Write a message, waiting for the pipe when it is full."""
+        self.post(message)
+        self.flush()
 
     def receive(self) -> Any:
+        """The worker's next answer, waiting for it (the message it answers is written out first)."""
+        self.flush()
         return self.answers.recv()
 
     def stop(self, *, kill: bool = False) -> None:
@@ -474,6 +519,10 @@ class ActiveSyncAddon:
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}
         self.queued: list[QueuedFlow] = []
+        self.queued_size = 0  # body bytes in `queued`
+        self.queued_waiting = 0  # flows in `queued` that wait for their analysis
+        self.dispatch_timer: asyncio.TimerHandle | None = None
+        self.writing: tuple[WorkerProcess, asyncio.AbstractEventLoop] | None = None  # a batch still going out
         self.batch: list[QueuedFlow] | None = None  # sent to the worker, results not back yet
         self.idle: asyncio.Future[None] | None = None  # resolved when no batch is out (see `settled`)
         self.proc: WorkerProcess | None = None
@@ -632,41 +681,78 @@ class ActiveSyncAddon:
             job = FlowJob(kind, analyse, None, values=values)
         size = len(f.request.raw_content or b"") + len((response.raw_content or b"") if response is not None else b"")
         self.queued.append(QueuedFlow(job, f, waiter, size))
+        self.queued_size += size
+        self.queued_waiting += waiter is not None
         self.dispatch()
         return True
 
-    def dispatch(self) -> None:
+    def dispatch(self, *, now: bool = False) -> None:
         """Send everything queued to the worker as one batch, unless a batch is still out.
 
-        Batches grow while the worker is busy, so a burst costs one round trip per batch, not per flow; and
-        the worker is always waiting for the pipe when a batch is sent, so sending never stalls the loop.
+        Batches grow while the worker is busy, and for up to DISPATCH_DELAY_SECONDS while it is not (unless
+        `now`, a flow waits, or DISPATCH_BYTES are queued), so a burst costs one round trip per batch, not per
+        flow. The pipe never stalls the loop: what it does not take now is written when it is writable.
         """
         if self.batch is not None or not self.queued:
             return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if not now and running is not None and not self.queued_waiting and self.queued_size < DISPATCH_BYTES:
+            if self.dispatch_timer is None:
+                self.dispatch_timer = running.call_later(DISPATCH_DELAY_SECONDS, self.dispatch_due)
+            return
+        if self.dispatch_timer is not None:
+            self.dispatch_timer.cancel()
+            self.dispatch_timer = None
         items, self.queued = self.queued, []
+        self.queued_size = self.queued_waiting = 0
         proc = self.worker()
         if proc is None:
             self.fail(items, RuntimeError("no worker process"))
             return
-        message = ("batch", [item.job for item in items])
         self.batch = items
-        if self.loop is not None and sum(item.size for item in items) > SEND_IN_THREAD_BYTES:
-            # Writing megabytes into the pipe takes a while (the worker reads as we write): not on the loop.
-            sending = self.loop.run_in_executor(None, proc.send, message)
-            sending.add_done_callback(lambda done: self.sent(proc, done))
-            return
         try:
-            proc.send(message)
+            if proc.post(("batch", [item.job for item in items])):
+                return
+            if running is None:
+                proc.flush()
+            else:
+                self.writing = (proc, running)
+                running.add_writer(proc.request_fileno(), self.writable)
         except Exception as err:
             self.worker_lost(err)
 
-    def sent(self, proc: WorkerProcess, sending: asyncio.Future[None]) -> None:
-        """A batch sent from a thread: a failure to send means the worker is gone."""
-        if sending.cancelled() or sending.exception() is None or proc is not self.proc:
+    def dispatch_due(self) -> None:
+        self.dispatch_timer = None
+        self.dispatch(now=True)
+
+    def writable(self) -> None:
+        """The worker's pipe takes more of a batch (event loop writer callback)."""
+        proc = self.writing[0] if self.writing is not None else None
+        if proc is None:
             return
-        error = sending.exception()
-        assert error is not None
-        self.worker_lost(error)
+        try:
+            if not proc.write_some():
+                return
+        except Exception as err:  # BrokenPipeError: the worker died
+            self.forget_writer()
+            if proc is self.proc:
+                self.worker_lost(err)
+            return
+        self.forget_writer()
+
+    def forget_writer(self) -> None:
+        writing, self.writing = self.writing, None
+        if writing is None:
+            return
+        proc, loop = writing
+        if not loop.is_closed():
+            try:
+                loop.remove_writer(proc.request_fileno())
+            except (ValueError, OSError):
+                pass
 
     def readable(self) -> None:
         """The worker answered (event loop reader callback)."""
@@ -751,6 +837,7 @@ class ActiveSyncAddon:
             return
         logger.log(ALERT, f"ActiveSync worker process failed ({type(err).__name__}: {err}); starting a new one")
         self.forget_reader(proc)
+        self.forget_writer()
         proc.stop(kill=True)
         items, self.batch = self.batch or [], None
         self.fail(items, err)
@@ -768,7 +855,10 @@ class ActiveSyncAddon:
 
     async def settled(self) -> None:
         """Wait until every flow handed to the worker is analysed and its result applied."""
-        while self.batch is not None:
+        while self.batch is not None or self.queued:
+            if self.batch is None:
+                self.dispatch(now=True)
+                continue
             if self.reading is not self.proc:  # nobody watches this worker's pipe: read its answer here
                 self.readable()
                 continue
@@ -777,13 +867,23 @@ class ActiveSyncAddon:
 
     def stop_worker(self) -> None:
         """Take the worker's last answers, close the capture there, stop the process; never raises."""
+        if self.dispatch_timer is not None:
+            self.dispatch_timer.cancel()
+            self.dispatch_timer = None
         proc = self.proc
         if proc is None:
-            return
+            if self.queued:
+                self.dispatch(now=True)  # flows queued after the worker was lost: a new worker takes them
+                proc = self.proc
+            if proc is None:
+                return
         self.forget_reader(proc)
+        self.forget_writer()
         try:
+            self.dispatch(now=True)
             while self.batch is not None:
                 self.batch_done(proc.receive())  # here, while the log still reaches the console
+                self.dispatch(now=True)
             proc.send(("close",))
             problem = proc.receive()
             if problem is not None:
@@ -793,6 +893,8 @@ class ActiveSyncAddon:
             self.fail(self.batch or [], err)
             self.batch = None
         finally:
+            self.forget_reader(proc)  # dispatching above may have watched the pipes again
+            self.forget_writer()
             self.proc = None
             proc.stop()
         if self.not_stored:

@@ -449,3 +449,36 @@ def test_a_stuck_worker_never_holds_a_flow_in_wait_mode(tctx: taddons.context) -
         os.kill(addon.proc.process.pid, signal.SIGCONT)
     run(tctx, addon.settled())
     assert f.metadata["activesync.status"] == 1  # it lands once the worker answers
+
+
+def test_a_burst_larger_than_the_pipe_goes_out_without_blocking_and_is_recorded(
+    tctx: taddons.context, tmp_path: Path
+) -> None:
+    capture = tmp_path / "capture.sqlite"
+    addon = load(tctx, activesync_capture=str(capture), activesync_annotate="live")
+    flows = [eas_flow("ItemOperations", FOLDERSYNC_REQUEST, BIG_RESPONSE) for _ in range(3)]
+    flows += [eas_flow("FolderSync", FOLDERSYNC_REQUEST, FOLDERSYNC_RESPONSE) for _ in range(5)]
+
+    async def burst() -> None:
+        for f in flows:  # megabytes queued while a batch is still going into the pipe
+            await tctx.cycle(addon, f)
+        await addon.settled()
+
+    run(tctx, burst())
+    assert all(f.metadata.get("activesync.status") == 1 for f in flows)  # every analysis arrived
+    addon.done()
+    assert [record.row.command for record in read_capture(capture)] == ["ItemOperations"] * 3 + ["FolderSync"] * 5
+
+
+def test_flows_held_back_for_a_batch_are_recorded_when_the_proxy_stops(tctx: taddons.context, tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    addon = load(tctx, activesync_capture=str(capture), activesync_annotate="live")
+    flows = [eas_flow("FolderSync", FOLDERSYNC_REQUEST, FOLDERSYNC_RESPONSE) for _ in range(4)]
+
+    async def burst() -> None:
+        for f in flows:
+            await tctx.cycle(addon, f)
+
+    run(tctx, burst())  # returns while the flows wait for the batch's short delay
+    addon.done()
+    assert [record.row.command for record in read_capture(capture)] == ["FolderSync"] * 4
