@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import threading
+from itertools import compress
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -13,12 +16,18 @@ from .codepages import CODE_PAGES
 from .meanings import contacts, enums, provision, settings, status
 
 # Theory of operation: one pass over root.iter() looks every element's Clark tag up in a dict of handlers
-# (resolved once per tag, cached); a handler returns the note or None. Notes that depend only on the tag and
-# the text are memoized across calls (bounded). Comments are inserted after the walk (never while
-# iterating) as the element's next sibling, so leaf text stays byte-exact and empty elements stay empty;
-# they are parsed in one go (one etree.Comment per note would build one document each). The element's tail
-# moves to the comment, so the note sits on the element's line. Handlers never raise: values.py reports
-# garbage in words.
+# (resolved once per tag, cached) and records one comment text (or None) per element; it keeps no element.
+# A handler returns the note or None. Contact properties whose note never depends on the value get their
+# comment text straight from a per-tag table (no call); notes that depend only on the tag and the text are
+# memoized across calls (bounded). Children of a Supported element are remembered when the walk meets it (a
+# parent comes before its children), so no element has to look at its parent for that. Comments are inserted
+# after the walk (never while iterating): a second root.iter() paired with the texts gives the elements back
+# (cheaper than holding tens of thousands of proxies), each comment becomes the element's next sibling, so
+# leaf text stays byte-exact and empty elements stay empty. Many comments are parsed in one go, a few come
+# from a per-thread pool of blank comments parsed in bulk (one etree.Comment per note builds one document
+# each). The element's tail moves to the comment, so the note sits on the element's line. A tree with no
+# comment needs no check against duplicates; the walk sees comments, so that costs no extra pass. Handlers
+# never raise: values.py reports garbage in words.
 
 
 @dataclass(frozen=True)
@@ -52,13 +61,15 @@ _MAX_CACHED_TAGS = 4096
 # emptied when full, so memory stays bounded. Plain dict operations: safe to share between threads.
 _MAX_CACHED_NOTES = 8192
 _MAX_CACHED_TEXT = 512
-_NOTE_CACHE: dict[tuple[str, str | None], str | None] = {}
+_NOTE_CACHE: dict[tuple[object, ...], str | None] = {}  # (tag, text[, markers]) -> comment text; MIME notes
 _COMMENT_CACHE: dict[str, str] = {}
-_TAG_CACHE: dict[str, tuple[str, str, Handler, bool] | None] = {}
+_TAG_CACHE: dict[str, _Entry | None] = {}
+_FIXED_CACHE: dict[str, tuple[str, str]] = {}  # Clark tag -> _Entry.fixed, .fixed_empty, where set
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _COMMENT_MAX = 2000
 _DOUBLE_DASH = re.compile("-(?=-)")
 _COMMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_FEW_COMMENTS = 32  # up to this many comments, one etree.Comment each is cheaper than one parse for all
 
 
 def status_meaning(command: str, code: int) -> str | None:
@@ -78,51 +89,88 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     Running it twice adds nothing new (an identical comment already after an element is kept).
     """
     walk = _Walk(root, context)
-    notes: list[tuple[etree._Element, str]] = []
+    supported = walk.supported_children
+    texts: list[str | None] = []  # per element in document order: its comment text, None for none
+    saw_comment = False
+    add = texts.append
     cache = _TAG_CACHE
+    fixed_texts = _FIXED_CACHE.get
     memo = _NOTE_CACHE
     if len(memo) > _MAX_CACHED_NOTES:
         memo.clear()
-    for element in root.iter(etree.Element):
+    for element in root.iter():  # comments too: one met means the tree may be annotated already
         tag = element.tag
+        fixed = fixed_texts(tag)
+        if fixed is not None and not supported:  # most elements of a contact: no handler call
+            add(fixed[0] if element.text or len(element) else fixed[1])
+            continue
         try:
             entry = cache[tag]
         except KeyError:
+            if not isinstance(tag, str):  # a comment, processing instruction or entity: no text slot
+                saw_comment = saw_comment or tag is etree.Comment
+                continue
             entry = _resolve(tag)
             if len(cache) < _MAX_CACHED_TAGS:
                 cache[tag] = entry
+                if entry is not None and entry.fixed is not None:
+                    _FIXED_CACHE[tag] = (entry.fixed, entry.fixed_empty)  # type: ignore[assignment]
         if entry is None:
-            continue
-        namespace, local, handler, is_pure = entry
-        if is_pure and not len(element):
-            key = (tag, element.text)
+            add(None)
+        elif supported and element in supported:  # a listed property: its note says so (see _contact)
+            note = entry.handler(walk, element, entry.namespace, entry.local)
+            add(_cached_comment_text(note) if note else None)
+        elif entry.fixed is not None:
+            add(entry.fixed if element.text or len(element) else entry.fixed_empty)
+        elif entry.is_pure and not len(element):
+            key: tuple[str | None, ...] = (tag, element.text)
+            if entry.by_markers:
+                key += (element.get(_OPAQUE_MARKER), element.get(_TEXT_MARKER))
             try:
-                note = memo[key]
+                add(memo[key])
             except KeyError:
-                note = handler(walk, element, namespace, local)
+                note = entry.handler(walk, element, entry.namespace, entry.local)
+                text = _comment_text(note) if note else None
                 if len(key[1] or "") <= _MAX_CACHED_TEXT:
-                    memo[key] = note
+                    memo[key] = text
+                add(text)
         else:
-            note = handler(walk, element, namespace, local)
-        if note:
-            notes.append((element, note))
-    if notes:
-        _attach_all(root, notes)
+            note = entry.handler(walk, element, entry.namespace, entry.local)
+            add(_cached_comment_text(note) if note else None)
+    texts[0] = None  # the root gets no comment
+    count = len(texts) - texts.count(None)
+    if count:
+        _attach_all(root, texts, count, saw_comment)
     return root
 
 
-def _resolve(tag: str) -> tuple[str, str, Handler, bool] | None:
+class _Entry(NamedTuple):
+    """What annotate does with one Clark tag."""
+
+    namespace: str
+    local: str
+    handler: Handler
+    is_pure: bool  # the note depends only on the tag and the text of a leaf: memoized
+    by_markers: bool = False  # ... and on the decoder's marker attributes (part of the memo key)
+    fixed: str | None = None  # comment text that needs no handler (contact fields not under Supported)
+    fixed_empty: str | None = None  # the same for an empty element
+
+
+def _resolve(tag: str) -> _Entry | None:
     if tag.startswith("{"):
         uri, _, local = tag[1:].partition("}")
     else:
         uri, local = "", tag
-    namespace = _NAMESPACES.get(uri.rstrip(":").lower())
-    if namespace is None:
-        return None
+    namespace = _NAMESPACES.get(uri.rstrip(":").lower(), "")
     handler = _HANDLERS.get((namespace, local))
     if handler is None:
-        return None
-    return namespace, local, handler, handler in _PURE_HANDLERS
+        # the children of a Supported element, whatever its namespace, are listed properties (see _contact)
+        return _Entry(namespace, local, _mark_supported, False) if local == "Supported" else None
+    fixed = _CONTACT_NOTES.get(handler)
+    if fixed is not None:
+        return _Entry(namespace, local, handler, False, False, _comment_text(fixed), _comment_text(fixed + _EMPTY))
+    by_markers = handler in _MARKER_DEPENDENT
+    return _Entry(namespace, local, handler, by_markers or handler in _PURE_HANDLERS, by_markers)
 
 
 def _comment_text(note: str) -> str:
@@ -134,42 +182,88 @@ def _comment_text(note: str) -> str:
     return f" {text} "
 
 
-def _attach_all(root: etree._Element, notes: list[tuple[etree._Element, str]]) -> None:
-    """Insert each note as a comment right after its element (comments parsed in one go: much cheaper
-    than one etree.Comment, hence one new document, per note)."""
-    had_comments = next(root.iter(etree.Comment), None) is not None
-    texts: dict[str, str] = {}
-    shown = []
+def _cached_comment_text(note: str) -> str:
     cached = _COMMENT_CACHE
-    if len(cached) > _MAX_CACHED_NOTES:
-        cached.clear()
-    for _element, note in notes:
-        text = texts.get(note) or cached.get(note)
-        if text is None:
-            text = texts[note] = _comment_text(note)
-            if len(note) <= _MAX_CACHED_TEXT:
-                cached[note] = text
-        shown.append(text)
-    try:
-        holder = etree.fromstring("<r><!--" + "--><!--".join(shown) + "--></r>", _COMMENT_PARSER)
-        comments: list[etree._Element] = list(holder)
-    except etree.XMLSyntaxError:
-        comments = []
-    if len(comments) != len(notes):
-        comments = [etree.Comment(text) for text in shown]
-    for (element, _note), comment, text in zip(notes, comments, shown):
-        if element is root:
-            continue
-        if had_comments:
+    text = cached.get(note)
+    if text is None:
+        text = _comment_text(note)
+        if len(note) <= _MAX_CACHED_TEXT:
+            if len(cached) > _MAX_CACHED_NOTES:
+                cached.clear()
+            cached[note] = text
+    return text
+
+
+def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_comment: bool) -> None:
+    """Insert each comment text as a comment right after its element (texts: one per element of
+    root.iter(etree.Element), None where no comment goes; count: how many are not None; saw_comment: the
+    tree had a comment).
+
+    The walk keeps no element: holding tens of thousands of proxies costs more than a second iteration.
+    """
+    comments: Iterator[etree._Element] | None = None
+    if count <= _FEW_COMMENTS:
+        comments = _pooled_comments(filter(None, texts))
+    else:
+        # one parse for all: much cheaper than one etree.Comment (hence one new document) per note
+        try:
+            holder = etree.fromstring("<r><!--" + "--><!--".join(filter(None, texts)) + "--></r>",
+                                      _COMMENT_PARSER)
+        except etree.XMLSyntaxError:
+            holder = None
+        if holder is not None and len(holder) == count:
+            comments = iter(holder)  # moving a child away does not disturb this iterator
+        else:
+            comments = iter([etree.Comment(text) for text in texts if text is not None])
+    targets = compress(root.iter(etree.Element), texts)
+    if saw_comment:
+        # maybe annotated before: keep an identical comment that already follows the element
+        for element, comment, text in zip(targets, comments, filter(None, texts)):
             following = element.getnext()
-            if isinstance(following, etree._Comment) and following.text == text:
-                continue
+            if not (isinstance(following, etree._Comment) and following.text == text):
+                _insert_after(element, comment)
+        return
+    for element, comment in zip(targets, comments):  # the common case: no comment yet
         tail = element.tail
-        if tail is not None:
+        if tail is None:
+            element.addnext(comment)
+        else:
             element.tail = None
-        element.addnext(comment)
-        if tail is not None:
+            element.addnext(comment)
             comment.tail = tail
+
+
+class _CommentPool(threading.local):
+    """Blank comments parsed in bulk, per thread (a document is not safe to share between threads)."""
+
+    def __init__(self) -> None:
+        self.blanks: Iterator[etree._Element] = iter(())
+
+
+_POOL = _CommentPool()
+_POOL_REFILL = "<r>" + "<!---->" * 256 + "</r>"
+
+
+def _pooled_comments(texts: Iterable[str]) -> Iterator[etree._Element]:
+    """A comment per text, taken from the pool: parsing 256 blank comments at once and setting their text
+    costs far less than one etree.Comment (a new document each) per note."""
+    pool = _POOL
+    for text in texts:
+        comment = next(pool.blanks, None)
+        if comment is None:
+            pool.blanks = iter(etree.fromstring(_POOL_REFILL, _COMMENT_PARSER))
+            comment = next(pool.blanks)
+        comment.text = text
+        yield comment
+
+
+def _insert_after(element: etree._Element, comment: etree._Element) -> None:
+    tail = element.tail
+    if tail is not None:
+        element.tail = None
+    element.addnext(comment)
+    if tail is not None:
+        comment.tail = tail
 
 
 def _local(element: etree._Element) -> str:
@@ -178,9 +272,8 @@ def _local(element: etree._Element) -> str:
 
 
 def _child_text(element: etree._Element, local: str) -> str | None:
-    for child in element:
-        if isinstance(child.tag, str) and _local(child) == local:
-            return (child.text or "").strip()
+    for child in element.iterchildren("{*}" + local):  # matched in C: any namespace or none
+        return (child.text or "").strip()
     return None
 
 
@@ -195,6 +288,8 @@ class _Walk:
         self.root_local = root_local
         self._folder_classes: dict[str, str] | None = None
         self._class_of: dict[etree._Element, str | None] = {}  # keys keep the proxies alive
+        # children of Supported elements met so far (the walk meets a parent before its children)
+        self.supported_children: set[etree._Element] = set()
         self.is_response = context.is_response or (
             root_local == "Provision" and _child_text(root, "Status") is not None)
 
@@ -202,20 +297,16 @@ class _Walk:
         """Collection id -> class from the context, FolderSync Add/Update types and Ping folders here."""
         if self._folder_classes is None:
             found: dict[str, str] = dict(self.context.folder_classes or {})
-            for element in self.root.iter():
-                if not isinstance(element.tag, str):
+            for element in self.root.iter("{*}Add", "{*}Update", "{*}Folder"):  # matched in C
+                server_id = _child_text(element, "ServerId") or _child_text(element, "Id")
+                folder_type = _child_text(element, "Type")
+                folder_class = _child_text(element, "Class")
+                if server_id is None:
                     continue
-                local = _local(element)
-                if local in ("Add", "Update", "Folder"):
-                    server_id = _child_text(element, "ServerId") or _child_text(element, "Id")
-                    folder_type = _child_text(element, "Type")
-                    folder_class = _child_text(element, "Class")
-                    if server_id is None:
-                        continue
-                    if folder_class:
-                        found[server_id] = folder_class
-                    elif folder_type and folder_type in enums.FOLDER_TYPE_CLASS:
-                        found[server_id] = enums.FOLDER_TYPE_CLASS[folder_type]
+                if folder_class:
+                    found[server_id] = folder_class
+                elif folder_type and folder_type in enums.FOLDER_TYPE_CLASS:
+                    found[server_id] = enums.FOLDER_TYPE_CLASS[folder_type]
             self._folder_classes = found
         return self._folder_classes
 
@@ -337,10 +428,10 @@ def element_status_meaning(element: etree._Element, context: AnnotationContext |
     if not isinstance(tag, str):
         return None
     entry = _resolve(tag)
-    if entry is None or entry[2] is not _status:
+    if entry is None or entry.handler is not _status:
         return None
     walk = _Walk(element.getroottree().getroot(), context or AnnotationContext())
-    found = _status_code_meaning(walk, element, entry[0])
+    found = _status_code_meaning(walk, element, entry.namespace)
     return found[1] if found else None
 
 
@@ -455,7 +546,14 @@ def _body_data(walk: _Walk, element: etree._Element, namespace: str, local: str)
     raw = element.text or ""
     if parent is None or _child_text(parent, "Type") != "4" or not raw.strip():
         return None
-    return "MIME: " + values.describe_mime(_leaf_value(element))
+    value = _leaf_value(element)
+    if len(value) > _MAX_CACHED_TEXT:
+        return "MIME: " + values.describe_mime(value)
+    key = (_body_data, value)  # the same shared memo as the leaf notes: the summary depends on the value only
+    note = _NOTE_CACHE.get(key)
+    if note is None:
+        note = _NOTE_CACHE[key] = "MIME: " + values.describe_mime(value)
+    return note
 
 
 def _message_class(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
@@ -511,14 +609,16 @@ def _more_available(walk: _Walk, element: etree._Element, namespace: str, local:
 
 
 def _contact(namespace_label: str, description: str) -> Handler:
+    """A contact property: its description; under Supported, that the client syncs it; dates and photos decoded.
+
+    annotate takes the note of most properties from _FIXED_NOTES without calling this (same text)."""
     def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
         note = f"{namespace_label}:{local}: {description}"
-        parent = element.getparent()
-        if parent is not None and _local(parent) == "Supported":
-            return note + " (listed as supported: the client syncs it)"
+        if element in walk.supported_children:
+            return note + _SUPPORTED
         raw = element.text or ""
         if not raw and not len(element):
-            return note + " (empty: no value)"
+            return note + _EMPTY
         if raw.strip():
             if local in ("Birthday", "Anniversary"):
                 note += ": " + values.describe_date(raw)
@@ -528,11 +628,23 @@ def _contact(namespace_label: str, description: str) -> Handler:
     return handler
 
 
+_SUPPORTED = " (listed as supported: the client syncs it)"
+_EMPTY = " (empty: no value)"
+_DECODED_CONTACT_PROPERTIES = frozenset({"Birthday", "Anniversary", "Picture"})
+_CONTACT_NOTES: dict[Handler, str] = {}  # handler of a property whose value changes nothing -> its note
+
+
+def _mark_supported(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    walk.supported_children.update(element)
+    return None
+
+
 _GHOSTABLE_CONTACT_PROPERTIES: tuple[str, ...] = tuple(
     name for name in (*contacts.CONTACTS, *contacts.CONTACTS2) if name not in contacts.NOT_GHOSTABLE)
 
 
 def _supported(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
+    _mark_supported(walk, element, namespace, local)
     children = [child for child in element if isinstance(child.tag, str)]
     listed = {_local(child) for child in children}
     collection_class = walk.class_for(element)
@@ -584,10 +696,11 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         handlers[key] = _flag(meanings)
     for key, unit in enums.UNITS.items():
         handlers[key] = _unit(unit)
-    for name, description in contacts.CONTACTS.items():
-        handlers[("Contacts", name)] = _contact("Contacts", description)
-    for name, description in contacts.CONTACTS2.items():
-        handlers[("Contacts2", name)] = _contact("Contacts2", description)
+    for label, properties in (("Contacts", contacts.CONTACTS), ("Contacts2", contacts.CONTACTS2)):
+        for name, description in properties.items():
+            handlers[(label, name)] = handler = _contact(label, description)
+            if name not in _DECODED_CONTACT_PROPERTIES:
+                _CONTACT_NOTES[handler] = f"{label}:{name}: {description}"
     for name, setting in provision.POLICY_SETTINGS.items():
         handlers[("Provision", name)] = _policy_setting(setting)
     for name, description in provision.PROVISION_ELEMENTS.items():
@@ -687,11 +800,13 @@ _DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
 )
 
 _HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
+assert [key for key in _HANDLERS if key[1] == "Supported"] == [("AirSync", "Supported")], "see _resolve"
 
-# Handlers whose note depends only on the element's tag and text (memoized within one annotate call).
+# Handlers whose note depends only on the element's tag and text (memoized across calls); contact properties
+# also depend on a Supported parent, which annotate checks before it looks at the memo.
 _PURE_HANDLERS: frozenset[Handler] = frozenset(
-    handler for (namespace, local), handler in _HANDLERS.items()
+    handler for handler in _HANDLERS.values()
     if handler not in (_status, _filter_type, _supported, _body_data, _picture_data, _estimated_size)
-    and handler not in _MARKER_DEPENDENT and namespace not in ("Contacts", "Contacts2"))
+    and handler not in _MARKER_DEPENDENT)
 
 __all__ = ["AnnotationContext", "annotate", "element_status_meaning", "status_meaning"]

@@ -46,6 +46,17 @@ def binary_from_text(text: str) -> bytes | None:
 
 
 def _base64(text: str) -> bytes | None:
+    if text:
+        try:
+            # canonical base64, the usual case: checked and decoded in one C call; anything else (line
+            # breaks, URL-safe letters, missing padding) takes the lenient path, which gives the same bytes here
+            return binascii.a2b_base64(text, strict_mode=True)
+        except ValueError:  # binascii.Error, or a non-ASCII str
+            pass
+    return _base64_lenient(text)
+
+
+def _base64_lenient(text: str) -> bytes | None:
     compact = "".join(text.split())
     if not _B64_RE.fullmatch(compact):
         return None

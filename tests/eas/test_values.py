@@ -254,3 +254,21 @@ def test_decoders_never_raise_on_base64_of_garbage(data: bytes) -> None:
 def test_timezone_of_any_172_bytes_describes(data: bytes) -> None:
     described = values.describe_timezone(base64.b64encode(data).decode())
     assert described.startswith(("UTC", "invalid TimeZone: bias"))
+
+
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \r\n\t"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.binary(max_size=60).map(lambda data: base64.b64encode(data).decode()),
+                 st.text(alphabet=_BASE64_ALPHABET, max_size=40), st.text(max_size=20)))
+@example("")
+@example("YQ=")
+@example("YQ==YQ==")
+@example("=YWJ")
+@example("YWJjZA")
+@example("YW\nJj")
+@example("YR==")
+@example("é")
+def test_base64_fast_path_gives_what_the_lenient_path_gives(text: str) -> None:
+    assert values._base64(text) == values._base64_lenient(text)
