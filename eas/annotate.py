@@ -69,7 +69,7 @@ _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\
 _COMMENT_MAX = 2000
 _DOUBLE_DASH = re.compile("-(?=-)")
 _COMMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-_FEW_COMMENTS = 32  # up to this many comments, one etree.Comment each is cheaper than one parse for all
+_FEW_COMMENTS = 32  # up to this many comments come from the blank pool (_pooled_comments), more from one parse
 
 
 def status_meaning(command: str, code: int) -> str | None:

@@ -621,3 +621,60 @@ def test_element_status_meaning_picks_the_nested_table() -> None:
 def test_context_stays_hashable_with_folder_classes() -> None:
     context = AnnotationContext(command="Sync", folder_classes={"9": "Tasks"})
     assert hash(context) == hash(AnnotationContext(command="Sync", folder_classes={"9": "Tasks"}))
+
+
+# ---- how comments are attached (few from the per-thread pool, many from one parse) -------------------------
+
+def _contacts_sync(count: int, supported: bool = False) -> str:
+    listed = "<Supported><c:FirstName/><c:Picture/></Supported>" if supported else ""
+    adds = "".join(f"<Add><ServerId>{i}</ServerId><ApplicationData><c:FirstName>Dora {i}</c:FirstName>"
+                   "<c:LastName/><c:Birthday>1980-02-29T00:00:00.000Z</c:Birthday>"
+                   "<c:Categories><c:Category>a</c:Category></c:Categories></ApplicationData></Add>"
+                   for i in range(count))
+    return (f'<Sync xmlns="AirSync" xmlns:c="Contacts"><Collections><Collection><Class>Contacts</Class>'
+            f"{listed}<Commands>{adds}</Commands></Collection></Collections></Sync>")
+
+
+@pytest.mark.parametrize("count", [1, 3, 40])
+@pytest.mark.parametrize("supported", [False, True])
+def test_every_contact_property_gets_its_note_right_after_it(count: int, supported: bool) -> None:
+    found = notes_of(_contacts_sync(count, supported))
+    assert found["FirstName"][-count:] == [f"Contacts:FirstName: {contacts.CONTACTS['FirstName']}"] * count
+    assert found["LastName"] == [f"Contacts:LastName: {contacts.CONTACTS['LastName']} (empty: no value)"] * count
+    assert found["Birthday"] == [f"Contacts:Birthday: {contacts.CONTACTS['Birthday']}: "
+                                 "1980-02-29 00:00:00 UTC, Friday"] * count
+    assert len(found["Category"]) == len(found["Categories"]) == count
+    if supported:
+        listed = " (listed as supported: the client syncs it)"
+        assert found["FirstName"][0] == f"Contacts:FirstName: {contacts.CONTACTS['FirstName']}{listed}"
+        assert found["Picture"] == [f"Contacts:Picture: {contacts.CONTACTS['Picture']}{listed}"]
+
+
+def test_children_of_a_supported_element_in_any_namespace_are_listed_properties() -> None:
+    found = notes_of('<Sync xmlns="AirSync" xmlns:c="Contacts" xmlns:x="urn:other"><x:Supported>'
+                     "<c:FirstName/></x:Supported><c:FirstName/></Sync>")
+    assert found["FirstName"] == [
+        f"Contacts:FirstName: {contacts.CONTACTS['FirstName']} (listed as supported: the client syncs it)",
+        f"Contacts:FirstName: {contacts.CONTACTS['FirstName']} (empty: no value)"]
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_annotating_twice_adds_nothing_with_many_notes_and_foreign_comments(count: int) -> None:
+    root = etree.fromstring(_contacts_sync(count).replace("<Commands>", "<!-- mine --><Commands>").encode())
+    annotate(root, AnnotationContext())
+    once = etree.tostring(root)
+    annotate(root, AnnotationContext())
+    assert etree.tostring(root) == once
+    assert once.count(b"<!-- mine -->") == 1
+
+
+def test_threads_annotating_at_once_get_the_same_comments() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def annotated(count: int) -> bytes:
+        return etree.tostring(annotate(etree.fromstring(_contacts_sync(count).encode()), AnnotationContext()))
+
+    expected = {count: annotated(count) for count in (1, 2, 3)}
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(annotated, [1, 2, 3] * 200))
+    assert results == [expected[count] for count in [1, 2, 3] * 200]
