@@ -92,6 +92,7 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     supported = walk.supported_children
     texts: list[str | None] = []  # per element in document order: its comment text, None for none
     saw_comment = False
+    saw_other = False  # a comment, processing instruction or entity: the second pass has to skip them
     add = texts.append
     cache = _TAG_CACHE
     fixed_texts = _FIXED_CACHE.get
@@ -109,6 +110,7 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
         except KeyError:
             if not isinstance(tag, str):  # a comment, processing instruction or entity: no text slot
                 saw_comment = saw_comment or tag is etree.Comment
+                saw_other = True
                 continue
             entry = _resolve(tag)
             if len(cache) < _MAX_CACHED_TAGS:
@@ -140,7 +142,7 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     texts[0] = None  # the root gets no comment
     count = len(texts) - texts.count(None)
     if count:
-        _attach_all(root, texts, count, saw_comment)
+        _attach_all(root, texts, count, saw_comment, saw_other)
     return root
 
 
@@ -194,14 +196,36 @@ def _cached_comment_text(note: str) -> str:
     return text
 
 
-def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_comment: bool) -> None:
+def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_comment: bool,
+                saw_other: bool = True) -> None:
     """Insert each comment text as a comment right after its element (texts: one per element of
     root.iter(etree.Element), None where no comment goes; count: how many are not None; saw_comment: the
-    tree had a comment).
+    tree had a comment; saw_other: it had a comment, processing instruction or entity).
 
     The walk keeps no element: holding tens of thousands of proxies costs more than a second iteration.
     """
     comments: Iterator[etree._Element] | None = None
+    if count <= _FEW_COMMENTS and not saw_comment:  # a small document: no generator, no parse
+        pool = _POOL
+        blanks = pool.blanks
+        # root.iter() with a node type filter costs about 0.5 us more to set up (much of a small document's
+        # time); without it, the comments inserted after parents would be met, so the targets are taken first
+        elements = root.iter(etree.Element) if saw_other else root.iter()
+        for element, text in zip(list(compress(elements, texts)), filter(None, texts)):
+            comment = next(blanks, None)
+            if comment is None:
+                pool.blanks = blanks = iter(etree.fromstring(_POOL_REFILL, _COMMENT_PARSER))
+                comment = next(blanks)
+            comment.text = text
+            tail = element.tail
+            if tail is None:
+                element.addnext(comment)
+            else:
+                element.tail = None
+                element.addnext(comment)
+                comment.tail = tail
+        pool.blanks = blanks
+        return
     if count <= _FEW_COMMENTS:
         comments = _pooled_comments(filter(None, texts))
     else:
