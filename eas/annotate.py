@@ -437,10 +437,22 @@ def _status_code_meaning(walk: _Walk, element: etree._Element, namespace: str) -
 
 
 def _status(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
-    found = _status_code_meaning(walk, element, namespace)
-    if found is None:
-        return f"Status {_text(element)!r}: not a number"
-    return f"Status {found[0]}: {found[1]}"
+    # memoized on all _status_table looks at: the parent's and grandparent's names, the command, is_response
+    raw = element.text
+    parent = element.getparent()
+    grand = parent.getparent() if parent is not None else None
+    key = (_status, namespace, raw, parent.tag if parent is not None else None,
+           grand.tag if grand is not None else None, walk.command, walk.is_response)
+    note = _NOTE_CACHE.get(key)
+    if note is None:
+        found = _status_code_meaning(walk, element, namespace)
+        if found is None:
+            note = f"Status {_text(element)!r}: not a number"
+        else:
+            note = f"Status {found[0]}: {found[1]}"
+        if len(raw or "") <= _MAX_CACHED_TEXT:
+            _NOTE_CACHE[key] = note
+    return note
 
 
 def element_status_meaning(element: etree._Element, context: AnnotationContext | None = None) -> str | None:
