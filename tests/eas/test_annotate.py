@@ -678,3 +678,33 @@ def test_threads_annotating_at_once_get_the_same_comments() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(annotated, [1, 2, 3] * 200))
     assert results == [expected[count] for count in [1, 2, 3] * 200]
+
+
+def test_memoized_status_notes_still_depend_on_where_and_the_context() -> None:
+    # the same code in the same namespace, met again after being memoized: collection vs item table,
+    # Provision response vs acknowledgment, FolderCreate vs FolderSync
+    xml = ('<Sync xmlns="AirSync"><Collections><Collection><Status>8</Status><Responses>'
+           '<Add><Status>8</Status></Add></Responses></Collection>'
+           '<Collection><Status>8</Status></Collection></Collections></Sync>')
+    for _ in range(2):
+        statuses = notes_of(xml)["Status"]
+        assert statuses[0] == statuses[2] != statuses[1]
+        assert statuses[1].startswith("Status 8: item not found on the server")
+    policy = ('<Provision xmlns="Provision"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML'
+              '</PolicyType><Status>1</Status></Policy></Policies></Provision>')
+    assert notes_of(policy, AnnotationContext(is_response=False))["Status"] == [
+        "Status 1: the client applied the policy"]
+    assert notes_of(policy, AnnotationContext(is_response=True))["Status"] != [
+        "Status 1: the client applied the policy"]
+    folder = '<FolderSync xmlns="FolderHierarchy"><Status>10</Status></FolderSync>'
+    assert notes_of(folder) != notes_of(folder, AnnotationContext(command="FolderCreate"))
+
+
+def test_few_comments_in_a_tree_with_a_processing_instruction() -> None:
+    root = etree.fromstring('<Ping xmlns="Ping"><?pi x?><Status>2</Status><Folders><?pi y?>'
+                            '<Folder><Id>1</Id><Class>Email</Class></Folder></Folders></Ping>')
+    annotate(root, AnnotationContext(is_response=True))
+    pairs = [(comment.getprevious().tag, comment.text.strip()) for comment in root.iter(etree.Comment)]
+    assert [tag for tag, _ in pairs] == ["{Ping}Status", "{Ping}Class"]
+    assert pairs[0][1].startswith("Status 2:") and pairs[1][1].startswith("Class Email")
+    assert [pi.text for pi in root.iter(etree.ProcessingInstruction)] == ["x", "y"]
