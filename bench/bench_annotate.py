@@ -31,7 +31,8 @@ def time_round(func: Callable[[], object], min_time: float) -> float:
 
 
 def workloads(shape: _shapes.Shape) -> dict[str, Callable[[], object]]:
-    """The four timed passes over a shape: decode, decode+annotate, and the same with XML text out."""
+    """The timed passes over a shape: decode, decode+annotate, decode_annotated (one call), and decode with
+    and without annotate with XML text out."""
     pairs = list(zip(shape.documents, shape.is_response, strict=True))
 
     def context(is_response: bool) -> AnnotationContext:
@@ -47,6 +48,10 @@ def workloads(shape: _shapes.Shape) -> dict[str, Callable[[], object]]:
         for doc, ctx in contexts:
             eas.annotate(eas.decode(doc), ctx)
 
+    def decode_annotated() -> None:  # the fast path: static notes written while decoding, then the rest
+        for doc, ctx in contexts:
+            eas.decode_annotated(doc, ctx)
+
     def decode_text() -> None:
         for doc, _ in contexts:
             eas.to_xml(eas.decode(doc))
@@ -55,7 +60,7 @@ def workloads(shape: _shapes.Shape) -> dict[str, Callable[[], object]]:
         for doc, ctx in contexts:
             eas.to_xml(eas.annotate(eas.decode(doc), ctx))
 
-    return {"decode": decode, "decode+annotate": decode_annotate,
+    return {"decode": decode, "decode+annotate": decode_annotate, "decode_annotated": decode_annotated,
             "decode+to_xml": decode_text, "decode+annotate+to_xml": decode_annotate_text}
 
 
@@ -78,18 +83,20 @@ def main(argv: list[str] | None = None) -> int:
                 best[name, kind] = min(best[name, kind], time_round(func, min_time))
     print(f"- Python {sys.version.split()[0]}, best of {rounds} interleaved rounds x {min_time} s\n")
     print("| shape | decode ms | decode+annotate ms | annotate alone ms | annotate / decode "
-          "| with to_xml: plain ms | annotated ms | extra |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| with to_xml: plain ms | annotated ms | extra | decode_annotated ms | its extra / decode |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     verdicts = []
     for shape in shapes:
         plain, annotated = best[shape.name, "decode"], best[shape.name, "decode+annotate"]
         text_plain, text_annotated = best[shape.name, "decode+to_xml"], best[shape.name, "decode+annotate+to_xml"]
         ratio = (annotated - plain) / plain
+        fast = best[shape.name, "decode_annotated"]
+        fast_ratio = (fast - plain) / plain
         print(f"| {shape.name} | {plain * 1e3:.2f} | {annotated * 1e3:.2f} | {(annotated - plain) * 1e3:.2f} "
               f"| {ratio:.2f}x | {text_plain * 1e3:.2f} | {text_annotated * 1e3:.2f} "
-              f"| {(text_annotated - text_plain) / text_plain:+.0%} |")
-        verdicts.append(f"- {shape.name}: annotate costs {ratio:.2f}x a decode (target <= 1.0x) "
-                        f"{'ok' if ratio <= 1.0 else 'MISSED'}")
+              f"| {(text_annotated - text_plain) / text_plain:+.0%} | {fast * 1e3:.2f} | {fast_ratio:.2f}x |")
+        verdicts.append(f"- {shape.name}: annotate costs {ratio:.2f}x a decode, decode_annotated {fast_ratio:.2f}x "
+                        f"(target <= 1.0x) {'ok' if min(ratio, fast_ratio) <= 1.0 else 'MISSED'}")
     print()
     print("\n".join(verdicts))
     return 0

@@ -15,7 +15,7 @@ from .errors import (
 )
 from .wbxml import decode, decode_to_xml, encode, parse_xml, to_xml
 from .query import EasQuery, decode_query, encode_base64, encode_plain
-from .annotate import AnnotationContext, annotate, element_status_meaning, status_meaning
+from .annotate import AnnotationContext, annotate, decode_annotated, element_status_meaning, status_meaning
 from .exchange import Exchange, analyze
 
 __version__ = "0.1.0"
@@ -42,6 +42,7 @@ __all__ = [
     "encode_plain",
     "AnnotationContext",
     "annotate",
+    "decode_annotated",
     "element_status_meaning",
     "status_meaning",
     "Exchange",

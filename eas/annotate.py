@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from . import values
+from . import values, wbxml
 from .codepages import CODE_PAGES
 from .meanings import contacts, enums, provision, settings, status
 
@@ -28,6 +28,10 @@ from .meanings import contacts, enums, provision, settings, status
 # each). The element's tail moves to the comment, so the note sits on the element's line. A tree with no
 # comment needs no check against duplicates; the walk sees comments, so that costs no extra pass. Handlers
 # never raise: values.py reports garbage in words.
+# decode_annotated (decode + annotate in one) has the decoder write the contact property notes with the end
+# tags (its page tables carry them), so libxml2 builds those comments with the tree; a pass over root.iter()
+# filtered (in C) to the other tags that have a handler adds the rest. Documents with markers, placeholders
+# or a Supported element go the plain way (decode again, then annotate).
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,118 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     if count:
         _attach_all(root, texts, count, saw_comment, saw_other)
     return root
+
+
+def decode_annotated(data: bytes | bytearray | memoryview,
+                     context: AnnotationContext | Callable[[etree._Element], AnnotationContext], *,
+                     strict: bool = False) -> etree._Element:
+    """`annotate(decode(data, strict=strict), context)`, the same tree, in less time.
+
+    context: the context, or a function that makes it from the decoded root (which may hold the contact
+        property notes already: comments, no other note).
+    The notes that depend only on the tag (contact properties) are written by the decoder with the end tags,
+    a second pass adds the rest. A document the fast path does not cover (markers or placeholders, a Supported
+    element, a contact page as the root's) is decoded again without them and annotated the plain way.
+    """
+    raw = data if type(data) is bytes else bytes(data)
+    if len(raw) < _FAST_MIN_BYTES:  # a small document: the plain way has less to set up
+        root = wbxml._parse_decoded(wbxml._decode_xml(raw, strict))
+        return annotate(root, context if isinstance(context, AnnotationContext) else context(root))
+    xml = wbxml._decode_xml(raw, strict, _static_notes())
+    head = xml[:xml.find(b">")]
+    fast = b"xmlns:contacts" in head
+    if fast and (b"xmlns:wbxml" in head or b' xmlns="Contacts' in head or xml.find(b"Supported") >= 0):
+        fast = False
+        xml = wbxml._decode_xml(raw, strict)
+    root = wbxml._parse_decoded(xml)
+    if not isinstance(context, AnnotationContext):
+        context = context(root)
+    if not fast:
+        return annotate(root, context)
+    _annotate_rest(root, context)
+    return root
+
+
+_FAST_MIN_BYTES = 2048  # smaller documents are decoded and annotated the plain way (the same tree)
+_STATIC_NOTES: list[dict[tuple[int, str], tuple[bytes, bytes]]] = []
+
+
+def _static_notes() -> dict[tuple[int, str], tuple[bytes, bytes]]:
+    """(page number, tag) -> (comment, comment of an empty element) for the contact properties whose note
+    never depends on the value or the context (outside Supported); made on first use."""
+    if not _STATIC_NOTES:
+        notes = {}
+        for page in CODE_PAGES:
+            if page.name not in ("Contacts", "Contacts2"):
+                continue
+            for name in page.tokens:
+                entry = _resolve(f"{{{page.name}}}{name}")
+                if entry is not None and entry.fixed is not None and entry.fixed_empty is not None:
+                    notes[(page.number, name)] = (b"<!--" + entry.fixed.encode() + b"-->",
+                                                  b"<!--" + entry.fixed_empty.encode() + b"-->")
+        _STATIC_NOTES.append(notes)
+    return _STATIC_NOTES[0]
+
+
+def _context_tags() -> list[str]:
+    namespaces = sorted({namespace for namespace, _ in _HANDLERS} - {"Contacts", "Contacts2"})
+    tags = [f"{{{namespace}}}*" for namespace in namespaces]
+    tags += [f"{{{namespace}}}{local}" for namespace, local in _HANDLERS
+             if namespace in ("Contacts", "Contacts2") and _CONTACT_NOTES.get(_HANDLERS[namespace, local]) is None]
+    return tags
+
+
+def _annotate_rest(root: etree._Element, context: AnnotationContext) -> None:
+    """annotate() for a tree whose contact property notes are in already (no Supported element in it).
+
+    One pass over the elements that may need a note (lxml matches the tags in C); the few that get one are
+    kept, so no second pass is needed."""
+    walk = _Walk(root, context)
+    targets: list[etree._Element] = []
+    texts: list[str] = []
+    memo = _NOTE_CACHE
+    if len(memo) > _MAX_CACHED_NOTES:
+        memo.clear()
+    cache = _TAG_CACHE
+    text: str | None
+    for element in root.iter(*_CONTEXT_TAGS):
+        tag = element.tag
+        entry = cache.get(tag, _MISSING)
+        if entry is _MISSING:
+            entry = _resolve(tag)
+            if len(cache) < _MAX_CACHED_TAGS:
+                cache[tag] = entry
+        if entry is None or element is root:
+            continue
+        if entry.is_pure and not len(element):
+            key: tuple[str | None, ...] = (tag, element.text)
+            if entry.by_markers:
+                key += (element.get(_OPAQUE_MARKER), element.get(_TEXT_MARKER))
+            try:
+                text = memo[key]
+            except KeyError:
+                note = entry.handler(walk, element, entry.namespace, entry.local)
+                text = _comment_text(note) if note else None
+                if len(key[1] or "") <= _MAX_CACHED_TEXT:
+                    memo[key] = text
+        else:
+            note = entry.handler(walk, element, entry.namespace, entry.local)
+            text = _cached_comment_text(note) if note else None
+        if text is not None:
+            targets.append(element)
+            texts.append(text)
+    if not texts:
+        return
+    comments: Iterator[etree._Element] = _pooled_comments(texts)
+    if len(texts) > _FEW_COMMENTS:
+        try:
+            holder = etree.fromstring("<r><!--" + "--><!--".join(texts) + "--></r>", _COMMENT_PARSER)
+        except etree.XMLSyntaxError:
+            holder = None
+        if holder is not None and len(holder) == len(texts):
+            comments = iter(holder)  # moving a child away does not disturb this iterator
+    for element, comment in zip(targets, comments):
+        _insert_after(element, comment)
 
 
 class _Entry(NamedTuple):
@@ -845,4 +961,7 @@ _PURE_HANDLERS: frozenset[Handler] = frozenset(
     if handler not in (_status, _filter_type, _supported, _body_data, _picture_data, _estimated_size)
     and handler not in _MARKER_DEPENDENT)
 
-__all__ = ["AnnotationContext", "annotate", "element_status_meaning", "status_meaning"]
+_MISSING = _Entry("", "", _more_available, False)
+_CONTEXT_TAGS: list[str] = _context_tags()
+
+__all__ = ["AnnotationContext", "annotate", "decode_annotated", "element_status_meaning", "status_meaning"]

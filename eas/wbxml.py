@@ -604,8 +604,51 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
     return attrs, codec, strtbl, i
 
 
-def _decode_xml(data: bytes, strict: bool) -> bytes:
-    """The XML text (UTF-8) of a WBXML document; see the theory of operation above."""
+# Notes: (page number, tag name) -> (XML comment after the element, the same for an empty one), for
+# eas.annotate.decode_annotated. The prefixed tables of those pages get the comment after each end tag (and
+# after each empty element), so the hot loop writes it with the tag. Unprefixed (root page) tables never do.
+_Notes = dict[tuple[int, str], tuple[bytes, bytes]]
+_NOTED_TABLES: dict[tuple[int, int], tuple[list[_Table | None], list[_Table | None], _Notes]] = {}
+
+
+def _noted_tables(tables: list[_Table | None], strict: bool, notes: _Notes) -> list[_Table | None]:
+    """`tables` with the notes in the prefixed tables of the pages they name (cached per list and notes)."""
+    key = (id(tables), id(notes))
+    cached = _NOTED_TABLES.get(key)
+    if cached is not None and cached[0] is tables and cached[2] is notes:
+        return cached[1]
+    noted = list(tables)
+    prefixed = _TABLES[(True, strict)]
+    for page_number in {number for number, _ in notes}:
+        table = tables[page_number]
+        if table is None or table is not prefixed[page_number]:
+            continue
+        page = CODE_PAGES[page_number]
+        copy = list(table)
+        for token in range(0x05, 0x40):
+            name = page.tags.get(token)
+            if name is None or page.tokens[name] != token:
+                continue
+            note = notes.get((page_number, name))
+            if note is None:
+                continue
+            empty, full = table[token], table[token | _CONTENT_FLAG]
+            assert empty is not None and full is not None and full[1] is not None
+            copy[token] = (empty[0] + note[1], None, empty[2])
+            copy[token | _CONTENT_FLAG] = (full[0], full[1] + note[0], full[2])
+        noted[page_number] = copy
+    if len(_NOTED_TABLES) > 1024:
+        _NOTED_TABLES.clear()
+    _NOTED_TABLES[key] = (tables, noted, notes)
+    return noted
+
+
+def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes:
+    """The XML text (UTF-8) of a WBXML document; see the theory of operation above.
+
+    notes: comments written after elements of prefixed pages (see _noted_tables); where a marker or a
+    placeholder is written (the root then declares WBXML_NS), they may be missing or misplaced.
+    """
     if data[:4] == _STANDARD_HEADER:
         root_attrs: list[bytes] = []
         codec, strtbl, i = "utf-8", b"", 4
@@ -624,6 +667,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
     root_open: bytes | None
     if root_start is not None:  # the commonest start, taken in one step (the general path below does the same)
         page, tables, table, root_bare, close_b, root_open = root_start
+        if notes is not None:
+            tables = _noted_tables(tables, strict, notes)  # the root's own page keeps its plain table
         open_b = root_bare
         root_page = page
         used_pages = {page}
@@ -637,6 +682,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
         root_page = -1
         used_pages = set()
         tables = _TABLES[(True, strict)]
+        if notes is not None:
+            tables = _noted_tables(tables, strict, notes)
         page = 0
         first_table = tables[0]
         assert first_table is not None
@@ -983,6 +1030,8 @@ def _decode_xml(data: bytes, strict: bool) -> bytes:
                 else:
                     root_page = page
                     tables = _root_tables(page, strict)
+                    if notes is not None:
+                        tables = _noted_tables(tables, strict, notes)
                     root_table = tables[page]
                     assert root_table is not None
                     table = root_table
@@ -1084,7 +1133,11 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = False) -> etr
         TruncatedError: the input ends early. MalformedError (UnknownTokenError, UnknownCodePageError,
         LimitError): anything else wrong; each names the byte offset.
     """
-    xml = _decode_xml(data if type(data) is bytes else bytes(data), strict)
+    return _parse_decoded(_decode_xml(data if type(data) is bytes else bytes(data), strict))
+
+
+def _parse_decoded(xml: bytes) -> etree._Element:
+    """The tree of XML text written by _decode_xml."""
     try:
         parser = _local.decode_parser
     except AttributeError:

@@ -40,15 +40,18 @@ def run_decode(args: argparse.Namespace) -> int:
     """WBXML in, (annotated) XML out."""
     name, data = read_input(args.file)
     try:
-        root = eas.decode(data, strict=args.strict)
-        if not args.plain:
-            context = eas.AnnotationContext(
-                command=args.eas_command or local_name(root.tag),
-                is_response=args.response or looks_like_response(root),
-                protocol_version=args.protocol_version,
-                collection_class=None,
-            )
-            root = eas.annotate(root, context)
+        if args.plain:
+            root = eas.decode(data, strict=args.strict)
+        else:
+            def context(root: Any) -> eas.AnnotationContext:
+                return eas.AnnotationContext(
+                    command=args.eas_command or local_name(root.tag),
+                    is_response=args.response or looks_like_response(root),
+                    protocol_version=args.protocol_version,
+                    collection_class=None,
+                )
+            # decode + annotate in one: the notes that need no context are written while decoding
+            root = eas.decode_annotated(data, context, strict=args.strict)
         xml = eas.to_xml(root, pretty=True)
     except EasError as err:
         raise CommandError(name, str(err)) from err
