@@ -515,20 +515,30 @@ def start_mitmdump(
     Raises:
         RuntimeError: mitmdump exited before listening (its output is in the message).
     """
+    args = ["--mode", f"reverse:http://127.0.0.1:{origin_port}"]
+    if addon:
+        args += ["-s", str(ADDON_SCRIPT)]
+    for name, value in (options or {}).items():
+        args += ["--set", f"{name}={value}"]
+    args += extra or []
+    return launch_mitmdump(confdir, args, own_group=own_group)
+
+
+def launch_mitmdump(confdir: Path, args: list[str], *, own_group: bool = False) -> Mitmdump:
+    """mitmdump on a free loopback port with `args` (mode, scripts, options); returns once it listens.
+
+    Raises:
+        RuntimeError: mitmdump exited before listening (its output is in the message).
+    """
     command = [
         str(MITMDUMP),
         "--listen-host", "127.0.0.1",
         "-p", "0",
-        "--mode", f"reverse:http://127.0.0.1:{origin_port}",
         "--set", f"confdir={confdir}",
         "--set", "flow_detail=0",
         "--set", "termlog_verbosity=info",
+        *args,
     ]
-    if addon:
-        command += ["-s", str(ADDON_SCRIPT)]
-    for name, value in (options or {}).items():
-        command += ["--set", f"{name}={value}"]
-    command += extra or []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         command,

@@ -15,7 +15,9 @@ from addon.store import CaptureReader, FlowRecord
 from eas.multipart import MULTIPART_CONTENT_TYPE, parse_multipart
 
 from .conftest import LAB_PATH, LAB_USER
-from .test_lab_replay import ADDON_SCRIPT, WBXML, start_mitmdump, sync_xml, texts
+from tests.addon.conftest import launch_mitmdump
+
+from .test_lab_replay import ADDON_SCRIPT, WBXML, sync_xml, texts
 
 pytestmark = pytest.mark.lab
 
@@ -130,7 +132,7 @@ def proxy_run(lab_origin: str, tmp_path_factory: pytest.TempPathFactory) -> Prox
     capture = work / "cap.sqlite"
     confdir = work / "conf"
     # reverse mode towards the plain-HTTP lab; mitmproxy answers TLS or plain HTTP on the same port
-    proxy = start_mitmdump(
+    proxy = launch_mitmdump(
         confdir, ["-s", str(ADDON_SCRIPT), "--mode", f"reverse:{lab_origin}", "--set", f"activesync_capture={capture}"]
     )
     sent: list[Sent] = []

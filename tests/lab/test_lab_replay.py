@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +16,7 @@ from textual.pilot import Pilot
 
 import eas
 from addon.store import CaptureReader, FlowRecord
+from tests.addon.conftest import launch_mitmdump
 from tests.viewer.helpers import flow_list, focus, wait_for, wait_loaded, wait_screen
 from viewer.app import EasInspectorApp, make_app
 from viewer.screens.editor import EditorScreen
@@ -32,9 +27,7 @@ from .conftest import LAB_PATH, LAB_USER, REPO
 
 pytestmark = pytest.mark.lab
 
-MITMDUMP = Path(sys.executable).parent / "mitmdump"
 ADDON_SCRIPT = REPO / "activesync_addon.py"
-LISTENING = re.compile(r"listening at 127\.0\.0\.1:(\d+)")
 WBXML = "application/vnd.ms-sync.wbxml"
 DEVICE_ID = "LABREPLAY01"
 SIZE = (120, 40)
@@ -42,70 +35,6 @@ SIZE = (120, 40)
 # messages, without MoreAvailable), but it honours FilterType: the edit that changes the answer is FilterType.
 CAPTURED_FILTER = "<FilterType>0</FilterType>"
 EDITED_FILTER = "<FilterType>1</FilterType>"
-
-
-# ------------------------------------------------------------------ a real mitmdump
-@dataclass
-class Mitmdump:
-    """A running mitmdump listening on `port`; `lines` is its console output so far."""
-
-    process: subprocess.Popen[str]
-    port: int
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    def stop(self) -> int:
-        """Stop it as Ctrl-C does (addons run `done`, so the capture is flushed and closed) and wait for the exit."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.reader is not None:
-            self.reader.join()
-        return self.process.returncode
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-
-def start_mitmdump(confdir: Path, args: list[str]) -> Mitmdump:
-    """mitmdump on a free loopback port with `args` (mode, scripts, options); returns once it listens.
-
-    Raises:
-        RuntimeError: it exited before listening (its output is in the message).
-    """
-    command = [
-        str(MITMDUMP), "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={confdir}",
-        "--set", "flow_detail=0", "--set", "termlog_verbosity=info", *args,
-    ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, bufsize=1,
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    port = None
-    for line in process.stdout:  # until it says where it listens, or exits
-        lines.append(line)
-        if match := LISTENING.search(line):
-            port = int(match.group(1))
-            break
-    if port is None:
-        process.wait()
-        raise RuntimeError("mitmdump exited before listening:\n" + "".join(lines))
-    stdout = process.stdout
-
-    def drain() -> None:
-        for rest in stdout:
-            lines.append(rest)
-
-    reader = threading.Thread(target=drain, name="mitmdump-output", daemon=True)
-    reader.start()
-    return Mitmdump(process, port, lines, reader)
 
 
 # ------------------------------------------------------------------ the captured session
@@ -157,7 +86,7 @@ def lab_capture(lab_origin: str, tmp_path_factory: pytest.TempPathFactory) -> La
     """FolderSync 0, Sync INBOX 0, Sync INBOX with the new key through mitmdump + the addon; the capture once it stopped."""
     work = tmp_path_factory.mktemp("lab-replay")
     capture = work / "cap.sqlite"
-    proxy = start_mitmdump(
+    proxy = launch_mitmdump(
         work / "conf", ["-s", str(ADDON_SCRIPT), "--mode", f"reverse:{lab_origin}", "--set", f"activesync_capture={capture}"]
     )
     try:
@@ -304,7 +233,7 @@ def test_unedited_replay_reaches_the_server_byte_for_byte(
 
     path = copy_capture(lab_capture.path, tmp_path)
     flows_file = tmp_path / "via-proxy.mitm"
-    proxy = start_mitmdump(tmp_path / "conf", ["--mode", "regular", "-w", str(flows_file)])
+    proxy = launch_mitmdump(tmp_path / "conf", ["--mode", "regular", "-w", str(flows_file)])
     try:
         asyncio.run(replay_unedited(lab_capture, lab_origin, path, f"http://127.0.0.1:{proxy.port}"))
     finally:
