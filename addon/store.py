@@ -21,8 +21,6 @@
 from __future__ import annotations
 
 import atexit
-import base64
-import binascii
 import concurrent.futures
 import json
 import logging
@@ -41,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import eas
 from eas.exchange import Exchange, Problem
+from eas.headers import basic_user
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -322,14 +321,9 @@ def redact_authorization(value: str) -> str:
     scheme, _, credentials = value.strip().partition(" ")
     if not credentials.strip():
         return REDACTED
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            return f"{scheme} {REDACTED}"
-        user, colon, _ = decoded.partition(":")
-        if colon:
-            return f"{scheme} {user}:{REDACTED}"
+    user = basic_user(value)  # the same reading of Basic credentials as the header explanations
+    if user is not None:
+        return f"{scheme} {user}:{REDACTED}"
     return f"{scheme} {REDACTED}"
 
 
