@@ -28,10 +28,15 @@ from .meanings import contacts, enums, provision, settings, status
 # each). The element's tail moves to the comment, so the note sits on the element's line. A tree with no
 # comment needs no check against duplicates; the walk sees comments, so that costs no extra pass. Handlers
 # never raise: values.py reports garbage in words.
-# decode_annotated (decode + annotate in one) has the decoder write the contact property notes with the end
-# tags (its page tables carry them), so libxml2 builds those comments with the tree; a pass over root.iter()
-# filtered (in C) to the other tags that have a handler adds the rest. Documents with markers, placeholders
-# or a Supported element go the plain way (decode again, then annotate).
+# decode_annotated (decode + annotate in one) has the decoder write the notes into its XML text, right after
+# the end tags, so libxml2 builds those comments with the tree (wbxml._Notes): notes that never depend on the
+# value (contact properties, descriptions) are part of the decoder's tag tables; a note that depends on a
+# leaf's text (enums, flags, dates), or also on its parent's and grandparent's names and the command (Status,
+# EstimatedDataSize), is looked up by those in a memo per context (command, is_response), made by the same
+# handler on a miss (given a _NoteView of the leaf). Notes that need the tree (FilterType: the collection's
+# class; AirSyncBase Data: its Type sibling; values noted by their markers) come from a pass over the tags
+# the decoder saw (lxml matches them in C). What the decoder cannot note (a Supported element, a noted
+# element that is not a plain leaf) makes decode_annotated decode again without notes and annotate.
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ _NOTE_CACHE: dict[tuple[object, ...], str | None] = {}  # (tag, text[, markers])
 _COMMENT_CACHE: dict[str, str] = {}
 _TAG_CACHE: dict[str, _Entry | None] = {}
 _FIXED_CACHE: dict[str, tuple[str, str]] = {}  # Clark tag -> _Entry.fixed, .fixed_empty, where set
-_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# (surrogates spelt with chr(): mypyc refuses surrogates in string literals)
+_INVALID_XML_CHARS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{chr(0xD800)}-{chr(0xDFFF)}\ufffe\uffff]")
 _COMMENT_MAX = 2000
 _DOUBLE_DASH = re.compile("-(?=-)")
 _COMMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -155,65 +161,209 @@ def decode_annotated(data: bytes | bytearray | memoryview,
                      strict: bool = False) -> etree._Element:
     """`annotate(decode(data, strict=strict), context)`, the same tree, in less time.
 
-    context: the context, or a function that makes it from the decoded root (which may hold the contact
-        property notes already: comments, no other note).
-    The notes that depend only on the tag (contact properties) are written by the decoder with the end tags,
-    a second pass adds the rest. A document the fast path does not cover (markers or placeholders, a Supported
-    element, a contact page as the root's) is decoded again without them and annotated the plain way.
+    context: the context, or a function that makes it from the decoded root (which may hold notes already:
+        comments).
+    The decoder writes the notes of most elements with the end tags (see _NotePlan); a pass over the few
+    elements whose note needs the tree adds the rest. A document the decoder cannot annotate (a Supported
+    element, a noted element that is not a plain leaf, see wbxml._Notes) is decoded again without notes and
+    annotated the plain way.
     """
     raw = data if type(data) is bytes else bytes(data)
-    if len(raw) < _FAST_MIN_BYTES:  # a small document: the plain way has less to set up
+    plan = _note_plan(context) if isinstance(context, AnnotationContext) else _unknown_context_plan()
+    notes = wbxml._Notes(plan.static, plan.kinds, plan.memo, plan.note_of)
+    xml = wbxml._decode_xml(raw, strict, notes)
+    if notes.missed:
         root = wbxml._parse_decoded(wbxml._decode_xml(raw, strict))
         return annotate(root, context if isinstance(context, AnnotationContext) else context(root))
-    xml = wbxml._decode_xml(raw, strict, _static_notes())
-    head = xml[:xml.find(b">")]
-    fast = b"xmlns:contacts" in head
-    if fast and (b"xmlns:wbxml" in head or b' xmlns="Contacts' in head or xml.find(b"Supported") >= 0):
-        fast = False
-        xml = wbxml._decode_xml(raw, strict)
     root = wbxml._parse_decoded(xml)
     if not isinstance(context, AnnotationContext):
         context = context(root)
-    if not fast:
-        return annotate(root, context)
-    _annotate_rest(root, context)
+    if notes.passed:
+        _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
+                                       for page, token in notes.passed])
     return root
 
 
-_FAST_MIN_BYTES = 2048  # smaller documents are decoded and annotated the plain way (the same tree)
+class _NoteView:
+    """Just enough of an element for a handler to note a leaf the decoder is writing: tag, text, parent."""
+
+    __slots__ = ("tag", "text", "parent")
+
+    def __init__(self, tag: str, text: str | None, parent: _NoteView | None) -> None:
+        self.tag = tag
+        self.text = text
+        self.parent = parent
+
+    def __len__(self) -> int:
+        return 0  # noted leaves have no children; of a parent, only the name is looked at
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return default  # no marker: a leaf with markers is never noted by the decoder
+
+    def getparent(self) -> _NoteView | None:
+        return self.parent
+
+    def iterchildren(self, *tags: str) -> Iterator[etree._Element]:
+        return iter(())
+
+
+class _NotePlan:
+    """What the decoder writes for one context: the note kind of each tag (wbxml._Notes), the memo of notes
+    by (page, token, text[, parent, grandparent, root]) and how a missing note is made."""
+
+    __slots__ = ("context", "static", "kinds", "memo")
+
+    def __init__(self, context: AnnotationContext, kinds: dict[tuple[int, str], int]) -> None:
+        self.context = context
+        self.static = _static_notes()
+        self.kinds = kinds
+        self.memo: dict[tuple[int | bytes, ...], bytes] = {}
+
+    def note_of(self, key: tuple[int | bytes, ...]) -> bytes | None:
+        """The comment (b"": none) for a note key of the decoder, memoized; None: it cannot be written as text
+        (a CR would not survive the XML parse)."""
+        page, token, text_b = key[0], key[1], key[2]
+        assert isinstance(page, int) and isinstance(token, int) and isinstance(text_b, bytes)
+        tag = f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token & 0x3F]}"
+        entry = _resolve(tag)
+        assert entry is not None
+        text = _xml_unescape(text_b) if text_b else None
+        parent: _NoteView | None = None
+        root_local = ""
+        if len(key) > 3:
+            parent_open, grand_open, root_page, root_open = key[3], key[4], key[5], key[6]
+            assert isinstance(parent_open, bytes) and isinstance(grand_open, bytes)
+            assert isinstance(root_page, int) and isinstance(root_open, bytes)
+            grand = _NoteView(_open_tag_name(grand_open, root_page), None, None) if grand_open else None
+            parent = _NoteView(_open_tag_name(parent_open, root_page), None, grand)
+            root_local = root_open[1:].split(b" ", 1)[0].rstrip(b">").decode()
+        root = _NoteView(root_local, None, None)
+        view = _NoteView(tag, text, parent)
+        walk = _Walk(root, self.context)  # type: ignore[arg-type]
+        note = entry.handler(walk, view, entry.namespace, entry.local)  # type: ignore[arg-type]
+        comment = b""
+        if note:
+            comment_text = _comment_text(note)
+            if "\r" in comment_text:
+                return None
+            comment = b"<!--" + comment_text.encode() + b"-->"
+        memo = self.memo
+        if len(text_b) <= _MAX_CACHED_TEXT:
+            if len(memo) > _MAX_CACHED_NOTES:
+                memo.clear()
+            memo[key] = comment
+        return comment
+
+
+def _xml_unescape(text_b: bytes) -> str:
+    """The text of an element from its XML text as the decoder writes it (escapes: & < > and CR only)."""
+    text = text_b.decode()
+    if "&" in text:
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&#13;", "\r").replace("&amp;", "&")
+    return text
+
+
+_PAGE_BY_PREFIX: dict[bytes, str] = {page.prefix.encode(): page.name for page in CODE_PAGES}
+
+
+def _open_tag_name(open_b: bytes, root_page: int) -> str:
+    """The Clark name of an open tag the decoder wrote (`<email:Body>`; no prefix: the root's page)."""
+    name = open_b[1:].split(b" ", 1)[0].rstrip(b">")
+    prefix, colon, local = name.rpartition(b":")
+    namespace = _PAGE_BY_PREFIX.get(prefix, "") if colon else CODE_PAGES[root_page].name
+    return f"{{{namespace}}}{local.decode()}"
+
+
+_PLANS: dict[tuple[str | None, bool], _NotePlan] = {}
+_KINDS: dict[bool, dict[tuple[int, str], int]] = {}
+
+
+def _note_plan(context: AnnotationContext) -> _NotePlan:
+    """The plan for a context: one per command and is_response (all a decoder-written note looks at)."""
+    key = (context.command, context.is_response)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        plan = _PLANS[key] = _NotePlan(AnnotationContext(context.command, context.is_response),
+                                       _note_kinds(True))
+    elif len(plan.memo) > _MAX_CACHED_NOTES:
+        plan.memo.clear()
+    return plan
+
+
+def _unknown_context_plan() -> _NotePlan:
+    """The plan when the context is made from the decoded root: Status notes wait for the pass."""
+    if not _UNKNOWN_CONTEXT_PLAN:
+        _UNKNOWN_CONTEXT_PLAN.append(_NotePlan(AnnotationContext(), _note_kinds(False)))
+    plan = _UNKNOWN_CONTEXT_PLAN[0]
+    if len(plan.memo) > _MAX_CACHED_NOTES:
+        plan.memo.clear()
+    return plan
+
+
+_UNKNOWN_CONTEXT_PLAN: list[_NotePlan] = []
+
+
+def _note_kinds(context_known: bool) -> dict[tuple[int, str], int]:
+    """(page number, tag) -> how the decoder notes it (wbxml._F_*), for the tags with a handler and no static
+    note. Status notes depend on the command and is_response (Provision's on what the tree holds)."""
+    kinds = _KINDS.get(context_known)
+    if kinds is not None:
+        return kinds
+    static = _static_notes()
+    kinds = {}
+    for page in CODE_PAGES:
+        for name in page.tokens:
+            entry = _resolve(f"{{{page.name}}}{name}")
+            if entry is None or (page.number, name) in static:
+                continue
+            if name == "Supported":  # its children's notes change: annotate the plain way
+                kind = wbxml._F_REDO
+            elif name in page.opaque_tags or entry.by_markers:  # noted by their markers, often OPAQUE
+                kind = wbxml._F_PASS
+            elif entry.handler is _status:
+                kind = wbxml._F_PLACE if context_known and page.name != "Provision" else wbxml._F_PASS
+            elif entry.handler in _PLACE_HANDLERS:
+                kind = wbxml._F_PLACE
+            elif entry.is_pure:
+                kind = wbxml._F_VALUE
+            else:
+                kind = wbxml._F_PASS
+            kinds[(page.number, name)] = kind
+    _KINDS[context_known] = kinds
+    return kinds
+
+
 _STATIC_NOTES: list[dict[tuple[int, str], tuple[bytes, bytes]]] = []
 
 
 def _static_notes() -> dict[tuple[int, str], tuple[bytes, bytes]]:
-    """(page number, tag) -> (comment, comment of an empty element) for the contact properties whose note
-    never depends on the value or the context (outside Supported); made on first use."""
+    """(page number, tag) -> (comment, comment of an empty element) for the elements whose note never depends
+    on the value or the context (outside Supported): contact properties, descriptions; made on first use."""
     if not _STATIC_NOTES:
         notes = {}
         for page in CODE_PAGES:
-            if page.name not in ("Contacts", "Contacts2"):
-                continue
             for name in page.tokens:
                 entry = _resolve(f"{{{page.name}}}{name}")
-                if entry is not None and entry.fixed is not None and entry.fixed_empty is not None:
+                if entry is None:
+                    continue
+                if entry.fixed is not None and entry.fixed_empty is not None:
                     notes[(page.number, name)] = (b"<!--" + entry.fixed.encode() + b"-->",
                                                   b"<!--" + entry.fixed_empty.encode() + b"-->")
+                constant = _CONSTANT_NOTES.get(entry.handler)
+                if constant is not None:
+                    comment = b"<!--" + _comment_text(constant).encode() + b"-->"
+                    notes[(page.number, name)] = (comment, comment)
         _STATIC_NOTES.append(notes)
     return _STATIC_NOTES[0]
 
 
-def _context_tags() -> list[str]:
-    namespaces = sorted({namespace for namespace, _ in _HANDLERS} - {"Contacts", "Contacts2"})
-    tags = [f"{{{namespace}}}*" for namespace in namespaces]
-    tags += [f"{{{namespace}}}{local}" for namespace, local in _HANDLERS
-             if namespace in ("Contacts", "Contacts2") and _CONTACT_NOTES.get(_HANDLERS[namespace, local]) is None]
-    return tags
+def _annotate_rest(root: etree._Element, context: AnnotationContext, tags: list[str]) -> None:
+    """annotate() for the elements named by `tags`, in a tree whose other notes are in already.
 
-
-def _annotate_rest(root: etree._Element, context: AnnotationContext) -> None:
-    """annotate() for a tree whose contact property notes are in already (no Supported element in it).
-
-    One pass over the elements that may need a note (lxml matches the tags in C); the few that get one are
-    kept, so no second pass is needed."""
+    One pass over those elements (lxml matches the tags in C); the few that get a note are kept, so no second
+    pass is needed."""
     walk = _Walk(root, context)
     targets: list[etree._Element] = []
     texts: list[str] = []
@@ -222,7 +372,7 @@ def _annotate_rest(root: etree._Element, context: AnnotationContext) -> None:
         memo.clear()
     cache = _TAG_CACHE
     text: str | None
-    for element in root.iter(*_CONTEXT_TAGS):
+    for element in root.iter(*tags):
         tag = element.tag
         entry = cache.get(tag, _MISSING)
         if entry is _MISSING:
@@ -757,7 +907,14 @@ def _sync_key(walk: _Walk, element: etree._Element, namespace: str, local: str) 
 
 
 def _more_available(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
-    return "MoreAvailable: more changes wait on the server: Sync again with the new SyncKey"
+    return _CONSTANT_NOTES[_more_available]
+
+
+# handler -> its note, for handlers whose note depends on nothing (the decoder writes them as static notes)
+_CONSTANT_NOTES: dict[Handler, str] = {
+    _more_available: "MoreAvailable: more changes wait on the server: Sync again with the new SyncKey"}
+# handlers whose note depends on the leaf's text and its parent's and grandparent's names (and the command)
+_PLACE_HANDLERS: frozenset[Handler] = frozenset({_estimated_size, _picture_data})
 
 
 def _contact(namespace_label: str, description: str) -> Handler:
@@ -819,7 +976,8 @@ def _supported(walk: _Walk, element: etree._Element, namespace: str, local: str)
 
 def _description(label: str, description: str) -> Handler:
     def handler(walk: _Walk, element: etree._Element, namespace: str, local: str) -> str | None:
-        return f"{label}: {description}"
+        return note
+    note = _CONSTANT_NOTES[handler] = f"{label}: {description}"
     return handler
 
 
@@ -962,6 +1120,5 @@ _PURE_HANDLERS: frozenset[Handler] = frozenset(
     and handler not in _MARKER_DEPENDENT)
 
 _MISSING = _Entry("", "", _more_available, False)
-_CONTEXT_TAGS: list[str] = _context_tags()
 
 __all__ = ["AnnotationContext", "annotate", "decode_annotated", "element_status_meaning", "status_meaning"]

@@ -76,7 +76,7 @@ import binascii
 import bisect
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final, Union
 
 from lxml import etree
@@ -604,50 +604,106 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
     return attrs, codec, strtbl, i
 
 
-# Notes: (page number, tag name) -> (XML comment after the element, the same for an empty one), for
-# eas.annotate.decode_annotated. The prefixed tables of those pages get the comment after each end tag (and
-# after each empty element), so the hot loop writes it with the tag. Unprefixed (root page) tables never do.
-_Notes = dict[tuple[int, str], tuple[bytes, bytes]]
-_NOTED_TABLES: dict[tuple[int, int], tuple[list[_Table | None], list[_Table | None], _Notes]] = {}
+# Notes, for eas.annotate.decode_annotated: the decoder writes XML comments with the meanings of values right
+# after the elements, so libxml2 builds them with the tree. A note is one of:
+#   static: (page number, tag name) -> (comment, comment of an empty element): the noted tables carry it after
+#     the end tag, so the hot loop writes it with the tag;
+#   a kind, flagged in the noted tables (so the hot loop leaves those tags to the general path):
+#     _F_VALUE  a leaf whose note depends on its text: looked up in notes.memo by (page, token, text), made by
+#               notes.note_of on a miss;
+#     _F_PLACE  the same, also by the open tags of its parent and grandparent, the root's page and open tag;
+#     _F_PASS   its note needs the whole tree: the decoder lists its tag (notes.passed) for a pass after;
+#     _F_REDO   the decoder cannot write the notes of this document (notes.missed).
+# A _F_VALUE or _F_PLACE element that is not a plain leaf (children, markers, several tokens), an element
+# with a static note and the wbxml:content="empty" marker, a tag sent with another token of its name set
+# notes.missed: the caller decodes again without notes. Placeholders get no note. The root never gets one.
+_F_VALUE: Final = 4
+_F_PLACE: Final = 8
+_F_PASS: Final = 16
+_F_REDO: Final = 32
+_NoteKey = tuple[Union[int, bytes], ...]
+_StaticNotes = dict[tuple[int, str], tuple[bytes, bytes]]
+_NoteKinds = dict[tuple[int, str], int]
+
+
+class _Notes:
+    """What _decode_xml writes besides the document, and what it reports back: one per call."""
+
+    __slots__ = ("static", "kinds", "memo", "note_of", "passed", "missed")
+
+    def __init__(self, static: _StaticNotes, kinds: _NoteKinds, memo: dict[_NoteKey, bytes],
+                 note_of: Callable[[_NoteKey], bytes | None]) -> None:
+        self.static = static
+        self.kinds = kinds
+        self.memo = memo  # note key -> comment bytes (b"": no note); note_of fills it
+        self.note_of = note_of  # the comment for a key the memo lacks; None: it cannot be written here
+        self.passed: set[tuple[int, int]] = set()  # (page, token) of the _F_PASS elements written
+        self.missed = False  # a note could not be written: the output is not annotated right
+
+
+_NOTED_TABLES: dict[tuple[int, int, int], tuple[list[_Table | None], list[_Table | None], _StaticNotes, _NoteKinds]] = {}
 
 
 def _noted_tables(tables: list[_Table | None], strict: bool, notes: _Notes) -> list[_Table | None]:
-    """`tables` with the notes in the prefixed tables of the pages they name (cached per list and notes)."""
-    key = (id(tables), id(notes))
+    """`tables` with the static notes and note kinds of the pages they name (cached per list and notes).
+
+    The root's own entry must come from the plain tables: a note after the root's end tag is not XML."""
+    static, kinds = notes.static, notes.kinds
+    key = (id(tables), id(static), id(kinds))
     cached = _NOTED_TABLES.get(key)
-    if cached is not None and cached[0] is tables and cached[2] is notes:
+    if cached is not None and cached[0] is tables and cached[2] is static and cached[3] is kinds:
         return cached[1]
     noted = list(tables)
-    prefixed = _TABLES[(True, strict)]
-    for page_number in {number for number, _ in notes}:
+    for page_number in {number for number, _ in static} | {number for number, _ in kinds}:
         table = tables[page_number]
-        if table is None or table is not prefixed[page_number]:
+        if table is None:
             continue
         page = CODE_PAGES[page_number]
         copy = list(table)
         for token in range(0x05, 0x40):
             name = page.tags.get(token)
-            if name is None or page.tokens[name] != token:
+            if name is None:
                 continue
-            note = notes.get((page_number, name))
-            if note is None:
+            note = static.get((page_number, name))
+            kind = kinds.get((page_number, name), 0)
+            if note is None and not kind:
                 continue
             empty, full = table[token], table[token | _CONTENT_FLAG]
             assert empty is not None and full is not None and full[1] is not None
-            copy[token] = (empty[0] + note[1], None, empty[2])
-            copy[token | _CONTENT_FLAG] = (full[0], full[1] + note[0], full[2])
+            if page.tokens[name] != token:  # another token for the name (wbxml:token): not noted here
+                note, kind = (b"", b""), _F_REDO
+            elif note is None:
+                note = (b"", b"")
+            copy[token] = (empty[0] + note[1], None, empty[2] | kind)
+            copy[token | _CONTENT_FLAG] = (full[0], full[1] + note[0], full[2] | kind)
         noted[page_number] = copy
     if len(_NOTED_TABLES) > 1024:
         _NOTED_TABLES.clear()
-    _NOTED_TABLES[key] = (tables, noted, notes)
+    _NOTED_TABLES[key] = (tables, noted, static, kinds)
     return noted
+
+
+def _leaf_note(notes: _Notes, kind: int, page: int, token: int, text: bytes,
+               stack: list[tuple[bytes, int, bytes, int, Sequence[bytes]]], root_page: int, root_open: bytes) -> bytes:
+    """The comment for a _F_VALUE or _F_PLACE leaf (text: its XML text), b"" for none (see _Notes)."""
+    if kind == _F_VALUE:
+        key: _NoteKey = (page, token, text)
+    else:
+        key = (page, token, text, stack[-1][2], stack[-2][2] if len(stack) > 1 else b"", root_page, root_open)
+    note = notes.memo.get(key)
+    if note is None:
+        note = notes.note_of(key)
+        if note is None:
+            notes.missed = True
+            return b""
+    return note
 
 
 def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes:
     """The XML text (UTF-8) of a WBXML document; see the theory of operation above.
 
-    notes: comments written after elements of prefixed pages (see _noted_tables); where a marker or a
-    placeholder is written (the root then declares WBXML_NS), they may be missing or misplaced.
+    notes: comments written after elements (see _Notes); where a marker or a placeholder is written (the root
+    then declares WBXML_NS), they may be missing or misplaced.
     """
     if data[:4] == _STANDARD_HEADER:
         root_attrs: list[bytes] = []
@@ -667,8 +723,11 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
     root_open: bytes | None
     if root_start is not None:  # the commonest start, taken in one step (the general path below does the same)
         page, tables, table, root_bare, close_b, root_open = root_start
-        if notes is not None:
-            tables = _noted_tables(tables, strict, notes)  # the root's own page keeps its plain table
+        if notes is not None:  # the root's own entry (above) stays plain
+            tables = _noted_tables(tables, strict, notes)
+            noted_table = tables[page]
+            assert noted_table is not None
+            table = noted_table
         open_b = root_bare
         root_page = page
         used_pages = {page}
@@ -771,6 +830,13 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                 for leaf in text_run.split(b"\x00\x01"):
                                     leaf_entry = table[leaf[0]]
                                     if leaf_entry is None or leaf_entry[2]:
+                                        if leaf_entry is not None and (leaf_entry[2] == _F_VALUE
+                                                                       or leaf_entry[2] == _F_PLACE):
+                                            assert notes is not None and leaf_entry[1] is not None
+                                            note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf[2:], stack,
+                                                              root_page, out[0])
+                                            extend((leaf_entry[0], leaf[2:], leaf_entry[1] + note))
+                                            continue
                                         # Not plain (opaque, placeholder): resume there, slowly.
                                         resume = (len(out) - before) // 3
                                         i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
@@ -792,6 +858,19 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                     leaf_table = tables[switch_to] if switch_to != page else None
                                     leaf_entry = leaf_table[leaf[0]] if leaf_table is not None else None
                                 if leaf_entry is None or leaf_entry[2]:
+                                    if leaf_entry is not None and (leaf_entry[2] == _F_VALUE
+                                                                   or leaf_entry[2] == _F_PLACE):
+                                        assert notes is not None and leaf_entry[1] is not None
+                                        if switch_to >= 0:
+                                            page = switch_to
+                                            assert leaf_table is not None
+                                            table = leaf_table
+                                            used_pages.add(page)
+                                            switch_to = -1
+                                        note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf[2:], stack,
+                                                          root_page, out[0])
+                                        extend((leaf_entry[0], leaf[2:], leaf_entry[1] + note))
+                                        continue
                                     # Not plain (opaque, placeholder, redundant switch): resume there, slowly.
                                     resume = switch_at if switch_to >= 0 else k
                                     i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
@@ -823,6 +902,29 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     append(open_b)
                     i += 1
                     continue
+                if (flags == _F_VALUE or flags == _F_PLACE) and not irregular:
+                    # Noted tables only: a plain leaf (or empty element) whose note the decoder writes.
+                    assert notes is not None
+                    text_b: bytes | None = b""
+                    next_i = i + 1
+                    if close_b is not None:
+                        text_b = None
+                        if data[i + 1] == STR_I:
+                            j = find(b"\x00", i + 2)
+                            if j > 0 and data[j + 1] == END:
+                                chunk = data[i + 2 : j]
+                                if chunk:
+                                    text_b = chunk if care(chunk) is None else _xml_text(chunk, codec)
+                                    next_i = j + 2
+                    if text_b is not None:
+                        note = _leaf_note(notes, flags, page, tok, text_b, stack, root_page, out[0])
+                        # one item for the end tag and its note: mixed content looks at the last item's end
+                        if close_b is None:
+                            append(open_b + note)
+                        else:
+                            extend((open_b, text_b, close_b + note))
+                        i = next_i
+                        continue
                 adv = 1
                 extra: list[bytes] | None = None
             elif tok == END:
@@ -855,9 +957,13 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     new_markers.extend(content_markers)
                     append(text)
                     append(close_b)
+                    if not text and notes is not None and close_b.find(b">") + 1 < len(close_b):
+                        notes.missed = True  # an empty element: its static note is the other one
                 elif len(out) == idx + 1:
                     new_markers.append(_attr("content", "empty"))
                     open_b = open_b[:-1] + b"/>"
+                    if notes is not None and close_b.find(b">") + 1 < len(close_b):
+                        notes.missed = True  # its static note went with the end tag that is not written
                 else:
                     append(close_b)
                 if new_markers:
@@ -1030,13 +1136,15 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                 else:
                     root_page = page
                     tables = _root_tables(page, strict)
-                    if notes is not None:
-                        tables = _noted_tables(tables, strict, notes)
                     root_table = tables[page]
                     assert root_table is not None
+                    root_entry = root_table[tok & 0x7F]  # from the plain table: no note after the root
+                    if notes is not None:
+                        tables = _noted_tables(tables, strict, notes)
+                        root_table = tables[page]
+                        assert root_table is not None
                     table = root_table
                     used_pages.add(page)
-                    root_entry = table[tok & 0x7F]
                     assert root_entry is not None
                     open_b, close_b, flags = root_entry
                 if close_b is None:
@@ -1047,12 +1155,22 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                 append(_with_attrs(open_b, markers) if markers else open_b)
                 i += adv
                 continue
+            if flags >= _F_VALUE:  # noted tables only (see _Notes)
+                assert notes is not None
+                if flags & _F_PASS:
+                    notes.passed.add((page, tok & 0x3F))
+                else:
+                    notes.missed = True
             if len(stack) - 1 in buffered:
                 flushed, ns = _flush_pieces(buffered.pop(len(stack) - 1), codec)
                 extend(flushed)
                 need_ns = need_ns or ns
             if close_b is None:
-                append(_with_attrs(open_b, markers) if markers else open_b)
+                if markers:
+                    cut = open_b.find(b"/>") + 2  # a static note may follow the tag (noted tables)
+                    append(_with_attrs(open_b[:cut], markers) + open_b[cut:])
+                else:
+                    append(open_b)
                 i += adv
                 continue
             if len(stack) >= MAX_DEPTH:
