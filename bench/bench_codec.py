@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     shapes = _shapes.shapes()
     for shape in shapes:
         print(f"- {shape.name}: {shape.description}; {len(shape.documents)} document(s), {shape.total_bytes:,} bytes")
-    print(f"- Python {sys.version.split()[0]}, best of {rounds} x {min_time} s; libwbxml in-process via ctypes\n")
+    print(f"- Python {sys.version.split()[0]}, eas codec {eas._native.status}, best of {rounds} x {min_time} s; "
+          "libwbxml in-process via ctypes\n")
     results = run(shapes, min_time, rounds)
     print(table(results))
     print()

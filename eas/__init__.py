@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from . import _native
+
+_native.select()  # before anything imports the codec: its compiled build, when that is current
+
 from .errors import (
     EasError,
     EncodeError,

@@ -21,13 +21,13 @@ _COMMAND_MODULES = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eas import __version__  # eas/__init__ is light: lxml only
+    from eas import __version__, _native  # eas/__init__ is light: lxml only
 
     parser = argparse.ArgumentParser(
         prog="eas-inspector",
         description="See and debug Exchange ActiveSync traffic.",
     )
-    parser.add_argument("--version", action="version", version=f"eas-inspector {__version__}")
+    parser.add_argument("--version", action="version", version=f"eas-inspector {__version__} (codec: {_native.status})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("decode", help="WBXML to (annotated) XML")

@@ -67,7 +67,22 @@ if [ ! -e "$STAMP" ]; then
     echo "installing into $VENV failed (the whole log: $LOG); fix the cause and run again." >&2
     exit 1
   }
-  rm -f "$VENV"/.installed-*
+  rm -f "$VENV"/.installed-* "$VENV"/.compiled-*
   touch "$STAMP"
+fi
+# The codec is compiled with mypyc at install (setup.py); compile again when its sources change, since the
+# package falls back to the slower pure-Python modules when the compiled ones are older than their source.
+NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/wbxml.py" | cksum | cut -d' ' -f1)"
+if [ ! -e "$NATIVE_STAMP" ]; then
+  if [ -e "$ROOT/eas/_build_digests.py" ] && \
+     "$VENV/bin/python" -c 'import sys, eas._native as n; sys.exit(n.status != "compiled")' 2>/dev/null; then
+    :  # installed just now, from these sources
+  else
+    echo "compiling the WBXML codec (mypyc; about 30 s)" >&2
+    "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT" >>"$VENV/install.log" 2>&1 \
+      || echo "note: could not compile the codec (see $VENV/install.log); the pure-Python one runs" >&2
+  fi
+  rm -f "$VENV"/.compiled-*
+  touch "$NATIVE_STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
