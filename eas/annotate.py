@@ -402,10 +402,7 @@ def _annotate_rest(root: etree._Element, context: AnnotationContext, tags: list[
         return
     comments: Iterator[etree._Element] = _pooled_comments(texts)
     if len(texts) > _FEW_COMMENTS:
-        try:
-            holder = etree.fromstring("<r><!--" + "--><!--".join(texts) + "--></r>", _COMMENT_PARSER)
-        except etree.XMLSyntaxError:
-            holder = None
+        holder = _parsed_comments(texts)
         if holder is not None and len(holder) == len(texts):
             comments = iter(holder)  # moving a child away does not disturb this iterator
     for element, comment in zip(targets, comments):
@@ -496,11 +493,7 @@ def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_c
         comments = _pooled_comments(filter(None, texts))
     else:
         # one parse for all: much cheaper than one etree.Comment (hence one new document) per note
-        try:
-            holder = etree.fromstring("<r><!--" + "--><!--".join(filter(None, texts)) + "--></r>",
-                                      _COMMENT_PARSER)
-        except etree.XMLSyntaxError:
-            holder = None
+        holder = _parsed_comments(filter(None, texts))
         if holder is not None and len(holder) == count:
             comments = iter(holder)  # moving a child away does not disturb this iterator
         else:
@@ -521,6 +514,18 @@ def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_c
             element.tail = None
             element.addnext(comment)
             comment.tail = tail
+
+
+def _parsed_comments(texts: Iterable[str]) -> etree._Element | None:
+    """An element holding a comment per text, parsed in one go; None when the parse would not give them back
+    as they are (XML parsing turns CR into LF, XML 1.0 section 2.11)."""
+    xml = "<r><!--" + "--><!--".join(texts) + "--></r>"
+    if "\r" in xml:
+        return None
+    try:
+        return etree.fromstring(xml, _COMMENT_PARSER)
+    except etree.XMLSyntaxError:
+        return None
 
 
 class _CommentPool(threading.local):

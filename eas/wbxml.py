@@ -833,9 +833,13 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                         if leaf_entry is not None and (leaf_entry[2] == _F_VALUE
                                                                        or leaf_entry[2] == _F_PLACE):
                                             assert notes is not None and leaf_entry[1] is not None
-                                            note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf[2:], stack,
-                                                              root_page, out[0])
-                                            extend((leaf_entry[0], leaf[2:], leaf_entry[1] + note))
+                                            leaf_text = leaf[2:]
+                                            note = notes.memo.get((page, leaf[0], leaf_text)) \
+                                                if leaf_entry[2] == _F_VALUE else None
+                                            if note is None:
+                                                note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf_text, stack,
+                                                                  root_page, out[0])
+                                            extend((leaf_entry[0], leaf_text, leaf_entry[1] + note))
                                             continue
                                         # Not plain (opaque, placeholder): resume there, slowly.
                                         resume = (len(out) - before) // 3
@@ -917,7 +921,10 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                     text_b = chunk if care(chunk) is None else _xml_text(chunk, codec)
                                     next_i = j + 2
                     if text_b is not None:
-                        note = _leaf_note(notes, flags, page, tok, text_b, stack, root_page, out[0])
+                        # (page, token, text) -> note, the commonest hit, looked up here (no call)
+                        note = notes.memo.get((page, tok, text_b)) if flags == _F_VALUE else None
+                        if note is None:
+                            note = _leaf_note(notes, flags, page, tok, text_b, stack, root_page, out[0])
                         # one item for the end tag and its note: mixed content looks at the last item's end
                         if close_b is None:
                             append(open_b + note)

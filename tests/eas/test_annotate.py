@@ -708,3 +708,11 @@ def test_few_comments_in_a_tree_with_a_processing_instruction() -> None:
     assert [tag for tag, _ in pairs] == ["{Ping}Status", "{Ping}Class"]
     assert pairs[0][1].startswith("Status 2:") and pairs[1][1].startswith("Class Email")
     assert [pi.text for pi in root.iter(etree.ProcessingInstruction)] == ["x", "y"]
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_a_cr_in_a_note_is_kept_with_few_and_with_many_notes(count: int) -> None:
+    """Many comments are parsed in one go, and XML parsing turns CR into LF: those take the other way."""
+    xml = ('<Sync xmlns="AirSync"><Collections>' + "<Collection><Class>Email</Class></Collection>" * count
+           + "<Collection><Class>a&#13;b</Class></Collection></Collections></Sync>")
+    assert notes_of(xml)["Class"][-1] == "Class a\rb: unknown value"
