@@ -55,13 +55,16 @@ from __future__ import annotations
 #                wbxml:text="base64"  the STR_I bytes (or pieces, below) are not XML text: base64 of them
 #                wbxml:pieces="s3 e8364 t0 o2 p1"  the text was sent as several tokens: STR_I of 3
 #                characters, ENTITY U+20AC (one character), STR_T at string-table offset 0 (as many
-#                characters as that string), OPAQUE of 2 characters, SWITCH_PAGE 1. With
-#                wbxml:text="base64" the counts are bytes of the base64-decoded text.
+#                characters as that string), OPAQUE of 2 characters, SWITCH_PAGE 1; `w2:3` is an OPAQUE
+#                of 2 whose length took 3 bytes. With wbxml:text="base64" the counts are bytes of the
+#                base64-decoded text.
 # Placeholders (elements in WBXML_NS) stand for what MS-ASWBXML never sends, so lenient decoding loses
 # nothing: wbxml:tag-PP-TT (unknown page PP or token TT, hex), wbxml:literal index="N" (LITERAL tags),
 # wbxml:ext token="0x40" (extension tokens), wbxml:pi (a processing instruction, base64), and inside
-# mixed content wbxml:str / wbxml:opaque (base64), wbxml:entity (code point), wbxml:strref index="N"
-# (STR_T). Pending SWITCH_PAGE tokens before such a token become its wbxml:switch.
+# mixed content wbxml:str / wbxml:opaque (base64; length-bytes="N" as above), wbxml:entity (code point),
+# wbxml:strref index="N" (STR_T). Pending SWITCH_PAGE tokens before such a token become its wbxml:switch.
+# An index or code point written with redundant leading 0x80 bytes is refused (MalformedError): the
+# number in the XML could not give those bytes back.
 #
 # Encoding. XML without markers encodes canonically: SWITCH_PAGE only when the page changes, the content
 # flag only when there is content, STR_I for text; for tags in page.opaque_tags the text is sent as an
@@ -189,6 +192,18 @@ def decode_mb_u_int32(data: bytes, offset: int) -> tuple[int, int]:
                 raise LimitError("mb_u_int32 exceeds 32 bits", offset)
             return value, consumed
     raise LimitError("mb_u_int32 longer than 5 bytes", offset)
+
+
+def _index_at(data: bytes, offset: int, what: str) -> tuple[int, int]:
+    """decode_mb_u_int32 for a number the XML keeps as a number (an index, a code point).
+
+    A leading 0x80 byte adds nothing to the value (WAP-192 5.1 integers carry 7 bits a byte, most significant
+    first), so only a minimal integer can be written back byte for byte: such padding is refused.
+    """
+    value, used = decode_mb_u_int32(data, offset)
+    if data[offset] == 0x80:
+        raise MalformedError(f"{what} written with redundant leading 0x80 bytes (cannot be kept as a number)", offset)
+    return value, used
 
 
 def encode_mb_u_int32(value: int) -> bytes:
@@ -453,7 +468,6 @@ def _leaf_content(pieces: list[_Piece], codec: str, opaque_tag: bool) -> tuple[l
         assert isinstance(payload_w, tuple)
         wide_markers, wide_text = _leaf_content([("o", payload_w[0])], codec, opaque_tag)
         return [*wide_markers, _attr("length-bytes", str(payload_w[1]))], wide_text
-    pieces = [("o", piece[1][0]) if piece[0] == "w" else piece for piece in pieces]  # type: ignore[index]
     if len(pieces) == 1:
         kind, payload = pieces[0]
         if kind == "s":
@@ -475,7 +489,10 @@ def _leaf_content(pieces: list[_Piece], codec: str, opaque_tag: bool) -> tuple[l
     for kind, payload in pieces:
         if texts is None:
             break
-        if kind in ("s", "o"):
+        if kind == "w":  # OPAQUE with a wide length: (bytes, length bytes)
+            assert isinstance(payload, tuple)
+            payload = payload[0]
+        if kind in ("s", "o", "w"):
             assert isinstance(payload, bytes)
             piece_text = _as_text(payload, codec)
             if piece_text is None:
@@ -505,10 +522,11 @@ def _leaf_content(pieces: list[_Piece], codec: str, opaque_tag: bool) -> tuple[l
     raw: list[bytes] = []
     for kind, payload in pieces:
         length = 0
-        if kind in ("s", "o"):
-            assert isinstance(payload, bytes)
-            raw.append(payload)
-            length = len(payload)
+        if kind in ("s", "o", "w"):
+            data = payload[0] if isinstance(payload, tuple) else payload
+            assert isinstance(data, bytes)
+            raw.append(data)
+            length = len(data)
         items.append(_piece_item(kind, payload, length))
     return [_attr("pieces", " ".join(items)), _attr("text", "base64")], _b64(b"".join(raw))
 
@@ -519,6 +537,9 @@ def _piece_item(kind: str, payload: object, length: int) -> str:
         return f"t{payload[0]}"
     if kind in ("e", "p"):
         return f"{kind}{payload}"
+    if kind == "w":  # OPAQUE of `length` units whose length was written with payload[1] bytes
+        assert isinstance(payload, tuple)
+        return f"w{length}:{payload[1]}"
     return f"{kind}{length}"
 
 
@@ -530,7 +551,8 @@ def _mixed_piece(piece: _Piece, codec: str, placeholder: bool = False) -> tuple[
     kind, payload = piece
     if kind == "w":
         assert isinstance(payload, tuple)
-        kind, payload = "o", payload[0]
+        wide = f'<wbxml:opaque length-bytes="{payload[1]}">'.encode()
+        return wide + _b64(payload[0]) + b"</wbxml:opaque>", True
     if kind == "t":
         assert isinstance(payload, tuple)
         return f'<wbxml:strref index="{payload[0]}"/>'.encode(), True
@@ -1024,13 +1046,13 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                         piece = ("w", (piece[1], used))  # a length written wider than needed
                     next_i = start + length
                 elif tok == STR_T:
-                    index, used = decode_mb_u_int32(data, i + 1)
+                    index, used = _index_at(data, i + 1, "STR_T index")
                     if string_table is None:
                         string_table = _StringTable(strtbl, 16 * n + 65536)
                     piece = ("t", (index, string_table.get(index, i)))
                     next_i = i + 1 + used
                 else:
-                    code_point, used = decode_mb_u_int32(data, i + 1)
+                    code_point, used = _index_at(data, i + 1, "ENTITY code point")
                     piece = ("e", code_point)
                     next_i = i + 1 + used
                 top_index = len(stack) - 1
@@ -1057,7 +1079,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
             elif tok == LITERAL or tok == LITERAL_C or tok == LITERAL_A or tok == LITERAL_AC:
                 if strict:
                     raise UnknownTokenError(f"{_GLOBAL_NAMES[tok]} is not used by MS-ASWBXML", i)
-                index, used = decode_mb_u_int32(data, i + 1)
+                index, used = _index_at(data, i + 1, f"{_GLOBAL_NAMES[tok]} index")
                 if string_table is None:
                     string_table = _StringTable(strtbl, 16 * n + 65536)
                 name = string_table.get(index, i)
@@ -1111,7 +1133,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                         xml = f'<wbxml:ext token="0x{tok:02X}">'.encode() + _b64(data[i + 1 : j]) + b"</wbxml:ext>"
                         i = j + 1
                     elif kind == 0x80:
-                        index, used = decode_mb_u_int32(data, i + 1)
+                        index, used = _index_at(data, i + 1, f"{_GLOBAL_NAMES[tok]} index")
                         xml = f'<wbxml:ext token="0x{tok:02X}" index="{index}"/>'.encode()
                         i += 1 + used
                     else:
@@ -1327,8 +1349,17 @@ _ELEMENT_MARKERS: Final = {
 }
 
 
+def _tag(node: etree._Element) -> object:
+    """A node's tag: a str for elements, a factory function for comments, PIs and entities.
+
+    lxml-stubs type every tag as str; read through getattr, the compiled module checks nothing here.
+    """
+    return getattr(node, "tag")
+
+
 def _fail(el: etree._Element, reason: str) -> EncodeError:
-    tag = el.tag if isinstance(el.tag, str) else None
+    node_tag = _tag(el)
+    tag = node_tag if isinstance(node_tag, str) else None
     line: object = el.sourceline
     return EncodeError(reason, element=tag, line=line if isinstance(line, int) else None)
 
@@ -1431,8 +1462,20 @@ class _Encoder:
         pos = 0
         try:
             for item in spec.split():
-                kind, arg = item[0], int(item[1:])
-                if kind == "s" or kind == "o":
+                kind, arg_text, width_text = item[0], *item[1:].partition(":")[::2]
+                arg = int(arg_text)
+                if kind == "w":  # OPAQUE with its length written in `width` bytes
+                    width = int(width_text)
+                    part = payload[pos : pos + arg]
+                    if len(part) != arg or not 1 <= width <= 5:
+                        return None
+                    pos += arg
+                    raw = part if isinstance(part, bytes) else _encode_text(el, part, self.codec)
+                    length = encode_mb_u_int32(len(raw))
+                    if width < len(length):
+                        return None
+                    chunk += b"\xc3" + b"\x80" * (width - len(length)) + length + raw
+                elif kind == "s" or kind == "o":
                     part = payload[pos : pos + arg]
                     if len(part) != arg:
                         return None
@@ -1489,7 +1532,10 @@ class _Encoder:
             return b"\x03" + raw + b"\x00"
         if local == "opaque":
             raw = _b64decode(el, text)
-            return b"\xc3" + encode_mb_u_int32(len(raw)) + raw
+            length = encode_mb_u_int32(len(raw))
+            width_attr = el.get("length-bytes")
+            width = len(length) if width_attr is None else _int_attr(el, "length-bytes", width_attr, 5)
+            return b"\xc3" + b"\x80" * max(0, width - len(length)) + length + raw
         if local == "strref":
             return b"\x83" + encode_mb_u_int32(_int_attr(el, "index", el.get("index")))
         if local == "entity":
@@ -1521,7 +1567,7 @@ def _markers(el: etree._Element, items: Sequence[tuple[str | bytes, str | bytes]
                 markers[local] = value
             elif local not in _ROOT_MARKERS:
                 raise _fail(el, f"unknown marker attribute wbxml:{local}")
-        elif str(el.tag).startswith(_W):
+        elif str(_tag(el)).startswith(_W):
             continue  # placeholders carry their own plain attributes
         else:
             raise _fail(el, f"attribute {name!r} has no WBXML encoding in EAS")
@@ -1586,9 +1632,10 @@ def _comment_only_text(el: etree._Element) -> str | None:
     """For an element whose child nodes are only comments/PIs: its text runs that are not layout."""
     runs = [el.text]
     for child in el:
-        if child.tag.__class__ is str:
+        child_tag = _tag(child)
+        if isinstance(child_tag, str):
             return None
-        if child.tag is etree.Entity:
+        if child_tag is etree.Entity:
             raise _fail(child, f"entity reference {child.text} cannot be encoded (entities are never resolved)")
         runs.append(child.tail)
     return "".join(run for run in runs if run and not run.isspace())
@@ -1601,7 +1648,7 @@ def encode(tree: etree._Element | etree._ElementTree | str | bytes) -> bytes:
         EncodeError: malformed XML, an element in no code page, a bad marker; names element and line.
     """
     root = _root_element(tree)
-    if root.tag.__class__ is not str:
+    if not isinstance(_tag(root), str):
         raise _fail(root, "the root is not an element")
     root_items = root.items()
     root_markers = _markers(root, root_items, True) if root_items else {}
@@ -1617,8 +1664,8 @@ def encode(tree: etree._Element | etree._ElementTree | str | bytes) -> bytes:
     children: Iterator[etree._Element] = iter((root,))
     while True:
         for el in children:
-            tag = el.tag
-            if tag.__class__ is not str:
+            tag = _tag(el)
+            if not isinstance(tag, str):
                 if tag is etree.Entity:
                     raise _fail(el, f"entity reference {el.text} cannot be encoded (entities are never resolved)")
                 tail = el.tail
@@ -1629,7 +1676,7 @@ def encode(tree: etree._Element | etree._ElementTree | str | bytes) -> bytes:
             items = el.items()
             text = el.text
             kids = len(el)
-            if kids and el[0].tag.__class__ is not str:
+            if kids and not isinstance(_tag(el[0]), str):
                 leaf_text = _comment_only_text(el)
                 if leaf_text is not None:
                     kids = 0

@@ -541,6 +541,18 @@ def test_text_xml_cannot_hold_is_base64(payload: str, why: str) -> None:
             id="wide-opaque-length",
         ),
         pytest.param(
+            "03 01 6A 00 45 4B 03 31 00 C3 80 01 32 01 01",  # a STR_I, then an OPAQUE with a 2-byte length
+            '<Sync xmlns="AirSync" xmlns:wbxml="urn:eas-inspector:wbxml">'
+            '<SyncKey wbxml:pieces="s1 w1:2">12</SyncKey></Sync>',
+            id="wide-opaque-length-among-pieces",
+        ),
+        pytest.param(
+            "03 01 6A 00 45 5C 4B 03 31 00 01 C3 80 01 32 01 01",  # the same OPAQUE after a child element
+            '<Sync xmlns="AirSync" xmlns:wbxml="urn:eas-inspector:wbxml"><Collections><SyncKey>1</SyncKey>'
+            '<wbxml:opaque length-bytes="2">Mg==</wbxml:opaque></Collections></Sync>',
+            id="wide-opaque-length-in-mixed-content",
+        ),
+        pytest.param(
             "03 01 6A 00 45 4B 03 31 00 01 03 0D 00 01",  # whitespace-only text between elements
             '<Sync xmlns="AirSync" xmlns:wbxml="urn:eas-inspector:wbxml">'
             "<SyncKey>1</SyncKey><wbxml:str>DQ==</wbxml:str></Sync>",
@@ -938,3 +950,39 @@ def test_many_leaves_that_leave_the_fast_path() -> None:
     long_run = hexdoc("03 01 6A 00 45") + hexdoc("4B 03 61 00 01") * 20_000 + hexdoc("4B 03 FF 00 01 01")
     root = roundtrip(long_run)
     assert root[-1].get(W + "text") == "base64"
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "what"),
+    [
+        pytest.param("03 01 6A 00 45 5C 81 80 05 01 01", 7, "EXT_T_1 index", id="ext-t"),
+        pytest.param("03 01 6A 02 61 00 45 4B 83 80 00 01 01", 9, "STR_T index", id="str-t"),
+        pytest.param("03 01 6A 00 45 4B 02 80 41 01 01", 7, "ENTITY code point", id="entity"),
+        pytest.param("03 01 6A 02 61 00 45 04 80 00 01", 8, "LITERAL index", id="literal"),
+    ],
+)
+def test_an_index_with_redundant_leading_bytes_is_refused_at_its_offset(data: str, offset: int, what: str) -> None:
+    # A number in the XML cannot remember padding, so decoding it would break the byte-exact round trip.
+    with pytest.raises(MalformedError) as caught:
+        wbxml.decode(hexdoc(data))
+    assert caught.value.offset == offset
+    assert what in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [  # mutated real bodies a fuzzer found to decode but re-encode differently
+        "03016a00455c4f4b03300001520332000d8180c4c369015700114546033100014703333237363800010101010101",
+        "03016a00455c4f50035461736b7300014b032d310001818080d652037674"
+        "6f646f253246706572736f6e616c0001014e0331000101010101",
+        "03016a00455c4f5003436f6e746163747300014e037663617264253246706572736f6e616c000152033100015603c380"
+        "033136390001010101",
+    ],
+)
+def test_decodes_to_the_same_bytes_or_raises(data: str) -> None:
+    raw = bytes.fromhex(data)
+    try:
+        root = wbxml.decode(raw)
+    except EasError:
+        return
+    assert wbxml.encode(root) == raw
