@@ -48,7 +48,7 @@ def workloads(shape: _shapes.Shape) -> dict[str, Callable[[], object]]:
         for doc, ctx in contexts:
             eas.annotate(eas.decode(doc), ctx)
 
-    def decode_annotated() -> None:  # the fast path: static notes written while decoding, then the rest
+    def decode_annotated() -> None:  # most notes written by the decoder, a pass adds those that need the tree
         for doc, ctx in contexts:
             eas.decode_annotated(doc, ctx)
 

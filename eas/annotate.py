@@ -7,7 +7,7 @@ import threading
 from itertools import compress
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -109,7 +109,10 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     memo = _NOTE_CACHE
     if len(memo) > _MAX_CACHED_NOTES:
         memo.clear()
-    for element in root.iter():  # comments too: one met means the tree may be annotated already
+    # comments too: one met means the tree may be annotated already. Their tag is a function, not the str the
+    # stubs say: typed Any, so that a compiled build (mypyc) does not check it is a str
+    nodes: Iterator[Any] = root.iter()
+    for element in nodes:
         tag = element.tag
         fixed = fixed_texts(tag)
         if fixed is not None and not supported:  # most elements of a contact: no handler call
@@ -562,7 +565,8 @@ def _insert_after(element: etree._Element, comment: etree._Element) -> None:
 
 
 def _local(element: etree._Element) -> str:
-    tag = element.tag
+    node: Any = element  # a comment's tag is no str (see annotate)
+    tag = node.tag
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
@@ -731,7 +735,8 @@ def element_status_meaning(element: etree._Element, context: AnnotationContext |
     Certificates...), the same table choice `annotate` makes; None when it is not a command Status element
     or holds no number. Unknown codes give "unknown ... status code".
     """
-    tag = element.tag
+    node: Any = element  # a comment's tag is no str (see annotate)
+    tag = node.tag
     if not isinstance(tag, str):
         return None
     entry = _resolve(tag)
