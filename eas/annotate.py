@@ -181,10 +181,21 @@ def decode_annotated(data: bytes | bytearray | memoryview,
     root = wbxml._parse_decoded(xml)
     if not isinstance(context, AnnotationContext):
         context = context(root)
-    if notes.passed:
-        _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
-                                       for page, token in notes.passed])
+    passed = notes.passed
+    if passed:
+        if _BODY_DATA in passed and _MAYBE_TYPE_4.search(xml) is None:
+            passed.discard(_BODY_DATA)  # no body of type 4 (MIME): no Data note (see _body_data)
+        if passed:
+            _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
+                                           for page, token in passed])
     return root
+
+
+# (page, token) of AirSyncBase Data, whose note needs a sibling Type of 4; an element named Type holding a 4
+# in the decoder's XML text (a search in C: cheaper than the pass over a tree of many bodies of other types).
+_BODY_DATA: tuple[int, int] = next((page.number, page.tokens["Data"]) for page in CODE_PAGES
+                                   if page.name == "AirSyncBase")
+_MAYBE_TYPE_4 = re.compile(rb"Type>[^<]*4")
 
 
 class _NoteView:
@@ -214,22 +225,30 @@ class _NotePlan:
     """What the decoder writes for one context: the note kind of each tag (wbxml._Notes), the memo of notes
     by (page, token, text[, parent, grandparent, root]) and how a missing note is made."""
 
-    __slots__ = ("context", "static", "kinds", "memo")
+    __slots__ = ("context", "static", "kinds", "memo", "_entries", "_walks")
 
     def __init__(self, context: AnnotationContext, kinds: dict[tuple[int, str], int]) -> None:
         self.context = context
         self.static = _static_notes()
         self.kinds = kinds
         self.memo: dict[tuple[int | bytes, ...], bytes] = {}
+        self._entries: dict[tuple[int, int], tuple[str, _Entry]] = {}  # (page, token) -> Clark tag, entry
+        # root's local name -> a walk for the handlers (only Status looks at it: the command); a walk of a
+        # view holds no document state the handlers of noted leaves use
+        self._walks: dict[str, _Walk] = {}
 
     def note_of(self, key: tuple[int | bytes, ...]) -> bytes | None:
         """The comment (b"": none) for a note key of the decoder, memoized; None: it cannot be written as text
         (a CR would not survive the XML parse)."""
         page, token, text_b = key[0], key[1], key[2]
         assert isinstance(page, int) and isinstance(token, int) and isinstance(text_b, bytes)
-        tag = f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token & 0x3F]}"
-        entry = _resolve(tag)
-        assert entry is not None
+        found = self._entries.get((page, token))
+        if found is None:
+            tag = f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token & 0x3F]}"
+            entry = _resolve(tag)
+            assert entry is not None  # the kinds name only tags with a handler
+            found = self._entries[(page, token)] = (tag, entry)
+        tag, entry = found
         text = _xml_unescape(text_b) if text_b else None
         parent: _NoteView | None = None
         root_local = ""
@@ -240,13 +259,16 @@ class _NotePlan:
             grand = _NoteView(_open_tag_name(grand_open, root_page), None, None) if grand_open else None
             parent = _NoteView(_open_tag_name(parent_open, root_page), None, grand)
             root_local = root_open[1:].split(b" ", 1)[0].rstrip(b">").decode()
-        root = _NoteView(root_local, None, None)
+        walk = self._walks.get(root_local)
+        if walk is None:
+            if len(self._walks) > _MAX_CACHED_TAGS:
+                self._walks.clear()
+            walk = self._walks[root_local] = _Walk(_NoteView(root_local, None, None), self.context)  # type: ignore[arg-type]
         view = _NoteView(tag, text, parent)
-        walk = _Walk(root, self.context)  # type: ignore[arg-type]
         note = entry.handler(walk, view, entry.namespace, entry.local)  # type: ignore[arg-type]
         comment = b""
         if note:
-            comment_text = _comment_text(note)
+            comment_text = _cached_comment_text(note)
             if "\r" in comment_text:
                 return None
             comment = b"<!--" + comment_text.encode() + b"-->"

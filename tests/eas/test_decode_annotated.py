@@ -143,6 +143,12 @@ def test_what_the_decoder_cannot_note_is_annotated_the_plain_way(xml: str, misse
     "<airsyncbase:Attachment><airsyncbase:EstimatedDataSize>3</airsyncbase:EstimatedDataSize>"
     "<airsyncbase:Method>1</airsyncbase:Method></airsyncbase:Attachment></airsyncbase:Attachments>"
     "</ApplicationData></Fetch></Responses><MoreAvailable/></Collection></Collections></Sync>",
+    # a MIME body whose Type comes after its Data, a plain-text body (no Data note: the pass is skipped)
+    "<Sync xmlns=\"AirSync\" xmlns:airsyncbase=\"AirSyncBase\"><Collections><Collection><Commands><Add>"
+    "<ApplicationData><airsyncbase:Body><airsyncbase:Data>From: a\n\nb</airsyncbase:Data><airsyncbase:Type> 4 "
+    "</airsyncbase:Type></airsyncbase:Body></ApplicationData></Add><Add><ApplicationData><airsyncbase:Body>"
+    "<airsyncbase:Type>1</airsyncbase:Type><airsyncbase:Data>From: a\n\nb</airsyncbase:Data></airsyncbase:Body>"
+    "</ApplicationData></Add></Commands></Collection></Collections></Sync>",
 ])
 def test_notes_by_place_and_on_the_roots_page(xml: str) -> None:
     data = eas.encode(xml)
