@@ -630,7 +630,8 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
 # after the elements, so libxml2 builds them with the tree. A note is one of:
 #   static: (page number, tag name) -> (comment, comment of an empty element): the noted tables carry it after
 #     the end tag, so the hot loop writes it with the tag;
-#   a kind, flagged in the noted tables (so the hot loop leaves those tags to the general path):
+#   a kind, flagged in the noted tables (flags the fast path for tags skips, so decoding without notes pays
+#   nothing: a branch after it, and the leaf runs, write a _F_VALUE or _F_PLACE leaf with its note):
 #     _F_VALUE  a leaf whose note depends on its text: looked up in notes.memo by (page, token, text), made by
 #               notes.note_of on a miss;
 #     _F_PLACE  the same, also by the open tags of its parent and grandparent, the root's page and open tag;
