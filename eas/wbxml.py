@@ -774,7 +774,6 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
         out = []
         # The next tag or END needs the general path: no root yet, pending switches, or buffered content.
         irregular = True
-    append = out.append
     # Content tokens held back (by index in stack) until it is known whether the element is a leaf.
     buffered: dict[int, list[_Piece]] = {}
     pend: list[int] = []  # SWITCH_PAGE tokens not yet attached to a tag, END or text
@@ -784,12 +783,12 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
     page_unmarked = False
     need_ns = bool(root_attrs)
     prolog: list[bytes] = []
+    # out.append / data.find are called on their objects, not through local aliases: the compiled build
+    # (mypyc, setup.py) makes list.append a direct C call, where an alias is a Python-level call.
     care = _TEXT_CARE.search if utf8 else _ALWAYS_CARE.search
     leaf_run = _LEAF_RUN.match
     # Leaves before this offset are taken one by one: a run there was already tried (keeps decoding linear).
     no_run_before = 0 if utf8 else n
-    find = data.find
-    extend = out.extend
     known_pages = len(CODE_PAGES)
     # STR_T and LITERAL may repeat table strings: at most 16 output bytes per input byte come from them.
     string_table: _StringTable | None = None  # made when a STR_T or LITERAL needs it
@@ -813,12 +812,12 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                 open_b, close_b, flags = entry
                 if not (irregular or flags):
                     if close_b is None:
-                        append(open_b)
+                        out.append(open_b)
                         i += 1
                         continue
                     # Fast path: TAG+content STR_I text END.
                     if data[i + 1] == STR_I:
-                        j = find(b"\x00", i + 2)
+                        j = data.find(b"\x00", i + 2)
                         # Another leaf may follow (its tag is followed by STR_I), or the text is long (the
                         # run regex checks long text several times faster than _TEXT_CARE): try a run. A
                         # single short leaf is cheaper one by one (below).
@@ -862,14 +861,14 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                             if note is None:
                                                 note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf_text, stack,
                                                                   root_page, out[0])
-                                            extend((leaf_entry[0], leaf_text, leaf_entry[1] + note))
+                                            out.extend((leaf_entry[0], leaf_text, leaf_entry[1] + note))
                                             continue
                                         # Not plain (opaque, placeholder): resume there, slowly.
                                         resume = (len(out) - before) // 3
                                         i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
                                         no_run_before = start + len(run_bytes)  # the rest one by one: no rescans
                                         break
-                                    extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
+                                    out.extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
                                 continue
                             switch_to = -1  # a SWITCH_PAGE seen before the leaf, and where it began
                             switch_at = 0
@@ -896,7 +895,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                             switch_to = -1
                                         note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf[2:], stack,
                                                           root_page, out[0])
-                                        extend((leaf_entry[0], leaf[2:], leaf_entry[1] + note))
+                                        out.extend((leaf_entry[0], leaf[2:], leaf_entry[1] + note))
                                         continue
                                     # Not plain (opaque, placeholder, redundant switch): resume there, slowly.
                                     resume = switch_at if switch_to >= 0 else k
@@ -909,24 +908,24 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                     table = leaf_table
                                     used_pages.add(page)
                                     switch_to = -1
-                                extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
+                                out.extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
                             continue
                         if j > 0 and data[j + 1] == END:
                             chunk = data[i + 2 : j]
                             if chunk:
                                 if care(chunk) is None:
-                                    extend((open_b, chunk, close_b))
+                                    out.extend((open_b, chunk, close_b))
                                     i = j + 2
                                     continue
                                 text = _xml_text(chunk, codec)
                                 if text is not None:
-                                    extend((open_b, text, close_b))
+                                    out.extend((open_b, text, close_b))
                                     i = j + 2
                                     continue
                     if len(stack) >= MAX_DEPTH:
                         raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
                     stack.append((close_b, len(out), open_b, flags, ()))
-                    append(open_b)
+                    out.append(open_b)
                     i += 1
                     continue
                 if (flags == _F_VALUE or flags == _F_PLACE) and not irregular:
@@ -937,7 +936,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     if close_b is not None:
                         text_b = None
                         if data[i + 1] == STR_I:
-                            j = find(b"\x00", i + 2)
+                            j = data.find(b"\x00", i + 2)
                             if j > 0 and data[j + 1] == END:
                                 chunk = data[i + 2 : j]
                                 if chunk:
@@ -950,9 +949,9 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                             note = _leaf_note(notes, flags, page, tok, text_b, stack, root_page, out[0])
                         # one item for the end tag and its note: mixed content looks at the last item's end
                         if close_b is None:
-                            append(open_b + note)
+                            out.append(open_b + note)
                         else:
-                            extend((open_b, text_b, close_b + note))
+                            out.extend((open_b, text_b, close_b + note))
                         i = next_i
                         continue
                 adv = 1
@@ -961,12 +960,12 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                 if not irregular:
                     element = stack.pop()
                     if len(out) != element[1] + 1:
-                        append(element[0])
+                        out.append(element[0])
                         i += 1
                         # Closing tags come in runs: take the following ENDs here. Each closes an element
                         # that has content (the child just closed).
                         while stack and data[i] == END:
-                            append(stack.pop()[0])
+                            out.append(stack.pop()[0])
                             i += 1
                         if not stack:
                             break
@@ -985,8 +984,8 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                 if pieces is not None:
                     content_markers, text = _leaf_content(pieces, codec, bool(flags & _F_OPAQUE))
                     new_markers.extend(content_markers)
-                    append(text)
-                    append(close_b)
+                    out.append(text)
+                    out.append(close_b)
                     if not text and notes is not None and close_b.find(b">") + 1 < len(close_b):
                         notes.missed = True  # an empty element: its static note is the other one
                 elif len(out) == idx + 1:
@@ -995,7 +994,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     if notes is not None and close_b.find(b">") + 1 < len(close_b):
                         notes.missed = True  # its static note went with the end tag that is not written
                 else:
-                    append(close_b)
+                    out.append(close_b)
                 if new_markers:
                     need_ns = True
                     out[idx] = _with_attrs(open_b, [*open_markers, *new_markers])
@@ -1032,7 +1031,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
                 piece: _Piece
                 if tok == STR_I:
-                    j = find(b"\x00", i + 1)
+                    j = data.find(b"\x00", i + 1)
                     if j < 0:
                         raise TruncatedError("input ends inside an inline string (STR_I)", i)
                     piece = ("s", data[i + 1 : j])
@@ -1074,7 +1073,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                         pend = []
                         page_unmarked = True
                     need_ns = need_ns or ns
-                    append(xml)
+                    out.append(xml)
                 i = next_i
                 continue
             elif tok == LITERAL or tok == LITERAL_C or tok == LITERAL_A or tok == LITERAL_AC:
@@ -1128,7 +1127,7 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                         raise MalformedError(f"{_GLOBAL_NAMES[tok]} outside the root element", i)
                     kind = tok & 0xC0
                     if kind == 0x40:
-                        j = find(b"\x00", i + 1)
+                        j = data.find(b"\x00", i + 1)
                         if j < 0:
                             raise TruncatedError("input ends inside an EXT_I string", i)
                         xml = f'<wbxml:ext token="0x{tok:02X}">'.encode() + _b64(data[i + 1 : j]) + b"</wbxml:ext>"
@@ -1141,13 +1140,13 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                         xml = f'<wbxml:ext token="0x{tok:02X}"/>'.encode()
                         i += 1
                 if len(stack) - 1 in buffered:
-                    extend(_flush_pieces(buffered.pop(len(stack) - 1), codec)[0])
+                    out.extend(_flush_pieces(buffered.pop(len(stack) - 1), codec)[0])
                 if pend:
                     xml = _add_switch(xml, pend)
                     pend = []
                     page_unmarked = True
                 need_ns = True
-                append(xml)
+                out.append(xml)
                 continue
             # The general path for a tag: (open_b, close_b, flags), extra markers, adv bytes.
             markers: list[bytes] = extra if extra is not None else []
@@ -1178,11 +1177,11 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     assert root_entry is not None
                     open_b, close_b, flags = root_entry
                 if close_b is None:
-                    append(_with_attrs(open_b, markers) if markers else open_b)
+                    out.append(_with_attrs(open_b, markers) if markers else open_b)
                     i += adv
                     break
                 stack.append((close_b, len(out), open_b, flags, markers))
-                append(_with_attrs(open_b, markers) if markers else open_b)
+                out.append(_with_attrs(open_b, markers) if markers else open_b)
                 i += adv
                 continue
             if flags >= _F_VALUE:  # noted tables only (see _Notes)
@@ -1193,20 +1192,20 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                     notes.missed = True
             if len(stack) - 1 in buffered:
                 flushed, ns = _flush_pieces(buffered.pop(len(stack) - 1), codec)
-                extend(flushed)
+                out.extend(flushed)
                 need_ns = need_ns or ns
             if close_b is None:
                 if markers:
                     cut = open_b.find(b"/>") + 2  # a static note may follow the tag (noted tables)
-                    append(_with_attrs(open_b[:cut], markers) + open_b[cut:])
+                    out.append(_with_attrs(open_b[:cut], markers) + open_b[cut:])
                 else:
-                    append(open_b)
+                    out.append(open_b)
                 i += adv
                 continue
             if len(stack) >= MAX_DEPTH:
                 raise LimitError(f"elements nested deeper than {MAX_DEPTH}", i)
             stack.append((close_b, len(out), open_b, flags, markers))
-            append(_with_attrs(open_b, markers) if markers else open_b)
+            out.append(_with_attrs(open_b, markers) if markers else open_b)
             i += adv
     except IndexError as err:
         raise TruncatedError("input ends inside the document", n) from err
