@@ -173,7 +173,7 @@ def decode_annotated(data: bytes | bytearray | memoryview,
     """
     raw = data if type(data) is bytes else bytes(data)
     plan = _note_plan(context) if isinstance(context, AnnotationContext) else _unknown_context_plan()
-    notes = wbxml._Notes(plan.static, plan.kinds, plan.memo, plan.note_of)
+    notes = wbxml._Notes(plan.static, plan.kinds, _VALUE_NOTES, plan.place_memo, plan.note_of)
     xml = wbxml._decode_xml(raw, strict, notes)
     if notes.missed:
         root = wbxml._parse_decoded(wbxml._decode_xml(raw, strict))
@@ -221,17 +221,23 @@ class _NoteView:
         return iter(())
 
 
+# The decoder's notes by (page, token, text) (wbxml._Notes.memo): they depend on nothing else, so every plan
+# shares them; bounded like the other memos.
+_VALUE_NOTES: dict[tuple[int | bytes, ...], bytes] = {}
+_MAX_CACHED_PLACE_NOTES = 1024  # per plan (notes by place: Status codes and sizes, few distinct)
+
+
 class _NotePlan:
     """What the decoder writes for one context: the note kind of each tag (wbxml._Notes), the memo of notes
-    by (page, token, text[, parent, grandparent, root]) and how a missing note is made."""
+    by (page, token, text, parent, grandparent, root) and how a missing note is made."""
 
-    __slots__ = ("context", "static", "kinds", "memo", "_entries", "_walks")
+    __slots__ = ("context", "static", "kinds", "place_memo", "_entries", "_walks")
 
     def __init__(self, context: AnnotationContext, kinds: dict[tuple[int, str], int]) -> None:
         self.context = context
         self.static = _static_notes()
         self.kinds = kinds
-        self.memo: dict[tuple[int | bytes, ...], bytes] = {}
+        self.place_memo: dict[tuple[int | bytes, ...], bytes] = {}
         self._entries: dict[tuple[int, int], tuple[str, _Entry]] = {}  # (page, token) -> Clark tag, entry
         # root's local name -> a walk for the handlers (only Status looks at it: the command); a walk of a
         # view holds no document state the handlers of noted leaves use
@@ -272,9 +278,10 @@ class _NotePlan:
             if "\r" in comment_text:
                 return None
             comment = b"<!--" + comment_text.encode() + b"-->"
-        memo = self.memo
         if len(text_b) <= _MAX_CACHED_TEXT:
-            if len(memo) > _MAX_CACHED_NOTES:
+            memo, bound = (self.place_memo, _MAX_CACHED_PLACE_NOTES) if len(key) > 3 else (
+                _VALUE_NOTES, _MAX_CACHED_NOTES)
+            if len(memo) >= bound:
                 memo.clear()
             memo[key] = comment
         return comment
@@ -312,8 +319,6 @@ def _note_plan(context: AnnotationContext) -> _NotePlan:
             _PLANS.clear()
         plan = _PLANS[key] = _NotePlan(AnnotationContext(context.command, context.is_response),
                                        _note_kinds(True))
-    elif len(plan.memo) > _MAX_CACHED_NOTES:
-        plan.memo.clear()
     return plan
 
 
@@ -321,10 +326,7 @@ def _unknown_context_plan() -> _NotePlan:
     """The plan when the context is made from the decoded root: Status notes wait for the pass."""
     if not _UNKNOWN_CONTEXT_PLAN:
         _UNKNOWN_CONTEXT_PLAN.append(_NotePlan(AnnotationContext(), _note_kinds(False)))
-    plan = _UNKNOWN_CONTEXT_PLAN[0]
-    if len(plan.memo) > _MAX_CACHED_NOTES:
-        plan.memo.clear()
-    return plan
+    return _UNKNOWN_CONTEXT_PLAN[0]
 
 
 _UNKNOWN_CONTEXT_PLAN: list[_NotePlan] = []

@@ -634,7 +634,8 @@ def _read_header(data: bytes, strict: bool) -> tuple[list[bytes], str, bytes, in
 #   nothing: a branch after it, and the leaf runs, write a _F_VALUE or _F_PLACE leaf with its note):
 #     _F_VALUE  a leaf whose note depends on its text: looked up in notes.memo by (page, token, text), made by
 #               notes.note_of on a miss;
-#     _F_PLACE  the same, also by the open tags of its parent and grandparent, the root's page and open tag;
+#     _F_PLACE  the same, also by the open tags of its parent and grandparent, the root's page and open tag
+#               (in notes.place_memo: such notes also depend on the caller's context);
 #     _F_PASS   its note needs the whole tree: the decoder lists its tag (notes.passed) for a pass after;
 #     _F_REDO   the decoder cannot write the notes of this document (notes.missed).
 # A _F_VALUE or _F_PLACE element that is not a plain leaf (children, markers, several tokens), an element
@@ -652,13 +653,14 @@ _NoteKinds = dict[tuple[int, str], int]
 class _Notes:
     """What _decode_xml writes besides the document, and what it reports back: one per call."""
 
-    __slots__ = ("static", "kinds", "memo", "note_of", "passed", "missed")
+    __slots__ = ("static", "kinds", "memo", "place_memo", "note_of", "passed", "missed")
 
     def __init__(self, static: _StaticNotes, kinds: _NoteKinds, memo: dict[_NoteKey, bytes],
-                 note_of: Callable[[_NoteKey], bytes | None]) -> None:
+                 place_memo: dict[_NoteKey, bytes], note_of: Callable[[_NoteKey], bytes | None]) -> None:
         self.static = static
         self.kinds = kinds
-        self.memo = memo  # note key -> comment bytes (b"": no note); note_of fills it
+        self.memo = memo  # note key -> comment bytes (b"": no note), of _F_VALUE leaves; note_of fills it
+        self.place_memo = place_memo  # the same for _F_PLACE leaves
         self.note_of = note_of  # the comment for a key the memo lacks; None: it cannot be written here
         self.passed: set[tuple[int, int]] = set()  # (page, token) of the _F_PASS elements written
         self.missed = False  # a note could not be written: the output is not annotated right
@@ -711,9 +713,10 @@ def _leaf_note(notes: _Notes, kind: int, page: int, token: int, text: bytes,
     """The comment for a _F_VALUE or _F_PLACE leaf (text: its XML text), b"" for none (see _Notes)."""
     if kind == _F_VALUE:
         key: _NoteKey = (page, token, text)
+        note = notes.memo.get(key)
     else:
         key = (page, token, text, stack[-1][2], stack[-2][2] if len(stack) > 1 else b"", root_page, root_open)
-    note = notes.memo.get(key)
+        note = notes.place_memo.get(key)
     if note is None:
         note = notes.note_of(key)
         if note is None:

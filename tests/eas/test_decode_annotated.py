@@ -90,8 +90,9 @@ def test_context_from_the_root() -> None:
 
 
 def _decoder_notes(data: bytes, context: AnnotationContext) -> wbxml._Notes:
-    plan = importlib.import_module("eas.annotate")._note_plan(context)
-    notes = wbxml._Notes(plan.static, plan.kinds, plan.memo, plan.note_of)
+    module = importlib.import_module("eas.annotate")
+    plan = module._note_plan(context)
+    notes = wbxml._Notes(plan.static, plan.kinds, module._VALUE_NOTES, plan.place_memo, plan.note_of)
     wbxml._decode_xml(data, False, notes)
     return notes
 
@@ -154,3 +155,17 @@ def test_notes_by_place_and_on_the_roots_page(xml: str) -> None:
     data = eas.encode(xml)
     for context in CONTEXTS:
         _check(data, context)
+
+
+def test_the_decoders_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module("eas.annotate")
+    monkeypatch.setattr(module, "_MAX_CACHED_NOTES", 10)
+    monkeypatch.setattr(module, "_MAX_CACHED_PLACE_NOTES", 5)
+    xml = ('<Sync xmlns="AirSync"><Collections>'
+           + "".join(f"<Collection><Class>C{n}</Class><Status>{n}</Status></Collection>" for n in range(50))
+           + "</Collections></Sync>")
+    data = eas.encode(xml)
+    for context in CONTEXTS:
+        _check(data, context)
+        assert len(module._VALUE_NOTES) <= 10
+        assert len(module._note_plan(context).place_memo) <= 5
