@@ -264,12 +264,13 @@ class _NotePlan:
             assert isinstance(root_page, int) and isinstance(root_open, bytes)
             grand = _NoteView(_open_tag_name(grand_open, root_page), None, None) if grand_open else None
             parent = _NoteView(_open_tag_name(parent_open, root_page), None, grand)
-            root_local = root_open[1:].split(b" ", 1)[0].rstrip(b">").decode()
+            root_local = _open_tag_name(root_open, root_page).partition("}")[2]
         walk = self._walks.get(root_local)
         if walk is None:
             if len(self._walks) > _MAX_CACHED_TAGS:
                 self._walks.clear()
-            walk = self._walks[root_local] = _Walk(_NoteView(root_local, None, None), self.context)  # type: ignore[arg-type]
+            root = _NoteView(root_local, None, None)
+            walk = self._walks[root_local] = _Walk(root, self.context)  # type: ignore[arg-type]
         view = _NoteView(tag, text, parent)
         note = entry.handler(walk, view, entry.namespace, entry.local)  # type: ignore[arg-type]
         comment = b""
@@ -302,7 +303,10 @@ def _open_tag_name(open_b: bytes, root_page: int) -> str:
     """The Clark name of an open tag the decoder wrote (`<email:Body>`; no prefix: the root's page)."""
     name = open_b[1:].split(b" ", 1)[0].rstrip(b">")
     prefix, colon, local = name.rpartition(b":")
-    namespace = _PAGE_BY_PREFIX.get(prefix, "") if colon else CODE_PAGES[root_page].name
+    if colon:
+        namespace = _PAGE_BY_PREFIX.get(prefix, "")  # "wbxml" (a placeholder): none of the pages
+    else:
+        namespace = CODE_PAGES[root_page].name if root_page < len(CODE_PAGES) else ""
     return f"{{{namespace}}}{local.decode()}"
 
 

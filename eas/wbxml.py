@@ -666,7 +666,8 @@ class _Notes:
         self.missed = False  # a note could not be written: the output is not annotated right
 
 
-_NOTED_TABLES: dict[tuple[int, int, int], tuple[list[_Table | None], list[_Table | None], _StaticNotes, _NoteKinds]] = {}
+_NOTED_TABLES: dict[tuple[int, int, int],
+                    tuple[list[_Table | None], list[_Table | None], _StaticNotes, _NoteKinds]] = {}
 
 
 def _noted_tables(tables: list[_Table | None], strict: bool, notes: _Notes) -> list[_Table | None]:
