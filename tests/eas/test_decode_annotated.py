@@ -6,6 +6,8 @@ import importlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import eas
 from eas import wbxml
@@ -169,3 +171,30 @@ def test_the_decoders_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> Non
         _check(data, context)
         assert len(module._VALUE_NOTES) <= 10
         assert len(module._note_plan(context).place_memo) <= 5
+
+
+REAL_BODIES = [_body(path) for path in sorted((DATA / "real").glob("*.wbxml")) + MULTIPARTS]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_same_tree_as_decode_then_annotate_on_damaged_real_bodies(data: st.DataObject) -> None:
+    """Bytes changed, inserted (tokens that make markers, placeholders, mixed content) or removed."""
+    body = bytearray(data.draw(st.sampled_from(REAL_BODIES)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        position = data.draw(st.integers(0, len(body) - 1))
+        action = data.draw(st.sampled_from(["set", "insert", "delete"]))
+        if action == "set":
+            body[position] = data.draw(st.integers(0, 255))
+        elif action == "insert":
+            body.insert(position, data.draw(st.sampled_from([0x00, 0x01, 0x03, 0x83, 0xC3, 0x45, 0x4E, 0x0D, 0x26])))
+        else:
+            del body[position]
+    strict = data.draw(st.booleans())
+    context = data.draw(st.sampled_from(CONTEXTS))
+    try:
+        plain = eas.decode(bytes(body), strict=strict)
+    except eas.EasError:
+        return
+    expected = eas.to_xml(eas.annotate(plain, context), pretty=False)
+    assert eas.to_xml(decode_annotated(bytes(body), context, strict=strict), pretty=False) == expected
