@@ -198,3 +198,20 @@ def test_same_tree_as_decode_then_annotate_on_damaged_real_bodies(data: st.DataO
         return
     expected = eas.to_xml(eas.annotate(plain, context), pretty=False)
     assert eas.to_xml(decode_annotated(bytes(body), context, strict=strict), pretty=False) == expected
+
+
+def test_threads_decoding_at_once_get_the_same_notes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memos shared by the threads (and emptied while they run: small bounds) give every thread its notes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    module = importlib.import_module("eas.annotate")
+    monkeypatch.setattr(module, "_MAX_CACHED_NOTES", 16)
+    monkeypatch.setattr(module, "_MAX_CACHED_PLACE_NOTES", 4)
+    jobs = [(body, context) for body in REAL_BODIES for context in CONTEXTS[:2]]
+
+    def annotated(job: tuple[bytes, AnnotationContext]) -> str:
+        return eas.to_xml(decode_annotated(*job), pretty=False)
+
+    expected = [eas.to_xml(eas.annotate(eas.decode(body), context), pretty=False) for body, context in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(annotated, jobs * 3)) == expected * 3
