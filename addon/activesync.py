@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing.connection
+import collections
+import json
+import marshal
 import os
 import pickle
 import re
@@ -60,15 +62,17 @@ DEFAULT_CAPTURE_NAME = "eas-%Y%m%d-%H%M%S.sqlite"
 # "wait" mode: how long a flow may wait for its analysis before it goes on without it.
 WAIT_LIMIT_SECONDS = 10.0
 
-# Finished flows wait this long for others to share their trip to the worker (one write, one answer for the
-# lot: on a busy proxy the pipe's system calls per flow cost more than the pickling), unless they are this
-# many body bytes already or a flow waits for its analysis ("wait" mode).
+# Finished flows wait this long for others to share their trip to the worker (one write and one wake-up of the
+# worker for the lot: on a busy proxy the system calls per flow cost more than the framing), unless they are
+# this many bytes already or a flow waits for its analysis ("wait" mode). Well under a second: what a SIGKILL
+# of the proxy can lose.
 DISPATCH_DELAY_SECONDS = 0.05
 DISPATCH_BYTES = 256 * 1024
 
-# The worker's CPU priority (added to the proxy's nice value). Its work is background work: where CPUs are
-# short (client, server, proxy and worker on one small machine), the proxy's traffic gets the CPU first and the
-# analysis lags during a burst, catching up after it; nothing is dropped (`done` waits for every flow).
+# The worker's work is background work: where CPUs are short (client, server, proxy and worker on one small
+# machine), the proxy's traffic gets the CPU first and the analysis lags during a burst, catching up after it;
+# nothing is dropped (`done` waits for every flow). On Linux it runs as SCHED_IDLE (see `lower_priority`);
+# elsewhere at this nice value above the proxy's.
 WORKER_NICE = 10
 
 
@@ -184,131 +188,291 @@ def apply_metadata(f: http.HTTPFlow, values: dict[str, Any], *, complete: bool) 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The worker process: decoding and the capture writer run there, so they cost mitmproxy's process nothing.
+#
+# Theory of operation. The proxy's share of each flow is kept to a minimum, because it lengthens every request:
+# it collects the flow's raw fields (bytes, numbers, tuples as mitmproxy holds them; no decoding, no objects),
+# marshals them and writes one frame per flow into a pipe; the worker rebuilds the store's FlowInput, analyses
+# the flow once (for flow.metadata and the capture) and queues it for its capture writer. Frames go out as soon
+# as a short delay has gathered a few (one write, one wake-up of the worker for the lot), whatever the worker is
+# doing: a flow leaves the proxy's memory within DISPATCH_DELAY_SECONDS, so a SIGKILL of the proxy loses none
+# that the worker (in a session of its own, it outlives the proxy and drains the pipe) had not yet taken. Both
+# pipes are enlarged, and the worker reads everything waiting before each flow it analyses, so a worker that
+# lags behind holds the backlog, not the proxy. The worker answers in batches (the metadata of each flow).
+#
+# Proxy to worker, each frame: FRAME_HEAD (payload size, kind, serial, fields size, request body size,
+# response body size; -1 for no body) + the fields (marshal, or pickle for values marshal refuses) + the bodies.
+# Worker to proxy: ANSWER_HEAD (payload size) + marshal([(serial, metadata, capture_error, writer_error, error)]);
+# serial 0 answers the close frame (capture_error: what closing the capture said).
+
+FRAME_HEAD = struct.Struct("!IBQIqq")
+ANSWER_HEAD = struct.Struct("!I")
+FRAME_FLOW = 1  # fields marshalled
+FRAME_FLOW_PICKLED = 2  # fields pickled (a metadata value marshal cannot write)
+FRAME_CLOSE = 3
+FLAG_ANALYSE = 1
+FLAG_WAITING = 2  # the flow waits for its analysis ("wait" mode): answer as soon as it is done
+CLOSE_SERIAL = 0
+
+# Each pipe's buffer (Linux lets any process raise it to /proc/sys/fs/pipe-max-size, 1 MiB by default).
+PIPE_BYTES = 1 << 20
+# The worker answers at least this often while it has a backlog (and at once when it has none).
+ANSWER_SECONDS = 0.05
+
+_JSON_SCALARS = (str, int, float, bool)
 
 
-@dataclass(frozen=True)
-class CaptureSettings:
-    path: str
-    keep_credentials: bool
-    max_body: int | None
+def _scalar_metadata(values: dict[str, Any]) -> dict[str, Any]:
+    """flow.metadata entries a capture keeps (JSON scalars), as plain types marshal can write."""
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = type(value)
+        if value is None or kind is str or kind is int or kind is float or kind is bool:
+            kept[key] = value
+        elif isinstance(value, _JSON_SCALARS):  # an enum or other subclass: the value JSON would write
+            kept[key] = json.loads(json.dumps(value))
+    return kept
 
 
-@dataclass(frozen=True)
-class FlowJob:
-    """What the worker needs for one flow: whether to analyse it, the capture to record it in (or None), and
-    the flow as values: the store's FlowInput when recording (the analysis reads it too, so bodies cross the
-    pipe once), else the arguments of `analyze_values`."""
-
-    kind: str
-    analyse: bool
-    capture: CaptureSettings | None
-    flow_input: Any = None
-    values: tuple[Any, ...] | None = None
-
-    def analysis(self) -> eas.Exchange:
-        """The flow's analysis: when recording, the one the capture stores (annotated XML for its search index),
-        made here once for both the metadata and the capture; else without annotation (metadata only)."""
-        if self.values is not None:
-            return analyze_values(*self.values)
-        from addon.store import analyze_parts
-
-        fi = self.flow_input
-        return analyze_parts(
-            fi.method,
-            fi.display_url(),
-            fi.request_headers,
-            fi.request_body,
-            fi.response_status,
-            fi.response_headers,
-            fi.response_body,
-        )
+def _connection_fields(conn: Any) -> tuple[Any, ...]:
+    return (
+        conn.id, conn.peername, conn.sockname, conn.sni, conn.tls, conn.tls_version, conn.alpn, conn.cipher,
+        conn.error, conn.timestamp_start, conn.timestamp_tls_setup, conn.timestamp_end,
+    )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class JobResult:
-    metadata: dict[str, Any] | None
-    capture_error: str | None = None  # the capture could not be opened
-    writer_error: str | None = None  # the writer thread failed to write (disk full, ...)
-    error: str | None = None  # the analysis itself failed (a bug: eas.analyze does not raise on bad input)
+def flow_frame(serial: int, f: http.HTTPFlow, kind: str, flags: int, capture: tuple[Any, ...] | None) -> bytes:
+    """One flow as a frame for the worker: its raw fields as mitmproxy holds them, and its bodies as on the wire.
+
+    `capture` is (path, keep_credentials, max_body) when the flow is to be recorded.
+    """
+    request = f.request.data
+    response = f.response
+    server = f.server_conn
+    error = f.error
+    response_fields = None
+    response_body = None
+    if response is not None:
+        data = response.data
+        response_fields = (
+            data.http_version, data.status_code, data.reason, data.headers.fields,
+            None if data.trailers is None else data.trailers.fields, data.timestamp_start, data.timestamp_end,
+        )  # fmt: skip
+        response_body = data.content
+    fields = (
+        kind, capture, f.id, f.timestamp_created, f.marked, f.comment, f.is_replay, _scalar_metadata(f.metadata),
+        request.host, request.port, request.method, request.scheme, request.authority, request.path,
+        request.http_version, request.headers.fields, None if request.trailers is None else request.trailers.fields,
+        request.timestamp_start, request.timestamp_end, response_fields,
+        None if error is None else (error.msg, error.timestamp),
+        _connection_fields(f.client_conn), _connection_fields(server), server.address, server.timestamp_tcp_setup,
+        f.client_conn.proxy_mode.full_spec,
+    )  # fmt: skip
+    try:
+        packed, frame_kind = marshal.dumps(fields), FRAME_FLOW
+    except ValueError:
+        packed, frame_kind = pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL), FRAME_FLOW_PICKLED
+    request_body = request.content
+    request_size = -1 if request_body is None else len(request_body)
+    response_size = -1 if response_body is None else len(response_body)
+    size = FRAME_HEAD.size - 4 + len(packed) + max(request_size, 0) + max(response_size, 0)
+    head = FRAME_HEAD.pack(size, frame_kind | flags << 4, serial, len(packed), request_size, response_size)
+    return b"".join((head, packed, request_body or b"", response_body or b""))
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _header_texts(fields: Sequence[tuple[bytes, bytes]] | None) -> tuple[tuple[str, str], ...] | None:
+    if fields is None:
+        return None
+    return tuple((_text(name), _text(value)) for name, value in fields)
+
+
+def _address(address: Any) -> list[Any] | None:
+    return [str(address[0]), int(address[1])] if address else None
+
+
+def _connection_state(fields: tuple[Any, ...]) -> dict[str, Any]:
+    conn_id, peername, sockname, sni, tls, tls_version, alpn, cipher, error = fields[:9]
+    return {
+        "id": conn_id, "peername": _address(peername), "sockname": _address(sockname), "sni": sni, "tls": tls,
+        "tls_version": tls_version, "alpn": None if alpn is None else _text(alpn), "cipher": cipher, "error": error,
+    }  # fmt: skip
+
+
+def flow_input_from_frame(fields: tuple[Any, ...], request_body: bytes | None, response_body: bytes | None) -> Any:
+    """The store's FlowInput of a flow frame: what `addon.convert.flow_input_from_mitm` makes of the flow."""
+    from addon.store import FlowInput
+
+    (
+        _, _, flow_id, created, marked, comment, is_replay, metadata,
+        host, port, method, scheme, authority, path, http_version, headers, trailers, request_start, request_end,
+        response, error, client, server, server_address, server_tcp_setup, proxy_mode,
+    ) = fields  # fmt: skip
+    # mitmproxy's own Request gives the URL and host exactly as mitmproxy shows them (Host header, default ports)
+    request = http.Request(
+        host, port, method, scheme, authority, path, http_version, headers, None, None, request_start, request_end
+    )
+    extra: dict[str, Any] = {"mitm_id": flow_id}
+    if marked:
+        extra["marked"] = marked
+    if comment:
+        extra["comment"] = comment
+    if is_replay:
+        extra["is_replay"] = is_replay
+    if request_body is None:
+        extra["request_body_missing"] = True  # streamed through (stream_large_bodies), never held by mitmproxy
+    if metadata:
+        extra["metadata"] = metadata
+    response_version: Any = None
+    reason: Any = None
+    status = response_headers = response_trailers = response_start = response_end = None
+    if response is not None:
+        response_version, status, reason, response_headers, response_trailers, response_start, response_end = response
+    timestamps = {
+        "flow_created": created,
+        "request_start": request_start,
+        "request_end": request_end,
+        "response_start": response_start,
+        "response_end": response_end,
+        "error": error[1] if error is not None else None,
+        "client_conn_start": client[9],
+        "client_conn_tls_setup": client[10],
+        "client_conn_end": client[11],
+        "server_conn_start": server[9],
+        "server_conn_tcp_setup": server_tcp_setup,
+        "server_conn_tls_setup": server[10],
+        "server_conn_end": server[11],
+    }
+    return FlowInput(
+        method=_text(method),
+        scheme=_text(scheme),
+        target_host=host,
+        port=port,
+        path=_text(path),
+        http_version=_text(http_version),
+        request_headers=_header_texts(headers) or (),
+        request_body=request_body or b"",
+        timestamps={name: float(value) for name, value in timestamps.items() if value is not None},
+        authority=_text(authority),
+        url=request.pretty_url,
+        host=request.pretty_host,
+        request_trailers=_header_texts(trailers),
+        response_http_version=None if response is None else _text(response_version),
+        response_status=status,
+        response_reason=None if response is None else _text(reason),
+        response_headers=_header_texts(response_headers),
+        response_body=response_body,
+        response_trailers=_header_texts(response_trailers),
+        error=error[0] if error is not None else None,
+        server_address=_host_port(server_address) if server_address else None,
+        tls=bool(server[4] or scheme == b"https"),
+        connection={
+            "client": _connection_state(client),
+            "server": {**_connection_state(server), "address": _address(server_address)},
+            "proxy_mode": proxy_mode,
+        },
+        extra=extra,
+    )
+
+
+def _host_port(address: Any) -> str:
+    host = str(address[0])
+    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
 
 
 @dataclass(frozen=True)
 class QueuedFlow:
-    """A flow waiting for the worker; `waiter` is set when the flow itself waits ("wait" mode)."""
+    """A flow handed to the worker, until its answer; `waiter` is set when the flow itself waits ("wait" mode)."""
 
-    job: FlowJob
     flow: http.HTTPFlow
     waiter: asyncio.Future[None] | None
-    size: int = 0  # body bytes in the job
+    recorded: bool  # the worker records it in the capture
 
+
+class Answers:
+    """Splits the worker's answer stream into answers."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[Any, ...]]:
+        self.buffer += data
+        answers: list[tuple[Any, ...]] = []
+        start = 0
+        buffer = self.buffer
+        while len(buffer) - start >= ANSWER_HEAD.size:
+            (size,) = ANSWER_HEAD.unpack_from(buffer, start)
+            end = start + ANSWER_HEAD.size + size
+            if end > len(buffer):
+                break
+            answers += marshal.loads(bytes(buffer[start + ANSWER_HEAD.size : end]))
+            start = end
+        del buffer[:start]
+        return answers
+
+
+# -- in the worker process
 
 _worker_writer: Any = None
-_worker_settings: CaptureSettings | None = None
+_worker_settings: tuple[Any, ...] | None = None
 
 
-def analyze_values(
-    method: str,
-    url: str,
-    request_headers: list[tuple[str, str]],
-    request_body: bytes | None,
-    response_status: int | None,
-    response_headers: list[tuple[str, str]] | None,
-    response_body: bytes | None,
-) -> eas.Exchange:
-    """`eas.analyze` on plain values (no mitmproxy objects), as the worker runs it."""
-    return eas.analyze(
-        method,
-        url,
-        request_headers,
-        request_body or b"",
-        response_status,
-        response_headers,
-        response_body,
-        annotate=False,
-    )
-
-
-def worker_writer(settings: CaptureSettings) -> Any:
-    """The worker's capture writer for these settings (reopened when they change)."""
+def worker_writer(settings: tuple[Any, ...]) -> Any:
+    """The worker's capture writer for these settings, (path, keep_credentials, max_body); reopened on a change."""
     global _worker_writer, _worker_settings
     if _worker_writer is not None and _worker_settings == settings:
         return _worker_writer
     worker_close()
     from addon.store import CaptureWriter
 
-    _worker_writer = CaptureWriter(
-        settings.path, keep_credentials=settings.keep_credentials, max_body_size=settings.max_body
-    )
+    path, keep_credentials, max_body = settings
+    _worker_writer = CaptureWriter(path, keep_credentials=keep_credentials, max_body_size=max_body)
     _worker_settings = settings
     return _worker_writer
 
 
-def worker_run(job: FlowJob) -> JobResult:
-    """Analyse one flow and queue it for the capture (in the worker process); never raises."""
-    metadata = None
-    error = None
+def worker_run(
+    serial: int, flags: int, fields: tuple[Any, ...], request_body: bytes | None, response_body: bytes | None
+) -> tuple[Any, ...]:
+    """Analyse one flow and queue it for the capture; returns its answer, never raises."""
+    from addon.store import analyze_parts
+
+    kind, capture = fields[0], fields[1]
+    metadata = error = capture_error = writer_error = None
     exchange = None
-    if job.analyse:
+    try:
+        flow_input = flow_input_from_frame(fields, request_body, response_body)
+    except Exception as err:  # a bug; nothing to analyse or record
+        return (serial, None, f"{type(err).__name__}: {err}", None, f"{type(err).__name__}: {err}")
+    if flags & FLAG_ANALYSE:
         try:
-            exchange = job.analysis()
-            metadata = analysis_metadata(job.kind, exchange)
+            # The annotated analysis, as the capture stores it (annotated XML for its search index), made once
+            # for both the metadata and the capture; without a capture, the cheaper one without annotation.
+            exchange = analyze_parts(
+                flow_input.method,
+                flow_input.url,
+                flow_input.request_headers,
+                flow_input.request_body,
+                flow_input.response_status,
+                flow_input.response_headers,
+                flow_input.response_body,
+                annotate=capture is not None,
+            )
+            metadata = analysis_metadata(kind, exchange)
         except Exception as err:
             exchange = None  # the capture's writer analyses the flow itself
             error = f"{type(err).__name__}: {err}"
-    if job.capture is None:
-        return JobResult(metadata, error=error)
-    try:
-        writer = worker_writer(job.capture)
-        writer.add(job.flow_input, exchange=exchange)
-    except Exception as err:
-        return JobResult(metadata, capture_error=f"{type(err).__name__}: {err}", error=error)
-    last_error = getattr(writer, "last_error", None)
-    return JobResult(metadata, writer_error=str(last_error) if last_error is not None else None, error=error)
-
-
-def worker_run_batch(jobs: list[FlowJob]) -> list[JobResult]:
-    """Run a batch of jobs in order (in the worker process)."""
-    return [worker_run(job) for job in jobs]
+    if capture is not None:
+        try:
+            writer = worker_writer(tuple(capture))
+            writer.add(flow_input, exchange=exchange)
+            last_error = getattr(writer, "last_error", None)
+            writer_error = str(last_error) if last_error is not None else None
+        except Exception as err:
+            capture_error = f"{type(err).__name__}: {err}"
+    return (serial, metadata, capture_error, writer_error, error)
 
 
 def worker_close() -> str | None:
@@ -324,37 +488,130 @@ def worker_close() -> str | None:
     return None
 
 
-def worker_main(requests: Any, answers: Any) -> None:
-    """The worker process: batches of jobs in, lists of results out, until "close" or the proxy goes away."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which then closes us in order
-    while True:
-        try:
-            message = requests.recv()
-        except (EOFError, OSError):
-            break
-        if message[0] == "batch":
-            answers.send(worker_run_batch(message[1]))
-        elif message[0] == "close":
-            answers.send(worker_close())
+class WorkerLoop:
+    """The worker's side of the pipes: reads every frame waiting before each flow it analyses (so a backlog
+    waits here, not in the proxy), answers in batches, and outlives the proxy: when the proxy goes away (EOF,
+    a SIGKILL), it still analyses and records every flow it received, then closes the capture."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        os.set_blocking(read_fd, False)
+        self.buffer = bytearray()
+        self.jobs: collections.deque[tuple[int, int, int, bytes]] = collections.deque()  # kind, flags, serial, frame
+        self.answers: list[tuple[Any, ...]] = []
+        self.answered_at = time.monotonic()
+        self.eof = False
+        self.proxy_gone = False
+
+    def read(self, *, wait: bool) -> None:
+        """Take what the pipe holds (waiting for something when `wait`), split into frames."""
+        if wait:
+            select.select([self.read_fd], [], [])
+        while True:
+            try:
+                data = os.read(self.read_fd, PIPE_BYTES)
+            except BlockingIOError:
+                break
+            if not data:
+                self.eof = True
+                break
+            self.buffer += data
+        buffer = self.buffer
+        start = 0
+        while len(buffer) - start >= FRAME_HEAD.size:
+            size, kind_flags, serial, _, _, _ = FRAME_HEAD.unpack_from(buffer, start)
+            end = start + 4 + size
+            if end > len(buffer):
+                break
+            self.jobs.append((kind_flags & 15, kind_flags >> 4, serial, bytes(buffer[start:end])))
+            start = end
+        del buffer[:start]
+
+    def answer(self) -> None:
+        """Send the answers gathered so far (dropped when the proxy is gone)."""
+        answers, self.answers = self.answers, []
+        self.answered_at = time.monotonic()
+        if not answers or self.proxy_gone:
             return
-    worker_close()
+        data = marshal.dumps(answers)
+        try:
+            os.write(self.write_fd, ANSWER_HEAD.pack(len(data)) + data)  # blocking: the proxy reads as it can
+        except OSError:  # BrokenPipeError: the proxy died; its flows are still recorded
+            self.proxy_gone = True
+
+    def run(self) -> None:
+        while True:
+            idle = not self.jobs and not self.eof
+            if idle:
+                self.answer()  # before waiting for more work
+            self.read(wait=idle)
+            if not self.jobs:
+                if self.eof:
+                    break
+                continue
+            kind, flags, serial, frame = self.jobs.popleft()
+            if kind == FRAME_CLOSE:
+                self.answer()
+                self.answers.append((CLOSE_SERIAL, None, worker_close(), None, None))
+                self.answer()
+                return
+            _, _, _, fields_size, request_size, response_size = FRAME_HEAD.unpack_from(frame)
+            at = FRAME_HEAD.size
+            packed = frame[at : at + fields_size]
+            at += fields_size
+            request_body = frame[at : at + request_size] if request_size >= 0 else None
+            at += max(request_size, 0)
+            response_body = frame[at : at + response_size] if response_size >= 0 else None
+            try:
+                fields = marshal.loads(packed) if kind == FRAME_FLOW else pickle.loads(packed)
+            except Exception as err:  # a bug: say so, keep going
+                message = f"{type(err).__name__}: {err}"
+                self.answers.append((serial, None, message, None, message))
+                continue
+            self.answers.append(worker_run(serial, flags, fields, request_body, response_body))
+            if flags & FLAG_WAITING or time.monotonic() - self.answered_at >= ANSWER_SECONDS:
+                self.answer()
+        self.answer()
+        problem = worker_close()
+        if problem is not None:
+            print(f"eas-inspector worker: closing the capture failed: {problem}", file=sys.stderr)
 
 
-def worker_entry(read_fd: int, write_fd: int) -> None:
-    """`python -c` entry of the worker process: the two pipe ends it inherited."""
+def lower_priority() -> None:
+    """Make this process yield the CPU to everything else: SCHED_IDLE (Linux: it runs only on a CPU nothing
+    else wants, and any waking task preempts it at once), else the highest nice value allowed."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
     try:
         os.nice(WORKER_NICE)
     except (AttributeError, OSError):  # no os.nice (Windows) or not allowed: the same priority as the proxy
         pass
-    worker_main(
-        multiprocessing.connection.Connection(read_fd, writable=False),
-        multiprocessing.connection.Connection(write_fd, readable=False),
-    )
+
+
+def worker_entry(read_fd: int, write_fd: int) -> None:
+    """`python -c` entry of the worker process: the two pipe ends it inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which then closes us in order
+    lower_priority()  # before the capture writer's thread starts: threads inherit the policy
+    WorkerLoop(read_fd, write_fd).run()
+
+
+def enlarge_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or over the user's pipe quota: the default size
+        pass
 
 
 class WorkerProcess:
     """The worker: a fresh Python (no fork of the proxy's threads, no re-run of its main script), in a session
-    of its own so a terminal's Ctrl-C reaches only the proxy, driven over two pipes; no threads on this side."""
+    of its own so a terminal's Ctrl-C (or a kill of the proxy) reaches only the proxy, driven over two pipes
+    that never block the proxy; no threads on this side."""
 
     def __init__(self) -> None:
         to_worker_read, to_worker_write = os.pipe()
@@ -362,6 +619,8 @@ class WorkerProcess:
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         code = f"from addon.activesync import worker_entry; worker_entry({to_worker_read}, {from_worker_write})"
+        for fd in (to_worker_write, from_worker_write):
+            enlarge_pipe(fd)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", code],
@@ -376,63 +635,76 @@ class WorkerProcess:
             raise
         os.close(to_worker_read)
         os.close(from_worker_write)
-        # The proxy's end never blocks: a batch larger than the pipe goes in as the worker reads (see `post`).
         os.set_blocking(to_worker_write, False)
-        self.requests = multiprocessing.connection.Connection(to_worker_write, readable=False)
-        self.answers = multiprocessing.connection.Connection(from_worker_read, writable=False)
+        os.set_blocking(from_worker_read, False)
+        self.request_fd = to_worker_write
+        self.answer_fd = from_worker_read
         self.unsent = memoryview(b"")
+        self.answers = Answers()
+        self.closed = False
 
     def fileno(self) -> int:
-        return int(self.answers.fileno())
+        return self.answer_fd
 
     def request_fileno(self) -> int:
-        return int(self.requests.fileno())
+        return self.request_fd
 
-    def post(self, message: tuple[Any, ...]) -> bool:
-        """Write a message (framed as `multiprocessing.connection` frames it) as far as the pipe takes it now.
+    def post(self, data: bytes) -> bool:
+        """Write frames as far as the pipe takes them now.
 
         Returns:
-            True when all of it is written; else `write_some` writes the rest when the pipe is writable again.
+            True when all is written; else `write_some` writes the rest when the pipe is writable again.
         Raises:
             OSError: the worker is gone (BrokenPipeError).
         """
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        size = len(data)
-        header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
-        self.unsent = memoryview(bytes(self.unsent) + header + data)
+        self.unsent = memoryview(bytes(self.unsent) + data if self.unsent else data)
         return self.write_some()
 
     def write_some(self) -> bool:
         """Write what the pipe takes without waiting; True when nothing is left to write."""
         while self.unsent:
             try:
-                written = os.write(self.request_fileno(), self.unsent)
+                written = os.write(self.request_fd, self.unsent)
             except BlockingIOError:
                 return False
             self.unsent = self.unsent[written:]
         return True
 
-    def flush(self) -> None:
-        """Write everything unsent, waiting for the pipe (outside the event loop, or when stopping)."""
-        while not self.write_some():
-            select.select([], [self.request_fileno()], [])
+    def receive(self) -> list[tuple[Any, ...]]:
+        """The answers the pipe holds now (maybe none).
 
-    def send(self, message: tuple[Any, ...]) -> None:
-        """Write a message, waiting for the pipe when it is full."""
-        self.post(message)
-        self.flush()
+        Raises:
+            EOFError: the worker is gone.
+        """
+        chunks: list[bytes] = []
+        while True:
+            try:
+                data = os.read(self.answer_fd, PIPE_BYTES)
+            except BlockingIOError:
+                break
+            if not data:
+                if chunks:
+                    break
+                raise EOFError("the worker process closed its pipe")
+            chunks.append(data)
+        return self.answers.feed(b"".join(chunks)) if chunks else []
 
-    def receive(self) -> Any:
-        """The worker's next answer, waiting for it (the message it answers is written out first)."""
-        self.flush()
-        return self.answers.recv()
+    def pump(self) -> list[tuple[Any, ...]]:
+        """Wait until the worker answers or takes more of what is unsent; write what it takes, return answers."""
+        writing = [self.request_fd] if self.unsent else []
+        select.select([self.answer_fd], writing, [])
+        if writing:
+            self.write_some()
+        return self.receive()
 
     def stop(self, *, kill: bool = False) -> None:
-        self.requests.close()  # the worker sees EOF, closes its capture and exits
+        if not self.closed:
+            self.closed = True
+            os.close(self.request_fd)  # the worker sees EOF, records what it has, closes its capture and exits
         if kill:
             self.process.kill()
         self.process.wait()
-        self.answers.close()
+        os.close(self.answer_fd)
 
 
 def capture_path_from_option(value: str, now: float | None = None) -> Path | None:
@@ -518,13 +790,16 @@ class ActiveSyncAddon:
         self.stored = 0
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}
-        self.queued: list[QueuedFlow] = []
-        self.queued_size = 0  # body bytes in `queued`
+        self.serial = 0  # of the last flow handed to the worker
+        self.outstanding: dict[int, QueuedFlow] = {}  # by serial: handed to the worker, not answered yet
+        self.queued: list[tuple[int, bytes]] = []  # serials and frames not yet written into the worker's pipe
+        self.queued_size = 0  # bytes in `queued`
         self.queued_waiting = 0  # flows in `queued` that wait for their analysis
         self.dispatch_timer: asyncio.TimerHandle | None = None
-        self.writing: tuple[WorkerProcess, asyncio.AbstractEventLoop] | None = None  # a batch still going out
-        self.batch: list[QueuedFlow] | None = None  # sent to the worker, results not back yet
-        self.idle: asyncio.Future[None] | None = None  # resolved when no batch is out (see `settled`)
+        self.writing: tuple[WorkerProcess, asyncio.AbstractEventLoop] | None = None  # frames still going out
+        self.idle: asyncio.Future[None] | None = None  # resolved when no flow is outstanding (see `settled`)
+        self.close_answer: str | None = None  # what the worker said to the close frame ("" for fine)
+        self.has_view = False  # mitmproxy's console or mitmweb: flows are redrawn when their analysis lands
         self.proc: WorkerProcess | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.reading: WorkerProcess | None = None  # the worker whose answers the loop is watching for
@@ -662,38 +937,28 @@ class ActiveSyncAddon:
         analyse = self.annotate != ANNOTATE_OFF
         capture = None
         if self.capture_path is not None and not self.capture_failed:
-            capture = CaptureSettings(str(self.capture_path), self.keep_credentials, self.max_body)
+            capture = (str(self.capture_path), self.keep_credentials, self.max_body)
         if not analyse and capture is None:
             return False
-        response = f.response
-        if capture is not None:
-            job = FlowJob(kind, analyse, capture, flow_input=flow_input_of(f))
-        else:
-            values = (
-                f.request.method,
-                f.request.url,
-                header_pairs(f.request.headers),
-                raw_body_of(f.request),
-                response.status_code if response is not None else None,
-                header_pairs(response.headers) if response is not None else None,
-                raw_body_of(response),
-            )
-            job = FlowJob(kind, analyse, None, values=values)
-        size = len(f.request.raw_content or b"") + len((response.raw_content or b"") if response is not None else b"")
-        self.queued.append(QueuedFlow(job, f, waiter, size))
-        self.queued_size += size
+        self.serial += 1
+        flags = (FLAG_ANALYSE if analyse else 0) | (FLAG_WAITING if waiter is not None else 0)
+        frame = flow_frame(self.serial, f, kind, flags, capture)
+        self.outstanding[self.serial] = QueuedFlow(f, waiter, capture is not None)
+        self.queued.append((self.serial, frame))
+        self.queued_size += len(frame)
         self.queued_waiting += waiter is not None
         self.dispatch()
         return True
 
     def dispatch(self, *, now: bool = False) -> None:
-        """Send everything queued to the worker as one batch, unless a batch is still out.
+        """Write the queued frames into the worker's pipe.
 
-        Batches grow while the worker is busy, and for up to DISPATCH_DELAY_SECONDS while it is not (unless
-        `now`, a flow waits, or DISPATCH_BYTES are queued), so a burst costs one round trip per batch, not per
-        flow. The pipe never stalls the loop: what it does not take now is written when it is writable.
+        Frames wait up to DISPATCH_DELAY_SECONDS for others (unless `now`, a flow waits, or DISPATCH_BYTES are
+        queued), so a burst costs one write and one wake-up of the worker per delay, not per flow. They never
+        wait for the worker's answers. The pipe never stalls the loop: what it does not take now is written
+        when it is writable.
         """
-        if self.batch is not None or not self.queued:
+        if not self.queued:
             return
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -706,22 +971,20 @@ class ActiveSyncAddon:
         if self.dispatch_timer is not None:
             self.dispatch_timer.cancel()
             self.dispatch_timer = None
-        items, self.queued = self.queued, []
-        self.queued_size = self.queued_waiting = 0
         proc = self.worker()
         if proc is None:
-            self.fail(items, RuntimeError("no worker process"))
+            self.worker_gone(RuntimeError("no worker process"), queued_too=True)
             return
-        self.batch = items
+        frames = [frame for _, frame in self.queued]
+        self.queued = []
+        self.queued_size = self.queued_waiting = 0
         try:
-            if proc.post(("batch", [item.job for item in items])):
+            if proc.post(frames[0] if len(frames) == 1 else b"".join(frames)):
                 return
-            if running is None:
-                proc.flush()
-            else:
+            if running is not None and self.writing is None:
                 self.writing = (proc, running)
                 running.add_writer(proc.request_fileno(), self.writable)
-        except Exception as err:
+        except Exception as err:  # BrokenPipeError: the worker died
             self.worker_lost(err)
 
     def dispatch_due(self) -> None:
@@ -729,7 +992,7 @@ class ActiveSyncAddon:
         self.dispatch(now=True)
 
     def writable(self) -> None:
-        """The worker's pipe takes more of a batch (event loop writer callback)."""
+        """The worker's pipe takes more (event loop writer callback)."""
         proc = self.writing[0] if self.writing is not None else None
         if proc is None:
             return
@@ -760,54 +1023,80 @@ class ActiveSyncAddon:
         if proc is None:
             return
         try:
-            results = proc.receive()
+            answers = proc.receive()
         except Exception as err:  # EOFError: the worker died
             self.worker_lost(err)
             return
-        self.batch_done(results)
+        self.answered(answers)
 
-    def batch_done(self, results: list[JobResult]) -> None:
-        """Apply a batch's results to its flows, then send the next batch."""
-        items, self.batch = self.batch or [], None
-        for item, result in zip(items, results):
+    def answered(self, answers: list[tuple[Any, ...]]) -> None:
+        """Apply the worker's answers to their flows."""
+        for serial, metadata, capture_error, writer_error, error in answers:
+            if serial == CLOSE_SERIAL:
+                self.close_answer = capture_error or ""
+                continue
+            item = self.outstanding.pop(serial, None)
+            if item is None:
+                continue
             try:
-                self.take(item.flow, result, update=item.waiter is None or item.waiter.cancelled())
+                update = item.waiter is None or item.waiter.cancelled()
+                self.take(item, metadata, capture_error, writer_error, error, update=update)
             except Exception as err:
                 self.report(item.flow, "analysis", err)
             if item.waiter is not None and not item.waiter.done():
                 item.waiter.set_result(None)
-        self.dispatch()
-        if self.batch is None and self.idle is not None and not self.idle.done():
+        if not self.outstanding and self.idle is not None and not self.idle.done():
             self.idle.set_result(None)
 
-    def fail(self, items: list[QueuedFlow], err: BaseException) -> None:
-        """Flows the worker could not take: counted as not stored, marked, their waiters released."""
+    def take(
+        self,
+        item: QueuedFlow,
+        metadata: dict[str, Any] | None,
+        capture_error: str | None,
+        writer_error: str | None,
+        error: str | None,
+        *,
+        update: bool,
+    ) -> None:
+        """Apply a worker answer: metadata into the flow, capture problems into the log (each said once)."""
+        f = item.flow
+        if error is not None:
+            self.report(f, "analysis", RuntimeError(error))
+        if metadata is not None:
+            apply_metadata(f, metadata, complete=True)
+            if update and self.has_view:
+                # mitmproxy's console and mitmweb (which have a flow view) redraw the flow; mitmdump has none
+                ctx.master.addons.trigger(hooks.UpdateHook([f]))
+        if not item.recorded:
+            return
+        if capture_error is not None:
+            self.not_stored += 1
+            if not self.capture_failed:
+                self.capture_failed = True
+                logger.log(ALERT, f"ActiveSync capture disabled: cannot open {self.capture_path}: {capture_error}")
+        else:
+            self.stored += 1
+        if writer_error is not None and writer_error != self.writer_error:
+            self.writer_error = writer_error
+            logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {writer_error}")
+
+    def worker_gone(self, err: BaseException, *, queued_too: bool = False) -> None:
+        """Flows the worker will not answer (it died, or none could start): counted as not stored, marked,
+        their waiters released. Flows still queued here go to the next worker, unless `queued_too`."""
+        keep = set() if queued_too else {serial for serial, _ in self.queued}
+        items = [item for serial, item in self.outstanding.items() if serial not in keep]
+        self.outstanding = {serial: item for serial, item in self.outstanding.items() if serial in keep}
+        if queued_too:
+            self.queued = []
+            self.queued_size = self.queued_waiting = 0
         for item in items:
-            if item.job.capture is not None:
+            if item.recorded:
                 self.not_stored += 1
             item.flow.metadata[META_ERROR] = f"worker: {type(err).__name__}: {err}"
             if item.waiter is not None and not item.waiter.done():
                 item.waiter.set_result(None)
-
-    def take(self, f: http.HTTPFlow, result: JobResult, *, update: bool) -> None:
-        """Apply a worker result: metadata into the flow, capture problems into the log (each said once)."""
-        if result.error is not None:
-            self.report(f, "analysis", RuntimeError(result.error))
-        if result.metadata is not None:
-            apply_metadata(f, result.metadata, complete=True)
-            if update and ctx.master.addons.get("view") is not None:
-                # mitmproxy's console and mitmweb (which have a flow view) redraw the flow; mitmdump has none
-                ctx.master.addons.trigger(hooks.UpdateHook([f]))
-        if result.capture_error is not None:
-            self.not_stored += 1
-            if not self.capture_failed:
-                self.capture_failed = True
-                logger.log(ALERT, f"ActiveSync capture disabled: cannot open {self.capture_path}: {result.capture_error}")
-        elif self.capture_path is not None and not self.capture_failed:
-            self.stored += 1
-        if result.writer_error is not None and result.writer_error != self.writer_error:
-            self.writer_error = result.writer_error
-            logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {result.writer_error}")
+        if self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
 
     def worker(self) -> WorkerProcess | None:
         """The worker process (started on first use); None when it cannot start (said once)."""
@@ -819,6 +1108,7 @@ class ActiveSyncAddon:
                     self.worker_failed = True
                     logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
                 return None
+            self.has_view = ctx.master.addons.get("view") is not None
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -831,7 +1121,7 @@ class ActiveSyncAddon:
         return self.proc
 
     def worker_lost(self, err: BaseException) -> None:
-        """The worker died: say so once per loss, fail the batch that was out; the next flow starts a new one."""
+        """The worker died: say so once per loss, fail its flows; the next flow starts a new one."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -839,10 +1129,7 @@ class ActiveSyncAddon:
         self.forget_reader(proc)
         self.forget_writer()
         proc.stop(kill=True)
-        items, self.batch = self.batch or [], None
-        self.fail(items, err)
-        if self.idle is not None and not self.idle.done():
-            self.idle.set_result(None)
+        self.worker_gone(err)
 
     def forget_reader(self, proc: WorkerProcess) -> None:
         if self.reading is proc:
@@ -855,12 +1142,19 @@ class ActiveSyncAddon:
 
     async def settled(self) -> None:
         """Wait until every flow handed to the worker is analysed and its result applied."""
-        while self.batch is not None or self.queued:
-            if self.batch is None:
+        while self.outstanding:
+            if self.queued:
                 self.dispatch(now=True)
                 continue
-            if self.reading is not self.proc:  # nobody watches this worker's pipe: read its answer here
-                self.readable()
+            proc = self.proc
+            if proc is None:
+                self.worker_gone(RuntimeError("no worker process"), queued_too=True)
+                return
+            if self.reading is not proc:  # nobody watches this worker's pipe: read its answers here
+                try:
+                    self.answered(proc.pump())
+                except Exception as err:
+                    self.worker_lost(err)
                 continue
             self.idle = asyncio.get_running_loop().create_future()
             await self.idle
@@ -870,33 +1164,34 @@ class ActiveSyncAddon:
         if self.dispatch_timer is not None:
             self.dispatch_timer.cancel()
             self.dispatch_timer = None
+        if self.proc is None and self.queued:
+            self.dispatch(now=True)  # flows queued after the worker was lost: a new worker takes them
         proc = self.proc
         if proc is None:
-            if self.queued:
-                self.dispatch(now=True)  # flows queued after the worker was lost: a new worker takes them
-                proc = self.proc
-            if proc is None:
-                return
+            self.report_not_stored()
+            return
         self.forget_reader(proc)
         self.forget_writer()
         try:
             self.dispatch(now=True)
-            while self.batch is not None:
-                self.batch_done(proc.receive())  # here, while the log still reaches the console
-                self.dispatch(now=True)
-            proc.send(("close",))
-            problem = proc.receive()
-            if problem is not None:
-                logger.log(ALERT, f"ActiveSync capture {self.capture_path}: closing failed: {problem}")
+            # here, not on the loop: the log still reaches the console
+            proc.post(FRAME_HEAD.pack(FRAME_HEAD.size - 4, FRAME_CLOSE, CLOSE_SERIAL, 0, -1, -1))
+            self.close_answer = None
+            while self.close_answer is None:
+                self.answered(proc.pump())
+            if self.close_answer:
+                logger.log(ALERT, f"ActiveSync capture {self.capture_path}: closing failed: {self.close_answer}")
         except Exception as err:
             logger.log(ALERT, f"ActiveSync worker process failed while closing the capture: {err}")
-            self.fail(self.batch or [], err)
-            self.batch = None
+            self.worker_gone(err)
         finally:
             self.forget_reader(proc)  # dispatching above may have watched the pipes again
             self.forget_writer()
             self.proc = None
             proc.stop()
+        self.report_not_stored()
+
+    def report_not_stored(self) -> None:
         if self.not_stored:
             logger.log(ALERT, f"ActiveSync capture {self.capture_path}: {self.not_stored} flows not stored")
 

@@ -293,8 +293,12 @@ def analyze_parts(
     response_status: int | None,
     response_headers: Sequence[tuple[str, str]] | None,
     response_body: bytes | None,
+    *,
+    annotate: bool = True,
 ) -> Exchange:
-    """eas.analyze on the raw parts (bodies as on the wire); a failure becomes a problem, never an exception."""
+    """eas.analyze on the raw parts (bodies as on the wire); a failure becomes a problem, never an exception.
+
+    `annotate=False` leaves the meaning comments out (cheaper; not what a capture stores)."""
     try:
         return eas.analyze(
             method,
@@ -304,6 +308,7 @@ def analyze_parts(
             response_status,
             response_headers,
             response_body,
+            annotate=annotate,
         )
     except Exception as err:  # analysis must never lose a flow
         logger.warning("analysis of %s %s failed: %r", method, url, err)

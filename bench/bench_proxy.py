@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500, help="Sync POSTs per round (default 500)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per setup; the median is shown (default 3)")
     parser.add_argument("--items", type=int, default=10, help="emails in each Sync response (default 10)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated words: run only the setups whose names contain one of them"
+    )
     args = parser.parse_args(argv)
 
     request_body = eas.encode(SYNC_REQUEST_XML.format(sync_key="1"))
@@ -243,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                 *addon, "--set", "activesync_capture=", "--set", "activesync_annotate=off",
             ],
         }
+        if args.only:
+            words = [word.strip() for word in args.only.split(",") if word.strip()]
+            setups = {name: extra for name, extra in setups.items() if name == "mitmdump" or any(w in name for w in words)}
         proxies = {name: Proxy(origin_port, work / "conf", extra) for name, extra in setups.items()}
         counters = {
             name: CaptureCounter(Path(option.split("=", 1)[1]))
