@@ -8,7 +8,6 @@ import collections
 import json
 import marshal
 import os
-import pickle
 import re
 import select
 import signal
@@ -200,15 +199,14 @@ def apply_metadata(f: http.HTTPFlow, values: dict[str, Any], *, complete: bool) 
 # lags behind holds the backlog, not the proxy. The worker answers in batches (the metadata of each flow).
 #
 # Proxy to worker, each frame: FRAME_HEAD (payload size, kind, serial, fields size, request body size,
-# response body size; -1 for no body) + the fields (marshal, or pickle for values marshal refuses) + the bodies.
+# response body size; -1 for no body) + the fields (marshal) + the bodies.
 # Worker to proxy: ANSWER_HEAD (payload size) + marshal([(serial, metadata, capture_error, writer_error, error)]);
 # serial 0 answers the close frame (capture_error: what closing the capture said).
 
 FRAME_HEAD = struct.Struct("!IBQIqq")
 ANSWER_HEAD = struct.Struct("!I")
-FRAME_FLOW = 1  # fields marshalled
-FRAME_FLOW_PICKLED = 2  # fields pickled (a metadata value marshal cannot write)
-FRAME_CLOSE = 3
+FRAME_FLOW = 1
+FRAME_CLOSE = 2
 FLAG_ANALYSE = 1
 FLAG_WAITING = 2  # the flow waits for its analysis ("wait" mode): answer as soon as it is done
 CLOSE_SERIAL = 0
@@ -221,16 +219,21 @@ ANSWER_SECONDS = 0.05
 _JSON_SCALARS = (str, int, float, bool)
 
 
-def _scalar_metadata(values: dict[str, Any]) -> dict[str, Any]:
-    """flow.metadata entries a capture keeps (JSON scalars), as plain types marshal can write."""
-    kept: dict[str, Any] = {}
-    for key, value in values.items():
-        kind = type(value)
-        if value is None or kind is str or kind is int or kind is float or kind is bool:
-            kept[key] = value
-        elif isinstance(value, _JSON_SCALARS):  # an enum or other subclass: the value JSON would write
-            kept[key] = json.loads(json.dumps(value))
-    return kept
+def _json_scalar(value: Any) -> Any:
+    """A JSON scalar as the plain type marshal writes (an enum or other subclass: the value JSON would write)."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
+        return value
+    return json.loads(json.dumps(value))
+
+
+def _scalar_metadata(values: dict[Any, Any]) -> dict[Any, Any]:
+    """flow.metadata entries a capture keeps (JSON scalars under keys JSON can write), as plain types."""
+    return {
+        _json_scalar(key): _json_scalar(value)
+        for key, value in values.items()
+        if (value is None or isinstance(value, _JSON_SCALARS)) and (key is None or isinstance(key, _JSON_SCALARS))
+    }
 
 
 def _connection_fields(conn: Any) -> tuple[Any, ...]:
@@ -267,15 +270,12 @@ def flow_frame(serial: int, f: http.HTTPFlow, kind: str, flags: int, capture: tu
         _connection_fields(f.client_conn), _connection_fields(server), server.address, server.timestamp_tcp_setup,
         f.client_conn.proxy_mode.full_spec,
     )  # fmt: skip
-    try:
-        packed, frame_kind = marshal.dumps(fields), FRAME_FLOW
-    except ValueError:
-        packed, frame_kind = pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL), FRAME_FLOW_PICKLED
+    packed = marshal.dumps(fields)
     request_body = request.content
     request_size = -1 if request_body is None else len(request_body)
     response_size = -1 if response_body is None else len(response_body)
     size = FRAME_HEAD.size - 4 + len(packed) + max(request_size, 0) + max(response_size, 0)
-    head = FRAME_HEAD.pack(size, frame_kind | flags << 4, serial, len(packed), request_size, response_size)
+    head = FRAME_HEAD.pack(size, FRAME_FLOW | flags << 4, serial, len(packed), request_size, response_size)
     return b"".join((head, packed, request_body or b"", response_body or b""))
 
 
@@ -459,6 +459,7 @@ def worker_run(
                 flow_input.response_headers,
                 flow_input.response_body,
                 annotate=capture is not None,
+                plain_xml=False,
             )
             metadata = analysis_metadata(kind, exchange)
         except Exception as err:
@@ -564,7 +565,7 @@ class WorkerLoop:
             at += max(request_size, 0)
             response_body = frame[at : at + response_size] if response_size >= 0 else None
             try:
-                fields = marshal.loads(packed) if kind == FRAME_FLOW else pickle.loads(packed)
+                fields = marshal.loads(packed)
             except Exception as err:  # a bug: say so, keep going
                 message = f"{type(err).__name__}: {err}"
                 self.answers.append((serial, None, message, None, message))

@@ -295,10 +295,12 @@ def analyze_parts(
     response_body: bytes | None,
     *,
     annotate: bool = True,
+    plain_xml: bool = True,
 ) -> Exchange:
     """eas.analyze on the raw parts (bodies as on the wire); a failure becomes a problem, never an exception.
 
-    `annotate=False` leaves the meaning comments out (cheaper; not what a capture stores)."""
+    `annotate=False` leaves the meaning comments out (cheaper; not what a capture stores); `plain_xml=False`
+    skips the comment-free rendering (the capture indexes the annotated XML only)."""
     try:
         return eas.analyze(
             method,
@@ -309,6 +311,7 @@ def analyze_parts(
             response_headers,
             response_body,
             annotate=annotate,
+            plain_xml=plain_xml,
         )
     except Exception as err:  # analysis must never lose a flow
         logger.warning("analysis of %s %s failed: %r", method, url, err)
@@ -878,6 +881,7 @@ class CaptureWriter:
                 flow_input.response_status,
                 flow_input.response_headers,
                 flow_input.response_body,
+                plain_xml=False,  # only the annotated XML is indexed
             )
         elif exchange is None:
             exchange = Exchange(method=flow_input.method, url=url, is_eas=False)

@@ -16,6 +16,7 @@ from mitmproxy import contentviews, exceptions, flowfilter, hooks, http, io
 from mitmproxy.test import taddons, tflow, tutils
 
 from addon.activesync import ActiveSyncAddon, eas_kind
+from addon.store import CaptureReader, CaptureWriter
 from tests.addon.conftest import (
     ADDON_SCRIPT,
     AUTH,
@@ -482,3 +483,75 @@ def test_flows_held_back_for_a_batch_are_recorded_when_the_proxy_stops(tctx: tad
     run(tctx, burst())  # returns while the flows wait for the batch's short delay
     addon.done()
     assert [record.row.command for record in read_capture(capture)] == ["FolderSync"] * 4
+
+
+def frame_parts(frame: bytes) -> tuple[Any, bytes | None, bytes | None]:
+    """A flow frame's fields and bodies, as the worker reads them."""
+    import marshal
+
+    from addon.activesync import FRAME_HEAD
+
+    _, _, _, fields_size, request_size, response_size = FRAME_HEAD.unpack_from(frame)
+    at = FRAME_HEAD.size
+    fields = marshal.loads(frame[at : at + fields_size])
+    at += fields_size
+    request_body = frame[at : at + request_size] if request_size >= 0 else None
+    at += max(request_size, 0)
+    response_body = frame[at : at + response_size] if response_size >= 0 else None
+    return fields, request_body, response_body
+
+
+def frame_test_flows() -> list[http.HTTPFlow]:
+    waiting = eas_flow(response=None)
+    failed = tflow.tflow(err=True)
+    https = tflow.tflow(resp=True)
+    https.request.scheme = "https"
+    https.request.headers["Host"] = "mail.example.com:8443"
+    https.marked = ":star:"
+    https.comment = "checked"
+    https.metadata.update({"count": 3, "note": "x", "object": object(), "flag": True})
+    https.server_conn.address = ("::1", 8443)
+    streamed = eas_flow()
+    streamed.request.data.content = None
+    assert streamed.response is not None
+    streamed.response.data.content = None
+    trailers = eas_flow()
+    trailers.request.trailers = http.Headers([(b"X-Checksum", b"\xff1")])
+    return [eas_flow(), waiting, failed, https, streamed, trailers]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_the_worker_rebuilds_the_flow_input_the_capture_would_make(index: int) -> None:
+    from addon.activesync import FLAG_ANALYSE, flow_frame, flow_input_from_frame
+    from addon.convert import flow_input_from_mitm
+
+    f = frame_test_flows()[index]
+    frame = flow_frame(1, f, "eas", FLAG_ANALYSE, ("capture.sqlite", False, None))
+    assert flow_input_from_frame(*frame_parts(frame)) == flow_input_from_mitm(f)
+
+
+def test_metadata_goes_to_the_worker_as_the_capture_stores_it(tmp_path: Path) -> None:
+    from enum import Enum
+
+    from addon.activesync import FLAG_ANALYSE, flow_frame, flow_input_from_frame
+
+    class Colour(str, Enum):
+        RED = "red"
+
+    f = eas_flow()
+    f.metadata["colour"] = Colour.RED  # a JSON scalar by subclass: sent as the plain value JSON writes
+    f.metadata[Colour.RED] = 1
+    f.metadata["palette"] = Colour  # not a JSON scalar: left out, as the capture leaves it out
+    f.metadata[("a", "b")] = 2  # a key JSON cannot write: left out (the capture could not store the flow)
+    frame = flow_frame(1, f, "eas", FLAG_ANALYSE, None)
+    flow_input = flow_input_from_frame(*frame_parts(frame))
+    assert {key: value for key, value in flow_input.extra["metadata"].items() if key in ("colour", "red")} == {
+        "colour": "red",
+        "red": 1,
+    }
+    assert type(flow_input.extra["metadata"]["colour"]) is str
+    assert "palette" not in flow_input.extra["metadata"]
+    with CaptureWriter(tmp_path / "capture.sqlite") as writer:
+        flow_id = writer.add_sync(flow_input)
+    with CaptureReader(tmp_path / "capture.sqlite") as reader:
+        assert reader.flow(flow_id).extra["metadata"]["colour"] == "red"

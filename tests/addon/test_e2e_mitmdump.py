@@ -7,6 +7,7 @@ import http.client
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,6 +257,65 @@ def test_ctrl_c_in_a_terminal_keeps_every_flow(origin: Origin, mitm_confdir: Pat
     assert capture.exists(), proxy.output
     with CaptureReader(capture) as reader:
         assert reader.count_flows() == len(requests)
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (the addon's worker), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker process through /proc")
+def test_a_sigkill_of_the_proxy_loses_nothing_completed_a_second_before(
+    origin: Origin, mitm_confdir: Path, tmp_path: Path
+) -> None:
+    # The worker (a session of its own, lowest CPU priority) outlives the proxy: what the proxy handed over
+    # is recorded even when the worker lags behind, and the proxy hands every flow over within 50 ms.
+    from addon.store import CaptureReader
+
+    capture = tmp_path / "capture.sqlite"
+    (request,) = [r for r in canned_requests() if r.command == "FolderSync"]
+    proxy = start_mitmdump(origin.port, mitm_confdir, addon=True, options={"activesync_capture": str(capture)})
+    completed_at: list[float] = []
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+        try:
+            started = time.monotonic()
+            while time.monotonic() - started < 2.5:
+                send(connection, request)
+                completed_at.append(time.monotonic())
+        finally:
+            connection.close()
+        workers = worker_pids(proxy.process.pid)
+        assert workers, proxy.output
+        proxy.process.kill()
+        killed_at = time.monotonic()
+    finally:
+        proxy.stop()
+    deadline = time.monotonic() + 120
+    while any(running(pid) for pid in workers):  # the worker records what it received, then exits
+        assert time.monotonic() < deadline, "the worker did not finish after the proxy died"
+        time.sleep(0.05)
+    safe = sum(1 for at in completed_at if killed_at - at > 1.0)
+    assert safe >= 20
+    with CaptureReader(capture) as reader:
+        assert safe <= reader.count_flows() <= len(completed_at)
 
 
 def lab_port() -> int | None:
