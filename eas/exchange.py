@@ -148,6 +148,7 @@ def analyze(
     response_body: bytes | None = None,
     *,
     annotate: bool = True,
+    plain_xml: bool = True,
 ) -> Exchange:
     """Decode and explain one exchange; never raises on bad input (problems are collected instead).
 
@@ -158,6 +159,8 @@ def analyze(
         request_body: the body as sent (still Content-Encoded, if it was).
         response_status, response_headers, response_body: the response, when there is one.
         annotate: add meaning comments to the XML (DecodedBody.xml); `plain_xml` never has them.
+        plain_xml: also render the XML without comments (DecodedBody.plain_xml); False leaves it None where
+            the annotated XML differs from it (a caller that keeps only the annotated XML saves a render).
     """
     try:
         return _analyze(
@@ -169,6 +172,7 @@ def analyze(
             response_headers,
             response_body,
             annotate=annotate,
+            plain_xml=plain_xml,
         )
     except Exception as err:  # last line of defence: an analysis bug must not break the proxy or the viewer
         return Exchange(
@@ -560,6 +564,7 @@ def _finish(
     protocol_version: str | None,
     collection_class: str | None,
     annotate_on: bool,
+    plain_on: bool = True,
     problems: list[Problem],
 ) -> DecodedBody | None:
     if loaded is None:
@@ -571,8 +576,11 @@ def _finish(
         root = loaded.root
         root_tag = _localname(root)
         is_eas_xml = loaded.kind in ("wbxml", "multipart")
-        plain = _render(root) if is_eas_xml else str(etree.tostring(_indented(root), encoding="unicode"))
-        annotated_root = deepcopy(root)
+        if not plain_on and annotate_on and is_eas_xml:
+            annotated_root = root  # nothing else reads the tree after this: annotate it in place
+        else:
+            plain = _render(root) if is_eas_xml else str(etree.tostring(_indented(root), encoding="unicode"))
+            annotated_root = deepcopy(root)
         if loaded.kind == "multipart":
             parts_text = tuple(_link_parts(annotated_root, loaded.parts, where, problems))
         if annotate_on and is_eas_xml:
@@ -626,6 +634,7 @@ def _analyze(
     response_body: bytes | None,
     *,
     annotate: bool,
+    plain_xml: bool = True,
 ) -> Exchange:
     from . import headers as hdr
 
@@ -752,6 +761,7 @@ def _analyze(
         protocol_version=protocol_version,
         collection_class=collection_class,
         annotate_on=annotate,
+        plain_on=plain_xml,
         problems=problems,
     )
     response_decoded = _finish(
@@ -762,6 +772,7 @@ def _analyze(
         protocol_version=protocol_version,
         collection_class=collection_class,
         annotate_on=annotate,
+        plain_on=plain_xml,
         problems=problems,
     )
 
