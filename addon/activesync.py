@@ -213,6 +213,8 @@ CLOSE_SERIAL = 0
 
 # Each pipe's buffer (Linux lets any process raise it to /proc/sys/fs/pipe-max-size, 1 MiB by default).
 PIPE_BYTES = 1 << 20
+# What one read takes from a pipe: a read allocates its whole size (a megabyte each time costs page faults)
+READ_BYTES = 64 * 1024
 # The worker answers at least this often while it has a backlog (and at once when it has none).
 ANSWER_SECONDS = 0.05
 
@@ -511,7 +513,7 @@ class WorkerLoop:
             select.select([self.read_fd], [], [])
         while True:
             try:
-                data = os.read(self.read_fd, PIPE_BYTES)
+                data = os.read(self.read_fd, READ_BYTES)
             except BlockingIOError:
                 break
             if not data:
@@ -680,7 +682,7 @@ class WorkerProcess:
         chunks: list[bytes] = []
         while True:
             try:
-                data = os.read(self.answer_fd, PIPE_BYTES)
+                data = os.read(self.answer_fd, READ_BYTES)
             except BlockingIOError:
                 break
             if not data:

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per setup; the median is shown (default 3)")
     parser.add_argument("--items", type=int, default=10, help="emails in each Sync response (default 10)")
     parser.add_argument(
-        "--only", default="", help="comma-separated words: run only the setups whose names contain one of them"
+        "--only", default="", help="|-separated words: run only the setups whose names contain one of them (and mitmdump)"
     )
     args = parser.parse_args(argv)
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
         }
         if args.only:
-            words = [word.strip() for word in args.only.split(",") if word.strip()]
+            words = [word.strip() for word in args.only.split("|") if word.strip()]
             setups = {name: extra for name, extra in setups.items() if name == "mitmdump" or any(w in name for w in words)}
         proxies = {name: Proxy(origin_port, work / "conf", extra) for name, extra in setups.items()}
         counters = {
