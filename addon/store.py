@@ -596,6 +596,8 @@ class CaptureWriter:
         self.last_error: BaseException | None = None
         self.written_count = 0
         self._queue: queue.Queue[_Queued | None] = queue.Queue()
+        # Set when someone waits (add_sync, flush, close): ends the batch window at once.
+        self._hurry = threading.Event()
         self._closed = False
         self._unwritten: list[_Prepared] = []
         self._retry_at = 0.0  # monotonic time before which a failed write is not retried
@@ -634,6 +636,7 @@ class CaptureWriter:
         self._check_open()
         result: concurrent.futures.Future[int | None] = concurrent.futures.Future()
         self._queue.put(_Queued(flow_input, replay_of, result, exchange))
+        self._hurry.set()
         flow_id = self._wait(result, timeout)
         assert flow_id is not None
         return flow_id
@@ -647,6 +650,7 @@ class CaptureWriter:
         self._check_open()
         result: concurrent.futures.Future[int | None] = concurrent.futures.Future()
         self._queue.put(_Queued(None, None, result))
+        self._hurry.set()
         self._wait(result, timeout)
 
     def pending_count(self) -> int:
@@ -663,6 +667,7 @@ class CaptureWriter:
             return
         self._closed = True
         self._queue.put(None)
+        self._hurry.set()
         self._thread.join()
         lost = sum(1 for item in self._unwritten if item.values is not None)
         while not self._queue.empty():  # left behind only when the thread stopped on a bug
@@ -834,11 +839,18 @@ class CaptureWriter:
             collected += 1
             if item.result is not None or collected >= BATCH_MAX_FLOWS:
                 return False
-            remaining = BATCH_SECONDS - (time.monotonic() - started)
-            if remaining <= 0:
-                return False
             try:
-                item = self._queue.get(timeout=remaining)
+                item = self._queue.get_nowait()
+                continue
+            except queue.Empty:
+                pass
+            # Sleep out the rest of the window rather than wake for each flow queued meanwhile (a wake-up per
+            # flow costs the adding thread a GIL hand-off each time); a waiting caller ends the window early.
+            remaining = BATCH_SECONDS - (time.monotonic() - started)
+            if remaining <= 0 or self._hurry.wait(remaining):
+                self._hurry.clear()
+            try:
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return False
 
