@@ -215,7 +215,8 @@ CLOSE_SERIAL = 0
 PIPE_BYTES = 1 << 20
 # What one read takes from a pipe: a read allocates its whole size (a megabyte each time costs page faults)
 READ_BYTES = 64 * 1024
-# The worker answers at least this often while it has a backlog (and at once when it has none).
+# The worker answers at most this often, and at least this often while it has work (a flow that waits for its
+# analysis, "wait" mode, is answered at once).
 ANSWER_SECONDS = 0.05
 
 _JSON_SCALARS = (str, int, float, bool)
@@ -507,10 +508,10 @@ class WorkerLoop:
         self.eof = False
         self.proxy_gone = False
 
-    def read(self, *, wait: bool) -> None:
-        """Take what the pipe holds (waiting for something when `wait`), split into frames."""
+    def read(self, *, wait: bool, timeout: float | None = None) -> None:
+        """Take what the pipe holds (waiting for something, at most `timeout` s, when `wait`), split into frames."""
         if wait:
-            select.select([self.read_fd], [], [])
+            select.select([self.read_fd], [], [], timeout)
         while True:
             try:
                 data = os.read(self.read_fd, READ_BYTES)
@@ -546,9 +547,15 @@ class WorkerLoop:
     def run(self) -> None:
         while True:
             idle = not self.jobs and not self.eof
-            if idle:
-                self.answer()  # before waiting for more work
-            self.read(wait=idle)
+            timeout = None
+            if idle and self.answers:
+                # Answers go at most every ANSWER_SECONDS: one per flow would wake the proxy's event loop (a
+                # read, a callback) for every request it forwards. Until then, more work may come.
+                timeout = ANSWER_SECONDS - (time.monotonic() - self.answered_at)
+                if timeout <= 0:
+                    self.answer()
+                    timeout = None
+            self.read(wait=idle, timeout=timeout)
             if not self.jobs:
                 if self.eof:
                     break
