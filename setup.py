@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -11,14 +11,23 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-# The modules compiled to C extensions. Each stays a plain Python module too: eas/_native.py loads the
-# compiled one only when it was built from the very source beside it, so an edited file is never shadowed.
-NATIVE_MODULES = ("wbxml",)
 DIGESTS_FILE = ROOT / "eas" / "_build_digests.py"
 
 
-def source_digest(name: str) -> str:
-    return hashlib.sha256((ROOT / "eas" / f"{name}.py").read_bytes()).hexdigest()
+def _load_native_module() -> object:
+    """eas/_native.py by its path (standard library only): importing the package would need lxml here."""
+    spec = importlib.util.spec_from_file_location("eas_native_at_build", ROOT / "eas" / "_native.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The modules compiled to C extensions, and the digest of a source, as eas/_native.py checks them at import:
+# each stays a plain Python module too, loaded instead when it no longer matches the build.
+_native = _load_native_module()
+NATIVE_MODULES: tuple[str, ...] = _native.NATIVE_MODULES  # type: ignore[attr-defined]
+source_digest = _native.source_digest  # type: ignore[attr-defined]
 
 
 def skip(reason: str) -> list[object]:

@@ -100,11 +100,6 @@ def header_pairs(headers: http.Headers) -> list[tuple[str, str]]:
     return list(headers.items(multi=True))
 
 
-def raw_body_of(message: http.Message | None) -> bytes | None:
-    """The body as received, Content-Encoding and all (eas.analyze removes it); None when streamed or absent."""
-    return None if message is None else message.raw_content
-
-
 def request_metadata(kind: str, method: str, path: str, headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """What the request line and headers say (no body decoding: cheap enough for every flow, inline)."""
     values: dict[str, Any] = {META_KIND: kind}

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-# Must match setup.py's NATIVE_MODULES.
+# The modules setup.py compiles (it reads this tuple).
 NATIVE_MODULES = ("wbxml",)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -17,7 +17,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 status = "pure Python"
 
 
-def _source_digest(name: str) -> str:
+def source_digest(name: str) -> str:
+    """SHA-256 of a module's source, as setup.py records it in _build_digests.py."""
     return hashlib.sha256((_PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest()
 
 
@@ -54,7 +55,7 @@ def select() -> None:
         return
     built: dict[str, str] = SOURCE_SHA256
     for name in NATIVE_MODULES:
-        if built.get(name) != _source_digest(name):
+        if built.get(name) != source_digest(name):
             # Edited since the build: the extension would run the old code.
             _load_sources(f"eas/{name}.py changed since it was compiled; reinstall to compile it again")
             return

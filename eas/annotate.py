@@ -511,7 +511,7 @@ def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_c
                 pool.blanks = blanks = iter(etree.fromstring(_POOL_REFILL, _COMMENT_PARSER))
                 comment = next(blanks)
             comment.text = text
-            tail = element.tail
+            tail = element.tail  # _insert_after, inlined: this loop runs once per note
             if tail is None:
                 element.addnext(comment)
             else:
@@ -538,7 +538,7 @@ def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_c
                 _insert_after(element, comment)
         return
     for element, comment in zip(targets, comments):  # the common case: no comment yet
-        tail = element.tail
+        tail = element.tail  # _insert_after, inlined as above
         if tail is None:
             element.addnext(comment)
         else:

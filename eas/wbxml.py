@@ -887,32 +887,26 @@ def _decode_xml(data: bytes, strict: bool, notes: _Notes | None = None) -> bytes
                                 else:
                                     leaf_table = tables[switch_to] if switch_to != page else None
                                     leaf_entry = leaf_table[leaf[0]] if leaf_table is not None else None
-                                if leaf_entry is None or leaf_entry[2]:
-                                    if leaf_entry is not None and (leaf_entry[2] == _F_VALUE
-                                                                   or leaf_entry[2] == _F_PLACE):
-                                        assert notes is not None and leaf_entry[1] is not None
-                                        if switch_to >= 0:
-                                            page = switch_to
-                                            assert leaf_table is not None
-                                            table = leaf_table
-                                            used_pages.add(page)
-                                            switch_to = -1
-                                        note = _leaf_note(notes, leaf_entry[2], page, leaf[0], leaf[2:], stack,
-                                                          root_page, out[0])
-                                        out.extend((leaf_entry[0], leaf[2:], leaf_entry[1] + note))
-                                        continue
+                                leaf_flags = -1 if leaf_entry is None else leaf_entry[2]
+                                if leaf_flags != 0 and leaf_flags != _F_VALUE and leaf_flags != _F_PLACE:
                                     # Not plain (opaque, placeholder, redundant switch): resume there, slowly.
                                     resume = switch_at if switch_to >= 0 else k
                                     i = start + sum(len(x) + 2 for x in run_bytes.split(b"\x00\x01")[:resume])
                                     no_run_before = start + len(run_bytes)  # the rest one by one: no rescans
                                     break
+                                assert leaf_entry is not None and leaf_entry[1] is not None
                                 if switch_to >= 0:
                                     page = switch_to
                                     assert leaf_table is not None
                                     table = leaf_table
                                     used_pages.add(page)
                                     switch_to = -1
-                                out.extend((leaf_entry[0], leaf[2:], leaf_entry[1]))  # type: ignore[arg-type]
+                                close_tag = leaf_entry[1]
+                                if leaf_flags:  # a noted leaf (decode_annotated): its note goes with the end tag
+                                    assert notes is not None
+                                    close_tag += _leaf_note(notes, leaf_flags, page, leaf[0], leaf[2:], stack,
+                                                            root_page, out[0])
+                                out.extend((leaf_entry[0], leaf[2:], close_tag))
                             continue
                         if j > 0 and data[j + 1] == END:
                             chunk = data[i + 2 : j]

@@ -72,7 +72,8 @@ if [ ! -e "$STAMP" ]; then
 fi
 # The codec is compiled with mypyc at install (setup.py); compile again when its sources change, since the
 # package falls back to the slower pure-Python modules when the compiled ones are older than their source.
-NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/wbxml.py" | cksum | cut -d' ' -f1)"
+# (eas/_native.py lists the compiled modules: wbxml.)
+NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/_native.py" "$ROOT/eas/wbxml.py" | cksum | cut -d' ' -f1)"
 if [ ! -e "$NATIVE_STAMP" ]; then
   if [ -e "$ROOT/eas/_build_digests.py" ] && \
      "$VENV/bin/python" -c 'import sys, eas._native as n; sys.exit(n.status != "compiled")' 2>/dev/null; then
