@@ -36,7 +36,7 @@ EAS_PATH = re.compile(r"/microsoft-server-activesync(?:/[^?#]*)?$", re.IGNORECAS
 AUTODISCOVER_PATH = re.compile(r"/autodiscover/autodiscover\.(?:xml|json)(?:/[^?#]*)?$", re.IGNORECASE)
 
 # activesync_annotate: when the full analysis (bodies, statuses, problems) reaches flow.metadata.
-ANNOTATE_LIVE = "live"  # right after the flow passed: the flow never waits for the decoder
+ANNOTATE_LIVE = "live"  # after the flow passed (in the traffic's next pause): the flow never waits for the decoder
 ANNOTATE_WAIT = "wait"  # before the flow goes on, so later addons (save_stream_file, filters) see it
 ANNOTATE_OFF = "off"
 ANNOTATE_CHOICES = (ANNOTATE_LIVE, ANNOTATE_WAIT, ANNOTATE_OFF)
@@ -100,14 +100,30 @@ def header_pairs(headers: http.Headers) -> list[tuple[str, str]]:
     return list(headers.items(multi=True))
 
 
-def request_metadata(kind: str, method: str, path: str, headers: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """What the request line and headers say (no body decoding: cheap enough for every flow, inline)."""
+def request_metadata(kind: str, method: str, path: str, version: str | None) -> dict[str, Any]:
+    """What the request line and the MS-ASProtocolVersion header say (no body decoding: cheap enough for
+    every flow, inline; a device repeats the same few request lines, so they are remembered)."""
+    key = (kind, method, path, version)
+    known = _request_metadata_memo.get(key)
+    if known is None:
+        if len(_request_metadata_memo) >= REQUEST_METADATA_MEMO_SIZE:
+            _request_metadata_memo.clear()
+        known = _request_metadata_memo[key] = tuple(_request_metadata(kind, method, path, version).items())
+    return dict(known)
+
+
+# request_metadata's memo: (kind, method, path, version) -> the values as items. Bounded: a client that puts a
+# counter in every query would otherwise grow it without end.
+REQUEST_METADATA_MEMO_SIZE = 1024
+_request_metadata_memo: dict[tuple[str, str, str, str | None], tuple[tuple[str, Any], ...]] = {}
+
+
+def _request_metadata(kind: str, method: str, path: str, version: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {META_KIND: kind}
     if kind == "autodiscover":
         values[META_COMMAND] = "Autodiscover"
         return values
     query = path.partition("?")[2]
-    version = next((value for name, value in headers if name.lower() == "ms-asprotocolversion"), None)
     if query:
         try:
             decoded = eas.decode_query(query)
@@ -213,8 +229,19 @@ READ_BYTES = 64 * 1024
 # The worker answers at most this often, and at least this often while it has work (a flow that waits for its
 # analysis, "wait" mode, is answered at once).
 ANSWER_SECONDS = 0.05
+# While traffic flows, the worker holds its analysis back until the frames stop coming for PAUSE_SECONDS (the
+# proxy sends them every DISPATCH_DELAY_SECONDS while busy): on a machine short of CPUs the analysis, even at
+# idle priority on a CPU of its own, slows the proxy beside it (bench_proxy: shared caches, a hypervisor's
+# scheduling of its virtual CPUs), so a burst of requests goes through first and is analysed in the pause after
+# it. Never longer than DEFER_LIMIT_SECONDS after a flow arrived, nor beyond DEFER_LIMIT_BYTES of frames: under
+# traffic without pauses the worker analyses as it always would, that much behind. A flow that waits for its
+# analysis ("wait" mode), the proxy's close and its going away end the holding at once.
+PAUSE_SECONDS = 0.15
+DEFER_LIMIT_SECONDS = 2.0
+DEFER_LIMIT_BYTES = 64 << 20
 
 _JSON_SCALARS = (str, int, float, bool)
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _json_scalar(value: Any) -> Any:
@@ -227,6 +254,9 @@ def _json_scalar(value: Any) -> Any:
 
 def _scalar_metadata(values: dict[Any, Any]) -> dict[Any, Any]:
     """flow.metadata entries a capture keeps (JSON scalars under keys JSON can write), as plain types."""
+    plain = _PLAIN_SCALARS
+    if all(type(key) is str and type(value) in plain for key, value in values.items()):
+        return values  # the usual case (this addon's own entries): nothing to convert or leave out
     return {
         _json_scalar(key): _json_scalar(value)
         for key, value in values.items()
@@ -489,15 +519,20 @@ def worker_close() -> str | None:
 
 class WorkerLoop:
     """The worker's side of the pipes: reads every frame waiting before each flow it analyses (so a backlog
-    waits here, not in the proxy), answers in batches, and outlives the proxy: when the proxy goes away (EOF,
-    a SIGKILL), it still analyses and records every flow it received, then closes the capture."""
+    waits here, not in the proxy), holds its analysis back while traffic flows (see PAUSE_SECONDS), answers in
+    batches, and outlives the proxy: when the proxy goes away (EOF, a SIGKILL), it still analyses and records
+    every flow it received, then closes the capture."""
 
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
         os.set_blocking(read_fd, False)
         self.buffer = bytearray()
-        self.jobs: collections.deque[tuple[int, int, int, bytes]] = collections.deque()  # kind, flags, serial, frame
+        # kind, flags, serial, frame, when it arrived (monotonic)
+        self.jobs: collections.deque[tuple[int, int, int, bytes, float]] = collections.deque()
+        self.jobs_size = 0  # bytes of the frames in `jobs`
+        self.urgent = 0  # frames in `jobs` that must not be held back: a flow that waits, the close
+        self.arrived_at = 0.0  # monotonic time the last frame arrived
         self.answers: list[tuple[Any, ...]] = []
         self.answered_at = time.monotonic()
         self.eof = False
@@ -518,14 +553,27 @@ class WorkerLoop:
             self.buffer += data
         buffer = self.buffer
         start = 0
+        now = time.monotonic()
         while len(buffer) - start >= FRAME_HEAD.size:
             size, kind_flags, serial, _, _, _ = FRAME_HEAD.unpack_from(buffer, start)
             end = start + 4 + size
             if end > len(buffer):
                 break
-            self.jobs.append((kind_flags & 15, kind_flags >> 4, serial, bytes(buffer[start:end])))
+            kind, flags = kind_flags & 15, kind_flags >> 4
+            self.jobs.append((kind, flags, serial, bytes(buffer[start:end]), now))
+            self.jobs_size += end - start
+            self.urgent += kind == FRAME_CLOSE or bool(flags & FLAG_WAITING)
+            self.arrived_at = now
             start = end
         del buffer[:start]
+
+    def hold_for(self) -> float | None:
+        """Seconds to hold the analysis back because traffic flows (see PAUSE_SECONDS); None: go on now."""
+        if not self.jobs or self.eof or self.urgent or self.jobs_size >= DEFER_LIMIT_BYTES:
+            return None
+        now = time.monotonic()
+        hold = min(PAUSE_SECONDS - (now - self.arrived_at), DEFER_LIMIT_SECONDS - (now - self.jobs[0][4]))
+        return hold if hold > 0 else None
 
     def answer(self) -> None:
         """Send the answers gathered so far (dropped when the proxy is gone)."""
@@ -541,6 +589,12 @@ class WorkerLoop:
 
     def run(self) -> None:
         while True:
+            hold = self.hold_for()
+            if hold is not None:
+                if self.answers:
+                    self.answer()
+                self.read(wait=True, timeout=hold)
+                continue
             idle = not self.jobs and not self.eof
             timeout = None
             if idle and self.answers:
@@ -555,7 +609,11 @@ class WorkerLoop:
                 if self.eof:
                     break
                 continue
-            kind, flags, serial, frame = self.jobs.popleft()
+            if idle and self.hold_for() is not None:  # the first frames after a pause: traffic is flowing
+                continue
+            kind, flags, serial, frame, _ = self.jobs.popleft()
+            self.jobs_size -= len(frame)
+            self.urgent -= kind == FRAME_CLOSE or bool(flags & FLAG_WAITING)
             if kind == FRAME_CLOSE:
                 self.answer()
                 self.answers.append((CLOSE_SERIAL, None, worker_close(), None, None))
@@ -661,7 +719,7 @@ class WorkerProcess:
         os.set_blocking(from_worker_read, False)
         self.request_fd = to_worker_write
         self.answer_fd = from_worker_read
-        self.unsent = memoryview(b"")
+        self.unsent = bytearray()  # deleting from its front is cheap: a backlog is not copied per write
         self.answers = Answers()
         self.closed = False
 
@@ -679,7 +737,7 @@ class WorkerProcess:
         Raises:
             OSError: the worker is gone (BrokenPipeError).
         """
-        self.unsent = memoryview(bytes(self.unsent) + data if self.unsent else data)
+        self.unsent += data
         return self.write_some()
 
     def write_some(self) -> bool:
@@ -689,7 +747,7 @@ class WorkerProcess:
                 written = os.write(self.request_fd, self.unsent)
             except BlockingIOError:
                 return False
-            self.unsent = self.unsent[written:]
+            del self.unsent[:written]
         return True
 
     def receive(self) -> list[tuple[Any, ...]]:
@@ -856,7 +914,8 @@ class ActiveSyncAddon:
             ANNOTATE_LIVE,
             """
             When the decoded command, user, device, status and problems reach flow.metadata (activesync.*)
-            and the flow comment: "live" right after the flow passed (it never waits for the decoder),
+            and the flow comment: "live" after the flow passed (it never waits for the decoder), in the
+            next pause of the traffic, at most about 2 s later (command, user and device show at once),
             "wait" before the flow goes on (so save_stream_file and filters of later addons see them),
             "off" never (flows are still recorded).
             """,
@@ -905,7 +964,8 @@ class ActiveSyncAddon:
                 return
             self.in_flight[f.id] = f
             if self.annotate != ANNOTATE_OFF:
-                values = request_metadata(kind, f.request.method, f.request.path, header_pairs(f.request.headers))
+                request = f.request
+                values = request_metadata(kind, request.method, request.path, request.headers.get("MS-ASProtocolVersion"))
                 apply_metadata(f, values, complete=False)
         except Exception as err:
             self.report(f, "request", err)
