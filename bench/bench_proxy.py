@@ -304,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     baseline_rounds = [rate for rate, _, _, _ in results["mitmdump"]]
     print(
-        f"{'setup':36} {'requests/s':>10} {'vs mitmdump':>11} {'proxy CPU ms/req':>16} {'worker CPU ms/req':>17} "
-        f"{'capture lag s':>13}"
+        f"{'setup':36} {'requests/s':>10} {'vs mitmdump':>11} {'middle half':>13} {'proxy CPU ms/req':>16} "
+        f"{'worker CPU ms/req':>17} {'capture lag s':>13}"
     )
     for name, rounds in results.items():
         rate = statistics.median(r for r, _, _, _ in rounds)
@@ -314,12 +314,17 @@ def main(argv: list[str] | None = None) -> int:
         drains = [d for _, _, _, d in rounds if d is not None]
         # Each round's rate against mitmdump's in the same round (paired: the machine's speed drifts by 10% and
         # more between runs here, far less between neighbouring measurements), then the median of the rounds.
-        paired = statistics.median(r / base - 1 for (r, _, _, _), base in zip(rounds, baseline_rounds))
-        relative = "" if name == "direct to origin" else f"{paired * 100:+.1f}%"
+        ratios = sorted((r / base - 1) * 100 for (r, _, _, _), base in zip(rounds, baseline_rounds))
+        relative = spread = ""
+        if name != "direct to origin":
+            relative = f"{statistics.median(ratios):+.1f}%"
+            if len(ratios) >= 4:
+                low, _, high = statistics.quantiles(ratios, n=4)
+                spread = f"{low:+.0f}..{high:+.0f}%"
         cpu = "" if name == "direct to origin" else f"{main_ms:.2f}"
         worker = "" if name == "direct to origin" or name.startswith("mitmdump") else f"{child_ms:.2f}"
         lag = f"{statistics.median(drains):.2f}/{max(drains):.2f}" if drains else ""
-        print(f"{name:36} {rate:10.0f} {relative:>11} {cpu:>16} {worker:>17} {lag:>13}")
+        print(f"{name:36} {rate:10.0f} {relative:>11} {spread:>13} {cpu:>16} {worker:>17} {lag:>13}")
     print(
         "proxy CPU: the mitmdump process; worker CPU: the addon's worker process (the analysis, for flow.metadata "
         "and the capture, and the capture's SQLite writes). The worker runs at a lower CPU priority: where CPUs "
@@ -327,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "lags behind during a burst. capture lag: median/max seconds from the last response of a round until "
         "the capture holds every flow of the round (the worker holds its analysis back until the traffic pauses "
         "for 0.15 s, at most 2 s; then the writer commits in batches of up to 0.1 s). vs mitmdump: the median, "
-        "over the rounds, of each round's rate against mitmdump's in the same round."
+        "over the rounds, of each round's rate against mitmdump's in the same round; middle half: the quartiles of those "
+        "round ratios (how much the machine moved during the run; the control row shows the same for no change)."
     )
     return 0
 
