@@ -445,6 +445,12 @@ class Answers:
 
 _worker_writer: Any = None
 _worker_settings: tuple[Any, ...] | None = None
+# Flows analysed for the capture and not yet handed to its writer: (flow_input, exchange). The writer's thread
+# writing while this one analyses costs about 30% more CPU a flow than the two one after the other (the GIL
+# handed back and forth, caches shared), so the worker hands them over in batches (`worker_record`).
+_worker_unrecorded: list[tuple[Any, Any]] = []
+# A backlog is analysed this many flows at a time, each batch then written while the analysis waits.
+RECORD_BATCH_FLOWS = 200
 
 
 def worker_writer(settings: tuple[Any, ...]) -> Any:
@@ -452,7 +458,7 @@ def worker_writer(settings: tuple[Any, ...]) -> Any:
     global _worker_writer, _worker_settings
     if _worker_writer is not None and _worker_settings == settings:
         return _worker_writer
-    worker_close()
+    worker_close()  # records what the old writer has still to take
     from addon.store import CaptureWriter
 
     path, keep_credentials, max_body = settings
@@ -496,7 +502,8 @@ def worker_run(
     if capture is not None:
         try:
             writer = worker_writer(tuple(capture))
-            writer.add(flow_input, exchange=exchange)
+            writer.check_open()
+            _worker_unrecorded.append((flow_input, exchange))
             last_error = getattr(writer, "last_error", None)
             writer_error = str(last_error) if last_error is not None else None
         except Exception as err:
@@ -504,9 +511,28 @@ def worker_run(
     return (serial, metadata, capture_error, writer_error, error)
 
 
+def worker_record(*, wait: bool) -> None:
+    """Hand the flows analysed so far to the capture writer; with `wait`, return once it has committed them (its
+    thread then writes while this one waits). A write that fails stays with the writer, which retries it and
+    says why in `last_error` (the next answers carry it)."""
+    unrecorded = _worker_unrecorded[:]
+    _worker_unrecorded.clear()
+    writer = _worker_writer
+    if writer is None or not unrecorded:
+        return
+    try:
+        for flow_input, exchange in unrecorded:
+            writer.add(flow_input, exchange=exchange)
+        if wait:
+            writer.flush()
+    except Exception as err:  # CaptureError: a write failed (kept and retried), or the writer stopped on a bug
+        print(f"eas-inspector worker: capture {writer.path}: {err}", file=sys.stderr)
+
+
 def worker_close() -> str | None:
-    """Flush and close the worker's capture; returns what went wrong, if anything."""
+    """Record what is analysed, flush and close the worker's capture; returns what went wrong, if anything."""
     global _worker_writer, _worker_settings
+    worker_record(wait=False)
     writer, _worker_writer, _worker_settings = _worker_writer, None, None
     if writer is None:
         return None
@@ -591,11 +617,14 @@ class WorkerLoop:
         while True:
             hold = self.hold_for()
             if hold is not None:
+                worker_record(wait=False)  # written while this thread holds
                 if self.answers:
                     self.answer()
                 self.read(wait=True, timeout=hold)
                 continue
             idle = not self.jobs and not self.eof
+            if idle:
+                worker_record(wait=False)  # written while this thread waits for work
             timeout = None
             if idle and self.answers:
                 # Answers go at most every ANSWER_SECONDS: one per flow would wake the proxy's event loop (a
@@ -635,6 +664,8 @@ class WorkerLoop:
             self.answers.append(worker_run(serial, flags, fields, request_body, response_body))
             if flags & FLAG_WAITING or time.monotonic() - self.answered_at >= ANSWER_SECONDS:
                 self.answer()
+            if len(_worker_unrecorded) >= RECORD_BATCH_FLOWS:
+                worker_record(wait=True)
         self.answer()
         problem = worker_close()
         if problem is not None:

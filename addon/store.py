@@ -653,6 +653,10 @@ class CaptureWriter:
         self._hurry.set()
         self._wait(result, timeout)
 
+    def check_open(self) -> None:
+        """Raises CaptureError when flows can no longer be added (closed, or the thread stopped on a bug)."""
+        self._check_open()
+
     def pending_count(self) -> int:
         """Flows added but not yet committed."""
         return self._queue.qsize() + sum(1 for item in self._unwritten if item.values is not None)

@@ -156,3 +156,27 @@ def test_request_metadata_is_remembered_boundedly_and_handed_out_as_copies(monke
     for number in range(activesync.REQUEST_METADATA_MEMO_SIZE + 10):
         request_metadata("eas", "POST", f"{path}&n={number}", None)
     assert len(activesync._request_metadata_memo) <= activesync.REQUEST_METADATA_MEMO_SIZE
+
+
+def test_flows_analysed_for_one_capture_are_recorded_there_when_the_capture_changes(tmp_path) -> None:
+    from addon.activesync import worker_close, worker_record, worker_run
+    from tests.addon.test_addon import frame_parts, read_capture
+
+    first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
+
+    def run(serial: int, capture: object) -> None:
+        fields, request_body, response_body = frame_parts(flow_frame(serial, eas_flow(), "eas", FLAG_ANALYSE, capture))
+        answer = worker_run(serial, FLAG_ANALYSE, fields, request_body, response_body)
+        assert answer[2] is None and answer[4] is None, answer
+
+    try:
+        run(1, (str(first), False, None))
+        run(2, (str(first), False, None))
+        worker_record(wait=True)  # committed before it returns
+        assert len(read_capture(first)) == 2
+        run(3, (str(first), False, None))  # analysed, not yet handed over
+        run(4, (str(second), False, None))  # another capture: the first one takes its flow before it closes
+    finally:
+        assert worker_close() is None
+    assert len(read_capture(first)) == 3
+    assert len(read_capture(second)) == 1
