@@ -31,10 +31,14 @@ ADDON_SCRIPT = REPO / "activesync_addon.py"
 WBXML = "application/vnd.ms-sync.wbxml"
 DEVICE_ID = "LABREPLAY01"
 SIZE = (120, 40)
-# SOGo answers a Sync with every item whatever its WindowSize (WindowSize 1 and 2 both brought all 5 seeded
-# messages, without MoreAvailable), but it honours FilterType: the edit that changes the answer is FilterType.
+# SOGo answers a Sync with every item whatever its WindowSize, FilterType or TruncationSize (probed: WindowSize 1
+# and 2, FilterType 0 to 7 and TruncationSize 10 and 200 all bring the 5 seeded messages, whole, in the same way;
+# FilterType counts from the IMAP delivery date, which is the day the lab was seeded). It honours the body type
+# asked for: the edit that changes the answer is BodyPreference Type 1 (plain text) -> 2 (HTML), after which the
+# seeded multipart/alternative message comes with its HTML part.
 CAPTURED_FILTER = "<FilterType>0</FilterType>"
-EDITED_FILTER = "<FilterType>1</FilterType>"
+CAPTURED_BODY_TYPE = "<airsyncbase:Type>1</airsyncbase:Type>"
+EDITED_BODY_TYPE = "<airsyncbase:Type>2</airsyncbase:Type>"
 
 
 # ------------------------------------------------------------------ the captured session
@@ -105,7 +109,7 @@ def lab_capture(lab_origin: str, tmp_path_factory: pytest.TempPathFactory) -> La
         key = texts(first, "SyncKey")[0]
         changes = device.post("Sync", sync_xml(inbox[0], key, (
             f"<DeletesAsMoves>1</DeletesAsMoves><GetChanges>1</GetChanges><WindowSize>2</WindowSize><Options>{CAPTURED_FILTER}"
-            "<airsyncbase:BodyPreference><airsyncbase:Type>1</airsyncbase:Type>"
+            f"<airsyncbase:BodyPreference>{CAPTURED_BODY_TYPE}"
             "<airsyncbase:TruncationSize>200</airsyncbase:TruncationSize></airsyncbase:BodyPreference></Options>")))
         sync_body = changes.request.body
         assert isinstance(sync_body, bytes)
@@ -172,12 +176,15 @@ def error_problems(record: FlowRecord) -> list[object]:
     return [problem for problem in record.exchange().problems if problem.severity == "error"]
 
 
-def added_ids(body: bytes | None) -> list[str]:
-    """ServerIds of the items a Sync response adds."""
+def added_bodies(body: bytes | None) -> dict[str, str]:
+    """ServerId -> body text of the items a Sync response adds."""
     if not body:
-        return []
+        return {}
     root = eas.decode(body)
-    return [add.findtext("{AirSync}ServerId") or "" for add in root.iter("{AirSync}Add")]
+    return {
+        add.findtext("{AirSync}ServerId") or "": add.findtext(".//{AirSyncBase}Data") or ""
+        for add in root.iter("{AirSync}Add")
+    }
 
 
 # ------------------------------------------------------------------ the tests
@@ -188,13 +195,13 @@ def test_edited_sync_is_replayed_to_the_server_and_stored_with_a_diff(
 
 
 async def edit_and_replay(lab_capture: LabCapture, lab_origin: str, path: Path) -> None:
-    """FilterType 0 -> 1 in the editor, send to the lab, check what is stored and what the diff shows."""
+    """Body type 1 -> 2 in the editor, send to the lab, check what is stored and what the diff shows."""
     app = make_app(path)
     async with app.run_test(size=SIZE) as pilot:
         editor = await open_editor_on(pilot, app, lab_capture)
         area = editor.query_one("#replay-xml", XmlTextArea)
-        assert area.text.count(CAPTURED_FILTER) == 1, area.text
-        area.text = area.text.replace(CAPTURED_FILTER, EDITED_FILTER)
+        assert area.text.count(CAPTURED_BODY_TYPE) == 1, area.text
+        area.text = area.text.replace(CAPTURED_BODY_TYPE, EDITED_BODY_TYPE)
         edited_xml = area.text
         shown = await send_to_lab(pilot, app, editor, lab_origin)
 
@@ -205,15 +212,18 @@ async def edit_and_replay(lab_capture: LabCapture, lab_origin: str, path: Path) 
         replay = replays[0]
         assert urlsplit(replay.row.url).netloc == urlsplit(lab_origin).netloc
         assert replay.request_body == eas.encode(edited_xml) != lab_capture.sync_body
-        assert texts(eas.decode(replay.request_body), "FilterType") == ["1"]
+        assert texts(eas.decode(replay.request_body), "Type") == ["2"]
         assert replay.row.http_status == 200
         assert replay.response_body and error_problems(replay) == []
         assert replay.row.command == "Sync" and replay.row.eas_status == 1, replay.row.eas_status_meaning
 
         with CaptureReader(path) as reader:
             original = reader.flow(lab_capture.sync_id)
-        kept, dropped = added_ids(replay.response_body), added_ids(original.response_body)
-        assert kept and set(kept) < set(dropped), (kept, dropped)  # FilterType 1 leaves out the older items
+        old_bodies, new_bodies = added_bodies(original.response_body), added_bodies(replay.response_body)
+        assert old_bodies and new_bodies.keys() == old_bodies.keys(), (old_bodies, new_bodies)
+        changed = {server_id for server_id, data in new_bodies.items() if data != old_bodies[server_id]}
+        assert changed, new_bodies  # the multipart/alternative message now comes as HTML
+        assert all(new_bodies[server_id].lstrip().startswith("<html") for server_id in changed), new_bodies
         assert shown.query_one("#exchange-tabs").active == "tab-diff"  # type: ignore[attr-defined]
         from textual.widgets import DataTable
 
@@ -221,9 +231,11 @@ async def edit_and_replay(lab_capture: LabCapture, lab_origin: str, path: Path) 
         diff = shown.query_one("#diff", DataTable)
         await wait_for(pilot, lambda: diff.row_count > 0, "diff rows")
         rows = [tuple(str(cell) for cell in diff.get_row_at(i)) for i in range(diff.row_count)]
-        removed = [element for mark, element, _, _ in rows if mark == "-"]
-        for server_id in set(dropped) - set(kept):
-            assert any(f"Add[ServerId={server_id}]" in element for element in removed), (server_id, rows)
+        for server_id in changed:
+            assert any(
+                mark == "~" and f"Add[ServerId={server_id}]" in element and element.endswith("Data")
+                for mark, element, _, _ in rows
+            ), (server_id, rows)
 
 
 def test_unedited_replay_reaches_the_server_byte_for_byte(
