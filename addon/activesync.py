@@ -338,10 +338,7 @@ def flow_input_from_frame(fields: tuple[Any, ...], request_body: bytes | None, r
         host, port, method, scheme, authority, path, http_version, headers, trailers, request_start, request_end,
         response, error, client, server, server_address, server_tcp_setup, proxy_mode,
     ) = fields  # fmt: skip
-    # mitmproxy's own Request gives the URL and host exactly as mitmproxy shows them (Host header, default ports)
-    request = http.Request(
-        host, port, method, scheme, authority, path, http_version, headers, None, None, request_start, request_end
-    )
+    url, pretty_host = shown_url_and_host(host, port, method, scheme, authority, path, http_version, headers)
     extra: dict[str, Any] = {"mitm_id": flow_id}
     if marked:
         extra["marked"] = marked
@@ -384,8 +381,8 @@ def flow_input_from_frame(fields: tuple[Any, ...], request_body: bytes | None, r
         request_body=request_body or b"",
         timestamps={name: float(value) for name, value in timestamps.items() if value is not None},
         authority=_text(authority),
-        url=request.pretty_url,
-        host=request.pretty_host,
+        url=url,
+        host=pretty_host,
         request_trailers=_header_texts(trailers),
         response_http_version=None if response is None else _text(response_version),
         response_status=status,
@@ -403,6 +400,29 @@ def flow_input_from_frame(fields: tuple[Any, ...], request_body: bytes | None, r
         },
         extra=extra,
     )
+
+
+def shown_url_and_host(
+    host: str, port: int, method: bytes, scheme: bytes, authority: bytes, path: bytes, http_version: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+) -> tuple[str, str]:
+    """The URL and host as mitmproxy shows them (its Request's pretty_url and pretty_host: Host header, default
+    ports); a device repeats the same few request lines, so they are remembered like request_metadata."""
+    host_headers = tuple(value for name, value in headers if name.lower() == b"host")
+    key = (host, port, method, scheme, authority, path, http_version, host_headers)
+    known = _shown_url_memo.get(key)
+    if known is None:
+        request = http.Request(
+            host, port, method, scheme, authority, path, http_version, tuple(headers), None, None, 0.0, None
+        )
+        if len(_shown_url_memo) >= REQUEST_METADATA_MEMO_SIZE:
+            _shown_url_memo.clear()
+        known = _shown_url_memo[key] = (request.pretty_url, request.pretty_host)
+    return known
+
+
+# shown_url_and_host's memo (bounded as request_metadata's): the request fields the URL and host come from.
+_shown_url_memo: dict[tuple[Any, ...], tuple[str, str]] = {}
 
 
 def _host_port(address: Any) -> str:

@@ -6,7 +6,7 @@ import re
 import threading
 from itertools import compress
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from lxml import etree
@@ -161,11 +161,15 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
 
 def decode_annotated(data: bytes | bytearray | memoryview,
                      context: AnnotationContext | Callable[[etree._Element], AnnotationContext], *,
-                     strict: bool = False) -> etree._Element:
+                     strict: bool = False,
+                     complete: Callable[[etree._Element], AnnotationContext] | None = None) -> etree._Element:
     """`annotate(decode(data, strict=strict), context)`, the same tree, in less time.
 
     context: the context, or a function that makes it from the decoded root (which may hold notes already:
         comments).
+    complete: with a context, a function that makes the whole context from the decoded root (which may hold
+        notes already), for what only the document tells (the collection's class, say); the command and
+        is_response stay those of `context`, which the decoder's notes follow.
     The decoder writes the notes of most elements with the end tags (see _NotePlan); a pass over the few
     elements whose note needs the tree adds the rest. A document the decoder cannot annotate (a Supported
     element, a noted element that is not a plain leaf, see wbxml._Notes) is decoded again without notes and
@@ -177,10 +181,9 @@ def decode_annotated(data: bytes | bytearray | memoryview,
     xml = wbxml._decode_xml(raw, strict, notes)
     if notes.missed:
         root = wbxml._parse_decoded(wbxml._decode_xml(raw, strict))
-        return annotate(root, context if isinstance(context, AnnotationContext) else context(root))
+        return annotate(root, _whole_context(root, context, complete))
     root = wbxml._parse_decoded(xml)
-    if not isinstance(context, AnnotationContext):
-        context = context(root)
+    context = _whole_context(root, context, complete)
     passed = notes.passed
     if passed:
         if _BODY_DATA in passed and _MAYBE_TYPE_4.search(xml) is None:
@@ -189,6 +192,19 @@ def decode_annotated(data: bytes | bytearray | memoryview,
             _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
                                            for page, token in passed])
     return root
+
+
+def _whole_context(root: etree._Element,
+                   context: AnnotationContext | Callable[[etree._Element], AnnotationContext],
+                   complete: Callable[[etree._Element], AnnotationContext] | None) -> AnnotationContext:
+    if not isinstance(context, AnnotationContext):
+        return context(root)
+    if complete is None:
+        return context
+    whole = complete(root)
+    if (whole.command, whole.is_response) == (context.command, context.is_response):
+        return whole
+    return replace(whole, command=context.command, is_response=context.is_response)
 
 
 # (page, token) of AirSyncBase Data, whose note needs a sibling Type of 4; an element named Type holding a 4

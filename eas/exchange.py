@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,6 +218,7 @@ class _Loaded:
     xml: str | None = None
     text: str | None = None
     parts: tuple[bytes, ...] = ()
+    annotated: bool = False  # the root holds its notes already (decoded and annotated in one, see _load_body)
 
 
 def _text_header(value: object) -> str:
@@ -350,6 +351,28 @@ def _decode_wbxml(data: bytes, where: str, problems: list[Problem]) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class _Annotation:
+    """How to annotate a body while decoding it: the context the decoder's notes follow, and the function that
+    makes the whole context from the decoded root (the collection's class comes from the body too)."""
+
+    context: Any  # AnnotationContext
+    complete: Callable[[Any], Any]
+
+
+def _decode_annotated_wbxml(data: bytes, where: str, problems: list[Problem], annotation: _Annotation) -> Any:
+    """The decoded root with its notes (eas.decode_annotated), or the plain root when annotating fails."""
+    from .annotate import decode_annotated
+
+    try:
+        return decode_annotated(data, annotation.context, complete=annotation.complete), True
+    except EasError:
+        pass  # the plain decode below says what is wrong, with the same offset
+    except Exception as err:  # annotation is a nicety; the plain XML still shows
+        problems.append(Problem(where, f"annotation failed: {type(err).__name__}: {err}", None, "warning"))
+    return _decode_wbxml(data, where, problems), False
+
+
 def _load_text_kind(kind: str, data: bytes, content_type: str, where: str, problems: list[Problem]) -> _Loaded:
     """Text-like bodies (text, html, xml, json, rfc822): a readable rendering, XML and JSON pretty when they parse."""
     from . import bodies
@@ -392,6 +415,7 @@ def _load_body(
     is_autodiscover: bool,
     problems: list[Problem],
     multipart_asked: bool = False,
+    annotation: _Annotation | None = None,
 ) -> _Loaded | None:
     from . import bodies
     from .headers import header_value
@@ -444,10 +468,14 @@ def _load_body(
             problems.append(Problem(where, "body is text, not WBXML", 0, "warning"))
             kind = "html" if sniffed == "html" else "text"
             return _load_text_kind(kind, data, content_type, where, problems)
-        root = _decode_wbxml(data, where, problems)
+        annotated = False
+        if annotation is None:
+            root = _decode_wbxml(data, where, problems)
+        else:
+            root, annotated = _decode_annotated_wbxml(data, where, problems, annotation)
         if root is None:
             return _Loaded(kind="wbxml", content_type=content_type, size=len(data), text=bodies.hex_preview(data, 256))
-        return _Loaded(kind="wbxml", content_type=content_type, size=len(data), root=root)
+        return _Loaded(kind="wbxml", content_type=content_type, size=len(data), root=root, annotated=annotated)
 
     if sniffed in _TEXT_KINDS and (not media or media.startswith("text/") or media.endswith(("xml", "json"))):
         kind = sniffed
@@ -583,7 +611,7 @@ def _finish(
             annotated_root = deepcopy(root)
         if loaded.kind == "multipart":
             parts_text = tuple(_link_parts(annotated_root, loaded.parts, where, problems))
-        if annotate_on and is_eas_xml:
+        if annotate_on and is_eas_xml and not loaded.annotated:
             from .annotate import AnnotationContext
             from .annotate import annotate as add_comments
 
@@ -622,6 +650,24 @@ def _indented(root: Any) -> Any:
     copy = deepcopy(root)
     etree.indent(copy, space="  ")
     return copy
+
+
+def _response_annotation(command: str | None, protocol_version: str | None, request_root: Any) -> _Annotation:
+    from .annotate import AnnotationContext
+
+    request_classes = _leaf_texts(request_root, "Class") if request_root is not None else []
+
+    def complete(root: Any) -> AnnotationContext:
+        classes = request_classes + _leaf_texts(root, "Class")
+        return AnnotationContext(
+            command=command,
+            is_response=True,
+            protocol_version=protocol_version,
+            collection_class=classes[0] if len(set(classes)) == 1 else None,
+        )
+
+    context = AnnotationContext(command=command, is_response=True, protocol_version=protocol_version)
+    return _Annotation(context, complete)
 
 
 def _analyze(
@@ -707,6 +753,11 @@ def _analyze(
             reason = f"root element <{root_name}> does not match the command {command}"
             problems.append(Problem("request body", reason, 0, "warning"))
 
+    annotation = None
+    if annotate and not plain_xml:
+        # Only the annotated XML is wanted: the response is decoded and annotated in one (eas.decode_annotated),
+        # with the context _finish would give it (the collection's class from both bodies).
+        annotation = _response_annotation(command, protocol_version, req_root)
     resp_loaded = None
     if response_status is not None or response_body is not None:
         resp_loaded = _load_body(
@@ -718,6 +769,7 @@ def _analyze(
             is_autodiscover=is_autodiscover,
             problems=problems,
             multipart_asked=_multipart_asked(req_headers, query),
+            annotation=annotation,
         )
     resp_root = resp_loaded.root if resp_loaded is not None and resp_loaded.kind in ("wbxml", "multipart") else None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from copy import deepcopy
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -121,8 +122,9 @@ def _split(tag: str) -> tuple[str, str]:
 
 def _prepared(root: Any) -> Any:
     """A copy without comments and round-trip markers, its namespaces renamed to the XSD spellings."""
-    clean = etree.fromstring(etree.tostring(root))  # a fresh tree with no tail of the caller's document
-    for comment in [node for node in clean.iter() if not isinstance(node.tag, str)]:
+    clean = deepcopy(root)
+    clean.tail = None  # a fresh tree with no tail of the caller's document
+    for comment in list(clean.iter(etree.Comment, etree.ProcessingInstruction, etree.Entity)):
         parent = comment.getparent()
         if parent is None:
             continue
@@ -134,15 +136,29 @@ def _prepared(root: Any) -> Any:
             else:
                 parent.text = (parent.text or "") + comment.tail
         parent.remove(comment)
-    for element in clean.iter():
-        if not isinstance(element.tag, str):
-            continue
-        for name in [key for key in element.attrib if str(key).startswith("{" + _MARKER_NS + "}")]:
-            del element.attrib[name]
-        namespace, local = _split(element.tag)
-        element.tag = f"{{{xsd_namespace(namespace)}}}{local}" if namespace else local
+    renamed = _XSD_TAGS
+    for element in clean.iter(etree.Element):
+        if element.keys():
+            attrib = element.attrib
+            for name in [key for key in attrib if str(key).startswith(_MARKER_PREFIX)]:
+                del attrib[name]
+        tag = element.tag
+        xsd_tag = renamed.get(tag)
+        if xsd_tag is None:
+            namespace, local = _split(tag)
+            xsd_tag = f"{{{xsd_namespace(namespace)}}}{local}" if namespace else local
+            if len(renamed) >= _MAX_XSD_TAGS:
+                renamed.clear()
+            renamed[tag] = xsd_tag
+        element.tag = xsd_tag
     etree.cleanup_namespaces(clean)
     return clean
+
+
+# Decoder tag (Clark notation) -> its XSD spelling. Bounded: a document may make up names.
+_XSD_TAGS: dict[str, str] = {}
+_MAX_XSD_TAGS = 4096
+_MARKER_PREFIX = "{" + _MARKER_NS + "}"
 
 
 # A Clark-notation namespace "{AirSync:}" (not a regex quantifier like "{1,9}" quoted from a pattern facet).

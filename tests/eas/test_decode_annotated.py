@@ -91,6 +91,28 @@ def test_context_from_the_root() -> None:
         eas.annotate(eas.decode(data), CONTEXTS[1]), pretty=False)
 
 
+FILTERED_SYNC = """<Sync xmlns="AirSync"><Collections><Collection><SyncKey>1</SyncKey>
+<CollectionId>5</CollectionId><Options><FilterType>4</FilterType></Options></Collection></Collections></Sync>"""
+
+
+def test_complete_gives_the_context_from_the_root() -> None:
+    """With `complete`, the notes that need the whole context (FilterType: the collection's class) follow the
+    context it makes from the decoded root; the decoder's own notes follow `context` (its command is kept)."""
+    data = eas.encode(FILTERED_SYNC)
+    seen: list[object] = []
+
+    def complete(root: object) -> AnnotationContext:
+        seen.append(root)
+        return AnnotationContext(command="Ping", protocol_version="14.1", collection_class="Calendar")
+
+    base = AnnotationContext(command="Sync", protocol_version="14.1")
+    root = decode_annotated(data, base, complete=complete)
+    whole = AnnotationContext(command="Sync", protocol_version="14.1", collection_class="Calendar")
+    assert len(seen) == 1
+    assert eas.to_xml(root, pretty=False) == eas.to_xml(eas.annotate(eas.decode(data), whole), pretty=False)
+    assert eas.to_xml(root, pretty=False) != eas.to_xml(eas.annotate(eas.decode(data), base), pretty=False)
+
+
 def _decoder_notes(data: bytes, context: AnnotationContext) -> wbxml._Notes:
     module = importlib.import_module("eas.annotate")
     plan = module._note_plan(context)

@@ -183,6 +183,44 @@ def test_annotate_false_gives_plain_xml() -> None:
     assert annotated.response_body is not None and annotated.response_body.xml != annotated.response_body.plain_xml
 
 
+@needs_codec
+@pytest.mark.parametrize("name", sorted({path.name.split(".")[0] for path in DATA.glob("*.json")}))
+def test_annotated_only_is_the_annotated_xml_of_the_full_analysis(name: str) -> None:
+    """plain_xml=False (the capture's analysis: the response decoded and annotated in one) gives what the full
+    analysis gives, but the plain rendering."""
+    full = fixture(name)
+    annotated_only = fixture(name, plain_xml=False)
+    for whole, part in ((full.request_body, annotated_only.request_body), (full.response_body, annotated_only.response_body)):
+        assert (whole is None) == (part is None)
+        if whole is not None and part is not None:
+            assert part.xml == whole.xml and part.text == whole.text and part.plain_xml is None
+    assert annotated_only.problems == full.problems
+    assert annotated_only.eas_statuses == full.eas_statuses
+    assert (annotated_only.collection_ids, annotated_only.collection_classes, annotated_only.sync_keys) == (
+        full.collection_ids, full.collection_classes, full.sync_keys)
+
+
+WBXML_DOCUMENTS = sorted((DATA.parent / "wbxml").rglob("*.wbxml")) + sorted((DATA.parent / "real").rglob("*.wbxml"))
+
+
+@needs_codec
+@pytest.mark.parametrize("command", ["Sync", "Provision", "ItemOperations", "Search"])
+def test_annotated_only_agrees_on_every_document(command: str) -> None:
+    """The same over every WBXML document of the tests as a response (and as the request too, so the collection
+    class comes from both bodies), for commands whose notes depend on the context."""
+    url = f"https://mail.example.com{EAS_PATH}?Cmd={command}&User=u&DeviceId=d&DeviceType=t"
+    headers = [("Content-Type", "application/vnd.ms-sync.wbxml"), ("MS-ASProtocolVersion", "14.1")]
+    assert WBXML_DOCUMENTS
+    for path in WBXML_DOCUMENTS:
+        body = path.read_bytes()
+        for request_body in (b"", body):
+            full = analyze("POST", url, headers, request_body, 200, headers, body)
+            annotated_only = analyze("POST", url, headers, request_body, 200, headers, body, plain_xml=False)
+            assert full.response_body is not None and annotated_only.response_body is not None
+            assert annotated_only.response_body.xml == full.response_body.xml, path
+            assert (annotated_only.problems, annotated_only.eas_statuses) == (full.problems, full.eas_statuses), path
+
+
 # --- content encodings -------------------------------------------------------------------------------------
 
 
