@@ -464,6 +464,13 @@ def test_analyze_never_raises(
     assert not any(p.reason.startswith("analysis failed") for p in ex.problems)
     for body in (ex.request_body, ex.response_body):
         assert body is None or isinstance(body, DecodedBody)
+    # The capture's analysis (the response decoded and annotated in one) says the same about the same bytes.
+    annotated_only = analyze(method, f"https://h{path}?{query}", request_headers, request_body, status,
+                             response_headers, response_body, plain_xml=False)
+    assert annotated_only.problems == ex.problems
+    assert (annotated_only.response_body is None) == (ex.response_body is None)
+    if annotated_only.response_body is not None and ex.response_body is not None:
+        assert annotated_only.response_body.xml == ex.response_body.xml
 
 
 def test_analyze_survives_garbage_arguments() -> None:
