@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import collections
+import functools
 import json
 import marshal
 import os
@@ -407,22 +408,20 @@ def shown_url_and_host(
     headers: Sequence[tuple[bytes, bytes]],
 ) -> tuple[str, str]:
     """The URL and host as mitmproxy shows them (its Request's pretty_url and pretty_host: Host header, default
-    ports); a device repeats the same few request lines, so they are remembered like request_metadata."""
+    ports); of the headers only Host counts, and a device repeats the same few request lines, so they are
+    remembered."""
     host_headers = tuple(value for name, value in headers if name.lower() == b"host")
-    key = (host, port, method, scheme, authority, path, http_version, host_headers)
-    known = _shown_url_memo.get(key)
-    if known is None:
-        request = http.Request(
-            host, port, method, scheme, authority, path, http_version, tuple(headers), None, None, 0.0, None
-        )
-        if len(_shown_url_memo) >= REQUEST_METADATA_MEMO_SIZE:
-            _shown_url_memo.clear()
-        known = _shown_url_memo[key] = (request.pretty_url, request.pretty_host)
-    return known
+    return _shown_url_and_host(host, port, method, scheme, authority, path, http_version, host_headers)
 
 
-# shown_url_and_host's memo (bounded as request_metadata's): the request fields the URL and host come from.
-_shown_url_memo: dict[tuple[Any, ...], tuple[str, str]] = {}
+@functools.lru_cache(maxsize=REQUEST_METADATA_MEMO_SIZE)
+def _shown_url_and_host(
+    host: str, port: int, method: bytes, scheme: bytes, authority: bytes, path: bytes, http_version: bytes,
+    host_headers: tuple[bytes, ...],
+) -> tuple[str, str]:
+    headers = tuple((b"Host", value) for value in host_headers)
+    request = http.Request(host, port, method, scheme, authority, path, http_version, headers, None, None, 0.0, None)
+    return request.pretty_url, request.pretty_host
 
 
 def _host_port(address: Any) -> str:

@@ -201,10 +201,7 @@ def _whole_context(root: etree._Element,
         return context(root)
     if complete is None:
         return context
-    whole = complete(root)
-    if (whole.command, whole.is_response) == (context.command, context.is_response):
-        return whole
-    return replace(whole, command=context.command, is_response=context.is_response)
+    return replace(complete(root), command=context.command, is_response=context.is_response)
 
 
 # (page, token) of AirSyncBase Data, whose note needs a sibling Type of 4; an element named Type holding a 4

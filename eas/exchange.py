@@ -366,8 +366,9 @@ def _decode_annotated_wbxml(data: bytes, where: str, problems: list[Problem], an
 
     try:
         return decode_annotated(data, annotation.context, complete=annotation.complete), True
-    except EasError:
-        pass  # the plain decode below says what is wrong, with the same offset
+    except EasError as err:  # the decoder's own error, as the plain decode gives it
+        problems.append(Problem(where, err.reason, err.offset))
+        return None, False
     except Exception as err:  # annotation is a nicety; the plain XML still shows
         problems.append(Problem(where, f"annotation failed: {type(err).__name__}: {err}", None, "warning"))
     return _decode_wbxml(data, where, problems), False

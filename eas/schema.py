@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from copy import deepcopy
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -136,28 +136,23 @@ def _prepared(root: Any) -> Any:
             else:
                 parent.text = (parent.text or "") + comment.tail
         parent.remove(comment)
-    renamed = _XSD_TAGS
     for element in clean.iter(etree.Element):
         if element.keys():
             attrib = element.attrib
             for name in [key for key in attrib if str(key).startswith(_MARKER_PREFIX)]:
                 del attrib[name]
-        tag = element.tag
-        xsd_tag = renamed.get(tag)
-        if xsd_tag is None:
-            namespace, local = _split(tag)
-            xsd_tag = f"{{{xsd_namespace(namespace)}}}{local}" if namespace else local
-            if len(renamed) >= _MAX_XSD_TAGS:
-                renamed.clear()
-            renamed[tag] = xsd_tag
-        element.tag = xsd_tag
+        element.tag = _xsd_tag(element.tag)
     etree.cleanup_namespaces(clean)
     return clean
 
 
-# Decoder tag (Clark notation) -> its XSD spelling. Bounded: a document may make up names.
-_XSD_TAGS: dict[str, str] = {}
-_MAX_XSD_TAGS = 4096
+@lru_cache(maxsize=4096)  # bounded: a document may make up names
+def _xsd_tag(tag: str) -> str:
+    """A decoder tag (Clark notation) in its XSD spelling."""
+    namespace, local = _split(tag)
+    return f"{{{xsd_namespace(namespace)}}}{local}" if namespace else local
+
+
 _MARKER_PREFIX = "{" + _MARKER_NS + "}"
 
 
