@@ -345,6 +345,27 @@ def test_a_failed_flow_is_recorded_with_its_error(tctx: taddons.context, tmp_pat
     assert record.error is not None and "server disconnected" in record.error
 
 
+def test_a_flow_that_cannot_be_framed_is_reported_and_the_next_is_recorded(
+    tctx: taddons.context, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture = tmp_path / "capture.sqlite"
+    addon = load(tctx, activesync_capture=str(capture), activesync_annotate="live")  # frames go out later
+    caplog.set_level(logging.INFO)
+    odd = eas_flow()
+    before = wire_state(odd)
+    run(tctx, tctx.cycle(addon, odd))
+    odd.comment = object()  # type: ignore[assignment]  # another addon's doing, before the frame goes out
+    fine = eas_flow("FolderSync", FOLDERSYNC_REQUEST, FOLDERSYNC_RESPONSE)
+    run(tctx, tctx.cycle(addon, fine))
+    run(tctx, addon.settled())
+    assert wire_state(odd) == before
+    assert "unmarshallable" in odd.metadata["activesync.error"]
+    assert fine.metadata["activesync.status"] == 1
+    addon.done()
+    assert [record.row.command for record in read_capture(capture)] == ["FolderSync"]
+    assert sum("1 flows not stored" in record.getMessage() for record in caplog.records) == 1
+
+
 def test_a_capture_that_cannot_be_opened_is_said_once_and_traffic_goes_on(
     tctx: taddons.context, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
