@@ -443,7 +443,7 @@ class QueuedFlow:
 
 
 # A flow handed to the worker whose frame is built when it goes out: serial, flow, kind, flags, capture settings.
-QueuedFrame = tuple[int, http.HTTPFlow, str, int, "tuple[Any, ...] | None"]
+QueuedFrame = tuple[int, http.HTTPFlow, str, int, tuple[Any, ...] | None]
 
 
 class Answers:
@@ -1084,7 +1084,9 @@ class ActiveSyncAddon:
         flags = (FLAG_ANALYSE if analyse else 0) | (FLAG_WAITING if waiter is not None else 0)
         self.outstanding[self.serial] = QueuedFlow(f, waiter, capture is not None)
         self.queued.append((self.serial, f, kind, flags, capture))
-        self.queued_size += len(f.request.raw_content or b"") + len(f.response and f.response.raw_content or b"")
+        self.queued_size += len(f.request.raw_content or b"")
+        if f.response is not None:
+            self.queued_size += len(f.response.raw_content or b"")
         self.queued_waiting += waiter is not None
         self.dispatch()
         return True

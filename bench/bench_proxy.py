@@ -88,16 +88,13 @@ class OriginHandler(BaseHTTPRequestHandler):
 class Proxy:
     """A mitmdump in reverse mode in front of the origin (quiet), stopped like Ctrl-C."""
 
-    def __init__(self, origin_port: int, confdir: Path, args: list[str], cpus: set[int] | None = None) -> None:
+    def __init__(self, origin_port: int, confdir: Path, args: list[str]) -> None:
         command = [
             str(MITMDUMP), "--listen-host", "127.0.0.1", "-p", "0",
             "--mode", f"reverse:http://127.0.0.1:{origin_port}",
             "--set", f"confdir={confdir}", "--set", "flow_detail=0", *args,
         ]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
-        )  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         assert self.process.stdout is not None
         self.lines: list[str] = []
         port = None
@@ -236,12 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         "addon's worker: a proxy host whose clients and servers are other machines (default: all float)",
     )
     args = parser.parse_args(argv)
-    all_cpus = os.sched_getaffinity(0)
-    first_cpu = {min(all_cpus)}
-    if args.pin:
-        if len(all_cpus) < 2:
-            parser.error("--pin needs 2 CPUs or more")
-        os.sched_setaffinity(0, first_cpu)  # before the origin's threads start: they inherit it
+    first_cpu = {min(os.sched_getaffinity(0))}
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--pin needs 2 CPUs or more")
 
     request_body = eas.encode(SYNC_REQUEST_XML.format(sync_key="1"))
     response_body = eas.encode(sync_response_xml(args.items))
@@ -275,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             setups = {
                 name: extra for name, extra in setups.items() if name.startswith("mitmdump") or any(w in name for w in words)
             }
-        # Started on every CPU (the addon's worker keeps to the last one it may use), pinned after the warm-up.
-        proxies = {name: Proxy(origin_port, work / "conf", extra, all_cpus) for name, extra in setups.items()}
+        proxies = {name: Proxy(origin_port, work / "conf", extra) for name, extra in setups.items()}
         counters = {
             name: CaptureCounter(Path(option.split("=", 1)[1]))
             for name, extra in setups.items()
@@ -292,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                 if name in counters:
                     stored[name] += warm_up
                     counters[name].drain(stored[name], end)
-            if args.pin:
-                for proxy in proxies.values():
-                    pin_threads(proxy.process.pid, first_cpu)
+            if args.pin:  # after the warm-up: each addon's worker has started, on the last CPU, and stays there
+                for pid in [os.getpid(), *pids.values()]:
+                    pin_threads(pid, first_cpu)  # threads started later inherit it
             proxied = [name for name in ports if name != "direct to origin"]
             for round_number in range(args.rounds):
                 # Interleaved, so drift in machine load hits every setup alike, and rotated, so no setup always
@@ -327,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"EAS Sync POSTs over one keep-alive connection, {args.requests} per round, median of {args.rounds} "
         f"rounds; request {len(request_body)} B, response {len(response_body)} B WBXML ({args.items} emails); "
-        f"{os.cpu_count()} CPUs{', client, origin and proxy pinned to CPU ' + str(min(all_cpus)) if args.pin else ''}, "
+        f"{os.cpu_count()} CPUs{', client, origin and proxy pinned to CPU ' + str(min(first_cpu)) if args.pin else ''}, "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     baseline_rounds = [rate for rate, _, _, _ in results["mitmdump"]]
