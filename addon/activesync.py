@@ -200,18 +200,17 @@ def apply_metadata(f: http.HTTPFlow, values: dict[str, Any], *, complete: bool) 
 # ---------------------------------------------------------------------------------------------------------------
 # The worker process: decoding and the capture writer run there, so they cost mitmproxy's process nothing.
 #
-# Theory of operation. The proxy's share of each flow is kept to a minimum, because it lengthens every request:
-# a finished flow is queued as it is; when the queue goes out, the raw fields of each flow (bytes, numbers,
-# tuples as mitmproxy holds them; no decoding, no objects) are marshalled into one frame per flow, all of them
-# in one pass, and written into a pipe (so what is recorded is the flow as it stands then, at most
-# DISPATCH_DELAY_SECONDS after its response: what the client got, should a later addon change it); the worker
-# rebuilds the store's FlowInput, analyses the flow once (for flow.metadata and the capture) and queues it for
-# its capture writer. Frames go out as soon
-# as a short delay has gathered a few (one write, one wake-up of the worker for the lot), whatever the worker is
-# doing: a flow leaves the proxy's memory within DISPATCH_DELAY_SECONDS, so a SIGKILL of the proxy loses none
-# that the worker (in a session of its own, it outlives the proxy and drains the pipe) had not yet taken. Both
-# pipes are enlarged, and the worker reads everything waiting before each flow it analyses, so a worker that
-# lags behind holds the backlog, not the proxy. The worker answers in batches (the metadata of each flow).
+# Theory of operation. The proxy's share of each flow is kept to a minimum, because it lengthens every request: a
+# finished flow is queued as it is; when the queue goes out, the raw fields of each flow (bytes, numbers, tuples as
+# mitmproxy holds them; no decoding, no objects) are marshalled into one frame per flow, all of them in one pass, and
+# written into a pipe (so what is recorded is the flow as it stands then, at most DISPATCH_DELAY_SECONDS after its
+# response: what the client got, should a later addon change it); the worker rebuilds the store's FlowInput, analyses
+# the flow once (for flow.metadata and the capture) and queues it for its capture writer. Frames go out as soon as a
+# short delay has gathered a few (one write, one wake-up of the worker for the lot), whatever the worker is doing: a
+# flow leaves the proxy's memory within DISPATCH_DELAY_SECONDS, so a SIGKILL of the proxy loses none that the worker
+# (in a session of its own, it outlives the proxy and drains the pipe) had not yet taken. Both pipes are enlarged, and
+# the worker reads everything waiting before each flow it analyses, so a worker that lags behind holds the backlog,
+# not the proxy. The worker answers in batches (the metadata of each flow).
 #
 # Proxy to worker, each frame: FRAME_HEAD (payload size, kind, serial, fields size, request body size,
 # response body size; -1 for no body) + the fields (marshal) + the bodies.
@@ -239,8 +238,8 @@ ANSWER_SECONDS = 0.05
 # client and origin, and a proxy they push there; its working set evicts theirs), so a burst of requests goes
 # through first and is analysed in the pause after it. Never longer than DEFER_LIMIT_SECONDS after a flow
 # arrived, nor beyond DEFER_LIMIT_BYTES of frames: under traffic without pauses the worker analyses as it always
-# would, that much behind. A flow that waits for its
-# analysis ("wait" mode), the proxy's close and its going away end the holding at once.
+# would, that much behind. A flow that waits for its analysis ("wait" mode), the proxy's close and its going
+# away end the holding at once.
 PAUSE_SECONDS = 0.15
 DEFER_LIMIT_SECONDS = 2.0
 DEFER_LIMIT_BYTES = 64 << 20
@@ -440,6 +439,11 @@ class QueuedFlow:
     flow: http.HTTPFlow
     waiter: asyncio.Future[None] | None
     recorded: bool  # the worker records it in the capture
+
+    def release(self) -> None:
+        """Let the flow go on if it waits for its analysis (done, or never coming)."""
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 # A flow handed to the worker whose frame is built when it goes out: serial, flow, kind, flags, capture settings.
@@ -1092,9 +1096,10 @@ class ActiveSyncAddon:
         return True
 
     def frames(self, queued: list[QueuedFrame]) -> bytes:
-        """The frames of the queued flows, built together when they go out: one pass over code the proxy's own
-        work has not just pushed out of the CPU's caches (26-28 to 14-15 us a flow in a running mitmdump). A flow whose
-        frame cannot be built (another addon put something unmarshallable in it) is reported and not stored."""
+        """The frames of the queued flows, built together when they go out: one pass over code that the proxy's
+        own work has not just pushed out of the CPU's caches (26-28 to 14-15 us a flow in a running mitmdump).
+        A flow whose frame cannot be built (another addon put something unmarshallable in it) is reported and
+        not stored."""
         built = []
         for serial, f, kind, flags, capture in queued:
             try:
@@ -1103,11 +1108,9 @@ class ActiveSyncAddon:
                 item = self.outstanding.pop(serial, None)
                 if item is not None:
                     self.not_stored += item.recorded
-                    if item.waiter is not None and not item.waiter.done():
-                        item.waiter.set_result(None)
+                    item.release()
                 self.report(f, "response", err)
-        if not self.outstanding and self.idle is not None and not self.idle.done():
-            self.idle.set_result(None)
+        self.wake_when_settled()
         return b"".join(built)
 
     def dispatch(self, *, now: bool = False) -> None:
@@ -1203,8 +1206,11 @@ class ActiveSyncAddon:
                 self.take(item, metadata, capture_error, writer_error, error, update=update)
             except Exception as err:
                 self.report(item.flow, "analysis", err)
-            if item.waiter is not None and not item.waiter.done():
-                item.waiter.set_result(None)
+            item.release()
+        self.wake_when_settled()
+
+    def wake_when_settled(self) -> None:
+        """Resolve `settled`'s wait once no flow is outstanding."""
         if not self.outstanding and self.idle is not None and not self.idle.done():
             self.idle.set_result(None)
 
@@ -1253,8 +1259,7 @@ class ActiveSyncAddon:
             if item.recorded:
                 self.not_stored += 1
             item.flow.metadata[META_ERROR] = f"worker: {type(err).__name__}: {err}"
-            if item.waiter is not None and not item.waiter.done():
-                item.waiter.set_result(None)
+            item.release()
         if self.idle is not None and not self.idle.done():
             self.idle.set_result(None)
 
