@@ -98,7 +98,7 @@ SPEC_SPOT_CHECKS = [
     ("AirSyncBase", 0x2C, "LocationUri"), ("AirSyncBase", 0x2D, "InstanceId"),
     ("Settings", 0x2B, "RightsManagementInformation"), ("Settings", 0x23, "PrimarySmtpAddress"),
     ("DocumentLibrary", 0x0C, "ContentType"), ("ItemOperations", 0x11, "Part"),
-    ("ComposeMail", 0x10, "Mime"), ("ComposeMail", 0x18, "ForwardeeEmail"),
+    ("ComposeMail", 0x10, "Mime"), ("ComposeMail", 0x18, "Email"),
     ("Email2", 0x05, "UmCallerID"), ("Email2", 0x09, "ConversationId"), ("Email2", 0x0A, "ConversationIndex"),
     ("Email2", 0x13, "MeetingMessageType"), ("Email2", 0x15, "IsDraft"), ("Email2", 0x16, "Bcc"),
     ("Email2", 0x17, "Send"), ("Notes", 0x07, "LastModifiedDate"),
