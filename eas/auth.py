@@ -329,9 +329,9 @@ def _ntlm(message: bytes) -> tuple[str, str | None]:
     if user is None or domain is None:
         return f"{name}, a field points outside the message", None
     who = f"{domain}\\{user}" if domain else user
-    pieces = [name, f"user={who!r}" if user else "anonymous"]
+    pieces = [name, f"user '{who}'" if user else "anonymous"]
     if workstation:
-        pieces.append(f"workstation={workstation!r}")
+        pieces.append(f"workstation '{workstation}'")
     return ", ".join(pieces) + "; responses hidden", (who if user else None)
 
 
@@ -344,7 +344,8 @@ def _ntlm_or_kerberos(scheme: str, credentials: str) -> Credentials:
     if start >= 0:  # raw NTLM, or NTLM wrapped in SPNEGO (RFC 4178 negTokenInit / negTokenResp)
         description, user = _ntlm(data[start:])
         wrapped = "" if start == 0 else " in SPNEGO"
-        return Credentials(scheme, f"{scheme}: NTLM {description}{wrapped}", user)
+        kind = "" if scheme.lower() == "ntlm" else "NTLM "
+        return Credentials(scheme, f"{scheme}: {kind}{description}{wrapped}", user)
     if scheme.lower() == "negotiate":
         return Credentials(scheme, f"Negotiate: Kerberos/SPNEGO token ({len(data)} bytes, hidden; names no "
                                    "user without the service key)")
@@ -353,6 +354,8 @@ def _ntlm_or_kerberos(scheme: str, credentials: str) -> Credentials:
 
 # ---- WWW-Authenticate (RFC 9110 11.6.1) ---------------------------------------------------------------------------
 
+# The well-known principal of Microsoft's access control service in hybrid OAuth's trusted_issuers.
+_ACS_PRINCIPAL = "00000001-0000-0000-c000-000000000000"
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
 
 
@@ -382,8 +385,10 @@ def explain_authenticate(value: str) -> str:
         if "authorization_uri" in parameters:
             pieces.append(f"authorization server {parameters['authorization_uri']}")
         if "trusted_issuers" in parameters:
-            pieces.append(f"tokens accepted from issuers {parameters['trusted_issuers']} (the tenant ids of "
-                          "Microsoft's token service)")
+            issuers = parameters["trusted_issuers"]
+            known = (f" ({_ACS_PRINCIPAL} is Microsoft's token service, Azure AD; @* any tenant)"
+                     if _ACS_PRINCIPAL in issuers else "")
+            pieces.append(f"tokens accepted from issuers (principal@tenant) {issuers}{known}")
         if "realm" in parameters:
             pieces.append(f"realm {parameters['realm']!r}")
         if "error" in parameters:
