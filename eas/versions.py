@@ -20,6 +20,7 @@ from .codepages import CODE_PAGES, PAGE_BY_NAMESPACE, TAG_ALIASES, CodePage, Ver
 __all__ = [
     "LATER_PLACEMENTS",
     "REPLACED_BY",
+    "VALUE_VERSIONS",
     "Placement",
     "VersionFinding",
     "add_version_notes",
@@ -42,6 +43,25 @@ REPLACED_BY: Mapping[tuple[int, str], str] = MappingProxyType(
         (6, "Class"): "airsync:Class from 14.0",  # 2.1.2.1.7 note 1
         (9, "Body"): "airsyncbase:Body from 12.0",  # 2.1.2.1.10 note 1
         (0, "Truncation"): "airsyncbase:BodyPreference from 12.0",  # MS-ASCMD Truncation: 2.5 only (MS-ASWBXML 2.1.2.1.1)
+    }
+)
+
+
+class ValueSince(NamedTuple):
+    """A value of an element that only later protocol versions use."""
+
+    since: str
+    meaning: str
+    source: str
+
+
+# (page name, tag, value) -> the version that added the value.
+VALUE_VERSIONS: Mapping[tuple[str, str, str], ValueSince] = MappingProxyType(
+    {
+        ("Calendar", "BusyStatus", "4"): ValueSince(
+            "16.0", "working elsewhere", "MS-ASCAL BusyStatus: value 4 is not supported in 2.5-14.1"),
+        ("Calendar", "BusyStatus", "-1"): ValueSince(
+            "16.0", "status unknown", "MS-ASCAL BusyStatus: value -1 is not supported in 2.5-14.1"),
     }
 )
 
@@ -161,27 +181,49 @@ def version_findings(root: Any, version: str | None) -> list[VersionFinding]:
 
 
 @lru_cache(maxsize=16)
-def _unused_tags(version: str) -> tuple[str, ...]:
-    """The decoder's Clark tags that `version` does not use."""
-    return tuple(f"{{{page.name}}}{name}" for page in CODE_PAGES for token, name in page.tags.items()
-                 if not page.token_versions(token).covers(version))
+def _noted_tags(version: str) -> tuple[str, ...]:
+    """The decoder's Clark tags that `version` does not use, and those with values it may not use."""
+    unused = [f"{{{page.name}}}{name}" for page in CODE_PAGES for token, name in page.tags.items()
+              if not page.token_versions(token).covers(version)]
+    valued = sorted({f"{{{page}}}{tag}" for page, tag, _value in VALUE_VERSIONS})
+    return (*unused, *(tag for tag in valued if tag not in unused))
+
+
+def _version_note(element: etree._Element, version: str) -> str | None:
+    found = element_versions(element.tag)
+    if found is None:
+        return None
+    page, name, span = found
+    if not span.covers(version):
+        return _reason(page, name, span, version)
+    value = (element.text or "").strip()
+    since = VALUE_VERSIONS.get((page.name, name, value))
+    if since is not None and _older(version, since.since):
+        return (f"{page.prefix}:{name} {value} ({since.meaning}) is from protocol {since.since}; this session "
+                f"speaks {version}")
+    return None
+
+
+def _older(version: str, than: str) -> bool:
+    rank, other = version_rank(version), version_rank(than)
+    return rank is not None and other is not None and rank < other
 
 
 def add_version_notes(root: etree._Element, version: str | None) -> None:
-    """Put a comment after each element that protocol `version` does not use (newer, or dropped before it).
+    """Put a comment after each element that protocol `version` does not use (newer, or dropped before it), and
+    after each value newer than it (VALUE_VERSIONS).
 
     Adds nothing for an unknown version, and nothing twice (an identical comment after the element is kept).
     """
     if version is None or version_rank(version.strip()) is None:
         return
     version = version.strip()
-    tags = _unused_tags(version)
+    tags = _noted_tags(version)
     for element in list(root.iter(*tags)) if tags else ():
-        found = element_versions(element.tag)
-        if found is None or element is root:
+        note = _version_note(element, version) if element is not root else None
+        if note is None:
             continue
-        page, name, span = found
-        text = f" version: {_reason(page, name, span, version)} "
+        text = f" version: {note} "
         # after the element's other notes, so that annotating again finds each note where it put it
         last: Any = element
         following: Any = element.getnext()  # comments' tag is a function, not the str the stubs say

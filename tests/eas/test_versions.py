@@ -219,3 +219,20 @@ def test_query_tag_1_has_no_edition_note() -> None:
     import base64
     raw = bytes([141, 9, 0x09, 0x04, 1, 0xAB, 0, 2]) + b"SP" + bytes([1, 1]) + b"x"
     assert not any("edition" in note for note in decode_query(base64.b64encode(raw).decode()).notes)
+
+
+@pytest.mark.parametrize(("value", "version", "expected"), [
+    # MS-ASCAL BusyStatus: 4 (working elsewhere) and -1 (status unknown) are not supported in 2.5-14.1.
+    ("4", "14.1", ["version: calendar:BusyStatus 4 (working elsewhere) is from protocol 16.0; this session speaks "
+                   "14.1"]),
+    ("-1", "12.1", ["version: calendar:BusyStatus -1 (status unknown) is from protocol 16.0; this session speaks "
+                    "12.1"]),
+    ("4", "16.0", []),
+    ("2", "14.1", []),
+])
+def test_annotation_says_when_a_value_is_newer_than_the_session(value: str, version: str,
+                                                               expected: list[str]) -> None:
+    document = f'<ApplicationData xmlns="AirSync" xmlns:c="Calendar"><c:BusyStatus>{value}</c:BusyStatus></ApplicationData>'
+    assert version_comments(annotate(xml(document), AnnotationContext(protocol_version=version))) == expected
+    data = eas.encode(document)
+    assert version_comments(decode_annotated(data, AnnotationContext(protocol_version=version))) == expected
