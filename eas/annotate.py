@@ -164,10 +164,11 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     return root
 
 
-def _version_and_secrets(root: etree._Element, context: AnnotationContext) -> None:
+def _version_and_secrets(root: etree._Element, context: AnnotationContext, decoded_xml: bytes | None = None,
+                         root_page: int | None = None) -> None:
     """The notes every annotated document gets last: elements the session's version does not use, and passwords
     shown by their length only."""
-    versions.add_version_notes(root, context.protocol_version)
+    versions.add_version_notes(root, context.protocol_version, decoded_xml, root_page)
     sensitive.hide_secret_elements(root)
 
 
@@ -203,8 +204,13 @@ def decode_annotated(data: bytes | bytearray | memoryview,
         if passed:
             _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
                                            for page, token in passed])
-    _version_and_secrets(root, context)
+    root_namespace = root.tag[1 : root.tag.find("}")] if root.tag.startswith("{") else ""
+    root_page = _ROOT_PAGES.get(root_namespace)
+    _version_and_secrets(root, context, xml if root_page is not None else None, root_page)
     return root
+
+
+_ROOT_PAGES: dict[str, int] = {page.name: page.number for page in CODE_PAGES}
 
 
 def _whole_context(root: etree._Element,

@@ -9,6 +9,7 @@ complaints a later version answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import re
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -180,13 +181,28 @@ def version_findings(root: Any, version: str | None) -> list[VersionFinding]:
     return findings
 
 
-@lru_cache(maxsize=16)
-def _noted_tags(version: str) -> tuple[str, ...]:
-    """The decoder's Clark tags that `version` does not use, and those with values it may not use."""
-    unused = [f"{{{page.name}}}{name}" for page in CODE_PAGES for token, name in page.tags.items()
+def _noted_names(version: str) -> list[tuple[CodePage, str]]:
+    """(page, tag) of the tags that `version` does not use, and of those with values it may not use."""
+    unused = [(page, name) for page in CODE_PAGES for token, name in page.tags.items()
               if not page.token_versions(token).covers(version)]
-    valued = sorted({f"{{{page}}}{tag}" for page, tag, _value in VALUE_VERSIONS})
-    return (*unused, *(tag for tag in valued if tag not in unused))
+    valued = [(PAGE_BY_NAMESPACE[page], tag) for page, tag, _value in sorted(VALUE_VERSIONS)]
+    return unused + [pair for pair in valued if pair not in unused]
+
+
+@lru_cache(maxsize=16)
+def _noted_tags(version: str) -> frozenset[str]:
+    """The decoder's Clark tags that may get a version note in a document of `version`."""
+    return frozenset(f"{{{page.name}}}{name}" for page, name in _noted_names(version))
+
+
+@lru_cache(maxsize=256)
+def _noted_open_tags(version: str, root_page: int) -> re.Pattern[bytes]:
+    """The open tags of those elements as the decoder writes them under a root of `root_page`: unprefixed on
+    the root's page, with the page's prefix elsewhere. A search in the decoder's XML text (in C) spares the
+    pass over the tree for the documents that hold none."""
+    names = sorted({name if page.number == root_page else f"{page.prefix}:{name}"
+                    for page, name in _noted_names(version)})
+    return re.compile(b"<(?:" + b"|".join(re.escape(name.encode()) for name in names) + rb")[ >/]")
 
 
 def _version_note(element: etree._Element, version: str) -> str | None:
@@ -209,17 +225,24 @@ def _older(version: str, than: str) -> bool:
     return rank is not None and other is not None and rank < other
 
 
-def add_version_notes(root: etree._Element, version: str | None) -> None:
+def add_version_notes(root: etree._Element, version: str | None, decoded_xml: bytes | None = None,
+                      root_page: int | None = None) -> None:
     """Put a comment after each element that protocol `version` does not use (newer, or dropped before it), and
     after each value newer than it (VALUE_VERSIONS).
 
     Adds nothing for an unknown version, and nothing twice (an identical comment after the element is kept).
+    decoded_xml, root_page: the decoder's XML text of the tree and the code page of its root, when the tree was
+        just decoded from it: a document whose text holds none of the noted tags is not walked.
     """
     if version is None or version_rank(version.strip()) is None:
         return
     version = version.strip()
+    if decoded_xml is not None and root_page is not None:
+        if _noted_open_tags(version, root_page).search(decoded_xml) is None:
+            return
     tags = _noted_tags(version)
-    for element in list(root.iter(*tags)) if tags else ():
+    # one pass in Python with a set: lxml's iter() with a hundred tags to match is several times slower
+    for element in [node for node in root.iter(etree.Element) if node.tag in tags]:
         note = _version_note(element, version) if element is not root else None
         if note is None:
             continue
