@@ -10,7 +10,9 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
+from . import wbxml
 from .codepages import PAGE_BY_NAMESPACE, WBXML_NS
+from .errors import EasError
 
 __all__ = [
     "HIDDEN",
@@ -21,6 +23,7 @@ __all__ = [
     "is_secret_header",
     "is_secret_parameter",
     "redact_query",
+    "redact_wbxml",
     "redact_url",
 ]
 
@@ -136,3 +139,21 @@ def hide_secret_elements(root: Any) -> int:
             del element.attrib[name]
         hidden += 1
     return hidden
+
+
+def redact_wbxml(data: bytes) -> bytes | None:
+    """A WBXML request body with its passwords (SECRET_ELEMENTS) hidden, re-encoded; None when it holds none or
+    cannot be decoded (then there is nothing this function can hide).
+
+    For the capture and every export: a Settings DevicePassword request keeps its shape, not the password.
+    """
+    try:
+        root = wbxml.decode(data)
+    except EasError:
+        return None
+    if not hide_secret_elements(root):
+        return None
+    try:
+        return wbxml.encode(root)
+    except EasError:
+        return None

@@ -254,3 +254,13 @@ def test_settings_device_password_is_hidden_in_annotation() -> None:
     exchange = eas.analyze("POST", "/Microsoft-Server-ActiveSync?Cmd=Settings&User=u&DeviceId=d&DeviceType=t",
                            [("Content-Type", "application/vnd.ms-sync.wbxml")], eas.encode(SETTINGS_DEVICE_PASSWORD))
     assert exchange.request_body is not None and "Pa55w0rd!" not in (exchange.request_body.xml or "")
+
+
+def test_stored_wbxml_body_loses_the_password_not_its_shape() -> None:
+    from eas.sensitive import redact_wbxml
+    data = eas.encode(SETTINGS_DEVICE_PASSWORD)
+    redacted = redact_wbxml(data)
+    assert redacted is not None and b"Pa55w0rd!" not in redacted
+    assert eas.decode(redacted).findtext(".//{Settings}Password") == "(hidden) 9 characters"
+    assert redact_wbxml(eas.encode('<FolderSync xmlns="FolderHierarchy"><SyncKey>0</SyncKey></FolderSync>')) is None
+    assert redact_wbxml(b"\x03\x01") is None  # cut short: nothing to hide
