@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mitmproxy import io
 
 from addon.convert import flow_from_record
 from addon.store import CaptureReader
@@ -108,8 +109,15 @@ def test_bytes_that_are_not_utf8_never_stop_the_capture(
     raw_origin: RawOrigin, mitm_confdir: Path, tmp_path: Path
 ) -> None:
     capture = tmp_path / "capture.sqlite"
-    # keep_host_header: reverse mode would otherwise send (and record) the origin address as Host.
-    options = {"activesync_capture": str(capture), "keep_host_header": "true"}
+    flows_file = tmp_path / "flows.mitm"
+    # keep_host_header: reverse mode would otherwise send (and record) the origin address as Host. "wait": the
+    # analysis (user, DeviceId, version in flow.metadata) reaches each flow before mitmproxy saves it.
+    options = {
+        "activesync_capture": str(capture),
+        "keep_host_header": "true",
+        "save_stream_file": str(flows_file),
+        "activesync_annotate": "wait",
+    }
     proxy = start_mitmdump(raw_origin.port, mitm_confdir, addon=True, options=options)
     sent = [request_bytes(**fields) for _, fields in CASES] + [request_bytes() for _ in range(NORMAL_AFTER)]
     try:
@@ -138,3 +146,8 @@ def test_bytes_that_are_not_utf8_never_stop_the_capture(
     device_row = records[2].row
     assert device_row.device_id is not None and wire_bytes(device_row.device_id) == b"D\xff1"
     assert [record.row.device_id for record in records[len(CASES):]] == ["GOOD"] * NORMAL_AFTER
+    # mitmproxy's own flow file holds every flow too, its metadata showing the bytes as \xNN.
+    with flows_file.open("rb") as file:
+        saved = list(io.FlowReader(file).stream())
+    assert len(saved) == len(sent)
+    assert saved[1].metadata["activesync.user"] == "al\\xffice"
