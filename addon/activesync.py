@@ -164,7 +164,9 @@ def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
 def _metadata(values: dict[str, Any]) -> dict[str, Any]:
     """The entries that have a value, text as people see it: bytes that were not UTF-8 as \\xNN (mitmproxy's flow
     files and its UI take only valid Unicode; the capture keeps the exact bytes)."""
-    return {key: shown(value) if isinstance(value, str) else value for key, value in values.items() if value is not None}
+    return {
+        key: shown(value) if isinstance(value, str) else value for key, value in values.items() if value is not None
+    }
 
 
 def summary_of(values: Any) -> str:

@@ -12,11 +12,12 @@
 # A failed commit (disk full, locked) is logged loudly, kept in memory and retried; `close()` raises if rows
 # could still not be written. Readers (the viewer, another process) open the file read-only and see each commit.
 #
-# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: header names and values,
-# headers as UTF-8 with surrogate escapes inside ASCII-only JSON; a text column whose value was not UTF-8 on the
-# wire holds a BLOB of its exact bytes, see `_sql_text`) and the analysis summary in indexed columns; its bodies, as on the wire (Content-Encoding kept), are BLOBs in `flow_bodies`, so listing and
-# sorting never read them; the decoded XML is in the FTS5 table `flow_text`. All three share the flow id. Device
-# sessions (host + user + DeviceId + DeviceType) are updated in the same transaction as the flows they count.
+# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: headers as UTF-8 with surrogate
+# escapes inside ASCII-only JSON; a text column whose value was not UTF-8 on the wire holds a BLOB of its exact
+# bytes, see `_sql_text`) and the analysis summary in indexed columns; its bodies, as on the wire (Content-Encoding
+# kept), are BLOBs in `flow_bodies`, so listing and sorting never read them; the decoded XML is in the FTS5 table
+# `flow_text`. All three share the flow id. Device sessions (host + user + DeviceId + DeviceType) are updated in
+# the same transaction as the flows they count.
 # A row that cannot be written (a value SQLite refuses) is left out of its batch and reported; the rest of the
 # batch is written, and so is every later flow.
 
@@ -1014,9 +1015,8 @@ class CaptureWriter:
             )
             if part
         )
-        search_text = (
-            shown(url), shown(summary), shown(_body_text(exchange.request_body)), shown(_body_text(exchange.response_body))
-        )
+        request_text, response_text = _body_text(exchange.request_body), _body_text(exchange.response_body)
+        search_text = (shown(url), shown(summary), shown(request_text), shown(response_text))
         session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
         return _Prepared(
             values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body

@@ -156,7 +156,8 @@ def test_one_row_sqlite_refuses_does_not_lose_its_batch(tmp_path: Path, caplog: 
 def test_import_of_a_mitm_file_with_such_flows_keeps_every_flow(tmp_path: Path) -> None:
     source = tmp_path / "hostile.mitm"
     originals = [mitm_flow(timestamp=1_763_700_000.0)]
-    originals += [mitm_flow(timestamp=1_763_700_001.0 + n, **fields) for n, fields in enumerate(BAD_FLOWS.values())]  # type: ignore[arg-type]
+    for number, fields in enumerate(BAD_FLOWS.values()):
+        originals.append(mitm_flow(timestamp=1_763_700_001.0 + number, **fields))  # type: ignore[arg-type]
     originals += [mitm_flow(timestamp=1_763_700_100.0)]
     with source.open("wb") as file:
         writer = io.FlowWriter(file)  # type: ignore[no-untyped-call]

@@ -12,7 +12,10 @@ from tests.cli.test_cli_capture import cli
 
 
 def write_hostile(path: Path) -> int:
-    flows = [mitm_flow(timestamp=1_763_700_000.0 + n, **fields) for n, fields in enumerate(BAD_FLOWS.values())]  # type: ignore[arg-type]
+    flows = [
+        mitm_flow(timestamp=1_763_700_000.0 + number, **fields)  # type: ignore[arg-type]
+        for number, fields in enumerate(BAD_FLOWS.values())
+    ]
     with path.open("wb") as file:
         writer = io.FlowWriter(file)  # type: ignore[no-untyped-call]
         for one in flows:
