@@ -282,7 +282,8 @@ def _stored(scheme: str, rest: str, request_time: float | None) -> Credentials:
         return _from_claims(scheme, claims, request_time, "token not stored")
     user = claims.get("user")
     user_text = _claim_text(user) if isinstance(user, str) and user else None
-    shown = f"{scheme} user={user_text!r} (credentials not stored)" if user_text else f"{scheme} (credentials not stored)"
+    who = f" user={user_text!r}" if user_text else ""
+    shown = f"{scheme}{who} (credentials not stored)"
     return Credentials(scheme, shown, user_text)
 
 

@@ -1,4 +1,4 @@
-"""What in EAS traffic is a secret, defined once: headers, URL query parameters and body elements, and how each is shown.
+"""What in EAS traffic is a secret, defined once: headers, query parameters and body elements, and how each is shown.
 
 The header explanations, the query display, the annotation and the capture's stored redaction all ask these
 functions, so that a secret hidden in one place is hidden in every other.
@@ -59,7 +59,7 @@ def is_secret_header(name: str) -> bool:
     key = name.strip().lower()
     if key in _SECRET_HEADERS:
         return True
-    if key.startswith(("x-ms-", "ms-as")) and key not in ("x-ms-authtoken",):
+    if key.startswith(("x-ms-", "ms-as")):
         return False  # MS-ASHTTP headers (X-MS-PolicyKey, MS-ASProtocolVersion ...) carry no credential
     return bool(_SECRET_HEADER_WORDS.search(key))
 

@@ -43,7 +43,7 @@ REPLACED_BY: Mapping[tuple[int, str], str] = MappingProxyType(
         (4, "ExceptionStartTime"): "airsyncbase:InstanceId from 16.0",  # MS-ASCAL 2.2.2.21 ExceptionStartTime
         (6, "Class"): "airsync:Class from 14.0",  # 2.1.2.1.7 note 1
         (9, "Body"): "airsyncbase:Body from 12.0",  # 2.1.2.1.10 note 1
-        (0, "Truncation"): "airsyncbase:BodyPreference from 12.0",  # MS-ASCMD Truncation: 2.5 only (MS-ASWBXML 2.1.2.1.1)
+        (0, "Truncation"): "airsyncbase:BodyPreference from 12.0",  # MS-ASWBXML 2.1.2.1.1: 2.5 only
     }
 )
 

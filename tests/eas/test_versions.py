@@ -232,7 +232,8 @@ def test_query_tag_1_has_no_edition_note() -> None:
 ])
 def test_annotation_says_when_a_value_is_newer_than_the_session(value: str, version: str,
                                                                expected: list[str]) -> None:
-    document = f'<ApplicationData xmlns="AirSync" xmlns:c="Calendar"><c:BusyStatus>{value}</c:BusyStatus></ApplicationData>'
+    document = (f'<ApplicationData xmlns="AirSync" xmlns:c="Calendar"><c:BusyStatus>{value}</c:BusyStatus>'
+                "</ApplicationData>")
     assert version_comments(annotate(xml(document), AnnotationContext(protocol_version=version))) == expected
     data = eas.encode(document)
     assert version_comments(decode_annotated(data, AnnotationContext(protocol_version=version))) == expected
