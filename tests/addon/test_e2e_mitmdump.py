@@ -30,6 +30,7 @@ from tests.addon.conftest import (
     send,
     start_mitmdump,
 )
+from tests.lab.policy import lab_missing
 
 
 @dataclass
@@ -348,10 +349,10 @@ def lab_login(port: int) -> str | None:
 def test_the_real_server_through_the_addon(mitm_confdir: Path, tmp_path: Path) -> None:
     port = lab_port()
     if port is None:
-        pytest.skip("the lab ActiveSync server is not running (../shared/lab/eas-server.sh)")
+        lab_missing("the lab ActiveSync server is not running (../shared/lab/eas-server.sh)")
     login = lab_login(port)
     if login is None:
-        pytest.skip("the lab server refuses alice's password (lab state changed?)")
+        lab_missing("the lab server refuses alice's password (lab state changed?)")
     capture, flows_file = tmp_path / "lab.sqlite", tmp_path / "lab.mitm"
     proxy = start_mitmdump(
         port,

@@ -33,6 +33,7 @@ from addon.store import (
     fts_query,
     redact_authorization,
 )
+from tests.strategies import HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 WBXML_TYPE = "application/vnd.ms-sync.wbxml"
@@ -201,12 +202,9 @@ def test_round_trip_of_an_error_flow_without_response(tmp_path: Path) -> None:
     assert rebuilt.error.timestamp == original.error.timestamp  # type: ignore[union-attr]
 
 
-header_bytes = st.binary(min_size=1, max_size=20).filter(lambda b: b"\r" not in b and b"\n" not in b)
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    headers=st.lists(st.tuples(header_bytes, st.binary(max_size=30)), max_size=6),
+    headers=HEADERS,
     request_body=st.binary(max_size=300),
     response_body=st.binary(max_size=300),
 )
