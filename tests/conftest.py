@@ -40,7 +40,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # hypothesis keeps a test's own @settings here; asking for more examples is the only change.
         own = getattr(test, "_hypothesis_internal_use_settings", None)
         if inner is not None and isinstance(own, settings):
-            test._hypothesis_internal_use_settings = settings(own, max_examples=own.max_examples * FUZZ_FACTOR)  # type: ignore[union-attr]
+            more = settings(own, max_examples=own.max_examples * FUZZ_FACTOR)
+            test._hypothesis_internal_use_settings = more  # type: ignore[union-attr]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -59,10 +60,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             seen.add((path, function))
             functions[area] += 1
             properties[area] += getattr(getattr(item, "obj", None), "hypothesis", None) is not None
-    writer = session.config.get_terminal_reporter()
-    writer.write_line(f"{'area':<20} {'functions':>9} {'properties':>10} {'cases':>6}")
+    writer = session.config.pluginmanager.get_plugin("terminalreporter")
+    writer.write_line(f"{'area':<30} {'functions':>9} {'properties':>10} {'cases':>6}")
     for area in sorted(functions):
-        writer.write_line(f"{area:<20} {functions[area]:>9} {properties[area]:>10} {cases[area]:>6}")
-    writer.write_line(f"{'total':<20} {sum(functions.values()):>9} {sum(properties.values()):>10} "
+        writer.write_line(f"{area:<30} {functions[area]:>9} {properties[area]:>10} {cases[area]:>6}")
+    writer.write_line(f"{'total':<30} {sum(functions.values()):>9} {sum(properties.values()):>10} "
                       f"{sum(cases.values()):>6}")
     pytest.exit("counted, not run", returncode=0)

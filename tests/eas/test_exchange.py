@@ -454,7 +454,11 @@ def test_analyze_never_raises(
 
 def test_analyze_survives_garbage_arguments() -> None:
     ex = analyze("POST", "http://[::1/Microsoft-Server-ActiveSync", [("only-one",)], b"\x03\x01\x6a")  # type: ignore[list-item]
-    assert isinstance(ex, Exchange)
+    assert ex.summary() == "POST (no response)"  # an unparseable URL names no command
+    assert not any(p.reason.startswith("analysis failed") for p in ex.problems)
+    # the body is kept whole, shown as what it is without a Content-Type
+    assert ex.request_body is not None and (ex.request_body.kind, ex.request_body.size) == ("binary", 3)
+    assert "03 01 6a" in ex.request_body.text
 
 
 # --- live lab server ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.lab.policy import LAB_SCRIPT, lab_missing
+from tests.lab.policy import LAB_SCRIPT, REPO, lab_missing
 
 LAB_ORIGIN = os.environ.get("EAS_LAB_ORIGIN", "http://127.0.0.1:18081")
 LAB_PATH = "/Microsoft-Server-ActiveSync"
