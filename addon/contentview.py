@@ -8,7 +8,9 @@ from mitmproxy.contentviews import InteractiveContentview, Metadata
 
 import eas
 from eas.exchange import DecodedBody
-from addon.activesync import eas_kind, header_pairs
+from eas.constants import path_kind
+
+from addon.metadata import header_pairs
 
 # MS-ASHTTP 2.2.1.1.2.2 / 2.2.2.2: WBXML bodies; MS-ASCMD 2.2.2.10.1: multipart ItemOperations responses.
 WBXML_TYPES = frozenset({"application/vnd.ms-sync.wbxml", "application/vnd.ms-sync"})
@@ -154,7 +156,7 @@ class ActiveSyncContentview(InteractiveContentview):
                 "edit it in the raw or hex view"
             )
         path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
-        if content_type in XML_TYPES and eas_kind(path) == "autodiscover":
+        if content_type in XML_TYPES and path_kind(path) == "autodiscover":
             root = eas.parse_xml(prettified.encode("utf-8"))
             for node in list(root.iter(etree.Comment)):
                 parent = node.getparent()
@@ -176,7 +178,7 @@ class ActiveSyncContentview(InteractiveContentview):
         if content_type in EAS_TYPES:
             return PRIORITY
         path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
-        kind = eas_kind(path)
+        kind = path_kind(path)
         if kind == "eas" and data.startswith(WBXML_MAGIC):
             return PRIORITY
         if kind == "autodiscover" and content_type in XML_TYPES:

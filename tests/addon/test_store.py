@@ -23,16 +23,12 @@ from hypothesis import strategies as st
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 
-from addon.convert import flow_from_record, flow_input_from_mitm
-from addon.store import (
-    SCHEMA_VERSION,
-    CaptureError,
-    CaptureReader,
-    CaptureWriter,
-    FlowInput,
-    fts_query,
-    redact_authorization,
-)
+from capture.mitm import flow_from_record, flow_input_from_mitm
+from capture.model import CaptureError, FlowInput
+from capture.reader import CaptureReader, fts_query
+from capture.redaction import redact_authorization
+from capture.schema import SCHEMA_VERSION
+from capture.writer import CaptureWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 WBXML_TYPE = "application/vnd.ms-sync.wbxml"
@@ -636,8 +632,8 @@ _WRITER_SCRIPT = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {root!r})
     from tests.addon.test_store import eas_flow
-    from addon.convert import flow_input_from_mitm
-    from addon.store import CaptureWriter
+    from capture.mitm import flow_input_from_mitm
+    from capture.writer import CaptureWriter
 
     writer = CaptureWriter({path!r})
     print("ready", flush=True)
@@ -684,7 +680,7 @@ _READER_SCRIPT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     reader = CaptureReader({path!r})
     seen = 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from mitmproxy import io
 from mitmproxy.test import tflow, tutils
 
-from addon.store import CaptureReader
+from capture.reader import CaptureReader
 from tests.addon.test_store import eas_flow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,6 +16,8 @@ from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from eas.headers import explain_headers
+
 from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
 from viewer.widgets.flow_list import human_size
@@ -353,8 +355,6 @@ def _header_rows(ex: Exchange | None, raw: tuple[tuple[str, str], ...], response
     if ex is not None:
         notes = ex.response_headers if response else ex.request_headers
     if not notes and raw:
-        from eas.headers import explain_headers
-
         try:
             notes = explain_headers(raw, response=response)
         except Exception:  # noqa: BLE001 - names only then: secrets are never shown
