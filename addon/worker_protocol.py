@@ -11,6 +11,32 @@ from mitmproxy import http
 from capture.mitm import FlowFields, flow_fields, flow_input_from_fields, raw_flow_fields
 from capture.model import FlowInput
 
+# Theory of operation
+# -------------------
+# Decoding and the capture writer run in a worker process, so they cost mitmproxy's process nothing. The rules:
+#
+# 1. The proxy's share of a flow is kept to a minimum, because it lengthens every request: a finished flow is
+#    queued as it is (addon.activesync, `submit`).
+# 2. The queue goes out DISPATCH_DELAY_SECONDS after its first flow (at once when DISPATCH_BYTES are queued or
+#    a flow waits for its analysis, "wait" mode): each flow's raw fields (bytes, numbers, tuples as mitmproxy
+#    holds them, `capture.mitm.raw_flow_fields`; no decoding, no objects) are marshalled into one frame, all of
+#    them in one pass, and written into the pipe in one write. What is recorded is the flow as it stands then,
+#    what the client got should a later addon change it.
+# 3. The proxy never waits for the worker: what the pipe does not take now is written when it is writable, and
+#    answers are read when they come. A flow leaves the proxy's memory within DISPATCH_DELAY_SECONDS.
+# 4. The worker lives in a session of its own and outlives the proxy: after a SIGKILL of the proxy it drains
+#    the pipe, analyses and records every flow it received, then closes the capture.
+# 5. Both pipes are enlarged, and the worker reads every frame waiting before each flow it analyses, so a
+#    worker that lags behind holds the backlog, not the proxy.
+# 6. The worker rebuilds the capture's FlowInput (`capture.mitm.flow_input_from_fields`, the conversion
+#    `eas-inspector import` uses), analyses the flow once for both flow.metadata and the capture, and hands
+#    analysed flows to its capture writer in batches (addon.worker.Recorder).
+# 7. While frames keep coming the worker holds its analysis back until they pause (addon.worker.PAUSE_SECONDS),
+#    never longer than DEFER_LIMIT_SECONDS nor beyond DEFER_LIMIT_BYTES, and never for a flow that waits, the
+#    close frame or the proxy's end; it runs at idle priority on one CPU (addon.worker.lower_priority).
+# 8. The worker answers in batches, at most every ANSWER_SECONDS (a waiting flow at once): one Answer per flow,
+#    whose metadata the proxy writes into the flow.
+#
 # Proxy to worker, each frame: FRAME_HEAD (payload size, kind | flags << 4, serial, fields size, request body
 # size, response body size; -1 for no body) + the FrameFields (marshal, plain tuples) + the bodies as they are.
 # Worker to proxy: ANSWER_HEAD (payload size) + marshal([Answer as a plain tuple, ...]); serial CLOSE_SERIAL

@@ -74,3 +74,25 @@ def indexed_text(body: Any) -> str:
         text = text[:MAX_INDEXED_CHARS] + f"\n[{len(text) - MAX_INDEXED_CHARS} more characters not indexed]"
     return text
 
+
+
+def search_words(host: str, exchange: Exchange, error: str | None) -> str:
+    """The words a full-text search finds a flow by, beside its URL and bodies (the `summary` column of
+    `flow_text`): host, command, user, device, version, status meaning, error and problems. Not a line for
+    people: `eas.Exchange.summary` and the addon's flow comment are those."""
+    first_status = exchange.eas_statuses[0] if exchange.eas_statuses else None
+    return " ".join(
+        str(part)
+        for part in (
+            host,
+            exchange.command,
+            exchange.user,
+            exchange.device_id,
+            exchange.device_type,
+            exchange.protocol_version,
+            first_status.meaning if first_status else None,
+            error,
+            *(problem.reason for problem in exchange.problems),
+        )
+        if part
+    )

@@ -36,7 +36,7 @@ from typing import Any
 
 from eas.exchange import Exchange
 
-from capture.analysis import analyze_parts, indexed_text
+from capture.analysis import analyze_parts, indexed_text, search_words
 from capture.model import CaptureError, FlowInput
 from capture.redaction import redact_headers
 from capture.schema import (
@@ -441,22 +441,7 @@ class CaptureWriter:
             "problem_count": len(problems),
             "problems": json.dumps(problems),
         }
-        summary = " ".join(
-            str(part)
-            for part in (
-                host,
-                exchange.command,
-                exchange.user,
-                exchange.device_id,
-                exchange.device_type,
-                exchange.protocol_version,
-                first_status.meaning if first_status else None,
-                flow_input.error,
-                *(p.reason for p in exchange.problems),
-            )
-            if part
-        )
-        search_text = (url, summary, indexed_text(exchange.request_body), indexed_text(exchange.response_body))
+        search_text = (url, search_words(host, exchange, flow_input.error), indexed_text(exchange.request_body), indexed_text(exchange.response_body))
         session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
         return _Prepared(
             values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body
