@@ -11,7 +11,7 @@ from mitmproxy import io
 from mitmproxy.test import tflow, tutils
 
 from capture.reader import CaptureReader
-from tests.addon.test_store import eas_flow
+from tests.capture.test_store import eas_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
 from capture.xml_export import export_xml
 from tests.addon.conftest import Origin, canned_requests, send, start_mitmdump
-from tests.addon.test_store import eas_flow, sync_response
+from tests.capture.test_store import eas_flow, sync_response
 
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
 

@@ -631,7 +631,7 @@ _WRITER_SCRIPT = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from tests.addon.test_store import eas_flow
+    from tests.capture.test_store import eas_flow
     from capture.mitm import flow_input_from_mitm
     from capture.writer import CaptureWriter
 
