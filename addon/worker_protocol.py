@@ -16,7 +16,7 @@ from capture.model import FlowInput
 # Decoding and the capture writer run in a worker process, so they cost mitmproxy's process nothing. The rules:
 #
 # 1. The proxy's share of a flow is kept to a minimum, because it lengthens every request: a finished flow is
-#    queued as it is (addon.activesync, `submit`).
+#    queued as it is (addon.dispatch.WorkerClient.submit).
 # 2. The queue goes out DISPATCH_DELAY_SECONDS after its first flow (at once when DISPATCH_BYTES are queued or
 #    a flow waits for its analysis, "wait" mode): each flow's raw fields (bytes, numbers, tuples as mitmproxy
 #    holds them, `capture.mitm.raw_flow_fields`; no decoding, no objects) are marshalled into one frame, all of
