@@ -16,9 +16,9 @@ from mitmproxy.log import ALERT
 
 from eas.constants import path_kind
 
+from addon.dispatch import WorkerClient
 from addon.export import export_flows
 from addon.metadata import META_ERROR, META_KIND, apply_metadata, flow_kind, request_metadata
-from addon.dispatch import WorkerClient
 from addon.pipes import QueuedFlow, WorkerProcess
 from addon.worker_protocol import FLAG_ANALYSE, FLAG_WAITING, Answer, CaptureSettings
 

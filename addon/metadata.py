@@ -8,6 +8,7 @@ from mitmproxy import flow, http
 
 import eas
 from eas.constants import path_kind
+from eas.wiretext import shown
 
 # flow.metadata keys; small scalars so `~meta`, mitmweb and .mitm files carry them.
 META_KIND = "activesync.kind"  # "eas" | "autodiscover"
@@ -78,7 +79,7 @@ def _request_metadata(kind: str, method: str, path: str, version: str | None) ->
     elif method.upper() == "OPTIONS":
         values[META_COMMAND] = "Options"
     values[META_VERSION] = version
-    return {key: value for key, value in values.items() if value is not None}
+    return _metadata(values)
 
 
 def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
@@ -96,7 +97,15 @@ def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
         META_PROBLEMS: len(exchange.problems),
         META_PROBLEM: f"{first.where}: {first.reason}" if first else None,
     }
-    return {key: value for key, value in values.items() if value is not None}
+    return _metadata(values)
+
+
+def _metadata(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries that have a value, text as people see it: bytes that were not UTF-8 as \\xNN (mitmproxy's flow
+    files and its UI take only valid Unicode; the capture keeps the exact bytes)."""
+    return {
+        key: shown(value) if isinstance(value, str) else value for key, value in values.items() if value is not None
+    }
 
 
 def summary_of(values: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from eas.exchange import Problem
 
 from capture.model import CaptureError, FlowRecord, FlowRow, SessionRow
-from capture.schema import BUSY_TIMEOUT_MS, check_capture, headers_from_json, sqlite_uri
+from capture.schema import BUSY_TIMEOUT_MS, check_capture, headers_from_json, sql_text, sqlite_uri, text_from_sql
 
 _ROW_COLUMNS = (
     "id, session_id, ts_start, ts_end, method, url, host, command, collection_id, sync_key, http_status, "
@@ -41,7 +41,8 @@ _ORDERS = {
 }
 
 
-def _flow_row(row: Sequence[Any]) -> FlowRow:
+def _flow_row(stored: Sequence[Any]) -> FlowRow:
+    row = [text_from_sql(value) for value in stored]
     return FlowRow(
         id=row[0],
         session_id=row[1],
@@ -162,7 +163,7 @@ class CaptureReader:
         )
         if not rows:
             raise CaptureError(f"{self.path}: no session {session_id}")
-        return SessionRow(*rows[0])
+        return SessionRow(*(text_from_sql(value) for value in rows[0]))
 
     def sessions(self) -> list[SessionRow]:
         """All device sessions, most recently seen first."""
@@ -170,7 +171,7 @@ class CaptureReader:
             "SELECT id, host, user, device_id, device_type, protocol_versions, first_seen, last_seen, flow_count, "
             "problem_count FROM sessions ORDER BY last_seen DESC, id DESC"
         )
-        return [SessionRow(*row) for row in rows]
+        return [SessionRow(*(text_from_sql(value) for value in row)) for row in rows]
 
     def _where(
         self,
@@ -197,7 +198,7 @@ class CaptureReader:
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
-                parameters.append(value)
+                parameters.append(sql_text(value))
         if problems_only:
             clauses.append("problem_count > 0")
         if min_id is not None:
@@ -281,6 +282,10 @@ class CaptureReader:
             response_http_version, response_trailers, request_truncated, response_truncated, credentials_redacted,
             connection, extra, policy_key, collection_ids, sync_keys, problems,
         ) = row[base:]  # fmt: skip
+        http_version, scheme, path, response_reason, server_address, target_host, authority = map(
+            text_from_sql, (http_version, scheme, path, response_reason, server_address, target_host, authority)
+        )
+        response_http_version, policy_key = text_from_sql(response_http_version), text_from_sql(policy_key)
         texts = self._query("SELECT request_text, response_text FROM flow_text WHERE rowid = ?", (flow_id,))
         request_text, response_text = texts[0] if texts else (None, None)
         flow_row = _flow_row(row[:base])

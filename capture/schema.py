@@ -9,8 +9,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import eas
+from eas.wiretext import is_clean, wire_bytes
 
 from capture.model import CaptureError, Headers
 
@@ -227,3 +229,18 @@ def headers_from_json(text: str | None) -> Headers | None:
     if text is None:
         return None
     return tuple((str(name), str(value)) for name, value in json.loads(text))
+
+
+def sql_text(value: Any) -> Any:
+    """A value for a TEXT column: text as it is, text that holds bytes which were not UTF-8 (surrogate escapes,
+    which SQLite cannot take) as a BLOB of those exact bytes; SQLite keeps a BLOB as it is in a TEXT column."""
+    if isinstance(value, str) and not is_clean(value):
+        return wire_bytes(value)
+    return value
+
+
+def text_from_sql(value: Any) -> Any:
+    """The str of a TEXT column's value (`sql_text` undone: a BLOB's bytes decoded with surrogate escapes)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value

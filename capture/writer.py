@@ -12,11 +12,14 @@
 # A failed commit (disk full, locked) is logged loudly, kept in memory and retried; `close()` raises if rows
 # could still not be written. Readers (the viewer, another process) open the file read-only and see each commit.
 #
-# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: header names and values,
-# method and path are stored as UTF-8 with surrogate escapes inside ASCII-only JSON) and the analysis summary in
-# indexed columns; its bodies, as on the wire (Content-Encoding kept), are BLOBs in `flow_bodies`, so listing and
-# sorting never read them; the decoded XML is in the FTS5 table `flow_text`. All three share the flow id. Device
-# sessions (host + user + DeviceId + DeviceType) are updated in the same transaction as the flows they count.
+# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: headers as UTF-8 with surrogate
+# escapes inside ASCII-only JSON; a text column whose value was not UTF-8 on the wire holds a BLOB of its exact
+# bytes, see `capture.schema.sql_text`) and the analysis summary in indexed columns; its bodies, as on the wire
+# (Content-Encoding kept), are BLOBs in `flow_bodies`, so listing and sorting never read them; the decoded XML is
+# in the FTS5 table `flow_text`. All three share the flow id. Device sessions (host + user + DeviceId +
+# DeviceType) are updated in the same transaction as the flows they count.
+# A row that cannot be written (a value SQLite refuses) is left out of its batch and reported; the rest of the
+# batch is written, and so is every later flow.
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from eas.exchange import Exchange
+from eas.wiretext import shown
 
 from capture.analysis import analyze_parts, indexed_text, search_words
 from capture.model import CaptureError, FlowInput
@@ -48,7 +52,9 @@ from capture.schema import (
     headers_json,
     is_empty,
     migrate,
+    sql_text,
     sqlite_uri,
+    text_from_sql,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,6 +63,21 @@ BATCH_SECONDS = 0.1
 BATCH_MAX_FLOWS = 200
 RETRY_SECONDS = 1.0
 LOG_FAILURE_SECONDS = 30.0
+
+
+# Errors that belong to one row's values (a value SQLite cannot bind, a number too large, a broken reference),
+# not to the file: the batch is written without that row.
+_ROW_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+               sqlite3.IntegrityError, sqlite3.DataError)  # fmt: skip
+
+
+class _RowRefused(Exception):
+    """The row at `index` of a batch could not be written; the transaction was rolled back."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(f"row {index}: {error!r}")
+        self.index = index
+        self.error = error
 
 
 @dataclass
@@ -115,6 +136,7 @@ class CaptureWriter:
         self._analyze = analyze
         self.last_error: BaseException | None = None
         self.written_count = 0
+        self.refused_count = 0  # flows left out because SQLite refused their row (each one logged)
         self._queue: queue.Queue[_Queued | None] = queue.Queue()
         # Set when someone waits (add_sync, flush, close): ends the batch window at once.
         self._hurry = threading.Event()
@@ -441,7 +463,9 @@ class CaptureWriter:
             "problem_count": len(problems),
             "problems": json.dumps(problems),
         }
-        search_text = (url, search_words(host, exchange, flow_input.error), indexed_text(exchange.request_body), indexed_text(exchange.response_body))
+        request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
+        search_words_text = search_words(host, exchange, flow_input.error)
+        search_text = (shown(url), shown(search_words_text), shown(request_text), shown(response_text))
         session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
         return _Prepared(
             values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body
@@ -463,6 +487,9 @@ class CaptureWriter:
                         item.values, item.result = None, None
             try:
                 ids = self._write(batch)
+            except _RowRefused as refused:
+                self._refuse(batch[refused.index], refused.error)
+                continue  # the rest of the batch, at once
             except sqlite3.Error as err:
                 self._failed(err)
                 return False
@@ -482,14 +509,35 @@ class CaptureWriter:
         ids: list[int | None] = []
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for item in batch:
-                ids.append(self._insert(connection, item) if item.values is not None else None)
+            for index, item in enumerate(batch):
+                if item.values is None:
+                    ids.append(None)
+                    continue
+                try:
+                    ids.append(self._insert(connection, item))
+                except _ROW_ERRORS as err:
+                    raise _RowRefused(index, err) from err
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
         return ids
+
+    def _refuse(self, item: _Prepared, err: BaseException) -> None:
+        """Leave one flow out of its batch: log which flow and why, fail its caller; the others are written."""
+        assert item.values is not None
+        self.refused_count += 1
+        logger.error(
+            "capture %s: flow %s %s could not be written and is left out: %r",
+            self.path,
+            shown(str(item.values.get("method"))),
+            shown(str(item.values.get("url"))),
+            err,
+        )
+        if item.result is not None and not item.result.done():
+            item.result.set_exception(CaptureError(f"cannot store this flow: {err!r}"))
+        item.values, item.result = None, None
 
     def _failed(self, err: sqlite3.Error) -> None:
         """Log loudly (at first, then every LOG_FAILURE_SECONDS), fail the waiting callers, keep the flows."""
@@ -523,7 +571,7 @@ class CaptureWriter:
         columns = ("session_id", *FLOW_COLUMNS)
         cursor = connection.execute(
             f"INSERT INTO flows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [values[column] for column in columns],
+            [sql_text(values[column]) for column in columns],
         )
         flow_id = cursor.lastrowid
         assert flow_id is not None
@@ -545,17 +593,20 @@ class CaptureWriter:
         row = connection.execute(
             "SELECT id, protocol_versions FROM sessions WHERE host = ? AND ifnull(user, '') = ? "
             "AND ifnull(device_id, '') = ? AND ifnull(device_type, '') = ?",
-            (host, user or "", device_id or "", device_type or ""),
+            tuple(sql_text(value) for value in (host, user or "", device_id or "", device_type or "")),
         ).fetchone()
         if row is None:
             cursor = connection.execute(
                 "INSERT INTO sessions (host, user, device_id, device_type, protocol_versions, first_seen, "
                 "last_seen, flow_count, problem_count) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                (host, user, device_id, device_type, item.protocol_version or "", ts, ts, has_problem),
+                (
+                    *(sql_text(value) for value in (host, user, device_id, device_type)),
+                    sql_text(item.protocol_version or ""), ts, ts, has_problem,
+                ),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
-        session_id, protocol_versions = int(row[0]), str(row[1])
+        session_id, protocol_versions = int(row[0]), str(text_from_sql(row[1]))
         seen = [v for v in protocol_versions.split(",") if v]
         if item.protocol_version and item.protocol_version not in seen:
             seen.append(item.protocol_version)
@@ -563,7 +614,7 @@ class CaptureWriter:
             "UPDATE sessions SET protocol_versions = ?, first_seen = min(first_seen, ?), "
             "last_seen = max(last_seen, ?), flow_count = flow_count + 1, problem_count = problem_count + ? "
             "WHERE id = ?",
-            (",".join(seen), ts, ts, has_problem, session_id),
+            (sql_text(",".join(seen)), ts, ts, has_problem, session_id),
         )
         return session_id
 

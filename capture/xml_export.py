@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from eas.exchange import DecodedBody
+from eas.wiretext import shown
 
 from capture.model import FlowRecord
 
@@ -60,7 +61,7 @@ def export_xml(records: Iterable[FlowRecord]) -> str:
             "replay-of": row.replay_of,
         }
         attrs = "".join(
-            f" {name}={quoteattr(_XML_INVALID_CHARS.sub('', str(value)))}"
+            f" {name}={quoteattr(_XML_INVALID_CHARS.sub('', shown(str(value))))}"
             for name, value in attributes.items()
             if value is not None
         )
