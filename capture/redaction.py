@@ -1,25 +1,14 @@
-"""The one redaction of secrets in stored headers: Authorization, Proxy-Authorization, Cookie, Set-Cookie."""
+"""The one redaction of secrets in stored headers: Authorization (eas.auth's stored form), cookies, Set-Cookie."""
 
 from __future__ import annotations
 
-from eas.headers import STORED_REDACTED as REDACTED
-from eas.headers import basic_user
+from eas.auth import STORED_REDACTED as REDACTED
+from eas.auth import stored_authorization
 
 from capture.model import Headers
 
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
-
-
-def redact_authorization(value: str) -> str:
-    """`Basic alice:<redacted>` for Basic credentials, `<scheme> <redacted>` for any other scheme."""
-    scheme, _, credentials = value.strip().partition(" ")
-    if not credentials.strip():
-        return REDACTED
-    user = basic_user(value)  # the same reading of Basic credentials as the header explanations
-    if user is not None:
-        return f"{scheme} {user}:{REDACTED}"
-    return f"{scheme} {REDACTED}"
 
 
 def redact_cookies(value: str, *, set_cookie: bool) -> str:
@@ -45,7 +34,7 @@ def redact_headers(headers: Headers | None) -> Headers | None:
     for name, value in headers:
         lower = name.lower()
         if lower in CREDENTIAL_HEADERS:
-            value = redact_authorization(value)
+            value = stored_authorization(value)  # `Basic alice:<redacted>`: eas.auth owns the reading
         elif lower in COOKIE_HEADERS:
             value = redact_cookies(value, set_cookie=lower == "set-cookie")
         out.append((name, value))

@@ -26,9 +26,9 @@ from mitmproxy.test import tflow, tutils
 from capture.mitm import flow_from_record, flow_input_from_mitm
 from capture.model import CaptureError, FlowInput
 from capture.reader import CaptureReader, fts_query
-from capture.redaction import redact_authorization
 from capture.schema import SCHEMA_VERSION
 from capture.writer import CaptureWriter
+from eas.auth import stored_authorization
 
 ROOT = Path(__file__).resolve().parents[2]
 WBXML_TYPE = "application/vnd.ms-sync.wbxml"
@@ -370,7 +370,7 @@ def test_keep_credentials_stores_them_as_sent(tmp_path: Path) -> None:
     ],
 )
 def test_redact_authorization(value: str, shown: str) -> None:
-    assert redact_authorization(value) == shown
+    assert stored_authorization(value) == shown
 
 
 def test_bodies_over_the_limit_are_truncated_and_sizes_kept(tmp_path: Path) -> None:
