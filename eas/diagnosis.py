@@ -83,11 +83,9 @@ class Diagnoser:
         session = self._session(evidence.session)
         if evidence.missing:
             self._note_unchecked(evidence, session)
-        for rule in self._rules:
-            if rule.id in session.unchecked:
-                continue
+        for rule, state in session.active:
             session.rule = rule
-            session.states[rule.id].feed(evidence, session)
+            state.feed(evidence, session)
         session.rule = None
         # Folder names after the rules: a FolderSync names folders for the flows after it.
         apply_folder_changes(session.folder_names, evidence.facts)
@@ -97,11 +95,9 @@ class Diagnoser:
         """The evidence is complete: run the checks only the end can prove; return the findings they add."""
         changed: list[Finding] = []
         for session in self._sessions.values():
-            for rule in self._rules:
-                if rule.id in session.unchecked:
-                    continue
+            for rule, state in session.active:
                 session.rule = rule
-                session.states[rule.id].finish(session)
+                state.finish(session)
             session.rule = None
             changed += self._take_changed(session)
         return changed
@@ -129,6 +125,7 @@ class Diagnoser:
         if session is None:
             session = SessionState(key=key, order=len(self._sessions))
             session.states = {rule.id: rule.state() for rule in self._rules}
+            session.active = [(rule, session.states[rule.id]) for rule in self._rules]
             self._sessions[key] = session
         return session
 
@@ -140,6 +137,7 @@ class Diagnoser:
                 key: tuple[str, Hashable] = (rule.id, "unchecked")
                 session.findings[key] = unchecked(rule, lacking, session.key, evidence.flow_id)
                 session.changed.append(key)
+                session.active = [(active, state) for active, state in session.active if active.id != rule.id]
 
     @staticmethod
     def _take_changed(session: SessionState) -> list[Finding]:

@@ -173,6 +173,7 @@ class SessionState:
     order: int
     folder_names: dict[str, str] = field(default_factory=dict)
     states: dict[str, RuleState] = field(default_factory=dict)
+    active: list[tuple[Rule, RuleState]] = field(default_factory=list)  # the rules still checked, with states
     findings: dict[tuple[str, Hashable], Finding] = field(default_factory=dict)
     changed: list[tuple[str, Hashable]] = field(default_factory=list)
     unchecked: set[str] = field(default_factory=set)

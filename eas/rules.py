@@ -273,7 +273,7 @@ class ProvisioningLoop(RuleState):
                 "only that gives it the key the server accepts. Check the device's policy support.",
             )
             self.unacknowledged = None
-        demand = facts.http_status == 449 or any(code in _PROVISION_CODES for code in facts.status_codes())
+        demand = facts.http_status == 449 or not _PROVISION_CODES.isdisjoint(facts.status_set)
         if not demand:
             if facts.http_status is not None and 200 <= facts.http_status < 300:
                 self.demands = FlowList()
@@ -361,8 +361,9 @@ class RedirectLoop(RuleState):
                         "After a 451 with X-MS-Location the client must use that URL for every later request "
                         "(MS-ASHTTP); reconfigure the account with the new server, or run Autodiscover.",
                     )
-            if facts.http_status is not None and 200 <= facts.http_status < 300:
-                self.redirects, self.location, self.later = FlowList(), None, 0
+            elif facts.http_status is not None and 200 <= facts.http_status < 300:
+                # A success ends a run of 451s without a location; a location, once given, is for good.
+                self.redirects = FlowList()
             return
         self.redirects.add(evidence.flow_id)
         location = facts.redirect_location
@@ -504,8 +505,8 @@ class AuthFailures(RuleState):
                 "Change the password before it expires, then update it on the device.",
                 severity="info",
             )
-        for code in facts.status_codes():
-            if code in _ACCOUNT_CODES and code not in self.codes_seen:
+        for code in sorted(facts.status_set.intersection(_ACCOUNT_CODES)):
+            if code not in self.codes_seen:
                 self.codes_seen.add(code)
                 session.report(
                     ("status", code),
@@ -613,7 +614,8 @@ class VersionNotOffered(RuleState):
         if version and offered and version not in offered and facts.command != "Options":
             if version not in self.reported:
                 self.reported.add(version)
-                refused = facts.http_status is None or facts.http_status >= 400
+                # Servers refuse an unknown version with 400 or 501 (or Status 138, reported below).
+                refused = facts.http_status in (400, 501)
                 answer = "the server refused it" if refused else "the server answered it anyway"
                 session.report(
                     ("version", version),
@@ -626,7 +628,7 @@ class VersionNotOffered(RuleState):
                     # failure; a refusal is the failure.
                     severity="error" if refused else "info",
                 )
-        if 138 in facts.status_codes() and "status-138" not in self.reported:
+        if 138 in facts.status_set and "status-138" not in self.reported:
             self.reported.add("status-138")
             session.report(
                 "status-138",
@@ -734,7 +736,7 @@ class RequestTooLarge(RuleState):
     def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
         facts = evidence.facts
         command = facts.command or "request"
-        codes = [code for code in facts.status_codes() if code in _SIZE_CODES]
+        codes = sorted(facts.status_set.intersection(_SIZE_CODES))
         if facts.http_status != 413 and not codes:
             if facts.http_status is not None and 200 <= facts.http_status < 300 and facts.request_size:
                 self.largest_accepted[command] = max(self.largest_accepted.get(command, 0), facts.request_size)
@@ -762,7 +764,7 @@ class ServerErrors(RuleState):
         facts = evidence.facts
         throttling = facts.http_status == 503 and (facts.retry_after is not None or facts.throttle)
         server_http = facts.http_status in _SERVER_ERROR_HTTP and not throttling
-        codes = [code for code in facts.status_codes() if code in _SERVER_ERROR_CODES]
+        codes = sorted(facts.status_set & _SERVER_ERROR_CODES)
         if not server_http and not codes:
             return
         command = facts.command or "request"
