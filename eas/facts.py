@@ -184,7 +184,7 @@ class FlowFacts:
         data: dict[str, Any] = {"v": FACTS_VERSION}
         for name in _FACT_FIELDS:
             value = getattr(self, name)
-            if value is None or value == () or value is False:
+            if value == _FACT_DEFAULTS[name]:
                 continue
             if name == "statuses":
                 data[name] = [[path, code] for path, code in value]
@@ -227,8 +227,12 @@ class FlowFacts:
 
 _FACT_FIELDS = tuple(f.name for f in fields(FlowFacts) if f.init and f.name != "extra")
 _FACT_FIELD_SET = frozenset(_FACT_FIELDS)
+# A field at its default is left out of the JSON (and comes back as the default): compare with the default
+# itself, since False and None differ (GetChanges 0 is not an absent GetChanges).
+_FACT_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(FlowFacts) if f.name in _FACT_FIELD_SET}
 _STEP_FIELDS = tuple(f.name for f in fields(CollectionStep))
 _STEP_FIELD_SET = frozenset(_STEP_FIELDS)
+_STEP_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(CollectionStep)}
 _CHANGE_FIELDS = tuple(f.name for f in fields(FolderChange))
 _STEP_ID_TUPLES = frozenset(
     {"client_ids_added", "server_ids_changed", "server_ids_added", "server_ids_updated", "server_ids_assigned",
@@ -240,7 +244,7 @@ def _step_json(step: CollectionStep) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in _STEP_FIELDS:
         value = getattr(step, name)
-        if value is None or value == () or value is False:
+        if value == _STEP_DEFAULTS[name]:
             continue
         if name == "item_statuses":
             data[name] = [list(entry) for entry in value]
