@@ -17,6 +17,9 @@ EVIDENCE_PARTS = frozenset({"request_body", "response_body", "request_headers", 
 # A finding lists the flows it rests on; a loop of thousands of flows keeps its first and its latest ones (the
 # summary gives the count), so a finding stays small however long the loop runs.
 MAX_FLOWS_KEPT = 100
+# After an answer that tells the client to act (Status 12, Ping 7, a 451), one request may already have been on
+# its way: the second one proves the client did not act on it.
+IGNORED_AFTER = 2
 
 
 class SessionKey(NamedTuple):
@@ -210,6 +213,18 @@ class SessionState:
             device_type=self.key.device_type,
         )
         self.changed.append(key)
+
+def transport_failed(facts: FlowFacts) -> bool:
+    """No (complete) response: a transport error, or no HTTP status at all."""
+    return facts.transport_error is not None or facts.http_status is None
+
+
+def top_status(facts: FlowFacts) -> int | None:
+    """The command's own top-level Status (FolderSync/Status, Ping/Status), not a nested one."""
+    if facts.statuses and facts.statuses[0][0].count("/") == 1:
+        return facts.statuses[0][1]
+    return None
+
 
 def plural(count: int, noun: str) -> str:
     """"1 time", "3 times"."""

@@ -1,25 +1,24 @@
-"""The diagnosis rules: what goes wrong across a device session's flows, each rule with its spec section (RULES)."""
+"""Diagnosis rules about requests and answers: provisioning, redirects, throttling, auth, Ping, versions, errors."""
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import deque
 from urllib.parse import urlsplit
 
-from .evidence import FlowEvidence, FlowList, Rule, RuleState, SessionState, id_list, plural
-from .facts import CollectionStep, FlowFacts
+from ..evidence import (
+    IGNORED_AFTER,
+    FlowEvidence,
+    FlowList,
+    RuleState,
+    SessionState,
+    plural,
+    top_status,
+    transport_failed,
+)
 
 # ----------------------------------------------------------------------------------------------------------------
 # Thresholds, each with the reason for its value.
 
-# Three resets of one collection: one can follow a FolderSync 0 (some servers then forget every key) and one a
-# Status 3; a third is churn nothing in the protocol asks for.
-RESET_CHURN_MIN = 3
-# A client replays only recent keys; older ones are forgotten so that memory stays bounded per collection.
-REPLAY_KEYS_KEPT = 32
-# After a Status 12 / Ping 7 (or a 451), one request may already have been on its way: the second one proves the
-# client did not act on the answer.
-IGNORED_AFTER = 2
 # Three demands to provision (449 / 142-144) with no successful command between them: one demand starts the
 # Provision, a second can come from a policy refresh (143); a third is a loop.
 PROVISION_LOOP_MIN = 3
@@ -35,16 +34,8 @@ RETRY_TOLERANCE_SECONDS = 1.0
 AUTH_FAILURES_MIN = 3
 # Pings that end in a transport error or a gateway error before their heartbeat: three in a row, not one bad link.
 PING_EARLY_MIN = 3
-# MS-ASCMD 2.2.3 WindowSize: 100 is what the server uses without WindowSize; larger responses are the ones the
-# spec warns "are more susceptible to communication errors"; above 512 the server reads 512.
-WINDOW_SIZE_DEFAULT = 100
-WINDOW_SIZE_MAX = 512
-WINDOW_FAILURES_MIN = 2
 # Three server errors on the same command: one or two can be a passing fault.
 SERVER_ERRORS_MIN = 3
-# ServerIds tracked per collection for duplicate Adds; a larger folder stops adding (no false duplicates, only
-# missed ones).
-MAX_TRACKED_ITEMS = 200_000
 
 # MS-ASCMD 2.2.2 Common Status Codes that name the cause.
 _PROVISION_CODES = frozenset({142, 143, 144})  # not provisioned, policy refresh, invalid policy key
@@ -58,190 +49,6 @@ _SERVER_ERROR_HTTP = frozenset({500, 502, 503, 504, 507})
 # HTTP codes that refuse the user or device: 401, 403 (MS-ASHTTP 2.2.2.1.1); 456 and 457 are not MS-ASHTTP's but
 # are what some servers answer for a blocked account or device.
 _AUTH_HTTP = frozenset({401, 403, 456, 457})
-# Commands that need the folder hierarchy to be current.
-_HIERARCHY_COMMANDS = frozenset({"Sync", "Ping", "GetItemEstimate", "MoveItems", "ItemOperations"})
-
-
-def _failed_transport(facts: FlowFacts) -> bool:
-    return facts.transport_error is not None or facts.http_status is None
-
-
-def _top_status(facts: FlowFacts) -> int | None:
-    """The command's own top-level Status (FolderSync/Status, Ping/Status), not a nested one."""
-    if facts.statuses and facts.statuses[0][0].count("/") == 1:
-        return facts.statuses[0][1]
-    return None
-
-
-def _sync_steps(facts: FlowFacts) -> tuple[CollectionStep, ...]:
-    return facts.collections if facts.command == "Sync" else ()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Sync keys (MS-ASCMD 2.2.3 SyncKey (Sync), SyncKey (FolderSync); Status (Sync) 3, Status (FolderSync) 9)
-
-_HIERARCHY = ""  # the episode key of the FolderSync chain
-
-
-@dataclass
-class _BadKey:
-    key: str | None
-    flows: FlowList
-    repeats: int = 0
-
-
-class SyncKeyInvalidLoop(RuleState):
-    """Status 3 (FolderSync 9) and the client sends a non-zero key again instead of starting over at 0."""
-
-    def __init__(self) -> None:
-        self.bad: dict[str, _BadKey] = {}
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        facts = evidence.facts
-        if facts.command == "FolderSync":
-            self._step(evidence, session, _HIERARCHY, facts.folder_sync_key_request, _top_status(facts), 9)
-        for step in _sync_steps(facts):
-            self._step(evidence, session, step.collection_id, step.request_sync_key, step.status, 3)
-
-    def _step(self, evidence: FlowEvidence, session: SessionState, collection_id: str, sent: str | None,
-              status: int | None, invalid: int) -> None:
-        episode = self.bad.get(collection_id)
-        if episode is not None and sent is not None:
-            if sent == "0":
-                del self.bad[collection_id]
-                episode = None
-            else:
-                episode.repeats += 1
-                episode.flows.add(evidence.flow_id)
-                what = "the folder hierarchy" if collection_id == _HIERARCHY else session.name(collection_id)
-                session.report(
-                    (collection_id, episode.flows.head[0]),
-                    episode.flows,
-                    f"{what}: the server refused SyncKey {episode.key} (Status {invalid}) and the client sent a "
-                    f"non-zero SyncKey again {plural(episode.repeats, 'time')} instead of starting over at 0.",
-                    "After this status the client must drop its state for the collection and send SyncKey 0 (then "
-                    "add back what it had not synced); a client that keeps its key never recovers. Remove and add "
-                    "the account on the device, and report the client's behaviour to its vendor.",
-                )
-                if status != invalid:
-                    del self.bad[collection_id]
-        if status == invalid and collection_id not in self.bad and sent != "0":
-            self.bad[collection_id] = _BadKey(sent, FlowList((evidence.flow_id,)))
-
-
-@dataclass
-class _CollectionHistory:
-    synced: bool = False
-    resets: FlowList = field(default_factory=FlowList)
-
-
-class SyncKeyResetChurn(RuleState):
-    """The same collection goes back to SyncKey 0 again and again (full resynchronizations)."""
-
-    def __init__(self) -> None:
-        self.collections: dict[str, _CollectionHistory] = {}
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        for step in _sync_steps(evidence.facts):
-            history = self.collections.setdefault(step.collection_id, _CollectionHistory())
-            if step.request_sync_key == "0" and history.synced:
-                history.resets.add(evidence.flow_id)
-                count = len(history.resets)
-                if count >= RESET_CHURN_MIN:
-                    session.report(
-                        step.collection_id,
-                        history.resets,
-                        f"{session.name(step.collection_id)} went back to SyncKey 0 {plural(count, 'time')} after "
-                        "it had synchronized: each time the whole folder is downloaded again.",
-                        "Look at what comes before each reset: a Status 3 (the server lost or refused the key), a "
-                        "FolderSync 0, or the client dropping its state by itself (a client bug or a "
-                        "storage-constrained device).",
-                    )
-            if (step.request_sync_key not in (None, "0")) or (
-                step.response_sync_key not in (None, "0") and step.status in (None, 1)
-            ):
-                history.synced = True
-
-
-class SyncKeyReplayed(RuleState):
-    """A (collection, SyncKey) the server already answered with a newer key is sent again."""
-
-    def __init__(self) -> None:
-        self.collections: dict[str, OrderedDict[str, tuple[int, tuple[str, ...], str]]] = {}
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        for step in _sync_steps(evidence.facts):
-            sent = step.request_sync_key
-            advanced = self.collections.setdefault(step.collection_id, OrderedDict())
-            if sent not in (None, "0") and sent in advanced:
-                flow_id, suspects, answered = advanced[sent]
-                if flow_id != evidence.flow_id:
-                    suspect_text = f" Items in that response: {id_list(suspects)}." if suspects else ""
-                    session.report(
-                        (step.collection_id, sent),
-                        (flow_id, evidence.flow_id),
-                        f"{session.name(step.collection_id)}: the client sent SyncKey {sent} again after the server "
-                        f"had answered it with {answered} in flow {flow_id}: it did not accept that response."
-                        + suspect_text,
-                        "The client (or something between it and the server) dropped the response; when the "
-                        "response carried items, one of them is likely what the client cannot store: look at "
-                        "those items.",
-                    )
-            answered_key = step.response_sync_key
-            if sent is not None and answered_key is not None and answered_key != sent and step.status in (None, 1):
-                suspects = step.server_ids_added + step.server_ids_updated + step.server_ids_deleted
-                advanced[sent] = (evidence.flow_id, suspects, answered_key)
-                advanced.move_to_end(sent)
-                if len(advanced) > REPLAY_KEYS_KEPT:
-                    advanced.popitem(last=False)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Folder hierarchy (MS-ASCMD 2.2.3.177.17 Status (Sync) 12, 2.2.3.177.11 Status (Ping) 7)
-
-
-class FolderSyncRequiredIgnored(RuleState):
-    """The server asked for a FolderSync and the client carries on without one."""
-
-    def __init__(self) -> None:
-        self.pending: FlowList | None = None
-        self.cause = ""
-        self.later = 0
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        facts = evidence.facts
-        if facts.command == "FolderSync":
-            self.pending = None
-            return
-        if self.pending is not None and facts.command in _HIERARCHY_COMMANDS:
-            self.later += 1
-            self.pending.add(evidence.flow_id)
-            if self.later >= IGNORED_AFTER:
-                session.report(
-                    self.pending.head[0],
-                    self.pending,
-                    f"{self.cause}, and the client sent {plural(self.later, 'more request')} without a FolderSync.",
-                    "The client must send FolderSync when told the hierarchy changed; until it does, folders that "
-                    "moved or were deleted keep failing.",
-                )
-        cause = self._cause(facts, session)
-        if cause is not None and self.pending is None:
-            self.pending = FlowList((evidence.flow_id,))
-            self.cause = cause
-            self.later = 0
-
-    @staticmethod
-    def _cause(facts: FlowFacts, session: SessionState) -> str | None:
-        if facts.command == "Ping" and _top_status(facts) == 7:
-            return "The server answered a Ping with Status 7 (folder hierarchy changed)"
-        if facts.command == "Sync":
-            stale = [step.collection_id for step in facts.collections if step.status == 12]
-            if stale:
-                names = ", ".join(session.name(collection_id) for collection_id in stale)
-                return f"The server answered Sync of {names} with Status 12 (folder hierarchy changed)"
-            if _top_status(facts) == 12:
-                return "The server answered a Sync with Status 12 (folder hierarchy changed)"
-        return None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -317,7 +124,7 @@ class ProvisioningLoop(RuleState):
                 self.unacknowledged = evidence.flow_id
         elif facts.provision_phase == 2:
             self.unacknowledged = None
-            if facts.provision_response_policy_key and _top_status(facts) in (None, 1):
+            if facts.provision_response_policy_key and top_status(facts) in (None, 1):
                 self.final_key = facts.provision_response_policy_key
 
 
@@ -550,7 +357,7 @@ class PingHeartbeatOutOfRange(RuleState):
             return
         if facts.ping_heartbeat_requested is not None:
             self.heartbeat = facts.ping_heartbeat_requested
-        status = _top_status(facts)
+        status = top_status(facts)
         self._early(evidence, session, status)
         if status != 5:
             if status is not None:
@@ -576,7 +383,7 @@ class PingHeartbeatOutOfRange(RuleState):
 
     def _early(self, evidence: FlowEvidence, session: SessionState, status: int | None) -> None:
         facts = evidence.facts
-        broken = _failed_transport(facts) or facts.http_status in (502, 504)
+        broken = transport_failed(facts) or facts.http_status in (502, 504)
         if broken and self.heartbeat is not None and evidence.duration is not None:
             broken = evidence.duration < self.heartbeat
         if not broken:
@@ -641,90 +448,7 @@ class VersionNotOffered(RuleState):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Windows and sizes (MS-ASCMD 2.2.3 MoreAvailable, WindowSize; MS-ASHTTP 413; MS-ASCMD 2.2.2 115, 122)
-
-
-class MoreAvailableNotFollowed(RuleState):
-    """The server said MoreAvailable and the client never asked for the rest."""
-
-    def __init__(self) -> None:
-        self.pending: dict[str, tuple[int, str]] = {}
-        self.later: dict[str, int] = {}
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        facts = evidence.facts
-        synced = set()
-        for step in _sync_steps(facts):
-            synced.add(step.collection_id)
-            self.pending.pop(step.collection_id, None)
-            if step.more_available and step.response_sync_key:
-                self.pending[step.collection_id] = (evidence.flow_id, step.response_sync_key)
-                self.later[step.collection_id] = 0
-        for collection_id in self.pending.keys() - synced:
-            self.later[collection_id] += 1
-        if facts.command == "Ping":
-            for collection_id in list(self.pending):
-                if collection_id not in synced:
-                    self._report(collection_id, evidence.flow_id, session, "went on to Ping")
-
-    def finish(self, session: SessionState) -> None:
-        for collection_id in list(self.pending):
-            if self.later[collection_id]:
-                self._report(collection_id, None, session, "never asked for the rest")
-
-    def _report(self, collection_id: str, flow_id: int | None, session: SessionState, what: str) -> None:
-        first, key = self.pending.pop(collection_id)
-        flows = (first,) if flow_id is None else (first, flow_id)
-        session.report(
-            (collection_id, first),
-            flows,
-            f"{session.name(collection_id)}: the server said more changes were waiting (MoreAvailable, SyncKey "
-            f"{key}) and the client {what}.",
-            "After MoreAvailable the client must Sync again with the new SyncKey until the server stops sending "
-            "MoreAvailable; otherwise the folder stays incomplete on the device.",
-        )
-
-
-class WindowTooLarge(RuleState):
-    """Syncs with a large WindowSize that keep failing; WindowSize above the 512 maximum."""
-
-    def __init__(self) -> None:
-        self.failures: dict[str, FlowList] = {}
-        self.above_max_reported = False
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        facts = evidence.facts
-        failed = _failed_transport(facts) or (facts.http_status is not None and facts.http_status >= 500)
-        for step in _sync_steps(facts):
-            window = step.window_size
-            if window is None:
-                continue
-            if window > WINDOW_SIZE_MAX and not self.above_max_reported:
-                self.above_max_reported = True
-                session.report(
-                    "above-max",
-                    (evidence.flow_id,),
-                    f"{session.name(step.collection_id)}: the client asked for WindowSize {window}; the maximum is "
-                    f"{WINDOW_SIZE_MAX}, and the server reads anything above it as {WINDOW_SIZE_MAX}.",
-                    "Harmless by itself, but a sign the client ignores the spec's limits.",
-                    severity="info",
-                )
-            if window <= WINDOW_SIZE_DEFAULT:
-                continue
-            if failed or step.status == 5:
-                flows = self.failures.setdefault(step.collection_id, FlowList())
-                flows.add(evidence.flow_id)
-                if len(flows) >= WINDOW_FAILURES_MIN:
-                    session.report(
-                        step.collection_id,
-                        flows,
-                        f"{session.name(step.collection_id)}: {plural(len(flows), 'Sync')} with WindowSize {window} "
-                        "failed (no answer, a server error or Status 5).",
-                        f"Large windows make large responses, which fail more on slow or flaky links and on busy "
-                        f"servers: lower WindowSize (the default is {WINDOW_SIZE_DEFAULT}).",
-                    )
-            elif step.status == 1:
-                self.failures.pop(step.collection_id, None)
+# Sizes and server errors (MS-ASHTTP 413, 5xx; MS-ASCMD 2.2.2 110, 111, 115, 122)
 
 
 class RequestTooLarge(RuleState):
@@ -779,107 +503,3 @@ class ServerErrors(RuleState):
                 "Repeated server errors on one command point at the server or at one item it cannot handle: "
                 "read the server's log at these times; a client should back off rather than retry at once.",
             )
-
-
-class DuplicateItems(RuleState):
-    """The client adds the same ClientId twice, or the server adds an item the client already has."""
-
-    def __init__(self) -> None:
-        self.client_ids: dict[str, dict[str, str | None]] = {}
-        self.server_ids: dict[str, set[str]] = {}
-        self.answered: dict[str, set[str]] = {}
-        self.duplicates: dict[str, tuple[FlowList, list[str]]] = {}
-
-    def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
-        for step in _sync_steps(evidence.facts):
-            collection_id = step.collection_id
-            sent = step.request_sync_key
-            if sent == "0":
-                self.client_ids.pop(collection_id, None)
-                self.server_ids.pop(collection_id, None)
-                self.answered.pop(collection_id, None)
-            clients = self.client_ids.setdefault(collection_id, {})
-            known = self.server_ids.setdefault(collection_id, set())
-            answered = self.answered.setdefault(collection_id, set())
-            replay = sent is not None and sent in answered  # a resent request gets the same answer again
-            found = [f"ClientId {client_id}" for client_id in step.client_ids_added
-                     if client_id in clients and clients[client_id] != sent]
-            if not replay:
-                found += [f"ServerId {server_id}" for server_id in step.server_ids_added if server_id in known]
-            if found:
-                flows, items = self.duplicates.setdefault(collection_id, (FlowList(), []))
-                flows.add(evidence.flow_id)
-                items.extend(found)
-                session.report(
-                    collection_id,
-                    flows,
-                    f"{session.name(collection_id)}: the same item was added twice ({id_list(items)}).",
-                    "A ClientId added again means the client resent an Add it had already synced (duplicate items "
-                    "on the server); a ServerId added again means the server sends an item the device already has "
-                    "(duplicates on the device). Compare the two Adds.",
-                )
-            for client_id in step.client_ids_added:
-                clients.setdefault(client_id, sent)
-            if len(known) < MAX_TRACKED_ITEMS:
-                known.update(step.server_ids_added)
-                known.update(step.server_ids_assigned)
-            known.difference_update(step.server_ids_deleted)
-            if sent is not None and step.response_sync_key not in (None, sent):
-                answered.add(sent)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The rule table. Ids are part of the interface (CLI --json, the viewer, mitmproxy metadata).
-
-_BODIES = frozenset({"request_body", "response_body"})
-
-RULES: tuple[Rule, ...] = (
-    Rule("sync-key-invalid-loop", "error",
-         "MS-ASCMD 2.2.3.177.17 Status (Sync) 3; 2.2.3.177.5 Status (FolderSync) 9",
-         "Status 3 (FolderSync 9) and the client sends a non-zero SyncKey again", _BODIES, SyncKeyInvalidLoop),
-    Rule("sync-key-reset-churn", "warning", "MS-ASCMD 2.2.3 SyncKey (Sync); 2.2.3.177.17 Status (Sync) 3",
-         "the same collection goes back to SyncKey 0 several times", frozenset({"request_body"}), SyncKeyResetChurn),
-    Rule("sync-key-replayed", "warning", "MS-ASCMD 2.2.3 SyncKey (Sync)",
-         "a SyncKey the server already advanced is sent again; the items of that response are suspects",
-         _BODIES, SyncKeyReplayed),
-    Rule("folder-sync-required-ignored", "error",
-         "MS-ASCMD 2.2.3.177.17 Status (Sync) 12; 2.2.3.177.11 Status (Ping) 7",
-         "Sync Status 12 or Ping Status 7 and no FolderSync follows", frozenset({"response_body"}),
-         FolderSyncRequiredIgnored),
-    Rule("provisioning-loop", "error",
-         "MS-ASPROV 3.1.5.1; MS-ASHTTP 2.2.2.1.1 (449); MS-ASCMD 2.2.2 (142-144); MS-ASPROV 2.2.2.53 RemoteWipe",
-         "repeated 449 / Status 142-144, a policy never acknowledged, a stale policy key, a remote wipe",
-         frozenset({"request_body", "response_body", "request_headers"}), ProvisioningLoop),
-    Rule("redirect-loop", "error", "MS-ASHTTP 2.2.2.1.1, 2.2.2.1.1.2, 2.2.2.1.1.4 (451, X-MS-Location)",
-         "451 pointing at the same server, or not followed", frozenset({"response_headers"}), RedirectLoop),
-    Rule("throttled", "warning", "MS-ASHTTP 2.2.2.1.1.3 (503); 2.2.2.1.2 (Retry-After, X-MS-ASThrottle)",
-         "503 with Retry-After or X-MS-ASThrottle; bursts of more than 60 requests a minute",
-         frozenset({"response_headers"}), Throttled),
-    Rule("retry-too-early", "warning", "MS-ASHTTP 2.2.2.1.1.3 (503); RFC 9110 10.2.3 Retry-After",
-         "requests again before Retry-After has passed", frozenset({"response_headers"}), RetryTooEarly),
-    Rule("auth-failures", "error",
-         "MS-ASHTTP 2.2.2.1.1, 2.2.2.1.1.2 (401, 403); MS-ASCMD 2.2.2 (126, 129, 177); MS-ASHTTP 2.2.2.1.2 "
-         "(X-MS-Credentials-Expire)",
-         "repeated 401/403, Status 126/129/177, an expiring password", frozenset({"response_body"}), AuthFailures),
-    Rule("ping-heartbeat-out-of-range", "warning",
-         "MS-ASCMD 2.2.3.177.11 Status (Ping) 5; 2.2.3 HeartbeatInterval (Ping)",
-         "Ping Status 5 with the server's limit; Pings that end before their heartbeat", _BODIES,
-         PingHeartbeatOutOfRange),
-    Rule("version-not-offered", "error", "MS-ASHTTP 2.2.3 (MS-ASProtocolVersions); MS-ASCMD 2.2.2 (138)",
-         "a protocol version the server did not offer; Status 138",
-         frozenset({"request_headers", "response_headers"}), VersionNotOffered),
-    Rule("more-available-not-followed", "warning", "MS-ASCMD 2.2.3 MoreAvailable; 2.2.3 WindowSize",
-         "MoreAvailable and the rest never fetched", _BODIES, MoreAvailableNotFollowed),
-    Rule("window-too-large", "warning", "MS-ASCMD 2.2.3 WindowSize",
-         "Syncs with a large WindowSize that keep failing; WindowSize above 512", frozenset({"request_body"}),
-         WindowTooLarge),
-    Rule("request-too-large", "error", "MS-ASHTTP 2.2.2.1.1 (413); MS-ASCMD 2.2.2 (115, 122)",
-         "413 or Status 115/122, with the request's size", frozenset({"response_body"}), RequestTooLarge),
-    Rule("server-errors", "warning", "MS-ASHTTP 2.2.2.1.1 (5xx); MS-ASCMD 2.2.2 (110, 111)",
-         "repeated 5xx or Status 110/111 on the same command", frozenset({"response_body"}), ServerErrors),
-    Rule("duplicate-items", "warning", "MS-ASCMD 2.2.3 ClientId; 2.2.3 ServerId; 2.2.3 Add (Sync)",
-         "the same ClientId added twice, or an Add for a ServerId the client already has", _BODIES,
-         DuplicateItems),
-)
-
-RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in RULES)
