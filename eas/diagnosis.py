@@ -77,10 +77,14 @@ class Diagnoser:
     def __init__(self, rules: Sequence[Rule] = RULES) -> None:
         self._rules = tuple(rules)
         self._sessions: dict[SessionKey, SessionState] = {}
+        self._offered_by_host: dict[str | None, tuple[str, ...]] = {}
 
     def feed(self, evidence: FlowEvidence) -> list[Finding]:
         """Take one flow; return the findings it completes or extends (each in its latest form)."""
         session = self._session(evidence.session)
+        if evidence.facts.offered_versions:
+            self._offered_by_host[evidence.host] = evidence.facts.offered_versions
+        session.host_offered_versions = self._offered_by_host.get(evidence.host, ())
         if evidence.missing:
             self._note_unchecked(evidence, session)
         for rule, state in session.active:

@@ -181,6 +181,8 @@ class SessionState:
     changed: list[tuple[str, Hashable]] = field(default_factory=list)
     unchecked: set[str] = field(default_factory=set)
     rule: Rule | None = None  # the rule being fed, so that `report` knows whose finding it is
+    # The versions the server offered to anyone (an OPTIONS answer often carries no user or device).
+    host_offered_versions: tuple[str, ...] = ()
 
     def name(self, collection_id: str) -> str:
         """A collection as people know it: its folder name with the id ("INBOX (2)"), or "collection ID"."""

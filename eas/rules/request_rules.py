@@ -416,7 +416,7 @@ class VersionNotOffered(RuleState):
 
     def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
         facts = evidence.facts
-        offered = facts.offered_versions or self.offered
+        offered = facts.offered_versions or self.offered or session.host_offered_versions
         version = facts.protocol_version
         if version and offered and version not in offered and facts.command != "Options":
             if version not in self.reported:

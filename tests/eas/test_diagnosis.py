@@ -311,6 +311,14 @@ def test_version_not_offered() -> None:
     assert "138" in refused.summary
 
 
+def test_options_without_a_device_offers_for_its_server() -> None:
+    options = FlowEvidence(1, 1.0, None, None, None, HOST, plain("Options", offered_versions=("14.0", "14.1")))
+    (finding,) = only(diagnose([options, ev(2, plain("Sync", 400, protocol_version="16.1"))]), "version-not-offered")
+    assert finding.device_id == "DEV1" and finding.flows == (2,)
+    elsewhere = ev(2, plain("Sync", 400, protocol_version="16.1"), host="other.example.com")
+    assert only(diagnose([options, elsewhere]), "version-not-offered") == []
+
+
 def test_offered_version_is_quiet() -> None:
     options = plain("Options", offered_versions=("14.0", "14.1"))
     assert only(diagnose([ev(1, options), ev(2, plain("Sync", protocol_version="14.1"))]), "version-not-offered") == []
