@@ -49,6 +49,8 @@ _SERVER_ERROR_HTTP = frozenset({500, 502, 503, 504, 507})
 # HTTP codes that refuse the user or device: 401, 403 (MS-ASHTTP 2.2.2.1.1); 456 and 457 are not MS-ASHTTP's but
 # are what some servers answer for a blocked account or device.
 _AUTH_HTTP = frozenset({401, 403, 456, 457})
+# Requests a device sends before it has a policy (MS-ASPROV 3.1.5.1: the policy is needed for the commands).
+_NO_POLICY_NEEDED = frozenset({"Options", "Autodiscover", None})
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -70,7 +72,7 @@ class ProvisioningLoop(RuleState):
         if facts.command == "Provision":
             self._provision(evidence, session)
             return
-        if self.unacknowledged is not None:
+        if self.unacknowledged is not None and facts.command not in _NO_POLICY_NEEDED:
             session.report(
                 ("unacknowledged", self.unacknowledged),
                 (self.unacknowledged, flow_id),
@@ -155,22 +157,23 @@ class RedirectLoop(RuleState):
 
     def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
         facts = evidence.facts
+        if self.location is not None:
+            # Every later request of this session went to the old server, a 451 again included.
+            self.later += 1
+            self.redirects.add(evidence.flow_id)
+            if self.later >= IGNORED_AFTER:
+                session.report(
+                    ("ignored", self.redirects.head[0]),
+                    self.redirects,
+                    f"The server redirected the device to {self.location} (HTTP 451), and the client sent "
+                    f"{plural(self.later, 'more request')} to {evidence.host} anyway.",
+                    "After a 451 with X-MS-Location the client must use that URL for every later request "
+                    "(MS-ASHTTP); reconfigure the account with the new server, or run Autodiscover.",
+                )
+            return
         if facts.http_status != 451:
-            if self.location is not None:
-                self.later += 1
-                self.redirects.add(evidence.flow_id)
-                if self.later >= IGNORED_AFTER:
-                    session.report(
-                        ("ignored", self.redirects.head[0]),
-                        self.redirects,
-                        f"The server redirected the device to {self.location} (HTTP 451), and the client sent "
-                        f"{plural(self.later, 'more request')} to {evidence.host} anyway.",
-                        "After a 451 with X-MS-Location the client must use that URL for every later request "
-                        "(MS-ASHTTP); reconfigure the account with the new server, or run Autodiscover.",
-                    )
-            elif facts.http_status is not None and 200 <= facts.http_status < 300:
-                # A success ends a run of 451s without a location; a location, once given, is for good.
-                self.redirects = FlowList()
+            if facts.http_status is not None and 200 <= facts.http_status < 300:
+                self.redirects = FlowList()  # a success ends a run of 451s without a location
             return
         self.redirects.add(evidence.flow_id)
         location = facts.redirect_location
@@ -186,7 +189,6 @@ class RedirectLoop(RuleState):
             return
         if location:
             self.location = location
-            self.later = 0
         elif len(self.redirects) >= REDIRECT_LOOP_MIN:
             session.report(
                 ("repeated", self.redirects.head[0]),

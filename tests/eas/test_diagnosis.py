@@ -210,6 +210,8 @@ def test_451_ignored_and_451_followed() -> None:
     (finding,) = only(diagnose([ev(1, moved), ev(2, plain("Sync")), ev(3, plain("Ping"))]), "redirect-loop")
     assert finding.flows == (1, 2, 3)
     assert "new.example.com" in finding.summary
+    (again,) = only(diagnose([ev(1, moved), ev(2, moved), ev(3, moved)]), "redirect-loop")
+    assert again.flows == (1, 2, 3)
     followed = [ev(1, moved), ev(2, plain("Sync"), host="new.example.com"), ev(3, plain("Ping"), host="new.example.com")]
     assert only(diagnose(followed), "redirect-loop") == []
 
