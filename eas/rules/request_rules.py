@@ -220,7 +220,10 @@ class Throttled(RuleState):
                 self.throttled = FlowList()
             self.throttled.add(evidence.flow_id)
             reason = f" ({facts.throttle})" if facts.throttle else ""
-            wait = f"; Retry-After {facts.retry_after}" if facts.retry_after else ""
+            if facts.retry_after_seconds is not None:
+                wait = f"; it asked for a wait of {facts.retry_after_seconds} s (Retry-After)"
+            else:
+                wait = f"; Retry-After {facts.retry_after}" if facts.retry_after else ""
             session.report(
                 self.throttled.head[0],
                 self.throttled,
