@@ -87,7 +87,14 @@ class Diagnoser:
         session.host_offered_versions = self._offered_by_host.get(evidence.host, ())
         if evidence.missing:
             self._note_unchecked(evidence, session)
-        for rule, state in session.active:
+        session.flows_seen += 1
+        command = evidence.facts.command
+        reading = session.by_command.get(command)
+        if reading is None:
+            reading = [(rule, state) for rule, state in session.active
+                       if rule.commands is None or command in rule.commands]
+            session.by_command[command] = reading
+        for rule, state in reading:
             session.rule = rule
             state.feed(evidence, session)
         session.rule = None
@@ -142,6 +149,7 @@ class Diagnoser:
                 session.findings[key] = unchecked(rule, lacking, session.key, evidence.flow_id)
                 session.changed.append(key)
                 session.active = [(active, state) for active, state in session.active if active.id != rule.id]
+                session.by_command.clear()
 
     @staticmethod
     def _take_changed(session: SessionState) -> list[Finding]:

@@ -148,6 +148,7 @@ class Rule:
         detects: what it looks for, in one line.
         needs: the parts of a flow it reads (EVIDENCE_PARTS); without them it cannot check.
         state: makes the rule's per-session state (a RuleState).
+        commands: the commands whose flows it reads; None for every flow.
     """
 
     id: str
@@ -156,6 +157,7 @@ class Rule:
     detects: str
     needs: frozenset[str]
     state: type[RuleState]
+    commands: frozenset[str] | None = None
 
 
 class RuleState:
@@ -177,6 +179,8 @@ class SessionState:
     folder_names: dict[str, str] = field(default_factory=dict)
     states: dict[str, RuleState] = field(default_factory=dict)
     active: list[tuple[Rule, RuleState]] = field(default_factory=list)  # the rules still checked, with states
+    by_command: dict[str | None, list[tuple[Rule, RuleState]]] = field(default_factory=dict)  # `active` per command
+    flows_seen: int = 0
     findings: dict[tuple[str, Hashable], Finding] = field(default_factory=dict)
     changed: list[tuple[str, Hashable]] = field(default_factory=list)
     unchecked: set[str] = field(default_factory=set)

@@ -38,6 +38,12 @@ MAX_TRACKED_ITEMS = 200_000
 # Commands that need the folder hierarchy to be current.
 _HIERARCHY_COMMANDS = frozenset({"Sync", "Ping", "GetItemEstimate", "MoveItems", "ItemOperations"})
 
+# The flows each rule here reads (eas.evidence.Rule.commands).
+SYNC_COMMANDS = frozenset({"Sync"})
+SYNC_KEY_COMMANDS = frozenset({"Sync", "FolderSync"})
+HIERARCHY_RULE_COMMANDS = _HIERARCHY_COMMANDS | {"FolderSync"}
+MORE_AVAILABLE_COMMANDS = frozenset({"Sync", "Ping"})
+
 
 def _sync_steps(facts: FlowFacts) -> tuple[CollectionStep, ...]:
     return facts.collections if facts.command == "Sync" else ()
@@ -218,8 +224,8 @@ class MoreAvailableNotFollowed(RuleState):
     """The server said MoreAvailable and the client never asked for the rest."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, tuple[int, str]] = {}
-        self.later: dict[str, int] = {}
+        # collection id -> (the flow that said MoreAvailable, the key to continue with, session flows seen then)
+        self.pending: dict[str, tuple[int, str, int]] = {}
 
     def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
         facts = evidence.facts
@@ -228,22 +234,19 @@ class MoreAvailableNotFollowed(RuleState):
             synced.add(step.collection_id)
             self.pending.pop(step.collection_id, None)
             if step.more_available and step.response_sync_key:
-                self.pending[step.collection_id] = (evidence.flow_id, step.response_sync_key)
-                self.later[step.collection_id] = 0
-        for collection_id in self.pending.keys() - synced:
-            self.later[collection_id] += 1
+                self.pending[step.collection_id] = (evidence.flow_id, step.response_sync_key, session.flows_seen)
         if facts.command == "Ping":
             for collection_id in list(self.pending):
                 if collection_id not in synced:
                     self._report(collection_id, evidence.flow_id, session, "went on to Ping")
 
     def finish(self, session: SessionState) -> None:
-        for collection_id in list(self.pending):
-            if self.later[collection_id]:
+        for collection_id, (_, _, seen) in list(self.pending.items()):
+            if session.flows_seen > seen:  # the session went on after it
                 self._report(collection_id, None, session, "never asked for the rest")
 
     def _report(self, collection_id: str, flow_id: int | None, session: SessionState, what: str) -> None:
-        first, key = self.pending.pop(collection_id)
+        first, key, _ = self.pending.pop(collection_id)
         flows = (first,) if flow_id is None else (first, flow_id)
         session.report(
             (collection_id, first),

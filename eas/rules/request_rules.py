@@ -49,6 +49,8 @@ _SERVER_ERROR_HTTP = frozenset({500, 502, 503, 504, 507})
 # HTTP codes that refuse the user or device: 401, 403 (MS-ASHTTP 2.2.2.1.1); 456 and 457 are not MS-ASHTTP's but
 # are what some servers answer for a blocked account or device.
 _AUTH_HTTP = frozenset({401, 403, 456, 457})
+# The flows the Ping rule reads (eas.evidence.Rule.commands).
+PING_COMMANDS = frozenset({"Ping"})
 # Requests a device sends before it has a policy (MS-ASPROV 3.1.5.1: the policy is needed for the commands).
 _NO_POLICY_NEEDED = frozenset({"Options", "Autodiscover", None})
 
