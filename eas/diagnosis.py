@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
+from itertools import pairwise
 
 from .evidence import (
     EVIDENCE_PARTS,
@@ -168,7 +169,11 @@ def diagnose(evidence: Iterable[FlowEvidence], rules: Sequence[Rule] = RULES) ->
         flows already in time order and very many of them can feed a Diagnoser directly instead of holding them.
     """
     diagnoser = Diagnoser(rules)
-    for item in sorted(evidence, key=lambda flow: (flow.ts, flow.flow_id)):
+    flows = list(evidence)
+    # A capture reads its flows in time order already; sorting then only costs time (and a key per flow).
+    if not all((earlier.ts, earlier.flow_id) <= (later.ts, later.flow_id) for earlier, later in pairwise(flows)):
+        flows.sort(key=lambda flow: (flow.ts, flow.flow_id))
+    for item in flows:
         diagnoser.feed(item)
     diagnoser.finish()
     return diagnoser.findings()
