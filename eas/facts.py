@@ -310,23 +310,22 @@ def _local(element: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+# lxml matches children by "{*}local name" in C (iterchildren), faster than find() or testing tags in Python.
+
+
 def _children(element: Any, name: str) -> list[Any]:
-    return [child for child in element if _local(child) == name]
+    return list(element.iterchildren("{*}" + name))
 
 
 def _child(element: Any, name: str) -> Any:
-    for child in element:
-        if _local(child) == name:
-            return child
-    return None
+    return next(element.iterchildren("{*}" + name), None)
 
 
 def _text(element: Any, name: str) -> str | None:
-    child = _child(element, name)
-    if child is None:
+    child = next(element.iterchildren("{*}" + name), None)
+    if child is None or not child.text:
         return None
-    text = (child.text or "").strip()
-    return text or None
+    return str(child.text).strip() or None
 
 
 def _int(text: str | None) -> int | None:
@@ -559,12 +558,21 @@ def _first_policy(root: Any) -> Any:
     return _child(policies, "Policy") if policies is not None else None
 
 
-def _header(headers: Sequence[tuple[str, str]], *names: str) -> str | None:
-    wanted = {name.lower() for name in names}
-    for name, value in headers:
-        if name.lower() in wanted:
+def _header(headers: Mapping[str, str], *names: str) -> str | None:
+    """The first of `names` (lower case) that was sent, stripped."""
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
             return value.strip()
     return None
+
+
+def _by_name(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Header name (lower case) -> the first value sent under it."""
+    named: dict[str, str] = {}
+    for name, value in headers:
+        named.setdefault(name.lower(), value)
+    return named
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -619,12 +627,13 @@ def extract_facts(
     elif command == "Provision":
         _provision_facts(request_root, response_root, values)
 
-    retry_after = _header(response_headers, "Retry-After")
+    response_named = _by_name(response_headers)
+    retry_after = _header(response_named, "retry-after")
     throttle = "; ".join(
-        value for value in (_header(response_headers, "X-MS-ASThrottle"),
-                            _header(response_headers, "X-MS-ASThrottleReason")) if value
+        value for value in (_header(response_named, "x-ms-asthrottle"),
+                            _header(response_named, "x-ms-asthrottlereason")) if value
     )
-    authenticate = _header(response_headers, "WWW-Authenticate")
+    authenticate = _header(response_named, "www-authenticate")
     return FlowFacts(
         command=command,
         protocol_version=protocol_version,
@@ -632,17 +641,15 @@ def extract_facts(
         http_status=http_status,
         statuses=tuple(statuses),
         retry_after=retry_after,
-        retry_after_seconds=_retry_seconds(retry_after, _header(response_headers, "Date")),
+        retry_after_seconds=_retry_seconds(retry_after, _header(response_named, "date")),
         throttle=throttle or None,
-        redirect_location=_header(response_headers, "X-MS-Location"),
+        redirect_location=_header(response_named, "x-ms-location"),
         # MS-ASHTTP 2.2.2.1.2 spells them with hyphens; some servers drop them.
-        credentials_expire=_header(response_headers, "X-MS-Credentials-Expire", "X-MS-CredentialsExpire"),
-        credential_service_url=_header(
-            response_headers, "X-MS-Credential-Service-Url", "X-MS-CredentialServiceUrl"
-        ),
+        credentials_expire=_header(response_named, "x-ms-credentials-expire", "x-ms-credentialsexpire"),
+        credential_service_url=_header(response_named, "x-ms-credential-service-url", "x-ms-credentialserviceurl"),
         auth_scheme=authenticate.split(None, 1)[0] if authenticate else None,
-        offered_versions=_split(_header(response_headers, "MS-ASProtocolVersions")),
-        offered_commands=_split(_header(response_headers, "MS-ASProtocolCommands")) if method == "OPTIONS" else (),
+        offered_versions=_split(_header(response_named, "ms-asprotocolversions")),
+        offered_commands=_split(_header(response_named, "ms-asprotocolcommands")) if method == "OPTIONS" else (),
         request_size=request_size,
         response_size=response_size,
         **{name: value for name, value in values.items() if value is not None},
