@@ -161,6 +161,13 @@ class Diagnoser:
         return [session.findings[key] for key in keys]
 
 
+def _in_time_order(flows: Sequence[FlowEvidence]) -> bool:
+    for earlier, later in pairwise(flows):
+        if later.ts < earlier.ts or (later.ts == earlier.ts and later.flow_id < earlier.flow_id):
+            return False
+    return True
+
+
 def diagnose(evidence: Iterable[FlowEvidence], rules: Sequence[Rule] = RULES) -> list[Finding]:
     """Diagnose every device session in `evidence` (any order; sorted here by time, then flow id).
 
@@ -171,7 +178,7 @@ def diagnose(evidence: Iterable[FlowEvidence], rules: Sequence[Rule] = RULES) ->
     diagnoser = Diagnoser(rules)
     flows = list(evidence)
     # A capture reads its flows in time order already; sorting then only costs time (and a key per flow).
-    if not all((earlier.ts, earlier.flow_id) <= (later.ts, later.flow_id) for earlier, later in pairwise(flows)):
+    if not _in_time_order(flows):
         flows.sort(key=lambda flow: (flow.ts, flow.flow_id))
     for item in flows:
         diagnoser.feed(item)
