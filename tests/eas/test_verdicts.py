@@ -7,14 +7,19 @@ reasons are written by hand from MS-ASCMD / MS-ASPROV / MS-ASHTTP.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from lxml import etree
+from mitmproxy import io
 
 import eas
 from eas.exchange import Exchange, Problem, StatusNote, analyze
 from eas.verdicts import JudgedStatus, Outcome, Verdict, http_reason, judge, judge_status, worst
 
 WBXML = [("Content-Type", "application/vnd.ms-sync.wbxml")]
+LAB_SESSION = Path(__file__).resolve().parents[1] / "data" / "real" / "lab-session.mitm"
 
 
 def exchange(command: str, response_xml: str | None, *, http_status: int = 200,
@@ -171,23 +176,18 @@ def test_undecodable_response_failed() -> None:
 
 def test_problem_severity_decides() -> None:
     base = exchange("Ping", '<Ping xmlns="Ping"><Status>1</Status></Ping>')
-    warned = Exchange(**{**_fields(base), "problems": (Problem("request body", "schema: unexpected", None,
-                                                                   "warning"),)})
+    warned = replace(base, problems=(Problem("request body", "schema: unexpected", None, "warning"),))
     assert judge(warned).outcome is Outcome.WARNING
     assert judge(warned).reasons == ("request body: schema: unexpected",)
-    failed = Exchange(**{**_fields(base), "problems": (Problem("response body", "could not decode: cut", 3),)})
+    failed = replace(base, problems=(Problem("response body", "could not decode: cut", 3),))
     assert judge(failed).outcome is Outcome.FAILED
-
-
-def _fields(ex: Exchange) -> dict[str, object]:
-    return {name: getattr(ex, name) for name in Exchange.__dataclass_fields__}
 
 
 def test_reasons_worst_first() -> None:
     base = exchange("Sync", SYNC_TOP_1_COLLECTION_3)
-    ex = Exchange(**{**_fields(base), "problems": (Problem("request body", "schema: odd", None, "warning"),),
-                     "eas_statuses": (StatusNote("Sync/Collections/Collection/Status", 12, None),
-                                      StatusNote("Sync/Collections/Collection/Status", 3, None))})
+    ex = replace(base, problems=(Problem("request body", "schema: odd", None, "warning"),),
+                 eas_statuses=(StatusNote("Sync/Collections/Collection/Status", 12, None),
+                               StatusNote("Sync/Collections/Collection/Status", 3, None)))
     verdict = judge(ex)
     assert verdict.reasons[0].startswith("Sync/Collections/Collection/Status = 3 ")
     assert verdict.reasons[1].startswith("Sync/Collections/Collection/Status = 12 ")
@@ -214,7 +214,8 @@ def test_worst_and_rank() -> None:
     assert worst([]) is Outcome.OK
     assert worst([Outcome.WARNING, Outcome.OK]) is Outcome.WARNING
     assert worst([Outcome.OK, Outcome.FAILED, Outcome.WARNING]) is Outcome.FAILED
-    assert Outcome.FAILED == "failed" and Outcome.OK.rank < Outcome.WARNING.rank < Outcome.FAILED.rank
+    assert Outcome("failed") is Outcome.FAILED and str(Outcome.WARNING) == "warning"
+    assert Outcome.OK.rank < Outcome.WARNING.rank < Outcome.FAILED.rank
 
 
 def test_http_reason_phrases() -> None:
@@ -234,3 +235,26 @@ def test_element_status_meaning_uses_the_same_table() -> None:
     assert isinstance(collection_status, etree._Element)
     judged = judge_status("Sync", "Sync/Collections/Collection/Status", 3)
     assert eas.element_status_meaning(collection_status) == judged.meaning
+
+
+# The scenario's deliberate faults, as tests/data/real/capture.log lists them; every other flow is clean traffic.
+LAB_FAULTS = {
+    ("FolderDelete", Outcome.FAILED),  # "FolderDelete contacts (text 500): HTTP 500"
+    ("Ping", Outcome.WARNING),  # "Ping too long (5)", "Ping empty (3)"
+    ("ValidateCert", Outcome.FAILED),  # "ValidateCert: ... Status 1,17"
+    ("Find", Outcome.FAILED),  # "Find: HTTP 501"
+}
+
+
+def test_real_lab_session_is_ok_but_for_its_faults() -> None:
+    outcomes: list[tuple[str | None, Outcome]] = []
+    with LAB_SESSION.open("rb") as stream:
+        for flow in io.FlowReader(stream).stream():
+            request, response = flow.request, flow.response  # type: ignore[attr-defined]
+            ex = analyze(request.method, request.url, list(request.headers.items(multi=True)),
+                         request.raw_content or b"", response.status_code, list(response.headers.items(multi=True)),
+                         response.raw_content or b"")
+            outcomes.append((ex.command, judge(ex).outcome))
+    faults = [(command, outcome) for command, outcome in outcomes if outcome is not Outcome.OK]
+    assert set(faults) == LAB_FAULTS
+    assert len(faults) == 5 and len(outcomes) - len(faults) >= 60
