@@ -40,6 +40,12 @@ class StatusTable(Mapping[int, str]):
     def __len__(self) -> int:
         return len(self.meanings)
 
+    def __eq__(self, other: object) -> bool:
+        return self is other  # tables that share meanings differ in name, section and outcomes
+
+    def __hash__(self) -> int:
+        return id(self)
+
     def source_of(self, code: int) -> StatusTable | None:
         """The table whose meaning and outcome apply to `code`: this one, the common codes (101 and up), or
         None when neither lists it."""
