@@ -13,6 +13,7 @@ from lxml import etree
 
 from . import sensitive
 from .errors import EasError
+from .facts import FlowFacts, extract_facts
 from .meanings.status import status_table_for
 
 
@@ -106,6 +107,7 @@ class Exchange:
     offered_versions: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolVersions
     offered_commands: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolCommands
     redirect_location: str | None = None  # X-MS-Location (451)
+    facts: FlowFacts | None = None  # what a session diagnosis reads (eas.facts), taken while the trees are decoded
 
     @property
     def eas_status(self) -> int | None:
@@ -677,6 +679,40 @@ def _response_annotation(command: str | None, protocol_version: str | None, requ
     return _Annotation(context, complete)
 
 
+def _facts(
+    method: str,
+    command: str | None,
+    protocol_version: str | None,
+    policy_key: str | None,
+    response_status: int | None,
+    statuses: list[StatusNote],
+    req_headers: tuple[tuple[str, str], ...],
+    resp_headers: tuple[tuple[str, str], ...],
+    req_loaded: _Loaded | None,
+    resp_loaded: _Loaded | None,
+    problems: list[Problem],
+) -> FlowFacts | None:
+    """The diagnosis facts (eas.facts), read from the trees before annotation adds to them."""
+    try:
+        return extract_facts(
+            command=command,
+            method=method,
+            protocol_version=protocol_version,
+            policy_key=policy_key,
+            http_status=response_status,
+            statuses=((note.path, note.code) for note in statuses),
+            request_headers=req_headers,
+            response_headers=resp_headers,
+            request_root=req_loaded.root if req_loaded is not None else None,
+            response_root=resp_loaded.root if resp_loaded is not None else None,
+            request_size=req_loaded.size if req_loaded is not None else None,
+            response_size=resp_loaded.size if resp_loaded is not None else None,
+        )
+    except Exception as err:  # a facts bug leaves the diagnosis without this flow, not the analysis without XML
+        problems.append(Problem("exchange", f"diagnosis facts failed: {type(err).__name__}: {err}", None, "warning"))
+        return None
+
+
 def _analyze(
     method: str,
     url: str,
@@ -803,6 +839,8 @@ def _analyze(
     collection_class = classes[0] if len(set(classes)) == 1 else None
 
     statuses = _statuses(resp_root, command) if resp_root is not None else []
+    facts = _facts(method, command, protocol_version, policy_key, response_status, statuses, req_headers,
+                   resp_headers, req_loaded, resp_loaded, problems)
 
     if req_root is not None and is_eas:
         from .schema import validate_request
@@ -871,4 +909,5 @@ def _analyze(
         offered_versions=hdr.offered_versions(resp_headers) if method == "OPTIONS" else (),
         offered_commands=hdr.offered_commands(resp_headers) if method == "OPTIONS" else (),
         redirect_location=location.strip() if location else None,
+        facts=facts,
     )
