@@ -13,6 +13,8 @@ from lxml import etree
 
 from . import sensitive
 from .errors import EasError
+from .facts import FlowFacts, extract_facts
+from .meanings.status import status_table_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Exchange:
     offered_versions: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolVersions
     offered_commands: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolCommands
     redirect_location: str | None = None  # X-MS-Location (451)
+    facts: FlowFacts | None = None  # what a session diagnosis reads (eas.facts), taken while the trees are decoded
 
     @property
     def eas_status(self) -> int | None:
@@ -548,17 +551,21 @@ _ITEM_NAMESPACES = frozenset(
      "poomcal", "poomcontacts", "poomcontacts2", "poomtasks", "rightsmanagement"}
 )
 _ITEM_CONTAINERS = frozenset({"ApplicationData", "Properties"})
+# A Status under these, inside item data, is the outcome of returning that part: a body part (MS-ASAIRS
+# 2.2.2.37) or a contact photo (MS-ASCMD 2.2.3.177.13).
+_PART_STATUS_PARENTS = frozenset({"BodyPart", "Picture"})
 
 
 def _is_item_data(element: Any) -> bool:
+    parent = element.getparent()
+    if parent is not None and _localname(parent) in _PART_STATUS_PARENTS:
+        return False
     if _namespace(element).rstrip(":").lower() in _ITEM_NAMESPACES:
         return True
     return any(_localname(ancestor) in _ITEM_CONTAINERS for ancestor in element.iterancestors())
 
 
 def _statuses(root: Any, command: str | None) -> list[StatusNote]:
-    from .annotate import status_meaning
-
     found: list[tuple[int, StatusNote]] = []
     for element in _named(root, "Status"):
         if _is_item_data(element):
@@ -567,11 +574,8 @@ def _statuses(root: Any, command: str | None) -> list[StatusNote]:
         if not text.lstrip("-").isdigit():
             continue
         code = int(text)
-        try:
-            meaning = status_meaning(command or "", code)
-        except Exception:  # a missing or failing table gives no meaning, not a failed analysis
-            meaning = None
         path = _path(element)
+        meaning = status_table_for(command, path).meaning(code)  # as eas.verdicts and eas.annotate read it
         found.append((path.count("/"), StatusNote(path=path, code=code, meaning=meaning)))
     found.sort(key=lambda item: item[0])  # top-level status first; sort is stable
     return [note for _, note in found]
@@ -673,6 +677,40 @@ def _response_annotation(command: str | None, protocol_version: str | None, requ
 
     context = AnnotationContext(command=command, is_response=True, protocol_version=protocol_version)
     return _Annotation(context, complete)
+
+
+def _facts(
+    method: str,
+    command: str | None,
+    protocol_version: str | None,
+    policy_key: str | None,
+    response_status: int | None,
+    statuses: list[StatusNote],
+    req_headers: tuple[tuple[str, str], ...],
+    resp_headers: tuple[tuple[str, str], ...],
+    req_loaded: _Loaded | None,
+    resp_loaded: _Loaded | None,
+    problems: list[Problem],
+) -> FlowFacts | None:
+    """The diagnosis facts (eas.facts), read from the trees before annotation adds to them."""
+    try:
+        return extract_facts(
+            command=command,
+            method=method,
+            protocol_version=protocol_version,
+            policy_key=policy_key,
+            http_status=response_status,
+            statuses=((note.path, note.code) for note in statuses),
+            request_headers=req_headers,
+            response_headers=resp_headers,
+            request_root=req_loaded.root if req_loaded is not None else None,
+            response_root=resp_loaded.root if resp_loaded is not None else None,
+            request_size=req_loaded.size if req_loaded is not None else None,
+            response_size=resp_loaded.size if resp_loaded is not None else None,
+        )
+    except Exception as err:  # a facts bug leaves the diagnosis without this flow, not the analysis without XML
+        problems.append(Problem("exchange", f"diagnosis facts failed: {type(err).__name__}: {err}", None, "warning"))
+        return None
 
 
 def _analyze(
@@ -801,6 +839,8 @@ def _analyze(
     collection_class = classes[0] if len(set(classes)) == 1 else None
 
     statuses = _statuses(resp_root, command) if resp_root is not None else []
+    facts = _facts(method, command, protocol_version, policy_key, response_status, statuses, req_headers,
+                   resp_headers, req_loaded, resp_loaded, problems)
 
     if req_root is not None and is_eas:
         from .schema import validate_request
@@ -869,4 +909,5 @@ def _analyze(
         offered_versions=hdr.offered_versions(resp_headers) if method == "OPTIONS" else (),
         offered_commands=hdr.offered_commands(resp_headers) if method == "OPTIONS" else (),
         redirect_location=location.strip() if location else None,
+        facts=facts,
     )

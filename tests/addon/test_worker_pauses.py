@@ -11,17 +11,11 @@ from typing import Any
 
 import pytest
 
-from addon import activesync
-from addon.activesync import (
-    DEFER_LIMIT_SECONDS,
-    FLAG_ANALYSE,
-    FLAG_WAITING,
-    PAUSE_SECONDS,
-    Answers,
-    WorkerLoop,
-    flow_frame,
-    request_metadata,
-)
+from addon import metadata
+from addon import worker as worker_module
+from addon.metadata import request_metadata
+from addon.worker import DEFER_LIMIT_SECONDS, PAUSE_SECONDS, Recorder, WorkerLoop
+from addon.worker_protocol import FLAG_ANALYSE, FLAG_WAITING, AnswerReader, CaptureSettings, flow_frame
 from tests.addon.test_addon import eas_flow
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the worker's pipes")
@@ -56,8 +50,7 @@ def test_a_flow_is_held_back_at_most_the_limit(loop: tuple[WorkerLoop, int]) -> 
     worker, proxy = loop
     os.write(proxy, frame(1))
     worker.read(wait=False)
-    kind, flags, serial, data, arrived = worker.jobs[0]
-    worker.jobs[0] = (kind, flags, serial, data, arrived - DEFER_LIMIT_SECONDS)  # traffic without a pause
+    worker.jobs[0] = worker.jobs[0]._replace(arrived=worker.jobs[0].arrived - DEFER_LIMIT_SECONDS)  # no pause
     os.write(proxy, frame(2))
     worker.read(wait=False)  # a frame just came, yet the oldest has waited long enough
     assert worker.hold_for() is None
@@ -66,7 +59,7 @@ def test_a_flow_is_held_back_at_most_the_limit(loop: tuple[WorkerLoop, int]) -> 
 def test_a_large_backlog_is_not_held(loop: tuple[WorkerLoop, int], monkeypatch: pytest.MonkeyPatch) -> None:
     worker, proxy = loop
     data = frame(1)
-    monkeypatch.setattr(activesync, "DEFER_LIMIT_BYTES", 2 * len(data))
+    monkeypatch.setattr(worker_module, "DEFER_LIMIT_BYTES", 2 * len(data))
     os.write(proxy, data)
     worker.read(wait=False)
     assert worker.hold_for() is not None
@@ -92,12 +85,12 @@ class ThreadedWorker:
     """The worker's loop (`WorkerLoop.run`, the code the worker process runs) on real pipes in a thread of this
     process, so a test can set its pause and its limit; `post` is the proxy's side."""
 
-    def __init__(self) -> None:
+    def __init__(self, recorder: Recorder | None = None) -> None:
         read_fd, self.proxy_fd = os.pipe()
         self.answer_fd, answer_write = os.pipe()
-        self.loop = WorkerLoop(read_fd, answer_write)
+        self.loop = WorkerLoop(read_fd, answer_write, recorder)
         self.fds = (read_fd, answer_write)
-        self.parser = Answers()
+        self.parser = AnswerReader()
         self.thread = threading.Thread(target=self.loop.run, daemon=True)
         self.thread.start()
 
@@ -130,17 +123,16 @@ class ThreadedWorker:
 
 def test_a_burst_is_analysed_in_the_pause_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
     pause = 1.0  # long enough that analysing a burst straight away would come well before it
-    monkeypatch.setattr(activesync, "PAUSE_SECONDS", pause)
-    monkeypatch.setattr(activesync, "DEFER_LIMIT_SECONDS", 3600.0)
+    monkeypatch.setattr(worker_module, "PAUSE_SECONDS", pause)
+    monkeypatch.setattr(worker_module, "DEFER_LIMIT_SECONDS", 3600.0)
     started: list[float] = []
-    analyse = activesync.worker_run
 
-    def timed_run(*args: Any) -> Any:
-        started.append(time.monotonic())
-        return analyse(*args)
+    class TimedRecorder(Recorder):
+        def run(self, *args: Any) -> Any:
+            started.append(time.monotonic())
+            return super().run(*args)
 
-    monkeypatch.setattr(activesync, "worker_run", timed_run)
-    worker = ThreadedWorker()
+    worker = ThreadedWorker(TimedRecorder())
     try:
         sent_at = time.monotonic()
         worker.post(b"".join(frame(serial) for serial in range(1, 31)))  # no frame can arrive before sent_at
@@ -154,8 +146,8 @@ def test_a_burst_is_analysed_in_the_pause_after_it(monkeypatch: pytest.MonkeyPat
 
 def test_a_flow_that_waits_is_analysed_while_traffic_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     # Traffic that never pauses, on any machine: the pause and the limit never come during the test.
-    monkeypatch.setattr(activesync, "PAUSE_SECONDS", 3600.0)
-    monkeypatch.setattr(activesync, "DEFER_LIMIT_SECONDS", 3600.0)
+    monkeypatch.setattr(worker_module, "PAUSE_SECONDS", 3600.0)
+    monkeypatch.setattr(worker_module, "DEFER_LIMIT_SECONDS", 3600.0)
     worker = ThreadedWorker()
     try:
         worker.post(b"".join(frame(serial) for serial in range(1, 11)))
@@ -173,37 +165,38 @@ def test_a_flow_that_waits_is_analysed_while_traffic_goes_on(monkeypatch: pytest
 
 
 def test_request_metadata_is_remembered_boundedly_and_handed_out_as_copies(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(activesync, "_request_metadata_memo", {})
+    monkeypatch.setattr(metadata, "_request_metadata_memo", {})
     path = "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=D1&DeviceType=iPhone"
     first = request_metadata("eas", "POST", path, "14.1")
     assert first["activesync.command"] == "Sync" and first["activesync.version"] == "14.1"
     first["activesync.command"] = "changed"
     assert request_metadata("eas", "POST", path, "14.1")["activesync.command"] == "Sync"
     assert request_metadata("eas", "POST", path, "16.1")["activesync.version"] == "16.1"
-    for number in range(activesync.REQUEST_METADATA_MEMO_SIZE + 10):
+    for number in range(metadata.REQUEST_METADATA_MEMO_SIZE + 10):
         request_metadata("eas", "POST", f"{path}&n={number}", None)
-    assert len(activesync._request_metadata_memo) <= activesync.REQUEST_METADATA_MEMO_SIZE
+    assert len(metadata._request_metadata_memo) <= metadata.REQUEST_METADATA_MEMO_SIZE
 
 
 def test_flows_analysed_for_one_capture_are_recorded_there_when_the_capture_changes(tmp_path) -> None:
-    from addon.activesync import worker_close, worker_record, worker_run
     from tests.addon.test_addon import frame_parts, read_capture
+
+    recorder = Recorder()
 
     first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
 
     def run(serial: int, capture: object) -> None:
         fields, request_body, response_body = frame_parts(flow_frame(serial, eas_flow(), "eas", FLAG_ANALYSE, capture))
-        answer = worker_run(serial, FLAG_ANALYSE, fields, request_body, response_body)
+        answer = recorder.run(serial, FLAG_ANALYSE, fields, request_body, response_body)
         assert answer[2] is None and answer[4] is None, answer
 
     try:
-        run(1, (str(first), False, None))
-        run(2, (str(first), False, None))
-        worker_record(wait=True)  # committed before it returns
+        run(1, CaptureSettings(str(first), False, None))
+        run(2, CaptureSettings(str(first), False, None))
+        recorder.record(wait=True)  # committed before it returns
         assert len(read_capture(first)) == 2
-        run(3, (str(first), False, None))  # analysed, not yet handed over
-        run(4, (str(second), False, None))  # another capture: the first one takes its flow before it closes
+        run(3, CaptureSettings(str(first), False, None))  # analysed, not yet handed over
+        run(4, CaptureSettings(str(second), False, None))  # another capture: the first one takes its flow before it closes
     finally:
-        assert worker_close() is None
+        assert recorder.close() is None
     assert len(read_capture(first)) == 3
     assert len(read_capture(second)) == 1
