@@ -430,3 +430,24 @@ def test_encode_base64_refuses_an_option_that_is_not_one_bit(option: str) -> Non
     with pytest.raises(QueryError) as info:
         encode_base64(q)
     assert (info.value.reason, info.value.field) == (f"unknown option {option!r}", "Options")
+
+
+def test_encode_base64_takes_the_last_tag_the_last_locale_and_a_placeholder_for_a_named_bit() -> None:
+    q = EasQuery(command="Sync", protocol_version="14.1", locale=0xFFFF, parameters=(("Tag255", "x"),),
+                 options=frozenset({"0x01"}))
+    assert base64.b64decode(encode_base64(q)) == bytes([141, 0, 0xFF, 0xFF, 0, 0, 0, 255, 1, *b"x", 7, 1, 0x01])
+    with pytest.raises(QueryError) as info:
+        encode_base64(dataclasses.replace(q, locale=0x10000))  # the locale is two bytes
+    assert (info.value.reason, info.value.field) == ("the base64 form needs a locale (0-0xFFFF)", "Locale")
+
+
+def test_a_missing_parameter_is_none() -> None:
+    assert EasQuery(command="Sync", parameters=(("ItemId", "1"),)).parameter("CollectionId") is None
+
+
+def test_a_base64_field_that_is_not_utf8_names_the_byte() -> None:
+    # version, command, locale, no device id, no policy key, device type "A" then 0xFF (byte 8)
+    with pytest.raises(QueryError) as info:
+        decode_query(base64.b64encode(bytes([141, 0, 0, 0, 0, 0, 2, 0x41, 0xFF])).decode())
+    assert (info.value.reason, info.value.offset, info.value.field) == (
+        "not UTF-8 text: invalid start byte", 8, "DeviceType")
