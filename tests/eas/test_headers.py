@@ -215,3 +215,16 @@ def test_basic_user_reads_the_scheme_in_any_case_and_only_basic() -> None:
     assert basic_user("basic " + base64.b64encode(b"al:pw").decode()) == "al"
     assert basic_user("BASIC " + base64.b64encode(b"bo:pw").decode()) == "bo"
     assert basic_user("Bearer abc") is None
+
+
+@pytest.mark.parametrize(
+    ("listed", "meaning"),
+    [
+        ("2.5,12.0,14.1,16.1", "protocol versions the server supports; newest 16.1"),
+        ("14.1,2.5,12.0", "protocol versions the server supports; newest 14.1"),  # by number: 14.1 > 2.5
+        ("16.1, 2.5 ,12.1", "protocol versions the server supports; newest 16.1"),
+        (" , ", "protocol versions the server supports (none listed)"),
+    ],
+)
+def test_the_newest_offered_version_is_the_highest_number(listed: str, meaning: str) -> None:
+    assert explained([("MS-ASProtocolVersions", listed)], response=True) == [("MS-ASProtocolVersions", listed, meaning)]
