@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-# Namespace of the decoder's own round-trip markers (attributes only; never sent on the wire).
-WBXML_NS = "urn:eas-inspector:wbxml"
+from .constants import WBXML_NS as WBXML_NS  # re-exported: the codec's tables and their marker namespace
 
 
 @dataclass(frozen=True, slots=True)
