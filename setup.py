@@ -30,9 +30,14 @@ NATIVE_MODULES: tuple[str, ...] = _native.NATIVE_MODULES  # type: ignore[attr-de
 source_stamp = _native.source_stamp  # type: ignore[attr-defined]
 
 
+# The stamps of the sources as mypyc read them: taken before it compiles, so that a source edited during the
+# build has another stamp than the one recorded and does not pass for the code compiled.
+COMPILED_STAMPS: dict[str, tuple[int, int | None]] = {}
+
+
 def stamps_module(with_time: bool) -> str:
-    """The text of eas/_build_stamps.py for the sources as they are now."""
-    stamps = {name: source_stamp(name, with_time) for name in NATIVE_MODULES}
+    """The text of eas/_build_stamps.py for the sources that were compiled."""
+    stamps = {name: stamp if with_time else (stamp[0], None) for name, stamp in COMPILED_STAMPS.items()}
     return (
         '"""Size and modification time of the sources the compiled modules were built from (written by setup.py)."""'
         f"\n\nSOURCE_STAMPS = {stamps!r}\n"
@@ -54,6 +59,7 @@ def native_extensions() -> list[object]:
         return skip("mypyc is not installed")
     STAMPS_FILE.unlink(missing_ok=True)  # written again only once the extensions are built
     # Paths relative to the project, so that mypyc names the modules eas.wbxml, ... and finds pyproject's config.
+    COMPILED_STAMPS.update((name, source_stamp(name)) for name in NATIVE_MODULES)
     previous = Path.cwd()
     os.chdir(ROOT)
     try:

@@ -65,6 +65,7 @@ __all__ = ["AnnotationContext", "annotate", "decode_annotated", "element_status_
 _COMMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _FEW_COMMENTS = 32  # up to this many comments come from the blank pool (_pooled_comments), more from one parse
 
+
 def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element:
     """Add a comment with the meaning after each value that has one; returns the same root.
 
@@ -425,6 +426,7 @@ def _annotate_rest(root: etree._Element, context: AnnotationContext, tags: list[
     for element, comment in zip(targets, comments):
         _insert_after(element, comment)
 
+
 def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_comment: bool,
                 saw_other: bool = True) -> None:
     """Insert each comment text as a comment right after its element (texts: one per element of
@@ -437,8 +439,8 @@ def _attach_all(root: etree._Element, texts: list[str | None], count: int, saw_c
     if count <= _FEW_COMMENTS and not saw_comment:  # a small document: no generator, no parse
         pool = _POOL
         blanks = pool.blanks
-        # root.iter() with a node type filter costs about 0.5 us more to set up (much of a small document's
-        # time); without it, the comments inserted after parents would be met, so the targets are taken first
+        # root.iter() with a node type filter has a setup cost a small document notices; without the filter,
+        # the comments inserted after parents would be met, so the targets are taken first
         elements = root.iter(etree.Element) if saw_other else root.iter()
         for element, text in zip(list(compress(elements, texts)), filter(None, texts)):
             comment = next(blanks, None)

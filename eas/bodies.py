@@ -69,6 +69,11 @@ def _inflate(data: bytes, wbits: int) -> bytes:
 
 
 def _optional_decoder(module_names: tuple[str, ...], function: str) -> Any:
+    """The decoder function of the first of `module_names` that is installed, or None.
+
+    Imported when a body needs it, not at the top: brotli and zstandard are optional packages (mitmproxy
+    brings them), and importing eas must not fail, nor pay for them, where they are absent.
+    """
     for name in module_names:
         try:
             module = importlib.import_module(name)

@@ -148,7 +148,7 @@ def _namespace(element: Any) -> str:
 def _named(root: Any, name: str) -> Any:
     """The elements (root included) whose local name is `name`, in any namespace or none, in document order.
 
-    lxml filters by tag in C: several times faster than testing every element in Python.
+    lxml filters by tag in C, without a Python step per element.
     """
     return root.iter("{*}" + name)
 

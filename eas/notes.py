@@ -19,6 +19,7 @@ from .meanings import contacts, enums, provision, settings, status
 # (values.py reports garbage in words). resolve() gives, per Clark tag, the handler and how its note may be
 # memoized (NoteEntry); the handlers read the document only through the element and the DocumentWalk.
 
+
 @dataclass(frozen=True)
 class AnnotationContext:
     """What the annotator knows about the document beyond its XML.
@@ -59,6 +60,7 @@ _INVALID_XML_CHARS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{chr(0xD800)}-{chr(
 _COMMENT_MAX = 2000
 _DOUBLE_DASH = re.compile("-(?=-)")
 
+
 def status_meaning(command: str, code: int) -> str | None:
     """What a top-level Status code means for a command (codes >= 101 fall back to MS-ASCMD 2.2.2).
 
@@ -68,6 +70,7 @@ def status_meaning(command: str, code: int) -> str | None:
     if table is not None and code in table:
         return table[code]
     return status.COMMON.get(code)
+
 
 class NoteEntry(NamedTuple):
     """What annotate does with one Clark tag."""
@@ -117,6 +120,7 @@ def cached_comment_text(note: str) -> str:
                 cached.clear()
             cached[note] = text
     return text
+
 
 def local_name(element: etree._Element) -> str:
     node: Any = element  # a comment's tag is no str (see annotate)
@@ -193,6 +197,7 @@ class DocumentWalk:
 
 
 # ---- handlers ---------------------------------------------------------------------------------------------
+
 
 def _text(element: etree._Element) -> str:
     return (element.text or "").strip()

@@ -10,7 +10,6 @@ from .constants import WBXML_NS
 from .errors import LimitError, MalformedError, TruncatedError
 
 
-
 # Hard limit on element nesting, both ways (real EAS documents stay below 20).
 MAX_DEPTH: Final = 512
 
@@ -50,10 +49,12 @@ STANDARD_HEADER: Final = bytes((DEFAULT_VERSION, DEFAULT_PUBLICID, UTF8, 0))
 # Charsets decoded natively; any other is decoded as UTF-8 in lenient mode (and refused in strict mode).
 CODECS: Final = {106: "utf-8", 3: "ascii", 4: "latin-1"}
 
+# The marker namespace as a Clark-name prefix, and its declaration on the root.
 MARKER_CLARK_PREFIX: Final = "{" + WBXML_NS + "}"
 MARKER_DECLARATION: Final = b' xmlns:wbxml="' + WBXML_NS.encode() + b'"'
 
 _NUL: Final = re.compile(b"\x00")
+
 
 def decode_mb_u_int32(data: bytes, offset: int) -> tuple[int, int]:
     """Read a WAP-192 section 5.1 mb_u_int32 (7 bits a byte, high bit = more follows).

@@ -16,7 +16,6 @@ from .wbxml_common import (
 # Bytes that stop the fast text path: controls (XML 1.0 holds only TAB, LF, CR and CR needs `&#13;`),
 # markup characters and anything non-ASCII (then validity is checked by decoding).
 TEXT_CARE: Final = re.compile(rb"[\x00-\x08\x0b-\x1f&<>\x80-\xff]")
-# Characters XML 1.0 (section 2.2 Char) cannot hold; surrogates never survive Python's UTF-8 decoder.
 # One or more `TAG+content STR_I text END` in a row, each maybe after a SWITCH_PAGE to a known page, whose
 # text has no control character (its non-ASCII bytes are then checked in one go: valid UTF-8, no U+FFFE /
 # U+FFFF). Page 13 is left out: its number is CR, which the run's escaping rewrites.
@@ -26,13 +25,13 @@ NONCHARACTER: Final = re.compile(rb"\xef\xbf[\xbe\xbf]")
 # Control bytes XML 1.0 cannot hold (all but TAB, LF, CR); with NONCHARACTER, what UTF-8 text must avoid.
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 ALWAYS_CARE: Final = re.compile(b"")  # a match on any input: every text takes the careful path
+# Characters XML 1.0 (section 2.2 Char) cannot hold; surrogates never survive Python's UTF-8 decoder.
 XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-# Decoder helpers (slow paths only)
 
 
 def escape(raw: bytes) -> bytes:
-    if 0x26 in raw:  # an int needle: ~20x faster than a one-byte bytes needle
+    """XML character data of bytes known to be text: & < > escaped, CR as `&#13;` (XML parsing keeps it)."""
+    if 0x26 in raw:  # an int needle: a byte compare, where a bytes needle sets up a substring search
         raw = raw.replace(b"&", b"&amp;")
     if 0x3C in raw:
         raw = raw.replace(b"<", b"&lt;")

@@ -18,11 +18,22 @@ from .wbxml_common import (
     MARKER_CLARK_PREFIX, MAX_DEPTH, PI, SWITCH_PAGE, StringTable, UTF8, encode_mb_u_int32, skip_attr_list,
 )
 
+__all__ = ["encode", "parse_xml"]
+
+# Theory of operation (the XML's markers and placeholders are described in eas.wbxml)
+# Encoding. XML without markers encodes canonically: SWITCH_PAGE only when the page changes, the content
+# flag only when there is content, STR_I for text; for tags in page.opaque_tags the text is sent as an
+# OPAQUE of its UTF-8 bytes (ComposeMail Mime written as text does what one expects); binary OPAQUE data
+# needs wbxml:opaque="base64". Namespaces resolve through PAGE_BY_NAMESPACE, so the spellings of older
+# specs (`AirSync:`, `POOMMAIL:`) work. Whitespace-only text in an element that has child nodes is layout
+# and ignored; text of an element without child nodes is kept verbatim. Comments and processing
+# instructions of the XML are ignored. The walk is iterative over a precomputed Clark-name table.
 
 _XML_DECLARATION: Final = re.compile(r"^\s*<\?xml[^>]*\?>")
 _PLACEHOLDER_TAG: Final = re.compile(r"tag-([0-9A-Fa-f]{2})-([0-9A-Fa-f]{2})")
 
 _local = threading.local()
+
 
 def _safe_parser() -> etree.XMLParser:
     parser: etree.XMLParser | None = getattr(_local, "safe_parser", None)
@@ -53,9 +64,6 @@ def parse_xml(text: str | bytes) -> etree._Element:
         raise EncodeError("malformed XML: no root element")
     return root
 
-
-# ---------------------------------------------------------------------------------------------------------
-# Encoder
 
 # Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling.
 _Info = tuple[int, bytes, bytes, bool]

@@ -13,9 +13,6 @@ from .wbxml_common import CONTENT_FLAG, SWITCH_PAGE
 F_NS: Final = 1  # the open tag carries a wbxml: name or marker, so the root must declare WBXML_NS
 F_OPAQUE: Final = 2  # the tag's text is canonically OPAQUE, so the STR_I fast path does not apply
 
-# ---------------------------------------------------------------------------------------------------------
-# Decoder tables
-
 Entry = tuple[bytes, Union[bytes, None], int]
 Table = list[Union[Entry, None]]
 
