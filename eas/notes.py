@@ -12,7 +12,7 @@ from lxml import etree
 from . import values
 from .codepages import CODE_PAGES
 from .constants import WBXML_NS
-from .meanings import contacts, enums, provision, settings, status
+from .meanings import contacts, elements, enums, provision, settings, status
 
 # Package-internal: eas.annotate walks documents and attaches the notes; this module says what they are.
 # A handler takes (walk, element, namespace, local name) and returns the note or None; it never raises
@@ -586,41 +586,20 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         handlers[("Provision", name)] = _description(name, description)
     for name, description in settings.SETTINGS_ELEMENTS.items():
         handlers[("Settings", name)] = _description(name, description)
+    for key, (enum_table, enum_label) in elements.ENUM_ELEMENTS.items():
+        handlers[key] = _enum(enum_table, enum_label)
     handlers.update({
         ("Email", "Status"): _flag_status,
         ("Email", "FlagStatus"): _flag_status,
         ("FolderHierarchy", "Type"): _folder_type,
         ("AirSync", "FilterType"): _filter_type,
-        ("AirSync", "Class"): _enum(enums.CLASS),
-        ("Ping", "Class"): _enum(enums.CLASS),
-        ("GetItemEstimate", "Class"): _enum(enums.CLASS),
-        ("AirSync", "Conflict"): _enum(enums.CONFLICT),
-        ("AirSync", "MIMESupport"): _enum(enums.MIME_SUPPORT),
-        ("AirSync", "MIMETruncation"): _enum(enums.MIME_TRUNCATION),
         ("AirSync", "Truncation"): _truncation,
         ("AirSync", "SyncKey"): _sync_key,
         ("FolderHierarchy", "SyncKey"): _sync_key,
         ("AirSync", "MoreAvailable"): _more_available,
         ("AirSync", "Supported"): _supported,
-        ("AirSyncBase", "Type"): _enum(enums.BODY_TYPE, "Body type"),
-        ("AirSyncBase", "NativeBodyType"): _enum(enums.BODY_TYPE),
-        ("AirSyncBase", "Method"): _enum(enums.ATTACHMENT_METHOD, "Attachment method"),
         ("AirSyncBase", "Data"): _body_data,
-        ("Email", "Importance"): _enum(enums.IMPORTANCE),
-        ("Tasks", "Importance"): _enum(enums.IMPORTANCE),
-        ("Email", "Sensitivity"): _enum(enums.SENSITIVITY),
-        ("Calendar", "Sensitivity"): _enum(enums.SENSITIVITY),
-        ("Tasks", "Sensitivity"): _enum(enums.SENSITIVITY),
-        ("Email", "BusyStatus"): _enum(enums.BUSY_STATUS),
-        ("Calendar", "BusyStatus"): _enum(enums.BUSY_STATUS),
-        ("Calendar", "MeetingStatus"): _enum(enums.MEETING_STATUS),
-        ("Calendar", "ResponseType"): _enum(enums.RESPONSE_TYPE),
-        ("Calendar", "AttendeeStatus"): _enum(enums.ATTENDEE_STATUS, "Attendee status"),
-        ("Calendar", "AttendeeType"): _enum(enums.ATTENDEE_TYPE, "Attendee type"),
-        ("Email", "InstanceType"): _enum(enums.INSTANCE_TYPE),
         ("Email", "MessageClass"): _message_class,
-        ("Email", "InternetCPID"): _enum(enums.INTERNET_CPID),
-        ("Email", "ContentClass"): _enum(enums.CONTENT_CLASS),
         ("FolderHierarchy", "ParentId"): _parent_id,
         ("AirSyncBase", "EstimatedDataSize"): _estimated_size,
         ("Email", "GlobalObjId"): _decoded(values.describe_global_obj_id, "GlobalObjId"),
@@ -629,16 +608,6 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Search", "Range"): _range,
         ("ItemOperations", "Range"): _range,
         ("Find", "Range"): _range,
-        ("Email2", "LastVerbExecuted"): _enum(enums.LAST_VERB),
-        ("Email2", "MeetingMessageType"): _enum(enums.MEETING_MESSAGE_TYPE),
-        ("MeetingResponse", "UserResponse"): _enum(enums.USER_RESPONSE),
-        ("ResolveRecipients", "Type"): _enum({"1": "found in the global address list",
-                                              "2": "found in the user's contacts"}),
-        ("Search", "Name"): _enum(enums.STORE_NAME, "Store"),
-        ("ItemOperations", "Store"): _enum(enums.STORE_NAME, "Store"),
-        ("Provision", "PolicyType"): _enum(enums.POLICY_TYPE),
-        ("Settings", "OofState"): _enum(enums.OOF_STATE),
-        ("Settings", "BodyType"): _enum(enums.OOF_BODY_TYPE),
         ("Email", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
         ("Calendar", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
         ("Email2", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
@@ -649,34 +618,12 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("ComposeMail", "Mime"): _decoded_bytes(values.describe_mime, "MIME"),
     })
     for namespace in ("Calendar", "Email", "Tasks"):
-        handlers[(namespace, "Type")] = _enum(enums.RECURRENCE_TYPE, "Recurrence type")
         handlers[(namespace, "DayOfWeek")] = _day_of_week
-        handlers[(namespace, "WeekOfMonth")] = _enum(enums.WEEK_OF_MONTH)
-        handlers[(namespace, "MonthOfYear")] = _enum(enums.MONTH_OF_YEAR)
-    for namespace in ("Calendar", "Email2", "Tasks"):
-        handlers[(namespace, "FirstDayOfWeek")] = _enum(enums.FIRST_DAY_OF_WEEK)
-        handlers[(namespace, "CalendarType")] = _enum(enums.CALENDAR_TYPE)
     date = _decoded(values.describe_date)
-    for key in _DATE_ELEMENTS:
+    for key in elements.DATE_ELEMENTS:
         handlers[key] = date
     return handlers
 
-
-# Elements whose value is a date (MS-ASEMAIL, MS-ASCAL, MS-ASTASK, MS-ASNOTE, MS-ASCMD, MS-ASRM sections).
-_DATE_ELEMENTS: tuple[tuple[str, str], ...] = (
-    ("Email", "DateReceived"), ("Email", "DtStamp"), ("Email", "StartTime"), ("Email", "EndTime"),
-    ("Email", "RecurrenceId"), ("Email", "Until"), ("Email", "CompleteTime"),
-    ("Email2", "LastVerbExecutionTime"),
-    ("Calendar", "DtStamp"), ("Calendar", "StartTime"), ("Calendar", "EndTime"), ("Calendar", "Until"),
-    ("Calendar", "ExceptionStartTime"), ("Calendar", "AppointmentReplyTime"),
-    ("Tasks", "DateCompleted"), ("Tasks", "DueDate"), ("Tasks", "UtcDueDate"), ("Tasks", "StartDate"),
-    ("Tasks", "UtcStartDate"), ("Tasks", "ReminderTime"), ("Tasks", "Until"), ("Tasks", "OrdinalDate"),
-    ("Notes", "LastModifiedDate"), ("Settings", "StartTime"), ("Settings", "EndTime"),
-    ("MeetingResponse", "InstanceId"), ("MeetingResponse", "ProposedStartTime"),
-    ("MeetingResponse", "ProposedEndTime"), ("RightsManagement", "ContentExpiryDate"),
-    ("ResolveRecipients", "StartTime"), ("ResolveRecipients", "EndTime"), ("AirSyncBase", "InstanceId"),
-    ("DocumentLibrary", "CreationDate"), ("DocumentLibrary", "LastModifiedDate"),
-)
 
 HANDLERS: dict[tuple[str, str], Handler] = _build_handlers()
 assert [key for key in HANDLERS if key[1] == "Supported"] == [("AirSync", "Supported")], "see resolve"
