@@ -39,8 +39,8 @@ from .wbxml_tables import NOTE_PASS, NOTE_PLACE, NOTE_REDO, NOTE_VALUE, DecoderN
 
 __all__ = ["AnnotationContext", "annotate", "decode_annotated", "element_status_meaning", "status_meaning"]
 
-# Theory of operation: one pass over root.iter() looks every element's Clark tag up in a dict of handlers
-# (resolved once per tag, cached) and records one comment text (or None) per element; it keeps no element.
+# Theory of operation: one pass over root.iter() looks every element's Clark tag up in the handlers of
+# eas.notes (resolved once per tag, cached) and records one comment text (or None) per element; it keeps no element.
 # A handler returns the note or None. Contact properties whose note never depends on the value get their
 # comment text straight from a per-tag table (no call); notes that depend only on the tag and the text are
 # memoized across calls (bounded). Children of a Supported element are remembered when the walk meets it (a
@@ -53,7 +53,7 @@ __all__ = ["AnnotationContext", "annotate", "decode_annotated", "element_status_
 # comment needs no check against duplicates; the walk sees comments, so that costs no extra pass. Handlers
 # never raise: values.py reports garbage in words.
 # decode_annotated (decode + annotate in one) has the decoder write the notes into its XML text, right after
-# the end tags, so libxml2 builds those comments with the tree (wbxml._Notes): notes that never depend on the
+# the end tags, so libxml2 builds those comments with the tree (eas.wbxml_tables.DecoderNotes): notes that never depend on the
 # value (contact properties, descriptions) are part of the decoder's tag tables; a note that depends on a
 # leaf's text (enums, flags, dates), or also on its parent's and grandparent's names and the command (Status,
 # EstimatedDataSize), is looked up by those in a memo per context (command, is_response), made by the same

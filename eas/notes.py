@@ -489,7 +489,7 @@ PLACE_HANDLERS: frozenset[Handler] = frozenset({_estimated_size, _picture_data})
 def _contact(namespace_label: str, description: str) -> Handler:
     """A contact property: its description; under Supported, that the client syncs it; dates and photos decoded.
 
-    annotate takes the note of most properties from _FIXED_NOTES without calling this (same text)."""
+    annotate takes the note of most properties from FIXED_CACHE without calling this (same text)."""
     def handler(walk: DocumentWalk, element: etree._Element, namespace: str, local: str) -> str | None:
         note = f"{namespace_label}:{local}: {description}"
         if element in walk.supported_children:
