@@ -11,6 +11,7 @@ from typing import Any
 
 from lxml import etree
 
+from . import sensitive, versions
 from .codepages import CODE_PAGES
 from .notes import (
     CONSTANT_NOTES,
@@ -129,7 +130,16 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     count = len(texts) - texts.count(None)
     if count:
         _attach_all(root, texts, count, saw_comment, saw_other)
+    _version_and_secrets(root, context)
     return root
+
+
+def _version_and_secrets(root: etree._Element, context: AnnotationContext, decoded_xml: bytes | None = None,
+                         root_page: int | None = None) -> None:
+    """The notes every annotated document gets last: elements the session's version does not use, and passwords
+    shown by their length only."""
+    versions.add_version_notes(root, context.protocol_version, decoded_xml, root_page)
+    sensitive.hide_secret_elements(root)
 
 
 def decode_annotated(data: bytes | bytearray | memoryview,
@@ -164,7 +174,13 @@ def decode_annotated(data: bytes | bytearray | memoryview,
         if passed:
             _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
                                            for page, token in passed])
+    root_namespace = root.tag[1 : root.tag.find("}")] if root.tag.startswith("{") else ""
+    root_page = _ROOT_PAGES.get(root_namespace)
+    _version_and_secrets(root, context, xml if root_page is not None else None, root_page)
     return root
+
+
+_ROOT_PAGES: dict[str, int] = {page.name: page.number for page in CODE_PAGES}
 
 
 def _whole_context(root: etree._Element,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .facts import FlowFacts
+
 __all__ = ["DecodedBody", "Exchange", "HeaderNote", "Problem", "StatusNote"]
 
 
@@ -97,6 +99,7 @@ class Exchange:
     offered_versions: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolVersions
     offered_commands: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolCommands
     redirect_location: str | None = None  # X-MS-Location (451)
+    facts: FlowFacts | None = None  # what a session diagnosis reads (eas.facts), taken while the trees are decoded
 
     @property
     def eas_status(self) -> int | None:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from lxml import etree
 
 from . import values
-from .codepages import CODE_PAGES
+from .codepages import CODE_PAGES, TAG_ALIASES
 from .constants import WBXML_NS
 from .meanings import contacts, elements, enums, provision, settings, status
 
@@ -45,6 +45,10 @@ Handler = Callable[["DocumentWalk", etree._Element, str, str], str | None]
 # the older spellings it lists ("POOMMAIL:", "ItemEstimate:").
 NAMESPACES: dict[str, str] = {
     spelling.rstrip(":").lower(): page.name for page in CODE_PAGES for spelling in (page.name, *page.aliases)
+}
+# (page name, other spelling) -> the table's name, so that pasted XML ("Calendar:TimeZone") gets its notes too.
+_TAG_SPELLINGS: dict[tuple[str, str], str] = {
+    (CODE_PAGES[alias.page].name, alias.spelling): alias.name for alias in TAG_ALIASES
 }
 MAX_CACHED_TAGS = 4096
 # Notes of context-free values and comment texts, shared by every call (values repeat across documents);
@@ -90,6 +94,7 @@ def resolve(tag: str) -> NoteEntry | None:
     else:
         uri, local = "", tag
     namespace = NAMESPACES.get(uri.rstrip(":").lower(), "")
+    local = _TAG_SPELLINGS.get((namespace, local), local)
     handler = HANDLERS.get((namespace, local))
     if handler is None:
         # the children of a Supported element, whatever its namespace, are listed properties (see _contact)
@@ -609,7 +614,7 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("ItemOperations", "Range"): _range,
         ("Find", "Range"): _range,
         ("Email", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
-        ("Calendar", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
+        ("Calendar", "Timezone"): _decoded(values.describe_timezone, "TimeZone"),
         ("Email2", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
         ("ItemOperations", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
         ("Search", "ConversationId"): _decoded_bytes(values.describe_conversation_id),

@@ -11,7 +11,7 @@ from typing import Final
 
 from lxml import etree
 
-from .codepages import PAGE_BY_NAMESPACE
+from .codepages import ENCODER_TOKENS, PAGE_BY_NAMESPACE
 from .errors import EasError, EncodeError, MalformedError
 from .wbxml_common import (
     ATTRS_FLAG, CODECS, CONTENT_FLAG, DEFAULT_PUBLICID, DEFAULT_VERSION, LITERAL, LITERAL_C,
@@ -65,14 +65,15 @@ def parse_xml(text: str | bytes) -> etree._Element:
     return root
 
 
-# Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling.
+# Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling and every
+# tag spelling (codepages.TAG_ALIASES).
 _Info = tuple[int, bytes, bytes, bool]
 _TAG_INFO: Final[dict[str, _Info]] = {
     "{" + namespace + "}" + name: (
-        page.number, bytes((token,)), bytes((token | CONTENT_FLAG,)), name in page.opaque_tags
+        page.number, bytes((token,)), bytes((token | CONTENT_FLAG,)), page.tags[token] in page.opaque_tags
     )
     for namespace, page in PAGE_BY_NAMESPACE.items()
-    for name, token in page.tokens.items()
+    for name, token in ENCODER_TOKENS[page.number].items()
 }
 _SWITCH: Final = [bytes((SWITCH_PAGE, p)) for p in range(256)]
 _ROOT_MARKERS: Final = {"version", "publicid", "charset", "strtbl", "header", "prolog", "trailer"}
