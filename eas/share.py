@@ -1,0 +1,905 @@
+"""What a capture may show when it is handed on: identities pseudonymised, secrets removed, content hidden."""
+
+from __future__ import annotations
+
+# Theory of operation
+# -------------------
+# `Pseudonyms` maps each identity to a stable stand-in: user names to `user1`, e-mail addresses to
+# `user1@example.invalid` (a user name and the address whose local part it is share their number), display names
+# to `User 1`, device ids to `DEVICE1`, server host names (and server IPs) to `server1.example.invalid`, client
+# IPs to `192.0.2.1` (RFC 5737 documentation range) and user-created folder names to `folder1`. A stand-in maps
+# to itself, so rewriting a rewritten value changes nothing. `Pseudonyms.text` rewrites free text: every identity
+# seen so far, every e-mail address and the host of every URL.
+#
+# The rewriters (`share_query`, `share_headers`, `share_body`, `share_tree`) assign stand-ins as they meet values.
+# A caller that wants every free text to know every identity runs them over the whole capture twice with the same
+# `Pseudonyms`: the first pass learns (its output is thrown away), the second writes.
+#
+# WBXML bodies are rewritten as trees: each leaf's role comes from ELEMENT_ROLES (namespace, local name), then
+# PAGE_DEFAULT_ROLES (namespace); anything else (unknown pages, placeholders) is content. Roles:
+#   KEEP      protocol structure and enumerations (statuses, SyncKeys, classes, sizes, booleans): unchanged
+#   ID        server/collection/item ids: kept, except the parts that are names (see `Pseudonyms.identifier`)
+#   CONTENT   mailbox content (text, dates, places, certificates): "[N bytes hidden]", or free text rewritten
+#             when content is kept
+#   PERSONAL  device details that identify a person (IMEI, phone number, friendly name): always hidden
+#   SECRET    passwords: "<redacted>", length not given
+#   USER, ADDRESS, ADDRESS_LIST, DISPLAY_NAME, DISPLAY_NAMES, FOLDER_NAME: pseudonymised
+# The root's wbxml:strtbl, prolog, trailer and attribute markers are dropped (they can carry bytes the tree does
+# not show); placeholders for what MS-ASWBXML never sends (PI, EXT, LITERAL, raw strings) are removed.
+
+import base64
+import binascii
+import email.utils
+import enum
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from urllib.parse import quote, unquote
+
+from lxml import etree
+
+from .bodies import media_type, sniff
+from .codepages import WBXML_NS
+from .errors import EasError
+from .headers import basic_user
+from .multipart import build_multipart, parse_multipart
+from .query import decode_query, encode_base64
+from .wbxml import decode, encode
+
+__all__ = [
+    "Role",
+    "Pseudonyms",
+    "SharedBody",
+    "REDACTED",
+    "hidden_marker",
+    "element_role",
+    "share_tree",
+    "share_wbxml",
+    "share_body",
+    "share_query",
+    "share_path",
+    "share_headers",
+]
+
+REDACTED = "<redacted>"  # what a removed secret reads as (the capture store writes the same word)
+PSEUDONYM_DOMAIN = "example.invalid"  # RFC 2606: a domain that can never resolve
+
+
+def hidden_marker(size: int) -> str:
+    """The text that stands for hidden content, as Exchange's mailbox log gives lengths instead of content."""
+    return f"[{size} bytes hidden]"
+
+
+class Role(enum.StrEnum):
+    """What a value is, for sharing (see the theory of operation)."""
+
+    KEEP = "keep"
+    ID = "id"
+    CONTENT = "content"
+    PERSONAL = "personal"
+    SECRET = "secret"
+    USER = "user"
+    ADDRESS = "address"
+    ADDRESS_LIST = "address-list"
+    DISPLAY_NAME = "display-name"
+    DISPLAY_NAMES = "display-names"
+    FOLDER_NAME = "folder-name"
+
+
+K, I, C, P, S = Role.KEEP, Role.ID, Role.CONTENT, Role.PERSONAL, Role.SECRET
+U, A, AL, D, DL, F = Role.USER, Role.ADDRESS, Role.ADDRESS_LIST, Role.DISPLAY_NAME, Role.DISPLAY_NAMES, Role.FOLDER_NAME
+
+# The role of a leaf whose namespace (code page name) and local name are not in ELEMENT_ROLES. Protocol pages
+# default to KEEP, class pages (the item data of MS-ASEMAIL, MS-ASCAL, MS-ASCNTC, MS-ASTASK, MS-ASNOTE, GAL,
+# MS-ASDOC) to CONTENT; a page not listed here is content.
+PAGE_DEFAULT_ROLES: Mapping[str, Role] = MappingProxyType({
+    "AirSync": K, "Contacts": C, "Email": C, "AirNotify": K, "Calendar": C, "Move": K, "GetItemEstimate": K,
+    "FolderHierarchy": K, "MeetingResponse": K, "Tasks": C, "ResolveRecipients": K, "ValidateCert": K,
+    "Contacts2": C, "Ping": K, "Provision": K, "Search": K, "GAL": C, "AirSyncBase": K, "Settings": K,
+    "DocumentLibrary": C, "ItemOperations": K, "ComposeMail": K, "Email2": C, "Notes": C, "RightsManagement": K,
+    "Find": K,
+})
+
+
+def _roles(namespace: str, roles: Mapping[Role, str]) -> dict[tuple[str, str], Role]:
+    return {(namespace, name): role for role, names in roles.items() for name in names.split()}
+
+
+# Leaves whose role differs from their page's default. Enumerations, booleans and counts of the class pages stay
+# (they say nothing about the person and a diagnosis reads them); dates, text, places and UIDs are content.
+ELEMENT_ROLES: Mapping[tuple[str, str], Role] = MappingProxyType({
+    # MS-ASCMD 2.2.3.151 ServerId, 2.2.3.24 ClientId, 2.2.3.30 CollectionId
+    **_roles("AirSync", {I: "ServerId ClientId CollectionId"}),
+    # MS-ASCNTC 2.2.2.25-27 Email1Address..Email3Address: RFC 5322 mailbox; 2.2.2.x BodySize/BodyTruncated (2.5)
+    **_roles("Contacts", {AL: "Email1Address Email2Address Email3Address", K: "BodySize BodyTruncated",
+                          U: "Alias"}),
+    # MS-ASEMAIL 2.2.2: To, Cc, From, ReplyTo, Organizer are address lists; DisplayTo is display names;
+    # the enumerations and flags below are kept
+    **_roles("Email", {
+        AL: "To Cc From ReplyTo Organizer",
+        DL: "DisplayTo",
+        K: "Importance MessageClass Read AllDayEvent InstanceType BusyStatus ResponseRequested Sensitivity "
+           "InternetCPID Status ContentClass DisallowNewTimeProposal AttMethod AttSize AttRemoved BodySize "
+           "BodyTruncated MIMETruncated MIMESize Reminder Type Occurrences Interval DayOfWeek DayOfMonth "
+           "WeekOfMonth MonthOfYear",
+    }),
+    # MS-ASWBXML 2.1.2.1.4 (AirNotify, EAS 2.5): the device's address and name identify it
+    **_roles("AirNotify", {P: "DeviceAddress DeviceFriendlyName", I: "ServerId Id"}),
+    # MS-ASCAL 2.2.2: Attendee Email/Name and the organizer are identities; enumerations kept
+    **_roles("Calendar", {
+        A: "Email OrganizerEmail",
+        D: "Name OrganizerName",
+        K: "AllDayEvent BusyStatus Sensitivity MeetingStatus Reminder AttendeeStatus AttendeeType "
+           "ResponseRequested ResponseType CalendarType IsLeapMonth FirstDayOfWeek DisallowNewTimeProposal "
+           "Deleted BodyTruncated Type Occurrences Interval DayOfWeek DayOfMonth WeekOfMonth MonthOfYear",
+    }),
+    # MS-ASCMD 2.2.3.161 SrcMsgId, 2.2.3.160 SrcFldId, 2.2.3.52 DstFldId, 2.2.3.51 DstMsgId
+    **_roles("Move", {I: "SrcMsgId SrcFldId DstFldId DstMsgId"}),
+    **_roles("GetItemEstimate", {I: "CollectionId"}),
+    # MS-ASCMD 2.2.3.151.x ServerId, 2.2.3.125 ParentId, 2.2.3.47 DisplayName (folder)
+    **_roles("FolderHierarchy", {I: "ServerId ParentId", F: "DisplayName"}),
+    # MS-ASCMD 2.2.3.17 CalendarId, 2.2.3.30 CollectionId, 2.2.3.148 RequestId, 2.2.3.87 InstanceId (a date)
+    **_roles("MeetingResponse", {I: "CalendarId CollectionId RequestId", C: "InstanceId ProposedStartTime "
+                                                                              "ProposedEndTime"}),
+    # MS-ASTASK 2.2.2: enumerations kept
+    **_roles("Tasks", {K: "Complete Importance Type Occurrences Interval DayOfMonth DayOfWeek WeekOfMonth "
+                          "MonthOfYear Regenerate DeadOccur ReminderSet Sensitivity CalendarType IsLeapMonth "
+                          "FirstDayOfWeek BodySize BodyTruncated"}),
+    # MS-ASCMD 2.2.3.175 To (a name or address to resolve), 2.2.3.47 DisplayName, 2.2.3.56 EmailAddress,
+    # 2.2.3.19 Certificate, 2.2.3.106 MiniCertificate, 2.2.3.101 MergedFreeBusy, 2.2.3.38 Data (picture)
+    **_roles("ResolveRecipients", {AL: "To", D: "DisplayName", A: "EmailAddress",
+                                   C: "Certificate MiniCertificate MergedFreeBusy Data"}),
+    # MS-ASCMD 2.2.3.19 Certificate, 2.2.3.21 CertificateChain: certificates name their subject
+    **_roles("ValidateCert", {C: "Certificate CertificateChain"}),
+    # MS-ASCNTC 2.2.2.1 AccountName: the contact's account name (a user name); 2.2.2.x IMAddress: addresses
+    **_roles("Contacts2", {U: "AccountName", AL: "IMAddress IMAddress2 IMAddress3"}),
+    # MS-ASCMD 2.2.3.82 Id (a folder)
+    **_roles("Ping", {I: "Id"}),
+    # MS-ASCMD 2.2.3.136 Query (GAL text), 2.2.3.71 FreeText, 2.2.3.186 Value, 2.2.3.97 LongId,
+    # 2.2.3.180 UserName, 2.2.3.124 Password, 2.2.3.35.2 ConversationId
+    **_roles("Search", {C: "Query FreeText Value", I: "LongId ConversationId", U: "UserName", S: "Password"}),
+    # MS-ASCMD 2.2.3.47.3 DisplayName, 2.2.3.56 EmailAddress, 2.2.3.7 Alias (GAL results), 2.2.3.169 Status
+    **_roles("GAL", {D: "DisplayName", A: "EmailAddress", U: "Alias", K: "Status"}),
+    # MS-ASAIRS 2.2.2: Data, Preview (in a Body), Content, the attachment's name and the location are content;
+    # FileReference and ClientId are ids
+    **_roles("AirSyncBase", {
+        C: "Data Preview Content DisplayName ContentId ContentLocation Location Annotation Street City State "
+           "Country PostalCode Latitude Longitude Accuracy Altitude AltitudeAccuracy LocationUri InstanceId",
+        I: "FileReference ClientId",
+    }),
+    # MS-ASCMD 2.2.3.141 ReplyMessage, 2.2.3.163/2.2.3.61 Oof StartTime/EndTime, 2.2.3.43 DevicePassword,
+    # 2.2.3.124 Password, 2.2.3.83 IMEI, 2.2.3.127 PhoneNumber, 2.2.3.74 FriendlyName, 2.2.3.162 SMTPAddress,
+    # 2.2.3.134 PrimarySmtpAddress, 2.2.3.5 AccountId, 2.2.3.6 AccountName, 2.2.3.182 UserDisplayName
+    **_roles("Settings", {
+        C: "ReplyMessage StartTime EndTime",
+        S: "DevicePassword Password",
+        P: "IMEI PhoneNumber FriendlyName",
+        A: "SMTPAddress PrimarySmtpAddress",
+        I: "AccountId",
+        D: "AccountName UserDisplayName",
+    }),
+    # MS-ASDOC 2.2.2: the flags and sizes of a document are kept
+    **_roles("DocumentLibrary", {K: "IsFolder IsHidden ContentLength ContentType"}),
+    # MS-ASCMD 2.2.3.39.2 Data, 2.2.3.180 UserName, 2.2.3.124 Password, 2.2.3.52 DstFldId, 2.2.3.35.1
+    # ConversationId, 2.2.3.93 LinkId (a UNC path or URL)
+    **_roles("ItemOperations", {C: "Data", U: "UserName", S: "Password", I: "DstFldId ConversationId"}),
+    # MS-ASCMD 2.2.3.109 Mime, 2.2.3.67 FolderId, 2.2.3.88 ItemId, 2.2.3.97 LongId, 2.2.3.24 ClientId,
+    # 2.2.3.5 AccountId, 2.2.3.87 InstanceId (a date), 2.2.3.75/76 ForwardeeName/ForwardeeEmail
+    **_roles("ComposeMail", {C: "Mime InstanceId", I: "FolderId ItemId LongId ClientId AccountId",
+                             D: "ForwardeeName", A: "ForwardeeEmail"}),
+    # MS-ASEMAIL 2.2.2: UmCallerID is a phone number; Sender and Bcc are address lists; the rest are enumerations
+    **_roles("Email2", {
+        P: "UmCallerID",
+        I: "ConversationId ConversationIndex AccountId",
+        AL: "Sender Bcc",
+        K: "UmAttDuration UmAttOrder LastVerbExecuted LastVerbExecutionTime ReceivedAsBcc CalendarType "
+           "IsLeapMonth FirstDayOfWeek MeetingMessageType IsDraft Send",
+    }),
+    # MS-ASNOTE 2.2.2.5 MessageClass
+    **_roles("Notes", {K: "MessageClass"}),
+    # MS-ASRM 2.2.2.14 Owner, 2.2.2.3 ContentOwner: addresses
+    **_roles("RightsManagement", {A: "Owner ContentOwner"}),
+    # MS-ASCMD 2.2.3.73.x FreeText, 2.2.3.136 Query, 2.2.3.131 Preview (of a result), 2.2.3.45/46 DisplayCc/Bcc
+    **_roles("Find", {C: "FreeText Query Preview", DL: "DisplayCc DisplayBcc"}),
+})
+
+# Leaves whose role depends on their parent: (namespace, parent local name, local name).
+PARENT_ROLES: Mapping[tuple[str, str, str], Role] = MappingProxyType({
+    # MS-ASAIRS 2.2.2.30: Preview in a BodyPreference/BodyPartPreference is a number of characters
+    ("AirSyncBase", "BodyPreference", "Preview"): K,
+    ("AirSyncBase", "BodyPartPreference", "Preview"): K,
+    # MS-ASCMD 2.2.3.99 MaxSize / 2.2.3.100 MaxPictures inside Search/ResolveRecipients pictures are numbers
+    ("Search", "Picture", "MaxSize"): K,
+})
+
+# MS-ASCMD 2.2.3.186.3 Type (FolderSync): the default folders (2 Inbox ... 11 Journal, 19 Recipient information
+# cache). Their display names stay; user-created folders (1, 12-17) and unknown ones (18) are pseudonymised.
+DEFAULT_FOLDER_TYPES = frozenset({"2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "19"})
+
+# Words that stay when they are a part of an id: the default folders' usual names and SOGo's folder-kind prefixes
+# (`mail%2F...`, `vevent%2Fpersonal`); default folders' display names seen in FolderSync are added to them.
+STANDARD_ID_WORDS = frozenset({
+    "inbox", "drafts", "sent", "sent items", "trash", "deleted items", "outbox", "junk", "junk e-mail", "calendar",
+    "contacts", "tasks", "notes", "journal", "mail", "vevent", "vtodo", "vcard", "vjournal", "personal",
+})
+
+# Autodiscover (MS-ASCMD 2.2.2.1, plain XML): local name -> role; other text is free text.
+AUTODISCOVER_ROLES: Mapping[str, Role] = MappingProxyType({
+    "EMailAddress": A, "AutoDiscoverSMTPAddress": A, "DisplayName": D, "LegacyDN": P,
+})
+
+# Request URI parameters (MS-ASHTTP 2.2.1.1.1.2) by lower-case name; others are free text.
+QUERY_ROLES: Mapping[str, Role] = MappingProxyType({
+    "cmd": K, "devicetype": K, "saveinsent": K, "occurrence": K, "user": U, "deviceid": Role.PERSONAL,
+    "collectionid": I, "itemid": I, "longid": I, "parentid": I, "attachmentname": I, "collectionname": F,
+})
+
+# Query parameters that carry a credential (OAuth access tokens in the query, RFC 6750 2.3): removed.
+SECRET_QUERY_PARAMETERS = frozenset({"access_token", "token", "id_token", "refresh_token", "code", "password"})
+
+# Headers whose value is a credential or carries one.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
+COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+CHALLENGE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
+# A header whose name has one of these words is a secret as a whole (X-Auth-Token, X-OWA-Canary, X-Api-Key).
+SECRET_HEADER_NAME = re.compile(r"token|secret|passw|api-?key|canary|credential|session|signature", re.IGNORECASE)
+# Authentication schemes whose challenge or answer is an opaque blob (NTLM's Type 2 names the server's domain).
+BLOB_SCHEMES = frozenset({"ntlm", "negotiate", "kerberos"})
+# Headers naming the server that answered: Exchange's front-end/back-end diagnostics.
+SERVER_NAME_HEADERS = frozenset({
+    "x-feserver", "x-beserver", "x-calculatedbetarget", "x-calculatedfetarget", "x-targetbeserver", "x-diaginfo",
+    "x-feproxyinfo", "x-besku",
+})
+CLIENT_ADDRESS_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "x-client-ip", "x-originating-ip"})
+HOST_HEADERS = frozenset({"host", ":authority"})
+
+# Where two kinds hold the same text, the first one's stand-in is used in free text.
+_FREE_TEXT_ORDER = ("address", "user", "display", "host", "client", "device", "folder", "domain")
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_URL_HOST = re.compile(r"(?i)(\bhttps?://)([^/\s:?#\"'<>@]+)")
+_TOKEN_SEGMENT = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*|\d.*|.*\d.*")
+_ID_SEPARATORS = re.compile(r"(%2[Ff]|%3[Aa]|%5[Cc]|[/:\\])")
+MIN_FREE_TEXT_LENGTH = 2  # identities shorter than this are not searched for in free text
+MIN_NAME_WORD_LENGTH = 3  # nor parts of names shorter than this ("Al" of "Al Smith")
+_NAME_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The pseudonym map
+
+
+class Pseudonyms:
+    """The consistent map from identities to stand-ins; one per shared file."""
+
+    def __init__(self) -> None:
+        self._maps: dict[str, dict[str, str]] = {}
+        self._given: set[str] = set()  # every stand-in handed out: each maps to itself
+        self._person_count = 0
+        self._person_of_user: dict[str, int] = {}
+        self._person_of_local: dict[str, int] = {}  # local part of an address -> its person
+        self._persons_with_user: set[int] = set()
+        self._persons_with_address: set[int] = set()
+        self._standard_folder_names: set[str] = set(STANDARD_ID_WORDS)
+        self._counters: dict[str, int] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._pattern_size = -1
+        self._lookup: dict[str, str] = {}
+        # Parts of identities that free text may hold on their own: the local part of an address ("dear carol")
+        # and each word of a display name ("Hi Alice"); only free text uses them.
+        self._name_words: dict[str, str] = {}
+
+    # -- the kinds of identity
+
+    def user(self, name: str) -> str:
+        """`user1`; a name that is an address becomes the address's stand-in; `DOMAIN\\name` keeps its shape."""
+        if not name or name in self._given:
+            return name
+        if "@" in name and _ADDRESS.fullmatch(name):
+            return self.address(name)
+        domain, sep, account = name.rpartition("\\")
+        if sep:
+            return f"{self._numbered('domain', domain, 'DOMAIN')}\\{self.user(account)}"
+        key = name.lower()
+        known = self._maps.setdefault("user", {}).get(key)
+        if known is not None:
+            return known
+        person = self._person_of_local.get(key)
+        if person is None or person in self._persons_with_user:
+            person = self._new_person()
+        self._person_of_user[key] = person
+        self._persons_with_user.add(person)
+        return self._remember("user", key, f"user{person}")
+
+    def address(self, value: str) -> str:
+        """`user1@example.invalid`, sharing its number with the user name that is its local part."""
+        if not value or value in self._given:
+            return value
+        key = value.lower()
+        known = self._maps.setdefault("address", {}).get(key)
+        if known is not None:
+            return known
+        local = key.rpartition("@")[0]
+        person = self._person_of_user.get(local)
+        if person is None or person in self._persons_with_address:
+            person = self._new_person()
+        self._persons_with_address.add(person)
+        self._person_of_local.setdefault(local, person)
+        self._name_words.setdefault(local, f"user{person}")
+        return self._remember("address", key, f"user{person}@{PSEUDONYM_DOMAIN}")
+
+    def display_name(self, name: str, address: str | None = None) -> str:
+        """`User 1`: the number of `address`'s person when the name comes with an address, else its own."""
+        stripped = name.strip()
+        if not stripped or stripped in self._given:
+            return name
+        key = stripped.lower()
+        known = self._maps.setdefault("display", {}).get(key)
+        if known is not None:
+            return known
+        if address:
+            number = self.address(address).partition("@")[0].removeprefix("user")
+        else:
+            number = str(self._new_person())
+        stand_in = f"User {number}"
+        for word in _NAME_WORD.findall(key):
+            self._name_words.setdefault(word, stand_in)
+        return self._remember("display", key, stand_in)
+
+    def device(self, device_id: str) -> str:
+        """`DEVICE1`."""
+        return self._numbered("device", device_id, "DEVICE")
+
+    def host(self, host: str) -> str:
+        """`server1.example.invalid` (names and IP addresses alike; case does not matter)."""
+        if not host or host in self._given:
+            return host
+        bare = host.strip("[]")
+        return self._numbered("host", bare.lower(), "server", suffix=f".{PSEUDONYM_DOMAIN}")
+
+    def client_address(self, ip: str) -> str:
+        """`192.0.2.1` (RFC 5737 TEST-NET-1) for a client's IP address."""
+        if not ip or ip in self._given:
+            return ip
+        key = ip.strip("[]").lower()
+        known = self._maps.setdefault("client", {}).get(key)
+        if known is not None:
+            return known
+        number = self._counters.get("client", 0) + 1
+        self._counters["client"] = number
+        # RFC 5737 TEST-NET-1 while it lasts, then RFC 3849's IPv6 documentation prefix
+        return self._remember("client", key, f"192.0.2.{number}" if number < 255 else f"2001:db8::{number:x}")
+
+    def folder(self, name: str) -> str:
+        """`folder1` for a user-created folder's name; a default folder's name (see `standard_folder`) stays."""
+        if not name or name in self._given or name.lower() in self._standard_folder_names:
+            return name
+        return self._numbered("folder", name, "folder")
+
+    def standard_folder(self, name: str) -> None:
+        """Remember the display name of a default folder (it stays, in display names and inside ids)."""
+        if name.lower() not in self._maps.get("folder", {}):
+            self._standard_folder_names.add(name.lower())
+
+    def identifier(self, value: str) -> str:
+        """An id with the parts that are names pseudonymised: addresses, known identities, and words that are not
+        hex, numbers or the usual folder names (SOGo puts folder names in ids: `mail%2FINBOX%2FProjects`)."""
+        if not value:
+            return value
+        value = _ADDRESS.sub(self._id_address, value)
+        pieces = _ID_SEPARATORS.split(value)
+        out: list[str] = []
+        for index, piece in enumerate(pieces):
+            if index % 2 == 1 or not piece or piece in self._given:
+                out.append(piece)
+                continue
+            out.append(self._id_piece(piece))
+        return "".join(out)
+
+    def _id_address(self, match: re.Match[str]) -> str:
+        """A known address inside an id is the person's stand-in; an unknown one is a message id (`<n.m@host>`):
+        its token part stays and its domain is pseudonymised like a host."""
+        found = match.group(0)
+        if found in self._given or found.lower() in self._maps.get("address", {}):
+            return self.address(found)
+        local, _, domain = found.rpartition("@")
+        if _TOKEN_SEGMENT.fullmatch(local):
+            return f"{local}@{self.host(domain)}"
+        return self.address(found)
+
+    def _id_piece(self, piece: str) -> str:
+        try:
+            plain = unquote(piece, errors="strict")
+        except UnicodeDecodeError:
+            plain = piece
+        lower = plain.lower()
+        for kind in ("user", "address", "device", "host"):
+            known = self._maps.get(kind, {}).get(lower if kind != "device" else plain)
+            if known is not None:
+                return known
+        if lower in self._standard_folder_names or _TOKEN_SEGMENT.fullmatch(plain) or "@" in plain:
+            return piece
+        if not any(ch.isalpha() for ch in plain):
+            return piece
+        replaced = self.folder(plain)
+        return replaced if replaced == plain else quote(replaced, safe="")
+
+    # -- free text
+
+    def text(self, value: str) -> str:
+        """Free text with every known identity, every e-mail address and every URL's host replaced."""
+        if not value:
+            return value
+        value = _URL_HOST.sub(lambda match: match.group(1) + self._url_host(match.group(2)), value)
+        pattern = self._literal_pattern()
+        if pattern is None:
+            return _ADDRESS.sub(lambda match: self.address(match.group(0)), value)
+        return pattern.sub(self._replace_match, value)
+
+    def _url_host(self, host: str) -> str:
+        return host if host in self._given else self.host(host)
+
+    def _replace_match(self, match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found in self._given:
+            return found
+        known = self._lookup.get(found.lower())
+        if known is not None:
+            return known
+        if _ADDRESS.fullmatch(found):
+            return self.address(found)
+        return found
+
+    def _literal_pattern(self) -> re.Pattern[str] | None:
+        literals = sorted(
+            {
+                key
+                for kind, mapping in self._maps.items()
+                for key in mapping
+                if len(key) >= MIN_FREE_TEXT_LENGTH and not (kind == "folder" and len(key) < 3)
+            }
+            | {word for word in self._name_words if len(word) >= MIN_NAME_WORD_LENGTH},
+            key=len,
+            reverse=True,
+        )
+        if len(literals) != self._pattern_size:
+            self._lookup = {}
+            for kind in _FREE_TEXT_ORDER:
+                for key, stand_in in self._maps.get(kind, {}).items():
+                    self._lookup.setdefault(key.lower(), stand_in)
+            for word, stand_in in self._name_words.items():
+                self._lookup.setdefault(word, stand_in)
+            alternatives = [_ADDRESS.pattern] + [re.escape(literal) for literal in literals]
+            self._pattern = re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])", re.IGNORECASE)
+            self._pattern_size = len(literals)
+        return self._pattern
+
+    # -- the map
+
+    def mapping(self) -> dict[str, dict[str, str]]:
+        """Kind -> {identity (lower-cased where case does not matter): stand-in}, for a report kept by the sender."""
+        return {kind: dict(values) for kind, values in self._maps.items() if values}
+
+    def _new_person(self) -> int:
+        self._person_count += 1
+        return self._person_count
+
+    def _numbered(self, kind: str, key: str, prefix: str, suffix: str = "") -> str:
+        if not key or key in self._given:
+            return key
+        known = self._maps.setdefault(kind, {}).get(key)
+        if known is not None:
+            return known
+        number = self._counters.get(kind, 0) + 1
+        self._counters[kind] = number
+        return self._remember(kind, key, f"{prefix}{number}{suffix}")
+
+    def _remember(self, kind: str, key: str, stand_in: str) -> str:
+        self._maps.setdefault(kind, {})[key] = stand_in
+        self._given.add(stand_in)
+        return stand_in
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# WBXML trees
+
+
+def element_role(namespace: str, local: str, parent_local: str | None = None) -> Role:
+    """The role of a leaf element (see ELEMENT_ROLES, PARENT_ROLES, PAGE_DEFAULT_ROLES); unknown is content."""
+    if parent_local is not None:
+        role = PARENT_ROLES.get((namespace, parent_local, local))
+        if role is not None:
+            return role
+    role = ELEMENT_ROLES.get((namespace, local))
+    if role is not None:
+        return role
+    return PAGE_DEFAULT_ROLES.get(namespace, Role.CONTENT)
+
+
+# Markers that describe how a leaf's old text was sent; dropped when the text changes.
+_LEAF_MARKERS = tuple(f"{{{WBXML_NS}}}{name}" for name in ("opaque", "length-bytes", "text", "pieces", "content"))
+# Root markers that hold raw bytes of the document outside the tree.
+_RAW_MARKERS = tuple(f"{{{WBXML_NS}}}{name}" for name in ("strtbl", "prolog", "trailer", "attrs", "header"))
+
+
+def _split(tag: str) -> tuple[str, str]:
+    namespace, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    return namespace, local
+
+
+def _size(element: etree._Element, text: str) -> int:
+    """Bytes of the leaf's content as sent: base64 markers count the decoded bytes."""
+    if element.get(f"{{{WBXML_NS}}}opaque") == "base64" or element.get(f"{{{WBXML_NS}}}text") == "base64":
+        try:
+            return len(base64.b64decode(text, validate=False))
+        except (binascii.Error, ValueError):
+            pass
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+@dataclass(frozen=True)
+class _Context:
+    names: Pseudonyms
+    keep_content: bool
+
+
+def _sibling_text(element: etree._Element, namespace: str, local: str) -> str | None:
+    parent = element.getparent()
+    if parent is None:
+        return None
+    for sibling in parent:
+        if isinstance(sibling.tag, str) and _split(sibling.tag) == (namespace, local):
+            return (sibling.text or "").strip() or None
+    return None
+
+
+def _address_list(value: str, names: Pseudonyms) -> str:
+    """An RFC 5322 address list with each address and display name pseudonymised; `Name <addr>` shapes kept."""
+    pairs = email.utils.getaddresses([value])
+    if not pairs or all(not address for _, address in pairs):
+        return names.text(value)
+    out: list[str] = []
+    for display, address in pairs:
+        if address and "@" in address:
+            stand_in = names.address(address)
+            out.append(f'"{names.display_name(display, address)}" <{stand_in}>' if display else stand_in)
+        elif address or display:
+            out.append(names.display_name(display or address))
+    return ", ".join(out)
+
+
+def _display_names(value: str, names: Pseudonyms) -> str:
+    separator = ";" if ";" in value else ","
+    return f"{separator} ".join(names.display_name(part) for part in value.split(separator) if part.strip())
+
+
+def _leaf_text(element: etree._Element, role: Role, text: str, context: _Context) -> str:
+    names = context.names
+    if role is Role.KEEP:
+        return text
+    if role is Role.ID:
+        return names.identifier(text)
+    if role is Role.SECRET:
+        return REDACTED
+    if role is Role.PERSONAL:
+        return hidden_marker(_size(element, text))
+    if role is Role.CONTENT:
+        return names.text(text) if context.keep_content else hidden_marker(_size(element, text))
+    if role is Role.USER:
+        return names.user(text.strip())
+    if role is Role.ADDRESS:
+        return names.address(text.strip()) if _ADDRESS.fullmatch(text.strip()) else _address_list(text, names)
+    if role is Role.ADDRESS_LIST:
+        return _address_list(text, names)
+    if role is Role.DISPLAY_NAME:
+        namespace, _ = _split(element.tag)
+        address = _sibling_text(element, namespace, "Email") or _sibling_text(element, namespace, "EmailAddress")
+        if address is None and namespace == "Calendar":
+            address = _sibling_text(element, namespace, "OrganizerEmail")
+        return names.display_name(text, address if address and _ADDRESS.fullmatch(address) else None)
+    if role is Role.DISPLAY_NAMES:
+        return _display_names(text, names)
+    # FOLDER_NAME: a default folder's name stays (MS-ASCMD 2.2.3.186.3), any other is pseudonymised
+    folder_type = _sibling_text(element, "FolderHierarchy", "Type")
+    if folder_type in DEFAULT_FOLDER_TYPES:
+        names.standard_folder(text)
+        return names.text(text)
+    return names.folder(text)
+
+
+def share_tree(root: etree._Element, names: Pseudonyms, *, keep_content: bool = False) -> etree._Element:
+    """Rewrite a decoded WBXML tree in place (see the theory of operation) and return it."""
+    context = _Context(names, keep_content)
+    for marker in _RAW_MARKERS:
+        root.attrib.pop(marker, "")
+    placeholders: list[etree._Element] = []
+    # Document order, so that FolderHierarchy Type (after DisplayName) is read from the tree as decoded.
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        namespace, local = _split(element.tag)
+        for marker in _RAW_MARKERS:
+            element.attrib.pop(marker, "")
+        if namespace == WBXML_NS and not local.startswith("tag-"):
+            placeholders.append(element)
+            continue
+        parent = element.getparent()
+        parent_local = _split(parent.tag)[1] if parent is not None and isinstance(parent.tag, str) else None
+        role = Role.CONTENT if namespace == WBXML_NS else element_role(namespace, local, parent_local)
+        if len(element):
+            # mixed content: text between children is the element's own text
+            for node_text, setter in _mixed_texts(element):
+                if node_text.strip():
+                    setter(_leaf_text(element, role, node_text, context))
+            continue
+        text = element.text
+        if not text:
+            continue
+        new_text = _leaf_text(element, role, text, context)
+        if new_text != text:
+            for marker in _LEAF_MARKERS:
+                element.attrib.pop(marker, "")
+            element.text = new_text
+    for element in placeholders:
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+    return root
+
+
+def _mixed_texts(element: etree._Element) -> list[tuple[str, Callable[[str], None]]]:
+    def set_text(value: str) -> None:
+        element.text = value
+
+    texts: list[tuple[str, Callable[[str], None]]] = [(element.text or "", set_text)]
+    for child in element:
+        def set_tail(value: str, child: etree._Element = child) -> None:
+            child.tail = value
+
+        texts.append((child.tail or "", set_tail))
+    return texts
+
+
+def share_wbxml(data: bytes, names: Pseudonyms, *, keep_content: bool = False) -> bytes:
+    """WBXML bytes rewritten for sharing and encoded again.
+
+    Raises:
+        EasError: the bytes are not WBXML the codec can decode, or the rewritten tree cannot be encoded.
+    """
+    return encode(share_tree(decode(data), names, keep_content=keep_content))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bodies
+
+
+@dataclass(frozen=True)
+class SharedBody:
+    """A rewritten body; `note` says what was removed outright (a body that could not be rewritten)."""
+
+    data: bytes
+    note: str | None = None
+
+
+def _text_bytes(data: bytes, names: Pseudonyms) -> bytes:
+    return names.text(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+
+
+def _share_autodiscover(data: bytes, names: Pseudonyms) -> bytes:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return _text_bytes(data, names)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for name, value in element.attrib.items():
+            element.set(name, names.text(str(value)))
+        if element.tail:
+            element.tail = names.text(element.tail)
+        if not element.text or len(element):
+            if element.text:
+                element.text = names.text(element.text)
+            continue
+        role = AUTODISCOVER_ROLES.get(_split(element.tag)[1])
+        text = element.text
+        if role is Role.ADDRESS:
+            element.text = names.address(text.strip()) if _ADDRESS.fullmatch(text.strip()) else names.text(text)
+        elif role is Role.DISPLAY_NAME:
+            element.text = names.display_name(text)
+        elif role is Role.PERSONAL:
+            element.text = hidden_marker(len(text.encode("utf-8")))
+        else:
+            element.text = names.text(text)
+    result: bytes = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return result
+
+
+def share_body(
+    data: bytes, content_type: str | None, names: Pseudonyms, *, keep_content: bool = False
+) -> SharedBody:
+    """A body (Content-Encoding already removed) rewritten for sharing, by what it is.
+
+    WBXML: rewritten as a tree; multipart: part 0 as WBXML, the other parts (MIME, attachments) are content;
+    rfc822 and binary bodies are content; XML (Autodiscover): identities pseudonymised; other text (error pages,
+    JSON): free text rewritten. A WBXML or multipart body that does not decode is removed, with a note.
+    """
+    if not data:
+        return SharedBody(data)
+    media = media_type(content_type)
+    kind = sniff(data)
+    if media == "application/vnd.ms-sync.multipart":
+        try:
+            parts = parse_multipart(data)
+            rewritten = [share_wbxml(parts[0], names, keep_content=keep_content)] if parts else []
+        except EasError as err:
+            return SharedBody(b"", f"multipart body of {len(data)} bytes removed: {err}")
+        for part in parts[1:]:
+            rewritten.append(_content_bytes(part, names, keep_content))
+        return SharedBody(build_multipart(rewritten))
+    if media in ("application/vnd.ms-sync.wbxml", "application/vnd.ms-sync") or kind == "wbxml":
+        if kind in ("text", "html", "json", "xml") and media != "" and kind != "wbxml":
+            return SharedBody(_text_bytes(data, names))  # a server error in text under the WBXML type
+        try:
+            return SharedBody(share_wbxml(data, names, keep_content=keep_content))
+        except EasError as err:
+            return SharedBody(b"", f"WBXML body of {len(data)} bytes removed (it does not decode: {err})")
+    if media == "message/rfc822" or kind == "rfc822":
+        return SharedBody(_content_bytes(data, names, keep_content))
+    if kind == "xml" or media in ("text/xml", "application/xml"):
+        return SharedBody(_share_autodiscover(data, names))
+    if kind in ("text", "html", "json"):
+        return SharedBody(_text_bytes(data, names))
+    return SharedBody(_content_bytes(data, names, keep_content))
+
+
+def _content_bytes(data: bytes, names: Pseudonyms, keep_content: bool) -> bytes:
+    if not keep_content:
+        return hidden_marker(len(data)).encode("ascii")
+    if sniff(data) in ("text", "rfc822", "html", "xml", "json"):
+        return _text_bytes(data, names)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The request line and headers
+
+
+def _query_value(name: str, value: str, names: Pseudonyms) -> str:
+    role = QUERY_ROLES.get(name.lower())
+    if role is Role.KEEP:
+        return value
+    if role is Role.USER:
+        return names.user(value)
+    if role is Role.PERSONAL:  # DeviceId
+        return names.device(value)
+    if role is Role.ID:
+        return names.identifier(value)
+    if role is Role.FOLDER_NAME:
+        return names.folder(value)
+    return names.text(value)
+
+
+def _share_plain_query(query: str, names: Pseudonyms) -> str:
+    out: list[str] = []
+    for segment in query.split("&"):
+        raw_name, sep, raw_value = segment.partition("=")
+        name = unquote(raw_name.replace("+", " "))
+        if name.lower() in SECRET_QUERY_PARAMETERS:
+            continue
+        if not sep:
+            out.append(quote(names.text(name), safe="@%") if name else segment)
+            continue
+        value = unquote(raw_value.replace("+", " "), errors="surrogateescape")
+        new_value = _query_value(name, value, names)
+        out.append(segment if new_value == value else f"{raw_name}={quote(new_value, safe='@')}")
+    return "&".join(out)
+
+
+def share_query(query: str, names: Pseudonyms) -> str:
+    """A request URI query (after `?`) with User and DeviceId pseudonymised, ids rewritten, tokens removed.
+
+    The base64 form (MS-ASHTTP 2.2.1.1.1.1) is decoded and encoded again; a binary DeviceId becomes the text of
+    its stand-in. Anything that is not an EAS query is rewritten as `name=value` pairs.
+    """
+    if not query:
+        return query
+    if "=" not in query.rstrip("=") and "&" not in query:
+        try:
+            decoded = decode_query(query)
+        except EasError:
+            return names.text(query)
+        if decoded.form == "base64" and decoded.command_code is not None:
+            parameters = tuple((name, _query_value(name, value, names)) for name, value in decoded.parameters)
+            shared = replace(
+                decoded,
+                user=None if decoded.user is None else names.user(decoded.user),
+                device_id=None if decoded.device_id is None else names.device(decoded.device_id),
+                device_id_hex=None,
+                parameters=parameters,
+            )
+            try:
+                return encode_base64(shared)
+            except EasError:
+                return names.text(query)
+    return _share_plain_query(query, names)
+
+
+
+def share_path(path: str, names: Pseudonyms) -> str:
+    """A request target (path and query) rewritten: the path as free text, the query by `share_query`."""
+    base, sep, query = path.partition("?")
+    return names.text(base) + sep + share_query(query, names)
+
+
+def _host_port(value: str, names: Pseudonyms) -> str:
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return f"[{names.host(host)}]{rest}" if ":" in names.host(host) else names.host(host) + rest
+    host, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return f"{names.host(host)}:{port}"
+    return names.host(value)
+
+
+def _credential(value: str, names: Pseudonyms) -> str:
+    scheme, _, credentials = value.strip().partition(" ")
+    if not credentials.strip():
+        return REDACTED
+    user = basic_user(value)
+    if user is not None:
+        return f"{scheme} {names.user(user)}:{REDACTED}"
+    return f"{scheme} {REDACTED}"
+
+
+def _cookie(value: str, names: Pseudonyms, *, set_cookie: bool) -> str:
+    pieces = value.split(";")
+    out: list[str] = []
+    for index, piece in enumerate(pieces):
+        name, equals, _ = piece.partition("=")
+        if set_cookie and index > 0:
+            out.append(names.text(piece))
+        elif equals:
+            out.append(f"{name}={REDACTED}")
+        else:
+            out.append(piece)
+    return ";".join(out)
+
+
+def _challenge(value: str, names: Pseudonyms) -> str:
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() in BLOB_SCHEMES and rest.strip():
+        return f"{scheme} {REDACTED}"
+    return names.text(value)
+
+
+def share_header(name: str, value: str, names: Pseudonyms) -> str | None:
+    """One header's value rewritten for sharing; None when the header is left out."""
+    lower = name.lower()
+    if lower in CREDENTIAL_HEADERS:
+        return _credential(value, names)
+    if lower in COOKIE_HEADERS:
+        return _cookie(value, names, set_cookie=lower == "set-cookie")
+    if lower in CHALLENGE_HEADERS:
+        return _challenge(value, names)
+    if SECRET_HEADER_NAME.search(lower):
+        return REDACTED
+    if lower in HOST_HEADERS:
+        return _host_port(value, names)
+    if lower in SERVER_NAME_HEADERS:
+        return ",".join(names.host(part.strip()) if part.strip() else part for part in value.split(","))
+    if lower in CLIENT_ADDRESS_HEADERS:
+        return ", ".join(names.client_address(part.strip()) for part in value.split(",") if part.strip())
+    return names.text(value)
+
+
+def share_headers(headers: Sequence[tuple[str, str]], names: Pseudonyms) -> list[tuple[str, str]]:
+    """Headers in order with each value rewritten (`share_header`); names are kept."""
+    out: list[tuple[str, str]] = []
+    for name, value in headers:
+        shared = share_header(name, value, names)
+        if shared is not None:
+            out.append((name, shared))
+    return out
