@@ -52,6 +52,7 @@ from .share_roles import (
     CREDENTIAL_HEADERS,
     DEFAULT_FOLDER_TYPES,
     HOST_HEADERS,
+    KEEP_HEADERS,
     QUERY_ROLES,
     SECRET_HEADER_NAME,
     SECRET_QUERY_PARAMETERS,
@@ -88,8 +89,10 @@ def hidden_marker(size: int) -> str:
 # Where two kinds hold the same text, the first one's stand-in is used in free text.
 _FREE_TEXT_ORDER = ("address", "user", "display", "host", "client", "device", "folder", "domain")
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_URL_HOST = re.compile(r"(?i)(\bhttps?://)([^/\s:?#\"'<>@]+)")
-_TOKEN_SEGMENT = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*|\d.*|.*\d.*")
+# A URL's scheme, user information (a credential: removed) and host.
+_URL_HOST = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)(?:[^/\s@?#\"'<>]*@)?([^/\s:?#\"'<>@\[\]]+|\[[0-9a-f:.]+\])")
+# An id piece that is a token, not a name: hex (with dashes), or a run without spaces that holds a digit.
+_TOKEN_SEGMENT = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*|[\w+=.~-]*\d[\w+=.~-]*")
 _ID_SEPARATORS = re.compile(r"(%2[Ff]|%3[Aa]|%5[Cc]|[/:\\])")
 MIN_FREE_TEXT_LENGTH = 2  # identities shorter than this are not searched for in free text
 MIN_NAME_WORD_LENGTH = 3  # nor parts of names shorter than this ("Al" of "Al Smith")
@@ -244,10 +247,10 @@ class Pseudonyms:
         except UnicodeDecodeError:
             plain = piece
         lower = plain.lower()
-        for kind in ("user", "address", "device", "host"):
-            known = self._maps.get(kind, {}).get(lower if kind != "device" else plain)
+        for kind in ("folder", "user", "address", "device", "host"):
+            known = self._maps.get(kind, {}).get(plain if kind in ("folder", "device") else lower)
             if known is not None:
-                return known
+                return known if known == plain else quote(known, safe="")
         if lower in self._standard_folder_names or _TOKEN_SEGMENT.fullmatch(plain) or "@" in plain:
             return piece
         if not any(ch.isalpha() for ch in plain):
@@ -261,14 +264,15 @@ class Pseudonyms:
         """Free text with every known identity, every e-mail address and every URL's host replaced."""
         if not value:
             return value
-        value = _URL_HOST.sub(lambda match: match.group(1) + self._url_host(match.group(2)), value)
+        value = _URL_HOST.sub(self._url, value)
         pattern = self._literal_pattern()
         if pattern is None:
             return _ADDRESS.sub(lambda match: self.address(match.group(0)), value)
         return pattern.sub(self._replace_match, value)
 
-    def _url_host(self, host: str) -> str:
-        return host if host in self._given else self.host(host)
+    def _url(self, match: re.Match[str]) -> str:
+        host = match.group(2)
+        return match.group(1) + (host if host in self._given else self.host(host))
 
     def _replace_match(self, match: re.Match[str]) -> str:
         found = match.group(0)
@@ -697,6 +701,8 @@ def _challenge(value: str, names: Pseudonyms) -> str:
 def share_header(name: str, value: str, names: Pseudonyms) -> str | None:
     """One header's value rewritten for sharing; None when the header is left out."""
     lower = name.lower()
+    if lower in KEEP_HEADERS:
+        return value
     if lower in CREDENTIAL_HEADERS:
         return _credential(value, names)
     if lower in COOKIE_HEADERS:

@@ -25,6 +25,7 @@ __all__ = [
     "SERVER_NAME_HEADERS",
     "CLIENT_ADDRESS_HEADERS",
     "HOST_HEADERS",
+    "KEEP_HEADERS",
     "element_role",
 ]
 
@@ -210,6 +211,14 @@ SERVER_NAME_HEADERS = frozenset({
 })
 CLIENT_ADDRESS_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "x-client-ip", "x-originating-ip"})
 HOST_HEADERS = frozenset({"host", ":authority"})
+# Headers whose values are protocol facts (MS-ASHTTP 2.2.1.1.2, 2.2.2.1.2; RFC 9110) and never names: kept as
+# they are, so that free-text rewriting cannot touch a command list or a content type.
+KEEP_HEADERS = frozenset({
+    "ms-asprotocolversion", "ms-asprotocolversions", "ms-asprotocolcommands", "ms-server-activesync",
+    "x-ms-policykey", "ms-asacceptmultipart", "x-ms-asthrottle", "x-ms-rp", "retry-after", "content-type",
+    "content-length", "content-encoding", "transfer-encoding", "accept", "accept-encoding", "accept-language",
+    "cache-control", "connection", "date", "allow", "public", "expires", "pragma",
+})
 
 
 def element_role(namespace: str, local: str, parent_local: str | None = None) -> Role:

@@ -247,3 +247,14 @@ def test_same_pseudonym_wherever_a_value_appears(shared: dict[str, Path]) -> Non
                                 and "DeviceType=pyactivesync" in f.request.path).request.path).user
     assert bob is not None and bob.startswith("user") and bob != "user1"
     assert device_password.request.headers["Proxy-Authorization"] == f"Basic {bob}:<redacted>"
+
+
+def test_bad_input_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    result = cli("share", "missing.sqlite", "out.mitm", cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (1, "eas-inspector: missing.sqlite: no such file")
+    (tmp_path / "notes.sqlite").write_text("not a capture\n")
+    result = cli("share", "notes.sqlite", "out.mitm", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("eas-inspector: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]

@@ -223,3 +223,24 @@ def test_autodiscover_xml_pseudonymised() -> None:
     )
     shared = share_body(body, "text/xml", Pseudonyms()).data
     assert b"<EMailAddress>user1@example.invalid</EMailAddress>" in shared and b"alice" not in shared
+
+
+def test_url_user_information_is_removed_and_the_host_pseudonymised() -> None:
+    names = Pseudonyms()
+    assert names.text("see https://alice:hunter2@mail.example.com:443/x and ldap://[2001:db8::5]/") == (
+        "see https://server1.example.invalid:443/x and ldap://server2.example.invalid/"
+    )
+
+
+def test_protocol_headers_are_never_rewritten_as_free_text() -> None:
+    names = Pseudonyms()
+    names.display_name("Search Settings")  # a display name whose words are command names
+    assert share_header("MS-ASProtocolCommands", "Sync,Search,Settings", names) == "Sync,Search,Settings"
+    assert share_header("X-Note", "Search Settings", names) == "User 1"
+
+
+def test_a_folder_name_learnt_from_foldersync_is_hidden_inside_ids_even_with_digits() -> None:
+    names = Pseudonyms()
+    assert names.folder("Lab Projects 2") == "folder1"
+    assert names.identifier("mail%2FLab%20Projects%202%2F7") == "mail%2Ffolder1%2F7"
+    assert names.identifier("mail/Lab Projects 2/7") == "mail/folder1/7"
