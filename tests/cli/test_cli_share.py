@@ -18,6 +18,7 @@ import eas
 from addon.convert import flow_input_from_mitm
 from addon.store import CaptureReader, CaptureWriter
 from eas.multipart import parse_multipart
+from tests.cli.test_cli_non_utf8 import write_hostile
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_SESSION = ROOT / "tests" / "data" / "real" / "lab-session.mitm"
@@ -258,3 +259,15 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
     assert result.stderr.startswith("eas-inspector: ") and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]
+
+
+def test_flows_holding_bytes_that_are_not_utf8_are_shared_without_a_traceback(tmp_path: Path) -> None:
+    count = write_hostile(tmp_path / "hostile.mitm")
+    assert cli("import", "hostile.mitm", "capture.sqlite", cwd=tmp_path).returncode == 0
+    result = cli("share", "capture.sqlite", "out.mitm", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"shared {count} flows to out.mitm")
+    data = (tmp_path / "out.mitm").read_bytes()
+    assert b"al\xffice" not in data  # the user name, with its byte that is not UTF-8, is pseudonymised too
+    back = cli("import", "out.mitm", "back.sqlite", cwd=tmp_path)
+    assert back.returncode == 0, back.stderr
