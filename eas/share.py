@@ -23,7 +23,7 @@ from __future__ import annotations
 #             when content is kept
 #   PERSONAL  device details that identify a person (IMEI, phone number, friendly name): always hidden
 #   SECRET    passwords: "<redacted>", length not given
-#   USER, ADDRESS, ADDRESS_LIST, DISPLAY_NAME, DISPLAY_NAMES, FOLDER_NAME: pseudonymised
+#   USER, ADDRESS, ADDRESS_LIST, DISPLAY_NAME, DISPLAY_NAMES, FOLDER_NAME, DEVICE_ID: pseudonymised
 # The root's wbxml:strtbl, prolog, trailer and attribute markers are dropped (they can carry bytes the tree does
 # not show); placeholders for what MS-ASWBXML never sends (PI, EXT, LITERAL, raw strings) are removed.
 
@@ -378,9 +378,9 @@ def _sibling_text(element: etree._Element, namespace: str, local: str) -> str | 
 
 def _address_list(value: str, names: Pseudonyms) -> str:
     """An RFC 5322 address list with each address and display name pseudonymised; `Name <addr>` shapes kept."""
+    if "@" not in value:
+        return _display_names(value, names)  # names alone ("Bob Brown; Carol Clark"), as ResolveRecipients sends
     pairs = email.utils.getaddresses([value])
-    if not pairs or all(not address for _, address in pairs):
-        return names.text(value)
     out: list[str] = []
     for display, address in pairs:
         if address and "@" in address:
@@ -388,7 +388,7 @@ def _address_list(value: str, names: Pseudonyms) -> str:
             out.append(f'"{names.display_name(display, address)}" <{stand_in}>' if display else stand_in)
         elif address or display:
             out.append(names.display_name(display or address))
-    return ", ".join(out)
+    return ", ".join(out) if out else names.text(value)
 
 
 def _display_names(value: str, names: Pseudonyms) -> str:
@@ -595,7 +595,7 @@ def _query_value(name: str, value: str, names: Pseudonyms) -> str:
         return value
     if role is Role.USER:
         return names.user(value)
-    if role is Role.PERSONAL:  # DeviceId
+    if role is Role.DEVICE_ID:
         return names.device(value)
     if role is Role.ID:
         return names.identifier(value)

@@ -43,6 +43,7 @@ class Role(enum.StrEnum):
     DISPLAY_NAME = "display-name"
     DISPLAY_NAMES = "display-names"
     FOLDER_NAME = "folder-name"
+    DEVICE_ID = "device-id"
 
 
 K, I, C, P, S = Role.KEEP, Role.ID, Role.CONTENT, Role.PERSONAL, Role.SECRET
@@ -189,7 +190,7 @@ AUTODISCOVER_ROLES: Mapping[str, Role] = MappingProxyType({
 
 # Request URI parameters (MS-ASHTTP 2.2.1.1.1.2) by lower-case name; others are free text.
 QUERY_ROLES: Mapping[str, Role] = MappingProxyType({
-    "cmd": K, "devicetype": K, "saveinsent": K, "occurrence": K, "user": U, "deviceid": Role.PERSONAL,
+    "cmd": K, "devicetype": K, "saveinsent": K, "occurrence": K, "user": U, "deviceid": Role.DEVICE_ID,
     "collectionid": I, "itemid": I, "longid": I, "parentid": I, "attachmentname": I, "collectionname": F,
 })
 

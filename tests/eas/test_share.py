@@ -244,3 +244,23 @@ def test_a_folder_name_learnt_from_foldersync_is_hidden_inside_ids_even_with_dig
     assert names.folder("Lab Projects 2") == "folder1"
     assert names.identifier("mail%2FLab%20Projects%202%2F7") == "mail%2Ffolder1%2F7"
     assert names.identifier("mail/Lab Projects 2/7") == "mail/folder1/7"
+
+
+@pytest.mark.parametrize(
+    ("xml_value", "expected"),
+    [
+        ("Bob Brown", "User 1"),
+        ("Bob Brown; Carol Clark", "User 1; User 2"),
+        ("bob@example.com", "user3@example.invalid"),
+        ('"Brown, Bob" &lt;bob@example.com&gt;, carol@example.org',
+         '"User 3" &lt;user3@example.invalid&gt;, user4@example.invalid'),
+    ],
+)
+def test_resolve_recipients_to_names_and_addresses(xml_value: str, expected: str) -> None:
+    # MS-ASCMD 2.2.3.175.4: To holds a name or an address to resolve
+    request = wbxml(f'<ResolveRecipients xmlns="ResolveRecipients"><To>{xml_value}</To></ResolveRecipients>')
+    names = Pseudonyms()
+    names.display_name("Bob Brown")
+    names.display_name("Carol Clark")
+    xml = eas.decode_to_xml(share_wbxml(request, names), pretty=False)
+    assert f"<To>{expected}</To>" in xml
