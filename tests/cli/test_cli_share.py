@@ -185,6 +185,15 @@ def test_keep_content_keeps_a_subject(shared: dict[str, Path]) -> None:
     assert any("HTML newsletter été – unicode".encode() in haystack for haystack in haystacks(shared["kept"]))
 
 
+def test_mitmproxy_reads_the_shared_file(shared: dict[str, Path]) -> None:
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    result = subprocess.run(
+        [str(mitmdump), "-n", "-q", "-r", str(shared["shared"]), "--set", f"confdir={shared['work'] / 'mitm'}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_shared_file_is_private_and_imports_back_with_the_same_protocol_facts(shared: dict[str, Path]) -> None:
     path = shared["shared"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

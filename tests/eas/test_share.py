@@ -14,6 +14,7 @@ from eas.share import (
     share_body,
     share_header,
     share_headers,
+    share_path,
     share_query,
     share_wbxml,
 )
@@ -264,3 +265,11 @@ def test_resolve_recipients_to_names_and_addresses(xml_value: str, expected: str
     names.display_name("Carol Clark")
     xml = eas.decode_to_xml(share_wbxml(request, names), pretty=False)
     assert f"<To>{expected}</To>" in xml
+
+
+def test_path_and_query_share_one_map() -> None:
+    names = Pseudonyms()
+    path = "/autodiscover/autodiscover.json/v1.0/alice@example.com?Protocol=ActiveSync&Email=alice@example.com"
+    assert share_path(path, names) == (
+        "/autodiscover/autodiscover.json/v1.0/user1@example.invalid?Protocol=ActiveSync&Email=user1@example.invalid"
+    )
