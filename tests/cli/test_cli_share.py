@@ -140,7 +140,8 @@ def haystacks(path: Path) -> list[bytes]:
                     continue
                 body = message.get_content(strict=True) or b""
                 found.append(body)
-                parts = parse_multipart(body) if message.headers.get("content-type", "").endswith("multipart") else [body]
+                multipart = message.headers.get("content-type", "").endswith("multipart")
+                parts = parse_multipart(body) if multipart else [body]
                 found.extend(parts)
                 for part in parts:
                     if eas.bodies.sniff(part) == "wbxml":

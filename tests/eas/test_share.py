@@ -1,4 +1,4 @@
-"""eas.share and eas.share_roles: the role tables, the pseudonym map, and the rewriting of trees, queries, headers and bodies."""
+"""eas.share and eas.share_roles: role tables, the pseudonym map, the rewriting of trees, queries, headers, bodies."""
 
 from __future__ import annotations
 
