@@ -43,6 +43,7 @@ from .errors import EasError
 from .headers import basic_user
 from .multipart import build_multipart, parse_multipart
 from .query import decode_query, encode_base64
+from .sensitive import is_secret_header, is_secret_parameter
 from .share_roles import (
     AUTODISCOVER_ROLES,
     BLOB_SCHEMES,
@@ -54,8 +55,6 @@ from .share_roles import (
     HOST_HEADERS,
     KEEP_HEADERS,
     QUERY_ROLES,
-    SECRET_HEADER_NAME,
-    SECRET_QUERY_PARAMETERS,
     SERVER_NAME_HEADERS,
     STANDARD_ID_WORDS,
     Role,
@@ -609,7 +608,7 @@ def _share_plain_query(query: str, names: Pseudonyms) -> str:
     for segment in query.split("&"):
         raw_name, sep, raw_value = segment.partition("=")
         name = unquote(raw_name.replace("+", " "))
-        if name.lower() in SECRET_QUERY_PARAMETERS:
+        if is_secret_parameter(name):
             continue
         if not sep:
             out.append(quote(names.text(name), safe="@%") if name else segment)
@@ -706,10 +705,10 @@ def share_header(name: str, value: str, names: Pseudonyms) -> str | None:
     if lower in CREDENTIAL_HEADERS:
         return _credential(value, names)
     if lower in COOKIE_HEADERS:
-        return _cookie(value, names, set_cookie=lower == "set-cookie")
+        return _cookie(value, names, set_cookie=lower.startswith("set-cookie"))
     if lower in CHALLENGE_HEADERS:
         return _challenge(value, names)
-    if SECRET_HEADER_NAME.search(lower):
+    if is_secret_header(name):
         return REDACTED
     if lower in HOST_HEADERS:
         return _host_port(value, names)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from .sensitive import is_secret_element
 
 __all__ = [
     "Role",
@@ -16,11 +17,9 @@ __all__ = [
     "STANDARD_ID_WORDS",
     "AUTODISCOVER_ROLES",
     "QUERY_ROLES",
-    "SECRET_QUERY_PARAMETERS",
     "CREDENTIAL_HEADERS",
     "COOKIE_HEADERS",
     "CHALLENGE_HEADERS",
-    "SECRET_HEADER_NAME",
     "BLOB_SCHEMES",
     "SERVER_NAME_HEADERS",
     "CLIENT_ADDRESS_HEADERS",
@@ -116,8 +115,8 @@ ELEMENT_ROLES: Mapping[tuple[str, str], Role] = MappingProxyType({
     # MS-ASCMD 2.2.3.82 Id (a folder)
     **_roles("Ping", {I: "Id"}),
     # MS-ASCMD 2.2.3.136 Query (GAL text), 2.2.3.71 FreeText, 2.2.3.186 Value, 2.2.3.97 LongId,
-    # 2.2.3.180 UserName, 2.2.3.124 Password, 2.2.3.35.2 ConversationId
-    **_roles("Search", {C: "Query FreeText Value", I: "LongId ConversationId", U: "UserName", S: "Password"}),
+    # 2.2.3.180 UserName, 2.2.3.35.2 ConversationId
+    **_roles("Search", {C: "Query FreeText Value", I: "LongId ConversationId", U: "UserName"}),
     # MS-ASCMD 2.2.3.47.3 DisplayName, 2.2.3.56 EmailAddress, 2.2.3.7 Alias (GAL results), 2.2.3.169 Status
     **_roles("GAL", {D: "DisplayName", A: "EmailAddress", U: "Alias", K: "Status"}),
     # MS-ASAIRS 2.2.2: Data, Preview (in a Body), Content, the attachment's name and the location are content;
@@ -127,12 +126,10 @@ ELEMENT_ROLES: Mapping[tuple[str, str], Role] = MappingProxyType({
            "Country PostalCode Latitude Longitude Accuracy Altitude AltitudeAccuracy LocationUri InstanceId",
         I: "FileReference ClientId",
     }),
-    # MS-ASCMD 2.2.3.141 ReplyMessage, 2.2.3.163/2.2.3.61 Oof StartTime/EndTime, 2.2.3.43 DevicePassword,
-    # 2.2.3.124 Password, 2.2.3.83 IMEI, 2.2.3.127 PhoneNumber, 2.2.3.74 FriendlyName, 2.2.3.162 SMTPAddress,
+    # MS-ASCMD 2.2.3.141 ReplyMessage, 2.2.3.163/2.2.3.61 Oof StartTime/EndTime, 2.2.3.83 IMEI, 2.2.3.127 PhoneNumber, 2.2.3.74 FriendlyName, 2.2.3.162 SMTPAddress,
     # 2.2.3.134 PrimarySmtpAddress, 2.2.3.5 AccountId, 2.2.3.6 AccountName, 2.2.3.182 UserDisplayName
     **_roles("Settings", {
         C: "ReplyMessage StartTime EndTime",
-        S: "DevicePassword Password",
         P: "IMEI PhoneNumber FriendlyName",
         A: "SMTPAddress PrimarySmtpAddress",
         I: "AccountId",
@@ -140,9 +137,9 @@ ELEMENT_ROLES: Mapping[tuple[str, str], Role] = MappingProxyType({
     }),
     # MS-ASDOC 2.2.2: the flags and sizes of a document are kept
     **_roles("DocumentLibrary", {K: "IsFolder IsHidden ContentLength ContentType"}),
-    # MS-ASCMD 2.2.3.39.2 Data, 2.2.3.180 UserName, 2.2.3.124 Password, 2.2.3.52 DstFldId, 2.2.3.35.1
+    # MS-ASCMD 2.2.3.39.2 Data, 2.2.3.180 UserName, 2.2.3.52 DstFldId, 2.2.3.35.1
     # ConversationId, 2.2.3.93 LinkId (a UNC path or URL)
-    **_roles("ItemOperations", {C: "Data", U: "UserName", S: "Password", I: "DstFldId ConversationId"}),
+    **_roles("ItemOperations", {C: "Data", U: "UserName", I: "DstFldId ConversationId"}),
     # MS-ASCMD 2.2.3.109 Mime, 2.2.3.67 FolderId, 2.2.3.88 ItemId, 2.2.3.97 LongId, 2.2.3.24 ClientId,
     # 2.2.3.5 AccountId, 2.2.3.87 InstanceId (a date), 2.2.3.75/76 ForwardeeName/ForwardeeEmail
     **_roles("ComposeMail", {C: "Mime InstanceId", I: "FolderId ItemId LongId ClientId AccountId",
@@ -194,15 +191,10 @@ QUERY_ROLES: Mapping[str, Role] = MappingProxyType({
     "collectionid": I, "itemid": I, "longid": I, "parentid": I, "attachmentname": I, "collectionname": F,
 })
 
-# Query parameters that carry a credential (OAuth access tokens in the query, RFC 6750 2.3): removed.
-SECRET_QUERY_PARAMETERS = frozenset({"access_token", "token", "id_token", "refresh_token", "code", "password"})
-
-# Headers whose value is a credential or carries one.
+# Which headers and query parameters are secrets is eas.sensitive's; these say how a secret header is shown.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
-COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+COOKIE_HEADERS = frozenset({"cookie", "set-cookie", "cookie2", "set-cookie2"})
 CHALLENGE_HEADERS = frozenset({"www-authenticate", "proxy-authenticate"})
-# A header whose name has one of these words is a secret as a whole (X-Auth-Token, X-OWA-Canary, X-Api-Key).
-SECRET_HEADER_NAME = re.compile(r"token|secret|passw|api-?key|canary|credential|session|signature", re.IGNORECASE)
 # Authentication schemes whose challenge or answer is an opaque blob (NTLM's Type 2 names the server's domain).
 BLOB_SCHEMES = frozenset({"ntlm", "negotiate", "kerberos"})
 # Headers naming the server that answered: Exchange's front-end/back-end diagnostics.
@@ -223,7 +215,10 @@ KEEP_HEADERS = frozenset({
 
 
 def element_role(namespace: str, local: str, parent_local: str | None = None) -> Role:
-    """The role of a leaf element (see ELEMENT_ROLES, PARENT_ROLES, PAGE_DEFAULT_ROLES); unknown is content."""
+    """The role of a leaf element: a password (eas.sensitive.SECRET_ELEMENTS) is a secret; then PARENT_ROLES,
+    ELEMENT_ROLES, PAGE_DEFAULT_ROLES; unknown is content."""
+    if is_secret_element(namespace, local):
+        return Role.SECRET
     if parent_local is not None:
         role = PARENT_ROLES.get((namespace, parent_local, local))
         if role is not None:
