@@ -62,6 +62,10 @@ class _JsonStream:
         self._read_size = FIRST_READ
         self.not_utf8_at: int | None = None  # character offset of the first byte that was not UTF-8
 
+    def offset(self) -> int:
+        """Characters read before the current position."""
+        return self._dropped + self._position
+
     def where(self) -> str:
         """`line L, column C` of the current position."""
         before = self._buffer[: self._position]
@@ -189,10 +193,9 @@ def read(source: BinaryIO, name: str) -> Iterator[ImportedEntry]:
             yield ImportIssue(f"entry {number + 1}", str(err), stopped=True)
             return
         number += 1
-        if stream.not_utf8_at is not None and not reported_encoding:
+        if not reported_encoding and stream.not_utf8_at is not None and stream.not_utf8_at < stream.offset():
             reported_encoding = True
-            yield ImportIssue(f"entry {number}", "the file is not UTF-8 from here on; bytes kept as they are",
-                              kept=True)
+            yield ImportIssue(f"entry {number}", "has bytes that are not UTF-8; they are kept as they are", kept=True)
         yield _flow_or_issue(entry, number, name)
 
 

@@ -23,17 +23,17 @@ def read(source: BinaryIO, name: str) -> Iterator[ImportedEntry]:
     size = os.fstat(source.fileno()).st_size
     flows = io.FlowReader(source).stream()
     while True:
+        start = source.tell()
         try:
             mitm_flow = next(flows)
         except StopIteration:
             return
         except (FlowReadException, ValueError, KeyError, TypeError) as err:
-            position = source.tell()
-            if position >= size:
+            if source.tell() >= size:
                 reason = "the file ends inside this flow (cut short?)"
             else:
                 reason = f"not a readable flow ({err or type(err).__name__})"
-            yield ImportIssue(f"flow {number + 1}", f"{reason}, at byte {position:,}", stopped=True)
+            yield ImportIssue(f"flow {number + 1}", f"{reason}; it starts at byte {start:,}", stopped=True)
             return
         number += 1
         if not isinstance(mitm_flow, http.HTTPFlow):

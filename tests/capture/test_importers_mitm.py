@@ -1,0 +1,55 @@
+"""`eas-inspector import` of mitmproxy .mitm files: the lab session whole, cut short, and damaged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.capture import forms
+from tests.capture.conftest import Stored, assert_lab_session, cli, stored
+
+LAB_FLOW_COUNT = 76  # tests/data/real/README.md: the flows of lab-session.mitm
+
+
+def test_the_lab_session_imports_whole_with_its_provenance(tmp_path: Path, lab_reference: list[Stored]) -> None:
+    assert len(lab_reference) == LAB_FLOW_COUNT
+    assert_lab_session(lab_reference)
+    first = lab_reference[0].extra
+    assert first["origin"] == {"form": "mitm", "file": "lab-session.mitm", "entry": 1}
+    assert (first["rebuilt"], first["missing"], first["hidden"]) == (False, [], [])
+
+
+def _flow_starts(data: bytes) -> list[int]:
+    """Byte offsets where each top-level tnetstring (one flow) starts: `LENGTH:` payload, one type byte."""
+    starts, position = [], 0
+    while position < len(data):
+        starts.append(position)
+        colon = data.index(b":", position)
+        position = colon + 1 + int(data[position:colon]) + 1
+    return starts
+
+
+def test_a_file_cut_inside_its_last_flow_keeps_the_others_and_says_so(tmp_path: Path) -> None:
+    data = forms.LAB_SESSION.read_bytes()
+    last = _flow_starts(data)[-1]
+    (tmp_path / "cut.mitm").write_bytes(data[: last + 100])
+    result = cli("import", "cut.mitm", "cut.sqlite", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.strip() == "imported 75 EAS/Autodiscover flows into cut.sqlite"
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"eas-inspector: cut.mitm: flow 76: the file ends inside this flow (cut short?); it starts at byte {last:,}",
+        "eas-inspector: cut.mitm: partial import: 75 of 76 flows read, reading stopped at flow 76 (issues above)",
+    ]
+    assert len(stored(tmp_path / "cut.sqlite")) == 75
+
+
+def test_garbage_in_the_middle_stops_there_and_keeps_what_came_before(tmp_path: Path) -> None:
+    data = forms.LAB_SESSION.read_bytes()
+    tenth = _flow_starts(data)[9]
+    (tmp_path / "damaged.mitm").write_bytes(data[:tenth] + b"this is not a flow" + data[tenth:])
+    result = cli("import", "damaged.mitm", "damaged.sqlite", cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stderr.splitlines()[0] == (
+        f"eas-inspector: damaged.mitm: flow 10: not a readable flow (Invalid data format.); it starts at byte {tenth:,}"
+    )
+    assert len(stored(tmp_path / "damaged.sqlite")) == 9
