@@ -28,10 +28,12 @@ class PastedInputError(EasError):
     """Input that is not what its form says (or no form fits)."""
 
 
-def _from_base64(text: str) -> bytes:
+def _from_base64(text: str, *, one_word_per_line: bool = False) -> bytes:
     markers = list(_LOG_MARKER.finditer(text))
     if markers:
         text = text[markers[-1].end() :]
+    if one_word_per_line and any(len(line.split()) > 1 for line in text.splitlines()):
+        raise PastedInputError("not base64: words separated by spaces")
     compact = "".join(text.split())
     if not compact or not _BASE64_TEXT.fullmatch(compact):
         raise PastedInputError("not base64: characters outside the base64 alphabet")
@@ -115,7 +117,8 @@ def bytes_from_paste(data: bytes, form: str | None = None) -> tuple[bytes, str]:
     if data.startswith(_WBXML_VERSIONS) or text is None:
         return data, "binary"
     candidates: list[tuple[bytes, str]] = []
-    for name, reader in (("hex", _from_hex), ("base64", _from_base64)):
+    readers = (("hex", _from_hex), ("base64", lambda pasted: _from_base64(pasted, one_word_per_line=True)))
+    for name, reader in readers:
         try:
             candidates.append((reader(text), name))
         except PastedInputError:

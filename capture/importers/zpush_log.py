@@ -169,7 +169,7 @@ def _take(request: _Request, message: bytes, number: int, line: bytes) -> None:
             request.bodies[kind] = body
             return
     text = message.decode("utf-8", "replace")
-    if "memory='" in text or "httpcode='" in text or "- code: " in text or "responde code" in text:
+    if "memory='" in text or "httpcode='" in text or "-------- End - " in text or "responde code" in text:
         code = _END_CODE.search(text)
         if code:
             request.status = int(code[1])
@@ -193,7 +193,7 @@ def _take(request: _Request, message: bytes, number: int, line: bytes) -> None:
     if agent:
         request.user_agent = agent[1]
         return
-    exception = re.search(r"Exception: \(([^)]*)\) - (.*)", text)
+    exception = re.search(r"Exception: \(([^)]*)\) - (.*)", text) or re.search(r"(\w*Exception): (.*)", text)
     if exception and request.exception is None:
         request.exception = f"{exception[1]}: {exception[2]}"[:300]
 
