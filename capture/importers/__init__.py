@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
 import zipfile
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from . import har, mailbox_log, mitm, saz, zpush_log
+from . import har, mailbox_log, mitm, parallel, saz, zpush_log
 from ._store import CaptureError, CaptureWriter, FlowInput, eas_kind
 from .evidence import ImportedEntry, ImportIssue, SkippedEntry
 
@@ -162,10 +163,13 @@ def import_file(
     keep_credentials: bool = False,
     max_body_size: int | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import the EAS and Autodiscover flows of any known form into a capture (all HTTP flows with `all_http`).
 
     Entries the file holds before a damaged part are all written; the report names where reading stopped.
+    `workers` processes read and analyse the flows (default: one per CPU for files of MIN_PARALLEL_BYTES and
+    more; 0 or 1: none, the capture writer analyses).
 
     Raises:
         CaptureError: the source cannot be read or is no known form, or the capture cannot be written.
@@ -178,10 +182,18 @@ def import_file(
     except OSError as err:
         raise CaptureError(f"{source}: cannot read: {err.strerror or err}") from err
     report = ImportReport(chosen.name)
-    with file:
+    if workers is None:
+        workers = parallel.worker_count() if size >= parallel.MIN_PARALLEL_BYTES else 0
+    pool = parallel.start_pool(workers) if workers > 1 else None
+    with file, pool or contextlib.nullcontext():
         writer = CaptureWriter(capture_path, keep_credentials=keep_credentials, max_body_size=max_body_size)
+        entries = (
+            parallel.analyzed_entries(chosen.read, chosen.name, file, source.name, pool, workers)
+            if pool is not None
+            else parallel.sequential_entries(chosen.read, file, source.name)
+        )
         try:
-            for item in chosen.read(file, source.name):
+            for item, exchange in entries:
                 if isinstance(item, ImportIssue):
                     report.issues.append(item)
                     continue
@@ -193,7 +205,7 @@ def import_file(
                 if not all_http and not _is_eas(flow_input):
                     report.skipped_other_http += 1
                     continue
-                writer.add(flow_input)
+                writer.add(flow_input, exchange=exchange)
                 report.imported += 1
                 if report.imported % FLUSH_EVERY == 0:
                     writer.flush()

@@ -280,7 +280,8 @@ def _timestamps(entry: dict[str, Any], answered: bool) -> dict[str, float]:
     if start is None:
         return {}
     stamps = {"request_start": start}
-    timings = entry.get("timings") if isinstance(entry.get("timings"), dict) else {}
+    found = entry.get("timings")
+    timings: dict[str, Any] = found if isinstance(found, dict) else {}
 
     def phase(name: str) -> float:
         value = timings.get(name)
@@ -313,7 +314,8 @@ def _flow(entry: dict[str, Any], request: dict[str, Any], number: int, name: str
             missing.append(evidence.REQUEST_BODY)
         request_body = b""
 
-    response_value = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    found = entry.get("response")
+    response_value: dict[str, Any] = found if isinstance(found, dict) else {}
     status = response_value.get("status")
     answered = isinstance(status, int) and status > 0
     response: ResponseHead | None = None
@@ -331,7 +333,7 @@ def _flow(entry: dict[str, Any], request: dict[str, Any], number: int, name: str
             response_body = b""
         response = ResponseHead(
             _http_version(response_value.get("httpVersion") or request.get("httpVersion")),
-            int(status),
+            int(status or 0),
             str(response_value.get("statusText") or ""),
             response_headers,
         )

@@ -187,8 +187,8 @@ def _body(text: str, where: str) -> _Body:
     except etree.XMLSyntaxError as err:
         return _Body(original.encode("utf-8"), "xml", _hidden(counts, where), f"XML is not well-formed: {err}")
     for element in root.iter():
-        size = element.attrib.pop(_BYTES_ATTRIBUTE, None) if isinstance(element.tag, str) else None
-        if size is not None:
+        if isinstance(element.tag, str) and _BYTES_ATTRIBUTE in element.attrib:
+            size = str(element.attrib.pop(_BYTES_ATTRIBUTE))
             tally = counts.setdefault(etree.QName(element).localname, [0, 0])
             tally[0] += 1
             tally[1] += int(size) if size.strip().isdigit() else 0

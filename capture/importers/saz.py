@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Final
 from lxml import etree
 
 from . import evidence
-from ._store import FlowInput
+from ._store import FlowInput, Headers
 from .evidence import HeadError, ImportedEntry, ImportIssue, SkippedEntry
 
 FORM: Final = "saz"
@@ -202,7 +202,7 @@ def _split_message(raw: bytes) -> tuple[list[str], bytes]:
     return evidence.text(raw[:end]).splitlines(), raw[end + separator :]
 
 
-def _message_body(body: bytes, headers: evidence.Headers, where: str, notes: list[str], truncated: list[str]) -> bytes:
+def _message_body(body: bytes, headers: Headers, where: str, notes: list[str], truncated: list[str]) -> bytes:
     if "chunked" in (evidence.header(headers, "Transfer-Encoding") or "").lower():
         payload = evidence.dechunk(body)
         if payload is None:

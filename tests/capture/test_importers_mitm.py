@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from addon.store import CaptureReader
+from capture.importers import import_file
 from tests.capture import forms
 from tests.capture.conftest import Stored, assert_lab_session, cli, stored
 
@@ -50,6 +52,34 @@ def test_garbage_in_the_middle_stops_there_and_keeps_what_came_before(tmp_path: 
     result = cli("import", "damaged.mitm", "damaged.sqlite", cwd=tmp_path)
     assert result.returncode == 3
     assert result.stderr.splitlines()[0] == (
-        f"eas-inspector: damaged.mitm: flow 10: not a readable flow (Invalid data format.); it starts at byte {tenth:,}"
+        f"eas-inspector: damaged.mitm: flow 10: not a flow record; it starts at byte {tenth:,}"
     )
     assert len(stored(tmp_path / "damaged.sqlite")) == 9
+
+
+def test_worker_processes_store_what_the_writer_alone_stores(tmp_path: Path) -> None:
+    alone = import_file(forms.LAB_SESSION, tmp_path / "alone.sqlite", workers=0)
+    pooled = import_file(forms.LAB_SESSION, tmp_path / "pooled.sqlite", workers=2)
+    assert (alone.imported, pooled.imported, alone.issues, pooled.issues) == (76, 76, [], [])
+    with CaptureReader(tmp_path / "alone.sqlite") as first, CaptureReader(tmp_path / "pooled.sqlite") as second:
+        for one, other in zip(first.records(), second.records(), strict=True):
+            assert (one.row.command, one.row.eas_status, one.row.problem_count, one.sync_keys, one.collection_ids) == (
+                other.row.command, other.row.eas_status, other.row.problem_count, other.sync_keys,
+                other.collection_ids)
+            assert (one.request_text, one.response_text, one.extra) == (other.request_text, other.response_text,
+                                                                       other.extra)
+
+
+def test_a_damaged_record_costs_only_its_flow(tmp_path: Path) -> None:
+    data = bytearray(forms.LAB_SESSION.read_bytes())
+    fifth = _flow_starts(bytes(data))[4]
+    colon = data.index(b":", fifth)
+    data[colon + 1 : colon + 9] = b"XXXXXXXX"  # inside flow 5, its length prefix intact
+    (tmp_path / "one-bad.mitm").write_bytes(bytes(data))
+    result = cli("import", "one-bad.mitm", "one-bad.sqlite", cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stderr.splitlines()[0].startswith(f"eas-inspector: one-bad.mitm: flow 5: not a readable flow (")
+    assert result.stderr.splitlines()[0].endswith(f"; it starts at byte {fifth:,}")
+    assert [flow.extra["origin"]["entry"] for flow in stored(tmp_path / "one-bad.sqlite")] == [
+        *range(1, 5), *range(6, 77)
+    ]
