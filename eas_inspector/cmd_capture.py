@@ -82,8 +82,11 @@ def run_import(args: argparse.Namespace) -> int:
     note = f"; skipped {' and '.join(skipped)}" if skipped else ""
     kind = "HTTP" if args.all_http else "EAS/Autodiscover"
     print(f"imported {_flows(report.imported, kind)} into {_shown(capture)}{note}")
+    if report.not_stored:
+        print(f"eas-inspector: {_flows(report.not_stored, kind)} could not be stored (see the messages above)",
+              file=sys.stderr)
     if report.complete:
-        return 0
+        return 0 if not report.not_stored else EXIT_PARTIAL
     for issue in report.issues[:MAX_ISSUES_SHOWN]:
         print(f"eas-inspector: {source}: {issue}", file=sys.stderr)
     if len(report.issues) > MAX_ISSUES_SHOWN:

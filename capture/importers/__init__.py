@@ -136,6 +136,7 @@ class ImportReport:
     skipped_not_http: int = 0
     issues: list[ImportIssue] = field(default_factory=list)
     entries_seen: int = 0
+    not_stored: int = 0  # flows the capture refused (each logged with its reason; not counted in `imported`)
 
     @property
     def skipped(self) -> int:
@@ -213,6 +214,8 @@ def import_file(
                     progress(report, file.tell() if not file.closed else size, size)
         finally:
             writer.close()
+            report.not_stored = writer.refused_count
+            report.imported -= writer.refused_count
     return report
 
 

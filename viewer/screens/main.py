@@ -13,6 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
+from eas.wiretext import shown
+
 from viewer.messages import (
     CaptureFailed,
     CaptureOpened,
@@ -367,13 +369,13 @@ class MainScreen(Screen[None]):
         if check.value != f.problems_only:
             check.value = f.problems_only
         status = self.query_one("#filter-status", Input)
-        shown = f"http {f.http_status}" if f.http_status is not None else f"eas {f.eas_status}" if f.eas_status is not None else ""
+        status_text = f"http {f.http_status}" if f.http_status is not None else f"eas {f.eas_status}" if f.eas_status is not None else ""
         try:
             current = parse_status(status.value)
         except ValueError:
             current = (None, None)
         if current != (f.http_status, f.eas_status):
-            status.value = shown
+            status.value = status_text
 
     def _fill_sessions(self) -> None:
         """Show the sessions; rows are updated in place so the cursor (and the session filter) never moves."""
@@ -388,11 +390,11 @@ class MainScreen(Screen[None]):
                 (
                     str(s.id),
                     (
-                        s.user or "?",
-                        s.device_id or "?",
-                        s.device_type or "?",
-                        s.host,
-                        s.protocol_versions,
+                        shown(s.user or "?"),
+                        shown(s.device_id or "?"),
+                        shown(s.device_type or "?"),
+                        shown(s.host),
+                        shown(s.protocol_versions),
                         _when(s.first_seen),
                         _when(s.last_seen),
                         f"{s.flow_count:,}",

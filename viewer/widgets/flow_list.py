@@ -15,6 +15,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from eas.wiretext import shown
+
 from viewer.source import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -105,7 +107,7 @@ def row_text(row: FlowRow) -> Text:
             style = "red"
         elif title == "EAS status" and row.eas_status not in (None, 1):
             style = "yellow"
-        text.append(_cell(value, width, right=title in ("req", "resp", "ms", "#")), style=style)
+        text.append(_cell(shown(value), width, right=title in ("req", "resp", "ms", "#")), style=style)
     return text
 
 
