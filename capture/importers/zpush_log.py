@@ -15,6 +15,7 @@
 #   the end line     `... httpcode='200'` (index.php), or `-------- End - max mem: ... - code: 200`, or
 #                    `... HTTP responde code: 200` (older releases)
 #   `Exception: (Class) - message`   what went wrong
+# At LOGLEVEL_INFO only the end line is written: it alone makes a flow (command, user, device, status).
 # A body the log cut short (4 KB / 10 KB limits, a base64 line damaged) is kept as far as it goes, marked
 # `truncated`, and the analysis decodes it as far as it goes. Headers the log does not show are not invented,
 # except what it states: MS-ASProtocolVersion, User-Agent, and the Content-Type of a logged body that is WBXML
@@ -136,10 +137,12 @@ def read(source: BinaryIO, name: str) -> Iterator[ImportedEntry]:
             count += 1
             request = open_requests[pid] = _Request(count, pid, number, started=True, start_time=_time(line))
         if request is None:
-            if not any(marker in message for marker, _, _ in _BODY_MARKERS):
+            # A body line, or the end line alone (LOGLEVEL_INFO logs no start line): a request seen in part.
+            if not any(marker in message for marker, _, _ in _BODY_MARKERS) and not _ends_request(message):
                 continue
             count += 1
-            request = open_requests[pid] = _Request(count, pid, number, started=False, start_time=_time(line))
+            request = open_requests[pid] = _Request(count, pid, number, started=_ends_request(message),
+                                                    start_time=_time(line))
         _take(request, message, number, line)
         if request.ended:
             del open_requests[pid]
@@ -149,6 +152,11 @@ def read(source: BinaryIO, name: str) -> Iterator[ImportedEntry]:
         yield from _finish(request, name)
     if not saw_prefix:
         yield ImportIssue("line 1", "no z-push / grommunio-sync log lines ('[pid] [LEVEL]') found", stopped=True)
+
+
+def _ends_request(message: bytes) -> bool:
+    """The end line: index.php's summary (`memory='...' ... httpcode='200'`) or the older `-------- End - ...`."""
+    return b"memory='" in message or b"httpcode='" in message or b"-------- End - " in message
 
 
 def _starts_request(message: bytes) -> bool:
@@ -175,8 +183,7 @@ def _take(request: _Request, message: bytes, number: int, line: bytes) -> None:
             request.status = int(code[1])
         request.end_time = _time(line)
         request.fields.update({key: value for key, value in _FIELD.findall(text) if key != "httpcode"})
-        if "-------- End" in text:
-            request.ended = True
+        request.ended = True  # the `-------- End` that may follow opens nothing
         return
     if "-------- End" in text:
         request.ended = True
@@ -241,6 +248,8 @@ def _finish(request: _Request, name: str) -> Iterator[ImportedEntry]:
     if request.out_note:
         missing.append(evidence.RESPONSE_BODY)
         notes.append(f"WBXML-OUT: {request.out_note}")
+    elif not request.bodies and request.status is not None:
+        missing.append(evidence.RESPONSE_BODY)  # no WBXML line at all: the log level does not show bodies
     headers: list[tuple[str, str]] = []
     if request.protocol_version:
         headers.append(("MS-ASProtocolVersion", request.protocol_version))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 from addon.store import CaptureReader
 from capture.importers import import_file
 from tests.capture import forms
-from tests.capture.conftest import Stored, assert_lab_session, cli, stored
+from tests.capture.conftest import ROOT, Stored, assert_lab_session, cli, stored
 
 LAB_FLOW_COUNT = 76  # tests/data/real/README.md: the flows of lab-session.mitm
 
@@ -83,3 +87,30 @@ def test_a_damaged_record_costs_only_its_flow(tmp_path: Path) -> None:
     assert [flow.extra["origin"]["entry"] for flow in stored(tmp_path / "one-bad.sqlite")] == [
         *range(1, 5), *range(6, 77)
     ]
+
+
+def test_a_terminal_sees_a_progress_line_and_a_pipe_does_not(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from eas_inspector.cli import main; "
+             "sys.exit(main(sys.argv[1:]))", "import", str(forms.LAB_SESSION), "tty.sqlite"],
+            stdout=subprocess.PIPE, stderr=terminal, cwd=tmp_path, timeout=300,
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert process.returncode == 0
+    assert b"\rimporting lab-session.mitm: " in shown and b" flows, " in shown
+    assert shown.endswith(b"\r\x1b[K")  # the line is cleared before the summary
+    piped = cli("import", str(forms.LAB_SESSION), "pipe.sqlite", cwd=tmp_path)
+    assert piped.stderr == ""

@@ -164,3 +164,14 @@ def test_the_lab_session_as_a_zpush_log_gives_the_same_diagnosis(
         (f.command, f.http_status, f.eas_status, f.user, f.device_id) for f in lab_reference
     ]
     assert [f.response_body or b"" for f in flows] == [f.response_body or b"" for f in lab_reference]
+
+
+def test_an_info_level_log_gives_one_flow_per_end_line(tmp_path: Path) -> None:
+    info_only = "".join(line + "\n" for line in (ISSUE_196 + ISSUE_99).splitlines() if "[ INFO]" in line)
+    (tmp_path / "info.log").write_text(info_only, encoding="utf-8")
+    assert cli("import", "info.log", "i.sqlite", cwd=tmp_path).returncode == 0
+    flows = stored(tmp_path / "i.sqlite")
+    assert [(f.command, f.http_status, f.user, f.device_id) for f in flows] == [
+        ("FolderSync", 200, "frank", "androidc1234"), ("Sync", 500, "dirk", "abcdef0123")
+    ]
+    assert flows[0].extra["missing"] == ["host", "request_body", "response_body"]
