@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         size = source.stat().st_size
         rows = [
             measure(lambda capture: import_mitm_report(source, capture).imported, directory, "addon.convert (before)"),
-            measure(lambda capture: import_file(source, capture, workers=0).imported, directory, "import, writer analyses"),
+            measure(lambda capture: import_file(source, capture, workers=0).imported, directory,
+                    "import, writer analyses"),
             measure(lambda capture: import_file(source, capture).imported, directory,
                     f"import, {parallel.worker_count()} worker processes"),
         ]

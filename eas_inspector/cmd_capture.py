@@ -1,4 +1,4 @@
-"""`eas-inspector import` (any form of evidence into a capture) and `eas-inspector export` (a capture to .mitm or HAR)."""
+"""`eas-inspector import` (any form of evidence into a capture) and `export` (a capture to .mitm or HAR)."""
 
 from __future__ import annotations
 

@@ -63,7 +63,8 @@ def saz_members(flows: Sequence[http.HTTPFlow]) -> list[tuple[str, bytes]]:
     for number, flow in enumerate(flows, start=1):
         request = flow.request
         head = [f"{request.method} {request.pretty_url} {request.http_version}", *_head_lines(request.headers)]
-        members.append((f"raw/{number:03d}_c.txt", "\r\n".join(head).encode() + b"\r\n\r\n" + (request.raw_content or b"")))
+        request_text = "\r\n".join(head).encode() + b"\r\n\r\n" + (request.raw_content or b"")
+        members.append((f"raw/{number:03d}_c.txt", request_text))
         timers = (
             f'ClientConnected="{_dotnet_time(flow.client_conn.timestamp_start)}" '
             f'ClientBeginRequest="{_dotnet_time(request.timestamp_start)}" '
@@ -82,7 +83,8 @@ def saz_members(flows: Sequence[http.HTTPFlow]) -> list[tuple[str, bytes]]:
             response = flow.response
             status = f"{response.http_version} {response.status_code} {response.reason}"
             head = [status, *_head_lines(response.headers)]
-            members.append((f"raw/{number:03d}_s.txt", "\r\n".join(head).encode() + b"\r\n\r\n" + (response.raw_content or b"")))
+            response_text = "\r\n".join(head).encode() + b"\r\n\r\n" + (response.raw_content or b"")
+            members.append((f"raw/{number:03d}_s.txt", response_text))
     return members
 
 
@@ -166,7 +168,8 @@ def zpush_request_lines(pid: int, flow: http.HTTPFlow) -> list[str]:
         f"{prefix} [DEBUG] [{user}] cmd='{query.get('Cmd', '')}' devType='{query.get('DeviceType', '')}' "
         f"devId='{query.get('DeviceId', '')}' getUser='{user}' from='127.0.0.1' version='2.7.5' "
         f"method='{request.method}'",
-        f"{prefix} [DEBUG] [{user}] Request::ProcessHeaders() ASVersion: {request.headers.get('MS-ASProtocolVersion', '14.1')}",
+        f"{prefix} [DEBUG] [{user}] Request::ProcessHeaders() ASVersion: "
+        f"{request.headers.get('MS-ASProtocolVersion', '14.1')}",
     ]
     if flow.response and flow.response.raw_content:
         body = flow.response.raw_content

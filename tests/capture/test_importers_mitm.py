@@ -93,8 +93,9 @@ def test_a_terminal_sees_a_progress_line_and_a_pipe_does_not(tmp_path: Path) -> 
     controller, terminal = pty.openpty()
     try:
         process = subprocess.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from eas_inspector.cli import main; "
-             "sys.exit(main(sys.argv[1:]))", "import", str(forms.LAB_SESSION), "tty.sqlite"],
+            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+             "from eas_inspector.cli import main; sys.exit(main(sys.argv[1:]))",
+             "import", str(forms.LAB_SESSION), "tty.sqlite"],
             stdout=subprocess.PIPE, stderr=terminal, cwd=tmp_path, timeout=300,
         )
         os.close(terminal)

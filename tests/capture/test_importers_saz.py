@@ -101,5 +101,6 @@ def test_a_damaged_member_costs_only_its_session(tmp_path: Path, lab_flows: list
     (tmp_path / "damaged.saz").write_bytes(bytes(data))
     result = cli("import", "damaged.saz", "d.sqlite", cwd=tmp_path)
     assert result.returncode == 3
-    assert result.stderr.splitlines()[0].startswith("eas-inspector: damaged.saz: session 2: raw/002_c.txt cannot be read")
+    first_line = result.stderr.splitlines()[0]
+    assert first_line.startswith("eas-inspector: damaged.saz: session 2: raw/002_c.txt cannot be read")
     assert len(stored(tmp_path / "d.sqlite")) == 3

@@ -76,7 +76,8 @@ def test_a_failed_request_keeps_its_10k_debug_data_and_exception(tmp_path: Path)
     assert flow.request_body == base64.b64decode(ISSUE_99_BODY)
     assert "<calendar:Subject>Test2</calendar:Subject>" in eas.decode_to_xml(flow.request_body)
     assert flow.extra["exception"] == (
-        "WBXMLException: Unknown error in Sync->Handle() - code: 0 - file: /z-push/src/lib/request/requestprocessor.php:117"
+        "WBXMLException: Unknown error in Sync->Handle() - code: 0 - file: "
+        "/z-push/src/lib/request/requestprocessor.php:117"
     )
     assert flow.extra["missing"] == ["host"] and flow.response_body == b""
 

@@ -50,9 +50,12 @@ def test_the_form_can_be_given_and_mismatches_are_one_line() -> None:
     assert decode("--base64", "-", stdin=base64.b64encode(WBXML)).stdout.decode() == PLAIN_XML
     assert decode("--hex", "-", stdin=WBXML.hex().encode()).stdout.decode() == PLAIN_XML
     wrong = decode("--hex", "-", stdin=b"AwFqAAAHVkwDOQABAQ==")
-    assert (wrong.returncode, wrong.stderr) == (1, b"eas-inspector: <stdin>: not hex: characters other than 0-9 and a-f\n")
+    assert wrong.returncode == 1
+    assert wrong.stderr == b"eas-inspector: <stdin>: not hex: characters other than 0-9 and a-f\n"
     odd = decode("--hex", "-", stdin=b"03016")
     assert odd.stderr == b"eas-inspector: <stdin>: not hex: an odd number of digits (5)\n"
     neither = decode("-", stdin=b"this is not wbxml at all\n")
     assert neither.returncode == 1
-    assert neither.stderr == b"eas-inspector: <stdin>: text that is neither hex nor base64 (give --base64 or --hex to see why)\n"
+    assert neither.stderr == (
+        b"eas-inspector: <stdin>: text that is neither hex nor base64 (give --base64 or --hex to see why)\n"
+    )
