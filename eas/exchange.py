@@ -11,7 +11,9 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
+from . import sensitive
 from .errors import EasError
+from .facts import FlowFacts, extract_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Exchange:
     offered_versions: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolVersions
     offered_commands: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolCommands
     redirect_location: str | None = None  # X-MS-Location (451)
+    facts: FlowFacts | None = None  # what a session diagnosis reads (eas.facts), taken while the trees are decoded
 
     @property
     def eas_status(self) -> int | None:
@@ -149,6 +152,7 @@ def analyze(
     *,
     annotate: bool = True,
     plain_xml: bool = True,
+    request_time: float | None = None,
 ) -> Exchange:
     """Decode and explain one exchange; never raises on bad input (problems are collected instead).
 
@@ -161,6 +165,7 @@ def analyze(
         annotate: add meaning comments to the XML (DecodedBody.xml); `plain_xml` never has them.
         plain_xml: also render the XML without comments (DecodedBody.plain_xml); False leaves it None where
             the annotated XML differs from it (a caller that keeps only the annotated XML saves a render).
+        request_time: when the request was sent (seconds since 1970): a bearer token's expiry is told against it.
     """
     try:
         return _analyze(
@@ -173,6 +178,7 @@ def analyze(
             response_body,
             annotate=annotate,
             plain_xml=plain_xml,
+            request_time=request_time,
         )
     except Exception as err:  # last line of defence: an analysis bug must not break the proxy or the viewer
         return Exchange(
@@ -322,7 +328,7 @@ def _query_fields(query: Any) -> tuple[tuple[str, str], ...]:
             name, value = pair
         except (TypeError, ValueError):
             continue
-        fields.append((str(name), str(value)))
+        fields.append((str(name), sensitive.HIDDEN if sensitive.is_secret_parameter(str(name)) else str(value)))
     options = getattr(query, "options", None)
     if options:
         fields.append(("Options", ",".join(sorted(str(o) for o in options))))
@@ -671,6 +677,40 @@ def _response_annotation(command: str | None, protocol_version: str | None, requ
     return _Annotation(context, complete)
 
 
+def _facts(
+    method: str,
+    command: str | None,
+    protocol_version: str | None,
+    policy_key: str | None,
+    response_status: int | None,
+    statuses: list[StatusNote],
+    req_headers: tuple[tuple[str, str], ...],
+    resp_headers: tuple[tuple[str, str], ...],
+    req_loaded: _Loaded | None,
+    resp_loaded: _Loaded | None,
+    problems: list[Problem],
+) -> FlowFacts | None:
+    """The diagnosis facts (eas.facts), read from the trees before annotation adds to them."""
+    try:
+        return extract_facts(
+            command=command,
+            method=method,
+            protocol_version=protocol_version,
+            policy_key=policy_key,
+            http_status=response_status,
+            statuses=((note.path, note.code) for note in statuses),
+            request_headers=req_headers,
+            response_headers=resp_headers,
+            request_root=req_loaded.root if req_loaded is not None else None,
+            response_root=resp_loaded.root if resp_loaded is not None else None,
+            request_size=req_loaded.size if req_loaded is not None else None,
+            response_size=resp_loaded.size if resp_loaded is not None else None,
+        )
+    except Exception as err:  # a facts bug leaves the diagnosis without this flow, not the analysis without XML
+        problems.append(Problem("exchange", f"diagnosis facts failed: {type(err).__name__}: {err}", None, "warning"))
+        return None
+
+
 def _analyze(
     method: str,
     url: str,
@@ -682,6 +722,7 @@ def _analyze(
     *,
     annotate: bool,
     plain_xml: bool = True,
+    request_time: float | None = None,
 ) -> Exchange:
     from . import headers as hdr
 
@@ -732,8 +773,10 @@ def _analyze(
         policy_key = _query_value(query, "policy_key")
     user = _query_value(query, "user") if query is not None else None
     if not user:
+        # No User in the query (16.x clients, OAuth): the credentials name the user (Basic user, a bearer token's
+        # upn / unique_name claim, an NTLM type 3 message's user).
         authorization = hdr.header_value(req_headers, "Authorization")
-        user = hdr.basic_user(authorization) if authorization else None
+        user = hdr.credential_user(authorization) if authorization else None
 
     req_loaded = _load_body(
         request_body if request_body is not None else b"",
@@ -794,13 +837,15 @@ def _analyze(
     collection_class = classes[0] if len(set(classes)) == 1 else None
 
     statuses = _statuses(resp_root, command) if resp_root is not None else []
+    facts = _facts(method, command, protocol_version, policy_key, response_status, statuses, req_headers,
+                   resp_headers, req_loaded, resp_loaded, problems)
 
     if req_root is not None and is_eas:
         from .schema import validate_request
 
         try:
-            for message in validate_request(req_root):
-                reason = f"schema (MS-ASHTTP Appendix A, up to 14.0): {message}"
+            for message in validate_request(req_root, protocol_version):
+                reason = f"schema: {message}"
                 problems.append(Problem("request body", reason, None, "warning"))
         except Exception as err:  # a schema loading bug is a warning, not a failed analysis
             reason = f"schema check failed: {type(err).__name__}: {err}"
@@ -836,7 +881,7 @@ def _analyze(
 
     return Exchange(
         method=method,
-        url=url,
+        url=sensitive.redact_url(url),
         is_eas=is_eas,
         is_autodiscover=is_autodiscover,
         command=command,
@@ -847,7 +892,7 @@ def _analyze(
         policy_key=policy_key,
         query_form=_query_value(query, "form") if query is not None else None,
         query_fields=_query_fields(query) if query is not None else (),
-        request_headers=tuple(hdr.explain_headers(req_headers, response=False)),
+        request_headers=tuple(hdr.explain_headers(req_headers, response=False, request_time=request_time)),
         response_headers=tuple(hdr.explain_headers(resp_headers, response=True)),
         http_status=response_status,
         http_status_meaning=status_meaning,
@@ -862,4 +907,5 @@ def _analyze(
         offered_versions=hdr.offered_versions(resp_headers) if method == "OPTIONS" else (),
         offered_commands=hdr.offered_commands(resp_headers) if method == "OPTIONS" else (),
         redirect_location=location.strip() if location else None,
+        facts=facts,
     )
