@@ -15,10 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mitmproxy import http, io  # noqa: E402
 
-from addon.convert import import_mitm_report  # noqa: E402
 from bench.bench_store import sync_response_with  # noqa: E402
 from capture.importers import import_file, parallel  # noqa: E402
-from tests.addon.test_store import HEADER, _str, _tag, eas_flow  # noqa: E402
+from tests.capture.test_store import HEADER, _str, _tag, eas_flow  # noqa: E402
 
 
 def traffic_mix() -> list[http.HTTPFlow]:
@@ -71,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         write_flows(source, args.flows)
         size = source.stat().st_size
         rows = [
-            measure(lambda capture: import_mitm_report(source, capture).imported, directory, "addon.convert (before)"),
             measure(lambda capture: import_file(source, capture, workers=0).imported, directory,
                     "import, writer analyses"),
             measure(lambda capture: import_file(source, capture).imported, directory,

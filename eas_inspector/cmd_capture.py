@@ -58,7 +58,8 @@ class _ProgressLine:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from capture.importers import FORMS, CaptureError, import_file
+    from capture.importers import FORMS, import_file
+    from capture.model import CaptureError
 
     source = Path(args.source)
     if not source.is_file():
@@ -115,8 +116,9 @@ def _shown(path: Path) -> Path:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from addon.convert import export_har, export_mitm
-    from addon.store import CaptureError
+    from capture.har import export_har
+    from capture.mitm import export_mitm
+    from capture.model import CaptureError
 
     capture = Path(args.capture)
     try:

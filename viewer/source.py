@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from addon.store import CaptureReader
+from capture.reader import CaptureReader
+
 
 T = TypeVar("T")
 
@@ -109,8 +109,6 @@ class CaptureSource:
 
     def _get(self) -> CaptureReader:
         if self._reader is None:
-            from addon.store import CaptureReader
-
             self._reader = CaptureReader(self.path)
         return self._reader
 

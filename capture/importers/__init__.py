@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from capture.model import CaptureError, FlowInput
+from capture.writer import CaptureWriter
+from eas.constants import path_kind
+
 from . import har, mailbox_log, mitm, parallel, saz, zpush_log
-from ._store import CaptureError, CaptureWriter, FlowInput, eas_kind
 from .evidence import ImportedEntry, ImportIssue, SkippedEntry
 
 __all__ = [
     "FORMS",
-    "CaptureError",
     "Form",
     "ImportIssue",
     "ImportReport",
@@ -220,4 +222,4 @@ def import_file(
 
 
 def _is_eas(flow_input: FlowInput) -> bool:
-    return eas_kind(flow_input.path) is not None
+    return path_kind(flow_input.path) is not None

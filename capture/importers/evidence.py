@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final
 from urllib.parse import urlsplit
 
-from ._store import FlowInput, Headers
+from capture.model import FlowInput, Headers
 
 # What a flow can lack, as named in `extra["missing"]` (the viewer and diagnose say "not in the evidence").
 REQUEST_HEADERS: Final = "request_headers"

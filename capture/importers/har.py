@@ -25,8 +25,9 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Final
 
+from capture.model import FlowInput, Headers
+
 from . import evidence
-from ._store import FlowInput, Headers
 from .evidence import ImportedEntry, ImportIssue, ResponseHead, SkippedEntry
 
 FORM: Final = "har"

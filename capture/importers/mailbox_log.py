@@ -31,9 +31,9 @@ from typing import Any, BinaryIO, Final
 from lxml import etree
 
 import eas
+from capture.model import FlowInput
 
 from . import evidence
-from ._store import FlowInput
 from .evidence import HeadError, ImportedEntry, ImportIssue, ResponseHead
 
 FORM: Final = "mailbox-log"

@@ -15,8 +15,9 @@ from typing import Any, BinaryIO, Final
 from mitmproxy import flow, http
 from mitmproxy.io import compat, tnetstring
 
+from capture.mitm import flow_input_from_mitm
+
 from . import evidence
-from ._store import flow_input_from_mitm
 from .evidence import ImportedEntry, ImportIssue, SkippedEntry
 
 FORM: Final = "mitm"

@@ -20,10 +20,11 @@ from functools import partial
 from multiprocessing.pool import Pool
 from typing import Any, BinaryIO, Final, TypeAlias
 
+from capture.analysis import analyze_parts
+from capture.model import FlowInput
 from eas.exchange import Exchange
 
 from . import mitm
-from ._store import FlowInput, analyze_parts
 from .evidence import ImportedEntry
 
 CHUNK_SIZE: Final = 32

@@ -22,8 +22,9 @@ from typing import Any, BinaryIO, Final
 
 from lxml import etree
 
+from capture.model import FlowInput, Headers
+
 from . import evidence
-from ._store import FlowInput, Headers
 from .evidence import HeadError, ImportedEntry, ImportIssue, SkippedEntry
 
 FORM: Final = "saz"

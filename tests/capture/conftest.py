@@ -1,4 +1,5 @@
-"""Shared for the importer tests: the real CLI in a subprocess, and what a capture holds, read back."""
+"""Shared by the capture tests: the loopback origin server, mitmproxy's configuration directory, the real CLI in a
+subprocess, and what a capture holds, read back."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from typing import Any
 import pytest
 from mitmproxy import http
 
-from addon.store import CaptureReader
+from capture.reader import CaptureReader
+from tests.addon.conftest import mitm_confdir, origin
 from tests.capture import forms
+
+__all__ = ["mitm_confdir", "origin"]
 
 ROOT = Path(__file__).resolve().parents[2]
 

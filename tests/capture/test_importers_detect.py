@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from mitmproxy import http
 
-from capture.importers import CaptureError, detect_form
+from capture.importers import detect_form
+from capture.model import CaptureError
 from tests.capture import forms
 from tests.capture.conftest import cli
 from tests.capture.test_importers_har import browser_har

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from addon.convert import export_har
-from tests.capture.conftest import Stored, assert_lab_session, cli, stored
+from capture.har import export_har
 from tests.capture import forms
+from tests.capture.conftest import Stored, assert_lab_session, cli, stored
 
 # MS-ASWBXML: a FolderSync request with SyncKey 0 (WBXML 1.3, UTF-8, FolderHierarchy page 7).
 FOLDERSYNC_REQUEST = bytes.fromhex("03016a000007565203300001 01".replace(" ", ""))

@@ -14,7 +14,7 @@ from pathlib import Path
 from mitmproxy import http
 
 import eas
-from addon.store import CaptureReader
+from capture.reader import CaptureReader
 from tests.capture import forms
 from tests.capture.conftest import Stored, assert_lab_session, cli, stored
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from addon.store import CaptureReader
 from capture.importers import import_file
+from capture.reader import CaptureReader
 from tests.capture import forms
 from tests.capture.conftest import ROOT, Stored, assert_lab_session, cli, stored
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from mitmproxy import http
 
+from capture.reader import CaptureReader
 from tests.capture import forms
-from addon.store import CaptureReader
 from tests.capture.conftest import LAB_FIRST_COMMANDS, Stored, assert_lab_session, cli, stored
 
 CHUNKED_SESSION = [

@@ -16,6 +16,7 @@ from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from eas.headers import explain_headers
 from eas.wiretext import shown
 
 from viewer.diff import diff_xml
@@ -355,8 +356,6 @@ def _header_rows(ex: Exchange | None, raw: tuple[tuple[str, str], ...], response
     if ex is not None:
         notes = ex.response_headers if response else ex.request_headers
     if not notes and raw:
-        from eas.headers import explain_headers
-
         try:
             notes = explain_headers(raw, response=response)
         except Exception:  # noqa: BLE001 - names only then: secrets are never shown
