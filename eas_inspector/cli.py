@@ -19,6 +19,7 @@ _COMMAND_MODULES = {
     "explain": "cmd_explain",
     "import": "cmd_capture",
     "export": "cmd_capture",
+    "recover": "cmd_capture",
     "proxy": "cmd_proxy",
     "view": "cmd_view",
 }
@@ -54,9 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a mitmproxy .mitm file or an eas-inspector capture (.sqlite)")
     p.add_argument("--plain", action="store_true", help="no annotation comments")
 
-    p = sub.add_parser("import", help="import a mitmproxy .mitm file into a capture")
-    p.add_argument("source", help="the .mitm file")
+    p = sub.add_parser("import", help="import a mitmproxy .mitm file (or a proxy's spool) into a capture")
+    p.add_argument("source", help="the .mitm file, or a capture's spool (CAPTURE-spool)")
     p.add_argument("capture", nargs="?", help="capture to write (default: a new file in captures/)")
+
+    p = sub.add_parser("recover", help="record the flows a killed proxy left in a capture's spool, then delete it")
+    p.add_argument("spool", help="the spool (the capture's name + -spool)")
+    p.add_argument("capture", nargs="?", help="capture to write (default: the one the spool sits beside)")
 
     p = sub.add_parser("export", help="export a capture to .mitm or HAR")
     p.add_argument("capture", help="the capture (.sqlite)")
