@@ -18,7 +18,7 @@ except ImportError:  # not POSIX: no lock, one worker per capture is up to the u
 
 from addon.worker_protocol import FRAME_FLOW, FRAME_HEAD, frame_fields, split_frame
 from capture.mitm import flow_input_from_fields
-from capture.model import CaptureError
+from capture.model import CaptureError, FlowInput
 from capture.schema import sqlite_uri
 from capture.writer import CaptureWriter
 
@@ -75,6 +75,8 @@ def read_spool(path: Path) -> SpoolContents:
         OSError: it cannot be read.
     """
     data = path.read_bytes()
+    if SPOOL_HEADER.startswith(data):  # created, its header not (all) written yet: nothing spooled
+        return SpoolContents([], 0)
     if not data.startswith(SPOOL_HEADER):
         raise CaptureError(f"{path}: not an eas-inspector spool (version 1) file")
     frames: list[bytes] = []
@@ -90,14 +92,15 @@ def read_spool(path: Path) -> SpoolContents:
     return SpoolContents(frames, len(data) - at)
 
 
-def committed_flow_ids(capture: Path) -> set[str]:
-    """The mitmproxy flow ids the capture holds (none when it does not exist yet)."""
+def committed_flow_ids(capture: Path, since: float) -> set[str]:
+    """The mitmproxy flow ids of the capture's flows that started at `since` or later (none when it does not
+    exist yet)."""
     if not capture.exists():
         return set()
     try:
-        connection = sqlite3.connect(sqlite_uri(capture, read_only=True), uri=True)
+        connection = sqlite3.connect(sqlite_uri(capture, "ro"), uri=True)
         try:
-            rows = connection.execute("SELECT extra FROM flows").fetchall()
+            rows = connection.execute("SELECT extra FROM flows WHERE ts_start >= ?", (since,)).fetchall()
         finally:
             connection.close()
     except sqlite3.Error as err:
@@ -132,8 +135,8 @@ def replay_spool(spool: Path, writer: CaptureWriter) -> Recovery:
         CaptureError: a spool file is not a spool, or the capture cannot be read or written.
         OSError: a spool file cannot be read.
     """
-    present = committed_flow_ids(writer.path)
-    recovered = already = other = damaged = torn = 0
+    flows: list[FlowInput] = []
+    other = damaged = torn = 0
     for path in (old_spool_path(spool), spool):
         if not path.exists():
             continue
@@ -146,16 +149,20 @@ def replay_spool(spool: Path, writer: CaptureWriter) -> Recovery:
                 if fields.capture is None:
                     other += 1
                     continue
-                if fields.flow.flow_id in present:
-                    already += 1
-                    continue
-                flow_input = flow_input_from_fields(fields.flow, request_body, response_body)
+                flows.append(flow_input_from_fields(fields.flow, request_body, response_body))
             except Exception:  # a frame the proxy wrote damaged: the others are still replayed
                 damaged += 1
-                continue
-            writer.add(flow_input)
-            present.add(fields.flow.flow_id)
-            recovered += 1
+    since = min((flow.ts_start for flow in flows), default=0.0) - 1.0
+    present = committed_flow_ids(writer.path, since) if flows else set()
+    recovered = already = 0
+    for flow in flows:
+        flow_id = flow.extra.get("mitm_id")
+        if flow_id in present:
+            already += 1
+            continue
+        writer.add(flow)
+        present.add(flow_id)
+        recovered += 1
     if recovered:
         writer.flush()
     return Recovery(recovered, already, other, damaged, torn)

@@ -44,19 +44,26 @@ def loop() -> Iterator[tuple[WorkerLoop, int]]:
         os.close(fd)
 
 
-def test_the_worker_spools_each_frame_as_it_reads_it_before_any_analysis(
-    loop: tuple[WorkerLoop, int], tmp_path: Path
-) -> None:
-    worker, proxy = loop
+def test_the_worker_spools_each_frame_as_it_reads_it_before_any_analysis(tmp_path: Path) -> None:
     capture = tmp_path / "c.sqlite"
     frames = frame(capture, 1, "A") + frame(capture, 2, "B")
-    os.write(proxy, frames)
+    read_fd, write_fd = os.pipe()
+    answer_fd = os.open(os.devnull, os.O_WRONLY)
+    worker = WorkerLoop(read_fd, answer_fd)
+    os.write(write_fd, frames)
     worker.read(wait=False)
+    for fd in (read_fd, write_fd, answer_fd):
+        os.close(fd)
     assert len(worker.jobs) == 2  # read, held back, not analysed
     assert spool_path(capture).read_bytes() == SPOOL_HEADER + frames
-    worker.recorder.close()
-    assert devices(capture) == []  # closed before the frames were analysed: the spool keeps them
-    assert spool_path(capture).exists()
+    # Killed now: what the kernel has of the spool is all that is left (the capture has nothing).
+    spool, writer = worker.recorder.spool, worker.recorder.writer
+    assert spool is not None and writer is not None
+    spool.close(committed=False)
+    writer.close()
+    assert devices(capture) == []
+    assert recover_spool(spool_path(capture)).recovered == 2
+    assert devices(capture) == ["A", "B"]
 
 
 def test_the_next_worker_replays_the_spool_once_then_empties_it(loop: tuple[WorkerLoop, int], tmp_path: Path) -> None:
