@@ -85,9 +85,10 @@ def kill_proxy_and_worker(capture: Path, origin: Origin, confdir: Path) -> tuple
             time.sleep(TRAFFIC_SECONDS)
             assert traffic.answered, proxy.output
             killed_at = time.monotonic()
+            # The proxy first, so it cannot start another worker; its worker before it can record what it holds.
+            proxy.process.kill()
             for pid in workers:
                 os.kill(pid, signal.SIGKILL)
-            proxy.process.kill()
         deadline = time.monotonic() + 60
         while any(running(pid) for pid in workers):
             assert time.monotonic() < deadline, "the worker did not die"
@@ -108,7 +109,7 @@ def test_killing_proxy_and_worker_together_loses_nothing_answered_half_a_second_
     traffic, killed_at = kill_proxy_and_worker(capture, origin, mitm_confdir)
     safe = {device for device, at in traffic.answered if killed_at - at > SAFE_SECONDS}
     assert len(safe) >= 20
-    assert spool.exists()
+    assert spool.exists(), sorted(path.name for path in tmp_path.iterdir())
     if recovery == "restart":
         # The next proxy on the same capture replays the spool into it before any new flow.
         proxy = start_mitmdump(origin.port, mitm_confdir, addon=True, options={"activesync_capture": str(capture)})
