@@ -156,7 +156,7 @@ def replay_spool(spool: Path, writer: CaptureWriter) -> Recovery:
     present = committed_flow_ids(writer.path, since) if flows else set()
     recovered = already = 0
     for flow in flows:
-        flow_id = flow.extra.get("mitm_id")
+        flow_id = str(flow.extra.get("mitm_id"))
         if flow_id in present:
             already += 1
             continue
