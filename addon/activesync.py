@@ -145,11 +145,14 @@ class ActiveSyncAddon:
                 self.capture_path = path
                 self.capture_failed = False
                 self.writer_error = None
-        self.capture_settings = (
+        settings = (
             None
             if self.capture_path is None
             else CaptureSettings(str(self.capture_path), self.keep_credentials, self.max_body)
         )
+        changed, self.capture_settings = settings != self.capture_settings, settings
+        if changed and settings is not None and self.client.proc is not None:
+            self.client.open_capture(settings)  # a running proxy pointed at another capture: recover it now
 
     # -- flow hooks ----------------------------------------------------------------------------------------
 
@@ -181,9 +184,13 @@ class ActiveSyncAddon:
         await self.finish(f, "error")
 
     def running(self) -> None:
-        """Start the worker process now, so the first flows do not wait for it to start."""
+        """Start the worker process now, so the first flows do not wait for it to start, and open the capture
+        there: the flows a killed proxy left in its spool are recorded before new ones."""
         try:
-            self.client.worker()
+            if self.capture_settings is not None:
+                self.client.open_capture(self.capture_settings)  # the worker replays the capture's spool first
+            else:
+                self.client.worker()
         except Exception as err:  # the first flow tries again
             logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
 

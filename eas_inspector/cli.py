@@ -19,6 +19,7 @@ _COMMAND_MODULES = {
     "explain": "cmd_explain",
     "import": "cmd_capture",
     "export": "cmd_capture",
+    "recover": "cmd_capture",
     "share": "cmd_share",
     "proxy": "cmd_proxy",
     "view": "cmd_view",
@@ -64,10 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "import",
-        help="import evidence into a capture: .mitm, HAR, Fiddler .saz, Exchange mailbox log, z-push log",
+        help="import evidence into a capture: .mitm, HAR, Fiddler .saz, Exchange mailbox log, z-push log, a spool",
         description="Import the EAS and Autodiscover flows of a file into a capture. The form is recognised by "
         "the content: mitmproxy .mitm, HAR 1.2, Fiddler .saz, an Exchange ActiveSync mailbox log, a z-push or "
-        "grommunio-sync debug log. Exit status: 0 all imported, 3 some entries could not be read (each is "
+        "grommunio-sync debug log, or a proxy's spool (CAPTURE-spool, as `recover` does). Exit status: 0 all imported, 3 some entries could not be read (each is "
         "named, everything before them is imported), 1 nothing could be imported.",
     )
     p.add_argument("source", help="the file to import")
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=["mitm", "har", "saz", "mailbox-log", "zpush-log"],
                    help="read the file as this form instead of recognising it")
     p.add_argument("--all-http", action="store_true", help="import every HTTP flow, not only EAS and Autodiscover")
+
+    p = sub.add_parser("recover", help="record the flows a killed proxy left in a capture's spool, then delete it")
+    p.add_argument("spool", help="the spool (the capture's name + -spool)")
+    p.add_argument("capture", nargs="?", help="capture to write (default: the one the spool sits beside)")
 
     p = sub.add_parser("export", help="export a capture to .mitm or HAR")
     p.add_argument("capture", help="the capture (.sqlite)")
