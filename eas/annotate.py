@@ -91,10 +91,7 @@ def status_meaning(command: str, code: int) -> str | None:
 
     Returns None when neither the command's table nor the common table lists the code.
     """
-    table = status.BY_COMMAND.get(command)
-    if table is not None and code in table:
-        return table[code]
-    return status.COMMON.get(code)
+    return status.BY_COMMAND.get(command, status.UNKNOWN_COMMAND).meaning(code)
 
 
 def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element:
@@ -705,49 +702,18 @@ def _text(element: etree._Element) -> str:
     return (element.text or "").strip()
 
 
-def _status_table(walk: _Walk, element: etree._Element, namespace: str) -> tuple[str, status.StatusTable]:
+def _status_table(walk: _Walk, element: etree._Element, namespace: str) -> status.StatusTable:
+    # the one table choice of eas.meanings.status, also behind eas.exchange's StatusNote and eas.verdicts
     parent = element.getparent()
     parent_local = _local(parent) if parent is not None else ""
-    if namespace == "AirSync":
-        grand = parent.getparent() if parent is not None else None
-        if parent_local in ("Add", "Change", "Delete", "Fetch") and grand is not None \
-                and _local(grand) == "Responses":
-            return "Sync item", status.SYNC_ITEM
-        return "Sync", status.SYNC
-    if namespace == "FolderHierarchy":
-        command = walk.command if walk.command in ("FolderCreate", "FolderUpdate", "FolderDelete") \
-            else "FolderSync"
-        return command, status.BY_COMMAND[command]
-    if namespace == "Provision":
-        if parent_local == "Policy":
-            if walk.is_response:
-                return "Provision Policy", status.PROVISION_POLICY
-            return "Provision Policy acknowledgment", status.PROVISION_POLICY_ACK
-        if parent_local in ("RemoteWipe", "AccountOnlyRemoteWipe"):
-            return "RemoteWipe acknowledgment", status.PROVISION_REMOTE_WIPE_ACK
-        return "Provision", status.PROVISION
-    if namespace == "ResolveRecipients":
-        table = {
-            "Response": ("ResolveRecipients Response", status.RESOLVE_RECIPIENTS_RESPONSE),
-            "Certificates": ("ResolveRecipients Certificates", status.RESOLVE_RECIPIENTS_CERTIFICATES),
-            "Availability": ("ResolveRecipients Availability", status.RESOLVE_RECIPIENTS_AVAILABILITY),
-            "Picture": ("Picture", status.PICTURE),
-        }.get(parent_local)
-        return table or ("ResolveRecipients", status.RESOLVE_RECIPIENTS)
-    if namespace == "GAL":
-        return "Picture", status.PICTURE
-    if namespace == "AirSyncBase":
-        return "BodyPart", status.BODY_PART
-    if namespace == "ComposeMail":
-        command = walk.command if walk.command in ("SmartReply", "SmartForward") else "SendMail"
-        return command, status.COMPOSE_MAIL
-    name = _STATUS_BY_NAMESPACE[namespace]
-    if namespace == "Settings" and parent_local not in ("Settings", ""):
-        name = f"Settings {parent_local}"
-    return name, status.BY_COMMAND[_STATUS_BY_NAMESPACE[namespace]]
+    command = walk.command if walk.command in status.BY_COMMAND else _STATUS_BY_NAMESPACE.get(namespace)
+    return status.status_table_for(command, f"{parent_local}/Status", in_request=not walk.is_response)
 
 
+# The command whose tables a Status of this namespace reads when the document names no known command.
 _STATUS_BY_NAMESPACE: Mapping[str, str] = {
+    "AirSync": "Sync", "FolderHierarchy": "FolderSync", "Provision": "Provision",
+    "ResolveRecipients": "ResolveRecipients", "GAL": "Search", "ComposeMail": "SendMail",
     "GetItemEstimate": "GetItemEstimate", "ItemOperations": "ItemOperations",
     "MeetingResponse": "MeetingResponse", "Move": "MoveItems", "Ping": "Ping", "Search": "Search",
     "Settings": "Settings", "ValidateCert": "ValidateCert", "Find": "Find",
@@ -759,16 +725,13 @@ def _status_code_meaning(walk: _Walk, element: etree._Element, namespace: str) -
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return None
     code = int(raw)
-    name, table = _status_table(walk, element, namespace)
-    meaning = table.get(code)
-    if meaning is None and namespace == "AirSync" and table is status.SYNC_ITEM:
-        meaning = status.SYNC.get(code)
-    if meaning is None and code >= 101:
-        meaning = status.COMMON.get(code)
-        if meaning is not None:
-            meaning += " (common status)"
-    if meaning is None:
-        meaning = f"unknown {name} status code"
+    table = _status_table(walk, element, namespace)
+    source = table.source_of(code)
+    if source is None:
+        return code, f"unknown {table.name} status code"
+    meaning = source.meanings[code]
+    if source is status.COMMON and table is not status.COMMON:
+        meaning += " (common status)"
     return code, meaning
 
 

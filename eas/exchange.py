@@ -14,6 +14,7 @@ from lxml import etree
 from . import sensitive
 from .errors import EasError
 from .facts import FlowFacts, extract_facts
+from .meanings.status import status_table_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,17 +551,21 @@ _ITEM_NAMESPACES = frozenset(
      "poomcal", "poomcontacts", "poomcontacts2", "poomtasks", "rightsmanagement"}
 )
 _ITEM_CONTAINERS = frozenset({"ApplicationData", "Properties"})
+# A Status under these, inside item data, is the outcome of returning that part: a body part (MS-ASAIRS
+# 2.2.2.37) or a contact photo (MS-ASCMD 2.2.3.177.13).
+_PART_STATUS_PARENTS = frozenset({"BodyPart", "Picture"})
 
 
 def _is_item_data(element: Any) -> bool:
+    parent = element.getparent()
+    if parent is not None and _localname(parent) in _PART_STATUS_PARENTS:
+        return False
     if _namespace(element).rstrip(":").lower() in _ITEM_NAMESPACES:
         return True
     return any(_localname(ancestor) in _ITEM_CONTAINERS for ancestor in element.iterancestors())
 
 
 def _statuses(root: Any, command: str | None) -> list[StatusNote]:
-    from .annotate import status_meaning
-
     found: list[tuple[int, StatusNote]] = []
     for element in _named(root, "Status"):
         if _is_item_data(element):
@@ -569,11 +574,8 @@ def _statuses(root: Any, command: str | None) -> list[StatusNote]:
         if not text.lstrip("-").isdigit():
             continue
         code = int(text)
-        try:
-            meaning = status_meaning(command or "", code)
-        except Exception:  # a missing or failing table gives no meaning, not a failed analysis
-            meaning = None
         path = _path(element)
+        meaning = status_table_for(command, path).meaning(code)  # as eas.verdicts and eas.annotate read it
         found.append((path.count("/"), StatusNote(path=path, code=code, meaning=meaning)))
     found.sort(key=lambda item: item[0])  # top-level status first; sort is stable
     return [note for _, note in found]
