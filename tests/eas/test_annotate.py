@@ -452,7 +452,7 @@ def test_message_class_and_ranges() -> None:
 
 # ---- properties ---------------------------------------------------------------------------------------
 
-_HANDLED = sorted(importlib.import_module("eas.annotate")._HANDLERS)
+_HANDLED = sorted(importlib.import_module("eas.notes").HANDLERS)
 
 
 @settings(max_examples=150, deadline=None)

@@ -75,18 +75,18 @@ ALIASES = {("Contacts", "AssistnamePhoneNumber"), ("Contacts", "BusinessPostalCo
 
 
 def test_every_handled_element_exists_in_the_code_pages() -> None:
-    annotate_module = importlib.import_module("eas.annotate")
+    annotate_module = importlib.import_module("eas.notes")
     tags = {page.name: set(page.tags.values()) for page in CODE_PAGES}
-    strays = {key for key in annotate_module._HANDLERS if key[1] not in tags.get(key[0], set())}
+    strays = {key for key in annotate_module.HANDLERS if key[1] not in tags.get(key[0], set())}
     assert strays == ALIASES
 
 
 def test_every_contacts_and_provision_tag_has_a_meaning() -> None:
-    annotate_module = importlib.import_module("eas.annotate")
+    annotate_module = importlib.import_module("eas.notes")
     for page_name in ("Contacts", "Contacts2"):
         missing = {tag for tag in next(p for p in CODE_PAGES if p.name == page_name).tags.values()
-                   if (page_name, tag) not in annotate_module._HANDLERS}
+                   if (page_name, tag) not in annotate_module.HANDLERS}
         assert not missing, (page_name, missing)
     provision_page = next(p for p in CODE_PAGES if p.name == "Provision")
-    missing = {tag for tag in provision_page.tags.values() if ("Provision", tag) not in annotate_module._HANDLERS}
+    missing = {tag for tag in provision_page.tags.values() if ("Provision", tag) not in annotate_module.HANDLERS}
     assert missing == {"Provision", "Policies", "Policy"}
