@@ -7,7 +7,7 @@ body it has seen and judges a body that changed:
 
 1. the text round trip of the body it had (Done without a change): the old bytes and headers come back;
 2. XML (the ActiveSync view's text, pasted and edited): encoded to WBXML as the console's editor does;
-3. text with U+FFFD that the old body did not have (an edit of the bytes shown as text): refused, old body back;
+3. text with U+FFFD where the old body was not UTF-8 (an edit of the bytes shown as text): refused, old body back;
 4. anything else (a WBXML file uploaded with Replace, an addon's change): kept.
 """
 
@@ -50,6 +50,14 @@ def text_round_trips(body: bytes) -> set[bytes]:
         except UnicodeEncodeError:
             continue
     return shown
+
+
+def is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def plain(message: http.Message, raw: bytes) -> bytes | None:
@@ -144,7 +152,7 @@ class EditGuard:
             self.changed(f)
             logger.info(f"activesync: edited XML of the {side} re-encoded to {len(body)} bytes of WBXML")
             return
-        if REPLACEMENT in text and REPLACEMENT not in old.decode("utf-8", errors="replace"):
+        if REPLACEMENT in text and not is_utf8(old):
             self.restore(f, side, message, before)
             logger.error(
                 f"ActiveSync edit not applied, {side} body unchanged: the editor showed the "
