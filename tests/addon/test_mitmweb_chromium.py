@@ -26,6 +26,7 @@ webdriver: Any
 try:
     from selenium import webdriver
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # the test extra installs selenium; without it the test says so
     webdriver = None
@@ -137,3 +138,20 @@ def test_the_activesync_view_shows_xml_and_a_no_op_edit_keeps_every_byte(mitmweb
     assert headers["content-type"] == "application/vnd.ms-sync.wbxml"
     shown = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".contentview"))
     wait.until(lambda d: "<SendMail" in shown.text)  # still decodes after the edit
+
+
+def rows(browser: Any) -> int:
+    return len(browser.find_elements(By.XPATH, "//tr[contains(., 'Microsoft-Server-ActiveSync')]"))
+
+
+def test_the_readme_filters_for_mitmweb_work_in_its_search_box(mitmweb: str, browser: Any) -> None:
+    browser.get(f"{mitmweb}/?token={PASSWORD}")
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda d: rows(d) == 1)
+    search = browser.find_element(By.CSS_SELECTOR, "input[placeholder='Search']")
+    search.send_keys('~comment "EAS SendMail"')
+    time.sleep(1.0)
+    assert rows(browser) == 1  # the comment names the command (the flow list shows no query for it)
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys('~comment "EAS Ping"')
+    wait.until(lambda d: rows(d) == 0)
