@@ -24,7 +24,9 @@ def open_export(path: str | os.PathLike[str], *, binary: bool = False) -> IO[byt
     """
     target = Path(path)
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        missing = [folder for folder in reversed(target.parent.parents) if not folder.exists()]
+        for folder in [*missing, target.parent]:
+            folder.mkdir(mode=0o700, exist_ok=True)  # mkdir(parents=True) would give the parents the umask's mode
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as err:
         raise CaptureError(f"{path}: cannot write: {err.strerror or err}") from err
