@@ -63,9 +63,10 @@ def is_utf8(body: bytes) -> bool:
 def plain(message: http.Message, raw: bytes) -> bytes | None:
     """`raw` without the message's Content-Encoding, or None when it does not decode."""
     try:
-        return encoding.decode(raw, message.headers.get("content-encoding", "identity"))  # type: ignore[no-any-return]
+        decoded = encoding.decode(raw, message.headers.get("content-encoding", "identity"))
     except ValueError:
         return None
+    return decoded if isinstance(decoded, bytes) else None
 
 
 class EditGuard:
@@ -180,7 +181,7 @@ class EditGuardAddon:
         self.guard = EditGuard()
 
     def running(self) -> None:
-        view = ctx.master.addons.get("view")
+        view = ctx.master.addons.get("view")  # type: ignore[no-untyped-call]
         if view is not None and self.guard.view is None:
             self.guard.connect(view)
             for f in view:  # flows loaded before the proxy ran (-r): their bodies as they are now
