@@ -1,4 +1,4 @@
-"""The `ActiveSync` contentview: decoded query and headers as XML comments, then the annotated body XML."""
+"""The `ActiveSync` contentviews: header meanings and a base64 query as XML comments, then the annotated XML."""
 
 from __future__ import annotations
 
