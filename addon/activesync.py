@@ -331,8 +331,8 @@ class ActiveSyncAddon:
         except Exception as err:  # CaptureError, OSError, and whatever a half-written flow raises
             raise exceptions.CommandError(f"export to {path} failed: {err}") from err
         skipped = len(flows) - len(eas_flows)
-        note = f" ({skipped} other flows left out)" if skipped else ""
-        logger.log(ALERT, f"Exported {count} ActiveSync flows to {path}{note}.")
+        note = f" ({skipped} other flow{'' if skipped == 1 else 's'} left out)" if skipped else ""
+        logger.log(ALERT, f"Exported {count} ActiveSync flow{'' if count == 1 else 's'} to {path}{note}.")
 
     @command.command("activesync.export.xml")
     def export_xml(self, flows: Sequence[flow.Flow], path: mitmproxy.types.Path) -> None:

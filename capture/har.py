@@ -9,6 +9,7 @@ from typing import Any
 
 from mitmproxy.addons.savehar import SaveHar
 
+from capture.exportfile import open_export
 from capture.mitm import flow_from_record, selected_records
 from capture.model import CaptureError, FlowRecord
 
@@ -31,7 +32,7 @@ def export_har(
     records = selected_records(capture_path, flow_ids)
     har = make_har(records)
     try:
-        with open(dst_path, "w", encoding="utf-8") as dst:
+        with open_export(dst_path) as dst:
             json.dump(har, dst, indent=2)
     except OSError as err:
         raise CaptureError(f"{dst_path}: cannot write: {err.strerror or err}") from err

@@ -14,6 +14,9 @@ from typing import Any, NamedTuple
 from mitmproxy import connection, flow, http, io
 from mitmproxy.proxy.mode_specs import ProxyMode
 
+from eas.constants import path_kind
+
+from capture.exportfile import open_export
 from capture.model import CaptureError, FlowInput, FlowRecord, Headers
 from capture.reader import CaptureReader
 
@@ -409,7 +412,7 @@ def export_mitm(
     """
     records = selected_records(capture_path, flow_ids)
     try:
-        with open(dst_path, "wb") as dst:
+        with open_export(dst_path, binary=True) as dst:
             writer = io.FlowWriter(dst)  # type: ignore[no-untyped-call]
             for record in records:
                 writer.add(flow_from_record(record))
