@@ -220,7 +220,7 @@ def write_report(
             ("source", source_label if source_label is not None else Path(capture_path).name),
             ("flows", str(collected.flow_count)),
             ("device sessions", str(sum(1 for s in collected.sessions if s.anchor != OTHER_ANCHOR))),
-            ("findings", f"{len(collected.findings)} ({errors} errors)"),
+            ("findings", f"{len(collected.findings)} ({errors} {'error' if errors == 1 else 'errors'})"),
             ("made by", f"eas-inspector {__version__} on {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"),
         ]
         directory = destination.parent if str(destination.parent) else Path(".")

@@ -213,7 +213,7 @@ def findings_section(findings: Sequence[Finding], session_of: Callable[[Finding]
         parts.append("<p class=\"note\" id=\"no-findings\">No rule found anything wrong in these flows.</p>\n")
         return "".join(parts)
     counts = ", ".join(
-        f"{sum(1 for finding in findings if finding.severity == severity)} {severity}"
+        _count(sum(1 for finding in findings if finding.severity == severity), severity)
         for severity in ("error", "warning", "info")
     )
     parts.append(f"<p>{_count(len(findings), 'finding')} ({counts}), most severe first.</p>\n<div id=\"findings\">\n")
@@ -312,8 +312,8 @@ def timeline_svg(session: SessionView) -> str:
         if index % 2:
             parts.append(f"<rect x=\"0\" y=\"{y}\" width=\"{_WIDTH}\" height=\"{_LANE_HEIGHT}\" fill=\"#f7f7f7\"/>")
         parts.append(
-            f"<text x=\"4\" y=\"{y + _LANE_HEIGHT / 2 + 4:.1f}\" data-lane=\"{text(key)}\">"
-            f"<title>{text(label)}</title>{text(_short(label))}</text>"
+            f"<g><title>{text(label)}</title><text x=\"4\" y=\"{y + _LANE_HEIGHT / 2 + 4:.1f}\" "
+            f"data-lane=\"{text(key)}\">{text(_short(label))}</text></g>"
         )
     for flow in session.flows:
         x = plot_left + (flow.ts_start - start) * scale
@@ -323,10 +323,10 @@ def timeline_svg(session: SessionView) -> str:
         keys = [f"c:{collection_id}" for collection_id in flow.collections] or ["other"]
         title = text(_mark_title(flow))
         for key in keys:
-            y = _AXIS_HEIGHT + lane_row[key] * _LANE_HEIGHT + (_LANE_HEIGHT - _MARK_HEIGHT) / 2
+            mark_y = _AXIS_HEIGHT + lane_row[key] * _LANE_HEIGHT + (_LANE_HEIGHT - _MARK_HEIGHT) / 2
             parts.append(
                 f"<a href=\"#flow-{flow.flow_id}\"><rect class=\"mark {flow.outcome.value}\" "
-                f"data-flow=\"{flow.flow_id}\" x=\"{x:.2f}\" y=\"{y:.1f}\" width=\"{width:.2f}\" "
+                f"data-flow=\"{flow.flow_id}\" x=\"{x:.2f}\" y=\"{mark_y:.1f}\" width=\"{width:.2f}\" "
                 f"height=\"{_MARK_HEIGHT}\" fill=\"{OUTCOME_COLOURS[flow.outcome]}\" fill-opacity=\"0.85\">"
                 f"<title>{title}</title></rect></a>"
             )
