@@ -27,6 +27,7 @@ from eas.facts import folder_names
 from eas.headers import explain_headers
 from eas.verdicts import judge
 
+from capture.analysis import analyze_parts
 from capture.model import CaptureError, FlowRecord, SessionRow
 from capture.reader import CaptureReader
 from capture.report_html import (
@@ -74,6 +75,13 @@ def flow_evidence(record: FlowRecord, exchange: Exchange) -> FlowEvidence | None
         missing=frozenset(str(part) for part in missing),
         duration=None if row.ts_end is None else row.ts_end - row.ts_start,
     )
+
+
+def _analysis(record: FlowRecord) -> Exchange:
+    """The flow's facts and statuses; the annotated XML is the capture's stored text, so none is made here."""
+    row = record.row
+    return analyze_parts(row.method, row.url, record.request_headers, record.request_body, row.http_status,
+                         record.response_headers, record.response_body, annotate=False, plain_xml=False)
 
 
 def _flow_view(record: FlowRecord, exchange: Exchange) -> FlowView:
@@ -128,7 +136,7 @@ def _collect(reader: CaptureReader) -> _Collected:
     evidence: dict[int | None, list[FlowEvidence]] = defaultdict(list)
     flow_count = 0
     for record in reader.records():
-        exchange = record.exchange()
+        exchange = _analysis(record)
         flow_count += 1
         views[record.row.session_id].append(_flow_view(record, exchange))
         item = flow_evidence(record, exchange)

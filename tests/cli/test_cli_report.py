@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -298,3 +300,18 @@ def test_only_problems_filter_hides_the_ok_exchanges(browser: Any, reports: dict
         assert failed_exchange.is_visible()
     finally:
         page.close()
+
+
+def test_flows_of_no_device_session_are_reported_too(reports: dict[str, Path], tmp_path: Path) -> None:
+    capture = tmp_path / "orphan.sqlite"
+    shutil.copyfile(reports["capture"], capture)
+    with sqlite3.connect(capture) as connection:
+        orphan = connection.execute("SELECT max(id) FROM flows").fetchone()[0]
+        connection.execute("UPDATE flows SET session_id = NULL WHERE id = ?", (orphan,))
+    connection.close()
+    result = cli("report", str(capture), str(tmp_path / "orphan.html"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "orphan.html").read_text(encoding="utf-8")
+    other = page[page.index('<section class="session" id="session-other">'):]
+    assert "Flows outside device sessions" in other[:200]
+    assert f'id="flow-{orphan}"' in other and page.count(f'id="flow-{orphan}"') == 1
