@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 import eas
-from capture.mitm import import_mitm
+from capture.importers import import_file
 from capture.model import FlowInput
 from capture.writer import CaptureWriter
 
@@ -108,7 +108,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The lab session plus the failing device as a capture, and its report plain and shared."""
     work = tmp_path_factory.mktemp("report")
     capture = work / "lab-and-loop.sqlite"
-    assert import_mitm(LAB_SESSION, capture) > 70
+    assert import_file(LAB_SESSION, capture).imported > 70
     with CaptureWriter(capture, keep_credentials=True) as writer:
         for flow_input in loop_flows():
             writer.add(flow_input)
@@ -171,6 +171,14 @@ def test_shared_report_names_no_one(reports: dict[str, Path]) -> None:
     rules = re.compile(r'<div class="finding [\w-]+" data-rule="([\w-]+)">')
     assert sorted(rules.findall(shared)) == sorted(rules.findall(plain))
     assert "sync-key-invalid-loop" in rules.findall(shared)
+
+
+def test_report_of_a_mitm_file_imports_it_first(tmp_path: Path) -> None:
+    result = cli("report", str(LAB_SESSION), str(tmp_path / "lab.html"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {tmp_path / 'lab.html'}: 76 flows, 3 device sessions, ")
+    page = (tmp_path / "lab.html").read_text(encoding="utf-8")
+    assert "<td>lab-session.mitm</td>" in page and page.count('<details class="flow ') == 76
 
 
 def test_report_of_a_missing_or_foreign_file_is_one_line(tmp_path: Path) -> None:
