@@ -21,6 +21,7 @@ _COMMAND_MODULES = {
     "export": "cmd_capture",
     "recover": "cmd_capture",
     "share": "cmd_share",
+    "report": "cmd_report",
     "proxy": "cmd_proxy",
     "view": "cmd_view",
     "diagnose": "cmd_diagnose",
@@ -94,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="the .mitm file to write (mode 0600)")
     p.add_argument(
         "--keep-content", action="store_true", help="keep subjects, bodies and attachments (still pseudonymised)"
+    )
+
+    p = sub.add_parser("report", help="write a capture as one self-contained HTML file: sessions, diagnosis, timelines")
+    p.add_argument("capture", help="the capture (.sqlite), or any file `import` reads (.mitm, HAR, .saz, logs)")
+    p.add_argument("out", help="the .html file to write (mode 0600)")
+    p.add_argument(
+        "--share", action="store_true",
+        help="pseudonymise first, as `eas-inspector share` does, so the report can be handed on",
     )
 
     p = sub.add_parser("proxy", help="run mitmdump with the ActiveSync addon (extra arguments go to mitmdump)")
