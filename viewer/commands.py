@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class InspectorCommands(Provider):
-    """Flow, filter, sort, session, capture and view commands for the current screen."""
+    """Flow, filter, sort, session, capture, view and copy commands for the current screen."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         from viewer.screens.exchange import ExchangeScreen
@@ -52,6 +52,16 @@ class InspectorCommands(Provider):
                 ("view: Problems", partial(screen.action_tab, "tab-problems"), "decode problems with offsets"),
                 ("view: Diff with the original", partial(screen.action_tab, "tab-diff"), "for a replay"),
                 ("view: Toggle XML tree", screen.action_toggle_tree, "foldable tree of the XML"),
+                ("view: Wrap long lines", screen.action_toggle_wrap, "w; again to scroll them"),
+                ("flow: Next", partial(screen.action_neighbour, 1), "]: the next flow of the list"),
+                ("flow: Previous", partial(screen.action_neighbour, -1), "[: the previous flow of the list"),
+                ("copy: XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
+                ("copy: Request as curl", partial(screen.copy_request, False), "a shell command sending the same bytes"),
+                (
+                    "copy: Request as eas-inspector encode | curl",
+                    partial(screen.copy_request, True),
+                    "the XML to edit, encoded and sent",
+                ),
             ]
         return out
 

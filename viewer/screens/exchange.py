@@ -14,8 +14,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
+from viewer.curl import RESPONSE_FILE, curl_command, encode_curl_command
 from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
 from viewer.widgets.flow_list import human_size
@@ -75,6 +76,9 @@ def summary(flow: LoadedFlow) -> Text:
     return text
 
 
+BODY_WIDGETS = (CodeView, XmlTree, DataTable)  # what holds the focus on this screen: the content, not the tab bar
+
+
 class OnDemand(Widget):
     """A placeholder that builds its widget the first time it is shown (hidden tabs cost nothing)."""
 
@@ -96,6 +100,8 @@ class OnDemand(Widget):
 class ExchangeScreen(Screen[None]):
     """Everything about one flow; Escape goes back, `e` edits and replays the request."""
 
+    AUTO_FOCUS = None  # the body of the tab shown takes the focus once built (focus_body), never the tab bar
+
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="exchange-back"),
         Binding("e", "replay", "Edit & replay", id="exchange-replay"),
@@ -108,14 +114,20 @@ class ExchangeScreen(Screen[None]):
         Binding("t", "toggle_tree", "XML / tree", id="exchange-toggle-tree"),
         Binding("r", "latest_replay", "Latest replay", show=False, id="exchange-latest-replay"),
         Binding("o", "original", "Original of a replay", show=False, id="exchange-original"),
+        Binding("right_square_bracket", "neighbour(1)", "Next flow", id="exchange-next-flow"),
+        Binding("left_square_bracket", "neighbour(-1)", "Previous flow", show=False, id="exchange-previous-flow"),
+        Binding("w", "toggle_wrap", "Wrap lines", show=False, id="exchange-wrap"),
+        Binding("y", "copy", "Copy", id="exchange-copy"),
     ]
 
-    def __init__(self, flow: LoadedFlow, view: ExchangeView | None = None) -> None:
+    def __init__(self, flow: LoadedFlow, view: ExchangeView | None = None, *, tab: str | None = None) -> None:
         super().__init__(classes=f"exchange-{flow.record.row.id}")
         if view is None:
             flow, view = prepare(flow)
         self.flow = flow
         self.view = view
+        self.initial_tab = tab  # the tab to open on (next / previous flow keep the one being read)
+        self.wrap = False
 
     @property
     def inspector(self) -> EasInspectorApp:
@@ -149,7 +161,7 @@ class ExchangeScreen(Screen[None]):
                     yield OnDemand(lambda: _viewer(view.request_text, "both-request"))
                     yield OnDemand(lambda: _viewer(view.response_text, "both-response"))
             with TabPane(f"Problems ({len(view.problems)})", id="tab-problems"):
-                yield OnDemand(lambda: TableView(view.problems, ("where", "severity", "offset", "reason"), id="problems"))
+                yield OnDemand(lambda: ProblemTable(view.problems, id="problems"))
             with TabPane("Raw", id="tab-raw"):
                 with TabbedContent(id="raw-tabs"):
                     with TabPane("Request bytes", id="raw-request-pane"):
@@ -163,7 +175,22 @@ class ExchangeScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
-        self.call_after_refresh(self._build_visible)
+        self.call_after_refresh(self._show_body)
+
+    async def _show_body(self) -> None:
+        """Build the panes now visible and give the body the focus (unless the user is moving along the tabs)."""
+        await self._build_visible_now()
+        self.call_after_refresh(self.focus_body)
+
+    def focus_body(self) -> None:
+        """Focus the view, tree or table of the visible pane, so its keys (j/k, PgDn, +/-, Enter) work at once."""
+        focused = self.focused
+        if isinstance(focused, Tabs) or (isinstance(focused, BODY_WIDGETS) and focused.region.area > 0):
+            return
+        for widget in self.query("CodeView, XmlTree, DataTable"):
+            if widget.region.area > 0 and widget.can_focus:
+                widget.focus()
+                return
 
     def _build_visible(self) -> None:
         for placeholder in self.query(OnDemand):
@@ -178,12 +205,15 @@ class ExchangeScreen(Screen[None]):
                     await mounting
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._build_visible)
         ex = self.flow.exchange
-        if ex is not None and ex.problems and not (ex.request_body and ex.request_body.xml):
-            self.query_one("#exchange-tabs", TabbedContent).active = "tab-problems"
+        tabs = self.query_one("#exchange-tabs", TabbedContent)
+        if self.initial_tab is not None and tabs.query(f"#{self.initial_tab}"):
+            tabs.active = self.initial_tab
+        elif ex is not None and ex.problems and not (ex.request_body and ex.request_body.xml):
+            tabs.active = "tab-problems"
         elif self.flow.original is not None:
-            self.query_one("#exchange-tabs", TabbedContent).active = "tab-diff"
+            tabs.active = "tab-diff"
+        self.call_after_refresh(self._show_body)
 
     @on(DataTable.RowSelected, "#problems")
     def _problem_selected(self, event: DataTable.RowSelected) -> None:
@@ -219,22 +249,66 @@ class ExchangeScreen(Screen[None]):
 
     def action_latest_replay(self) -> None:
         if not self.flow.replay_ids:
-            self.inspector.notify("This flow has not been replayed.", severity="warning")
+            self.inspector.inform("This flow has not been replayed.", severity="warning")
             return
         self.inspector.open_flow(self.flow.replay_ids[-1], "show")
 
     def action_original(self) -> None:
         if self.flow.record.row.replay_of is None:
-            self.inspector.notify("This flow is not a replay.", severity="warning")
+            self.inspector.inform("This flow is not a replay.", severity="warning")
             return
         self.inspector.open_flow(self.flow.record.row.replay_of, "show")
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#exchange-tabs", TabbedContent)
         if tab == "tab-diff" and self.flow.original is None:
-            self.inspector.notify("This flow is not a replay: nothing to compare.", severity="warning")
+            self.inspector.inform("This flow is not a replay: nothing to compare.", severity="warning")
             return
         tabs.active = tab
+
+    def action_neighbour(self, step: int) -> None:
+        """Show the next (1) or previous (-1) flow of the list, on the same tab."""
+        self.inspector.open_neighbour(self.flow.record.row.id, step, self.query_one("#exchange-tabs", TabbedContent).active)
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long lines in every text view of this exchange (or stop wrapping)."""
+        self.wrap = not self.wrap
+        for view in self.query(CodeView):
+            view.wrap = self.wrap
+        self.inspector.inform("Long lines wrap." if self.wrap else "Long lines scroll (left / right).", replace="wrap")
+
+    def action_copy(self) -> None:
+        """Copy the selected text, else the current element of a tree, else the whole text or table in focus."""
+        selected = self.get_selected_text()
+        what = "the selection"
+        if not selected:
+            selected, what = copy_text(self.focused, self.view)
+        if not selected:
+            self.inspector.inform("Nothing to copy here.", severity="warning")
+            return
+        self.app.copy_to_clipboard(selected)
+        lines = selected.count("\n") + 1
+        self.inspector.inform(f"Copied {what} ({lines:,} line{'s' if lines != 1 else ''}) to the clipboard.", replace="copy")
+
+    def copy_request(self, as_encode: bool) -> None:
+        """Copy the request as a curl command (the bytes), or as `eas-inspector encode | curl` (the XML)."""
+        record = self.flow.record
+        row = record.row
+        if not row.url:
+            self.inspector.inform("This flow has no request.", severity="warning")
+            return
+        if as_encode:
+            xml = self.view.request_plain_xml
+            if xml is None:
+                self.inspector.inform("The request has no decoded XML to encode: copy it as curl.", severity="warning")
+                return
+            command = encode_curl_command(row.method, row.url, record.request_headers, xml)
+            what = "the request as eas-inspector encode | curl"
+        else:
+            command = curl_command(row.method, row.url, record.request_headers, record.request_body)
+            what = "the request as curl"
+        self.app.copy_to_clipboard(command)
+        self.inspector.inform(f"Copied {what}; the answer goes to {RESPONSE_FILE}.", replace="copy")
 
     def action_toggle_tree(self) -> None:
         tabs = self.query_one("#exchange-tabs", TabbedContent)
@@ -243,6 +317,7 @@ class ExchangeScreen(Screen[None]):
             tabs.active = "tab-request"
         inner = self.query_one(f"#{side}-tabs", TabbedContent)
         inner.active = f"{side}-tree-pane" if inner.active != f"{side}-tree-pane" else f"{side}-xml-pane"
+        self.set_focus(None)  # the pane just shown takes the focus once built
 
 
 @dataclass(frozen=True)
@@ -252,6 +327,7 @@ class ExchangeView:
     summary: Text
     request_text: str
     response_text: str
+    request_plain_xml: str | None
     request_xml: str | None
     response_xml: str | None
     query_rows: list[tuple[str, ...]]
@@ -284,6 +360,7 @@ def _prepare(flow: LoadedFlow) -> ExchangeView:
         summary=summary(flow),
         request_text=body_text(req_body, record.request_body),
         response_text=body_text(resp_body, record.response_body),
+        request_plain_xml=(req_body.plain_xml or req_body.xml) if req_body is not None and req_body.kind == "wbxml" else None,
         request_xml=req_body.xml if req_body is not None else None,
         response_xml=resp_body.xml if resp_body is not None else None,
         query_rows=_query_rows(ex),
@@ -340,6 +417,54 @@ class TableView(DataTable[str]):
         self.add_columns(*columns)
         for index, row in enumerate(rows):
             self.add_row(*row, key=str(index))
+
+
+class ProblemTable(DataTable[Text]):
+    """The problems, each reason whole: the reason column takes the width left and wraps."""
+
+    COLUMNS = ("where", "severity", "offset", "reason")
+
+    def __init__(self, rows: list[tuple[str, ...]], *, id: str) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.problem_rows = rows
+        self._laid_out_for = 0
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if width and width != self._laid_out_for:
+            self._laid_out_for = width
+            self._fill(width)
+
+    def _fill(self, width: int) -> None:
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        fixed = [max([len(title)] + [len(row[i]) for row in self.problem_rows]) for i, title in enumerate(self.COLUMNS[:3])]
+        gaps = 2 * len(self.COLUMNS)  # DataTable pads each cell with one space on either side
+        reason_width = max(20, width - sum(fixed) - gaps)
+        for title, column_width in zip(self.COLUMNS, [*fixed, reason_width]):
+            self.add_column(title, width=column_width, key=title)
+        for index, row in enumerate(self.problem_rows):
+            self.add_row(*(Text(cell) for cell in row), key=str(index), height=None)
+        if self.problem_rows:
+            self.move_cursor(row=min(cursor, len(self.problem_rows) - 1))
+
+
+def copy_text(focused: Widget | None, view: ExchangeView) -> tuple[str, str]:
+    """What `y` copies from the widget in focus, and how to name it: a tree's current element, a view's text,
+    a table's rows as tab-separated lines; else the request's XML."""
+    if isinstance(focused, XmlTree):
+        element = focused.current_element()
+        if element is not None:
+            return element, "the element"
+    if isinstance(focused, CodeView):
+        return focused.text, "the text"
+    if isinstance(focused, DataTable):
+        rows = [
+            "\t".join(str(cell.plain if isinstance(cell, Text) else cell) for cell in focused.get_row_at(i))
+            for i in range(focused.row_count)
+        ]
+        return "\n".join(rows), "the table"
+    return view.request_text, "the request"
 
 
 def _query_rows(ex: Exchange | None) -> list[tuple[str, ...]]:

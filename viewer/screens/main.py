@@ -22,8 +22,8 @@ from viewer.messages import (
     LoadProgressed,
     ProblemLocated,
 )
-from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status
-from viewer.widgets.flow_list import FlowList, header_text
+from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status, status_field
+from viewer.widgets.flow_list import FlowList, device_text, header_text
 
 if TYPE_CHECKING:
     from addon.store import CaptureReader, FlowRow, SessionRow
@@ -38,6 +38,26 @@ def _when(ts: float) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def empty_reason(flow_filter: FlowFilter, following: bool = False) -> str:
+    """Why the flow list is empty, and what to do about it."""
+    narrowing = [part for part in flow_filter.describe().split(" · ") if not part.startswith("by ") and not part.startswith("text ")]
+    if flow_filter.session_id is not None:
+        narrowing.append("this session (a: all sessions)")
+    if flow_filter.text:
+        reason = (
+            f"No flow contains {flow_filter.text!r}: each word matches the start of a word in the URL, the summary "
+            'or the decoded XML; "quotes" match a phrase exactly.'
+        )
+        if narrowing:
+            reason += " Also filtered by: " + ", ".join(narrowing) + "."
+        return reason + " c clears every filter; F1 explains the search."
+    if narrowing:
+        return "No flow matches: " + ", ".join(narrowing) + ". c clears the filters; F1 explains them."
+    if following:
+        return "No flows yet: new flows show here as the proxy stores them."
+    return "This capture holds no flows."
+
+
 class FlowCountGrew(FlowCountLoaded):
     """A recount after the capture grew (following): keeps the selection."""
 
@@ -48,6 +68,7 @@ class MainScreen(Screen[None]):
     AUTO_FOCUS = "#flows"
     BINDINGS = [
         Binding("slash", "focus_search", "Filter", id="main-filter"),
+        Binding("q", "leave", "Quit", show=False, id="main-quit"),
         Binding("n", "next_problem", "Next problem", id="main-next-problem"),
         Binding("N", "previous_problem", "Previous problem", show=False, id="main-previous-problem"),
         Binding("p", "toggle_problems", "Problems only", show=False, id="main-problems-only"),
@@ -83,9 +104,9 @@ class MainScreen(Screen[None]):
         with Horizontal(id="filters"):
             yield Input(placeholder="search decoded XML, Enter", id="filter-text", compact=True)
             yield Select[str]([], prompt="any command", id="filter-command", compact=True)
-            yield Input(placeholder="status: 401 / eas 3", id="filter-status", compact=True)
+            yield Input(placeholder="status 401 4xx !1 3-9", id="filter-status", compact=True)
             yield Checkbox("problems only", id="filter-problems")
-        yield Static(header_text(), id="flow-header")
+        yield Static("", id="flow-header")
         yield FlowList(id="flows")
         yield Static("Opening…", id="status")
         yield Footer()
@@ -94,7 +115,9 @@ class MainScreen(Screen[None]):
         table = self.query_one("#sessions", DataTable)
         for title in ("user", "device id", "type", "host", "versions", "first seen", "last seen", "flows", "problems"):
             table.add_column(title, key=title)
-        self.query_one(FlowList).loading = True
+        flows = self.query_one(FlowList)
+        flows.show_device = self.filter.session_id is None
+        flows.loading = True
         self.open_capture(initial=True)
 
     # ------------------------------------------------------------------ workers (I/O only)
@@ -221,7 +244,7 @@ class MainScreen(Screen[None]):
     def _capture_failed(self, event: CaptureFailed) -> None:
         self.query_one(FlowList).loading = False
         self.progress = ""
-        self.inspector.notify(event.error, title="Capture", severity="error", timeout=10)
+        self.inspector.inform(event.error, title="Capture", severity="error", timeout=10)
         self._update_status()
 
     @on(FlowCountLoaded)
@@ -236,9 +259,15 @@ class MainScreen(Screen[None]):
             if event.total != self.total:
                 self.generation += 1  # pages asked for before this are stale
                 selected = flows.current_row
-                flows.grow(self.generation, event.total, selected.id if selected is not None else None)
+                # Following: a cursor on the last row stays on the last row; on the first row of a newest-first
+                # list it stays on the first row; anywhere else it stays on its flow.
+                tail = self.total > 0 and flows.cursor == self.total - 1 and not self.filter.descending
+                head = flows.cursor == 0 and self.filter.descending and self.filter.order == "ts_start"
+                keep = None if head or selected is None else selected.id
+                flows.grow(self.generation, event.total, keep, tail=tail)
         else:
             flows.reset(event.generation, event.total, keep_cursor=self._keep_cursor)
+        flows.empty_message = empty_reason(self.filter, self.inspector.follow)
         self.total = event.total
         self._update_status()
 
@@ -254,6 +283,14 @@ class MainScreen(Screen[None]):
     @on(FlowList.Opened)
     def _flow_opened(self, event: FlowList.Opened) -> None:
         self.inspector.open_flow(event.row.id, "show")
+
+    @on(FlowList.ColumnsChanged)
+    def _columns_changed(self, event: FlowList.ColumnsChanged) -> None:
+        self._update_header()
+
+    def _update_header(self) -> None:
+        columns = self.query_one(FlowList).columns
+        self.query_one("#flow-header", Static).update(header_text(columns, self.filter.order, self.filter.descending))
 
     @on(FlowList.Highlighted)
     def _flow_highlighted(self, event: FlowList.Highlighted) -> None:
@@ -278,7 +315,7 @@ class MainScreen(Screen[None]):
         if event.generation != self.generation:
             return
         if event.index is None:
-            self.inspector.notify("No more flows with problems " + ("below." if event.forward else "above."))
+            self.inspector.inform("No more flows with problems " + ("below." if event.forward else "above."))
         else:
             self.query_one(FlowList).move_cursor(event.index)
         self._update_status()
@@ -315,7 +352,7 @@ class MainScreen(Screen[None]):
         try:
             http_status, eas_status = parse_status(event.value)
         except ValueError as err:
-            self.inspector.notify(str(err), title="Filter", severity="error")
+            self.inspector.inform(str(err), title="Filter", severity="error")
             return
         self.apply_filter(self.filter.with_(http_status=http_status, eas_status=eas_status))
         self.query_one(FlowList).focus()
@@ -346,7 +383,9 @@ class MainScreen(Screen[None]):
         self.workers.cancel_group(self, "problem")
         self.progress = "counting…"
         self._sync_filter_widgets()
-        self.query_one("#flow-header", Static).update(header_text(flow_filter.order, flow_filter.descending))
+        flows = self.query_one(FlowList)
+        flows.set_show_device(flow_filter.session_id is None)
+        self._update_header()
         self.load_flows(self.generation, flow_filter, 0, False)
         self._update_status()
 
@@ -367,7 +406,7 @@ class MainScreen(Screen[None]):
         if check.value != f.problems_only:
             check.value = f.problems_only
         status = self.query_one("#filter-status", Input)
-        shown = f"http {f.http_status}" if f.http_status is not None else f"eas {f.eas_status}" if f.eas_status is not None else ""
+        shown = status_field(f.http_status, f.eas_status)
         try:
             current = parse_status(status.value)
         except ValueError:
@@ -418,8 +457,13 @@ class MainScreen(Screen[None]):
             position = f"{flows.cursor + 1:,}/" if self.total else ""
             parts.append(f"{position}{self.total:,} flows")
             parts.append(self.filter.describe())
+            row = flows.current_row
+            if row is not None and flows.show_device and "device" not in {c.key for c in flows.columns}:
+                parts.append(device_text(row))  # every session's flows, no room for the device column
+        if flows.marked:
+            parts.append(f"{len(flows.marked)} marked")
         if self.inspector.follow:
-            parts.append("following ●")
+            parts.append("following")
         if self.progress:
             parts.append(self.progress)
         self.query_one("#status", Static).update(" │ ".join(parts))
@@ -460,7 +504,7 @@ class MainScreen(Screen[None]):
                 return
             index += step
         if not 0 <= index < self.total:
-            self.inspector.notify("No more flows with problems " + ("below." if forward else "above."))
+            self.inspector.inform("No more flows with problems " + ("below." if forward else "above."))
             return
         self.progress = "searching problems…"
         self._update_status()
@@ -479,7 +523,10 @@ class MainScreen(Screen[None]):
 
     def set_sort(self, order: str, descending: bool) -> None:
         self.apply_filter(self.filter.with_(order=order, descending=descending))
-        self.inspector.notify(f"Sorted by {SORT_ORDERS.get(order, order)} {'(newest/largest first)' if descending else ''}".strip())
+        self.inspector.inform(
+            f"Sorted by {SORT_ORDERS.get(order, order)} {'(newest/largest first)' if descending else ''}".strip(),
+            replace="sort",
+        )
 
     def action_all_sessions(self) -> None:
         self.query_one("#sessions", DataTable).move_cursor(row=0)
@@ -491,10 +538,14 @@ class MainScreen(Screen[None]):
     def action_reload(self) -> None:
         self.open_capture()
 
+    def action_leave(self) -> None:
+        """`q`: on the flow list, quit (elsewhere it goes back). Not called `quit`: Ctrl+C names the quit key."""
+        self.app.exit()
+
     def action_replay(self) -> None:
         row = self.current_flow
         if row is None:
-            self.inspector.notify("No flow selected.", severity="warning")
+            self.inspector.inform("No flow selected.", severity="warning")
             return
         self.inspector.open_flow(row.id, "edit")
 
