@@ -127,6 +127,7 @@ class ExchangeScreen(Screen[None]):
         self.flow = flow
         self.view = view
         self.initial_tab = tab  # the tab to open on (next / previous flow keep the one being read)
+        self._body_wanted = True  # the next pane shown takes the focus (set by the keys that choose a pane)
         self.wrap = False
 
     @property
@@ -178,18 +179,22 @@ class ExchangeScreen(Screen[None]):
         self.call_after_refresh(self._show_body)
 
     async def _show_body(self) -> None:
-        """Build the panes now visible and give the body the focus (unless the user is moving along the tabs)."""
+        """Build the panes now visible; give the body the focus when a key or the opening chose the tab (a user
+        moving along the tab bar keeps the focus there)."""
         await self._build_visible_now()
-        self.call_after_refresh(self.focus_body)
+        if self._body_wanted or not isinstance(self.focused, Tabs):
+            self.call_after_refresh(self.focus_body)
 
     def focus_body(self) -> None:
         """Focus the view, tree or table of the visible pane, so its keys (j/k, PgDn, +/-, Enter) work at once."""
         focused = self.focused
-        if isinstance(focused, Tabs) or (isinstance(focused, BODY_WIDGETS) and focused.region.area > 0):
+        if isinstance(focused, BODY_WIDGETS) and focused.region.area > 0:
+            self._body_wanted = False
             return
         for widget in self.query("CodeView, XmlTree, DataTable"):
             if widget.region.area > 0 and widget.can_focus:
                 widget.focus()
+                self._body_wanted = False
                 return
 
     def _build_visible(self) -> None:
@@ -264,7 +269,9 @@ class ExchangeScreen(Screen[None]):
         if tab == "tab-diff" and self.flow.original is None:
             self.inspector.inform("This flow is not a replay: nothing to compare.", severity="warning")
             return
+        self._body_wanted = True
         tabs.active = tab
+        self.call_after_refresh(self._show_body)
 
     def action_neighbour(self, step: int) -> None:
         """Show the next (1) or previous (-1) flow of the list, on the same tab."""
@@ -317,7 +324,8 @@ class ExchangeScreen(Screen[None]):
             tabs.active = "tab-request"
         inner = self.query_one(f"#{side}-tabs", TabbedContent)
         inner.active = f"{side}-tree-pane" if inner.active != f"{side}-tree-pane" else f"{side}-xml-pane"
-        self.set_focus(None)  # the pane just shown takes the focus once built
+        self._body_wanted = True
+        self.call_after_refresh(self._show_body)
 
 
 @dataclass(frozen=True)
