@@ -27,17 +27,21 @@ def binding_rows(sections: list[tuple[str, list[BindingType]]]) -> list[tuple[st
 # What the flow list's search field, status field and first column mean (the rules live in fts_query, parse_status
 # and flow_list.cell_values; this is their user manual).
 SYNTAX_HELP = """\
-[b]Search[/b] (/ then Enter): the decoded XML, the URL and the summary of each flow.
-  mail%2F39     a word matches the start of a word: finds mail%2F39165e…  (word* says the same)
-  "Sync Add"    quotes match those words exactly, in that order
+[b]Search[/b] (/, type, Enter) looks in the decoded XML, the URL and the summary.
+  mail%2F39     matches the start of a word: finds mail%2F39165e…
+  "Sync Add"    quotes match these words exactly, in this order
   Sync 401      every word and phrase must occur
-[b]Status[/b] (the status field, then Enter):
-  401, http 401   an HTTP status        3, eas 3   an EAS status (a bare number from 200 up is HTTP)
-  4xx             a class: 400 to 499   3-9        a range
-  !1              any other status (flows without an EAS status are left out)
+[b]Status[/b] (the status field, Enter):
+  401  http 401   an HTTP status     3  eas 3   an EAS status
+                  (a bare number from 200 up is an HTTP status)
+  4xx             a class: 400-499   3-9        a range
+  !1              any other status (flows without one are left out)
 [b]Marks[/b] in the first column:
-  ●  marked by you (m)     !  the flow has problems (tab 4)     ↻  a replay (e sends one; r shows the latest)
-[b]Keys[/b]: q goes back (on the flow list it quits), Escape goes back, Ctrl+Q quits anywhere, Ctrl+P lists commands."""
+  ●  marked by you (m)
+  !  the flow has problems (tab 4 of the exchange lists them)
+  ↻  a replay (e sends one; r shows a flow's latest replay)
+[b]Keys[/b]: q goes back, and quits on the flow list; Escape goes back;
+  Ctrl+Q quits anywhere; Ctrl+P lists every command."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -60,7 +64,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_columns("where", "keys", "does")
         for row in binding_rows(self.sections):
             table.add_row(*row)
-        table.focus()
+        table.can_focus = False  # the box scrolls as one, from the syntax at its top
+        box = self.query_one("#help-box", VerticalScroll)
+        box.focus()
+        box.scroll_home(animate=False)
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
