@@ -26,6 +26,7 @@ from mitmproxy import command, ctx, exceptions, flow, hooks, http
 from mitmproxy.log import ALERT
 
 import eas
+from eas.wiretext import shown
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _request_metadata(kind: str, method: str, path: str, version: str | None) ->
     elif method.upper() == "OPTIONS":
         values[META_COMMAND] = "Options"
     values[META_VERSION] = version
-    return {key: value for key, value in values.items() if value is not None}
+    return _metadata(values)
 
 
 def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
@@ -157,7 +158,15 @@ def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
         META_PROBLEMS: len(exchange.problems),
         META_PROBLEM: f"{first.where}: {first.reason}" if first else None,
     }
-    return {key: value for key, value in values.items() if value is not None}
+    return _metadata(values)
+
+
+def _metadata(values: dict[str, Any]) -> dict[str, Any]:
+    """The entries that have a value, text as people see it: bytes that were not UTF-8 as \\xNN (mitmproxy's flow
+    files and its UI take only valid Unicode; the capture keeps the exact bytes)."""
+    return {
+        key: shown(value) if isinstance(value, str) else value for key, value in values.items() if value is not None
+    }
 
 
 def summary_of(values: Any) -> str:

@@ -15,6 +15,7 @@ from mitmproxy import connection, flow, http, io
 from mitmproxy.exceptions import FlowReadException
 
 from eas.exchange import DecodedBody
+from eas.wiretext import shown
 
 from addon.store import CaptureError, CaptureReader, CaptureWriter, FlowInput, FlowRecord, Headers
 
@@ -252,11 +253,13 @@ def is_eas_or_autodiscover(mitm_flow: http.HTTPFlow) -> bool:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did: flows written, and flows skipped because they are not EAS (or not HTTP)."""
+    """What an import did: flows written, flows skipped because they are not EAS (or not HTTP), and flows the
+    capture refused (each logged with its reason; `imported` does not count them)."""
 
     imported: int
     skipped_other_http: int
     skipped_not_http: int
+    not_stored: int = 0
 
     @property
     def skipped(self) -> int:
@@ -281,7 +284,7 @@ def import_mitm_report(
         source = src.open("rb")
     except OSError as err:
         raise CaptureError(f"{src}: cannot read: {err.strerror or err}") from err
-    imported = skipped_other = skipped_not_http = 0
+    added = skipped_other = skipped_not_http = 0
     with source:
         _check_flow_file(source, src)
         writer = CaptureWriter(capture_path, keep_credentials=keep_credentials, max_body_size=max_body_size)
@@ -294,14 +297,14 @@ def import_mitm_report(
                     skipped_other += 1
                     continue
                 writer.add(flow_input_from_mitm(mitm_flow))
-                imported += 1
-                if imported % IMPORT_FLUSH_EVERY == 0:
+                added += 1
+                if added % IMPORT_FLUSH_EVERY == 0:
                     writer.flush()  # bounded memory for large files
         except FlowReadException as err:
             raise CaptureError(f"{src}: not a readable mitmproxy flow file ({err})") from err
         finally:
             writer.close()
-    return ImportReport(imported, skipped_other, skipped_not_http)
+    return ImportReport(added - writer.refused_count, skipped_other, skipped_not_http, writer.refused_count)
 
 
 def import_mitm(src_path: str | os.PathLike[str], capture_path: str | os.PathLike[str]) -> int:
@@ -420,7 +423,7 @@ def export_xml(records: Iterable[FlowRecord]) -> str:
             "replay-of": row.replay_of,
         }
         attrs = "".join(
-            f" {name}={quoteattr(_XML_INVALID_CHARS.sub('', str(value)))}"
+            f" {name}={quoteattr(_XML_INVALID_CHARS.sub('', shown(str(value))))}"
             for name, value in attributes.items()
             if value is not None
         )

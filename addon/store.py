@@ -12,11 +12,14 @@
 # A failed commit (disk full, locked) is logged loudly, kept in memory and retried; `close()` raises if rows
 # could still not be written. Readers (the viewer, another process) open the file read-only and see each commit.
 #
-# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: header names and values,
-# method and path are stored as UTF-8 with surrogate escapes inside ASCII-only JSON) and the analysis summary in
-# indexed columns; its bodies, as on the wire (Content-Encoding kept), are BLOBs in `flow_bodies`, so listing and
-# sorting never read them; the decoded XML is in the FTS5 table `flow_text`. All three share the flow id. Device
-# sessions (host + user + DeviceId + DeviceType) are updated in the same transaction as the flows they count.
+# A row in `flows` holds everything needed to rebuild a flow (bytes kept exactly: headers as UTF-8 with surrogate
+# escapes inside ASCII-only JSON; a text column whose value was not UTF-8 on the wire holds a BLOB of its exact
+# bytes, see `_sql_text`) and the analysis summary in indexed columns; its bodies, as on the wire (Content-Encoding
+# kept), are BLOBs in `flow_bodies`, so listing and sorting never read them; the decoded XML is in the FTS5 table
+# `flow_text`. All three share the flow id. Device sessions (host + user + DeviceId + DeviceType) are updated in
+# the same transaction as the flows they count.
+# A row that cannot be written (a value SQLite refuses) is left out of its batch and reported; the rest of the
+# batch is written, and so is every later flow.
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import eas
 from eas.exchange import Exchange, Problem
 from eas.headers import basic_user
+from eas.wiretext import is_clean, shown, wire_bytes
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -365,6 +369,21 @@ def redact_headers(headers: Headers | None) -> Headers | None:
     return tuple(out)
 
 
+def _sql_text(value: Any) -> Any:
+    """A value for a TEXT column: text as it is, text that holds bytes which were not UTF-8 (surrogate escapes,
+    which SQLite cannot take) as a BLOB of those exact bytes; SQLite keeps a BLOB as it is in a TEXT column."""
+    if isinstance(value, str) and not is_clean(value):
+        return wire_bytes(value)
+    return value
+
+
+def _text_from_sql(value: Any) -> Any:
+    """The str of a TEXT column's value (`_sql_text` undone: a BLOB's bytes decoded with surrogate escapes)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+
+
 def _headers_json(headers: Headers | None) -> str | None:
     if headers is None:
         return None
@@ -398,6 +417,21 @@ def _body_text(body: Any) -> str:
     if len(text) > MAX_INDEXED_CHARS:
         text = text[:MAX_INDEXED_CHARS] + f"\n[{len(text) - MAX_INDEXED_CHARS} more characters not indexed]"
     return text
+
+
+# Errors that belong to one row's values (a value SQLite cannot bind, a number too large, a broken reference),
+# not to the file: the batch is written without that row.
+_ROW_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+               sqlite3.IntegrityError, sqlite3.DataError)  # fmt: skip
+
+
+class _RowRefused(Exception):
+    """The row at `index` of a batch could not be written; the transaction was rolled back."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(f"row {index}: {error!r}")
+        self.index = index
+        self.error = error
 
 
 @dataclass
@@ -595,6 +629,7 @@ class CaptureWriter:
         self._analyze = analyze
         self.last_error: BaseException | None = None
         self.written_count = 0
+        self.refused_count = 0  # flows left out because SQLite refused their row (each one logged)
         self._queue: queue.Queue[_Queued | None] = queue.Queue()
         # Set when someone waits (add_sync, flush, close): ends the batch window at once.
         self._hurry = threading.Event()
@@ -980,7 +1015,8 @@ class CaptureWriter:
             )
             if part
         )
-        search_text = (url, summary, _body_text(exchange.request_body), _body_text(exchange.response_body))
+        request_text, response_text = _body_text(exchange.request_body), _body_text(exchange.response_body)
+        search_text = (shown(url), shown(summary), shown(request_text), shown(response_text))
         session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
         return _Prepared(
             values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body
@@ -1002,6 +1038,9 @@ class CaptureWriter:
                         item.values, item.result = None, None
             try:
                 ids = self._write(batch)
+            except _RowRefused as refused:
+                self._refuse(batch[refused.index], refused.error)
+                continue  # the rest of the batch, at once
             except sqlite3.Error as err:
                 self._failed(err)
                 return False
@@ -1021,14 +1060,35 @@ class CaptureWriter:
         ids: list[int | None] = []
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for item in batch:
-                ids.append(self._insert(connection, item) if item.values is not None else None)
+            for index, item in enumerate(batch):
+                if item.values is None:
+                    ids.append(None)
+                    continue
+                try:
+                    ids.append(self._insert(connection, item))
+                except _ROW_ERRORS as err:
+                    raise _RowRefused(index, err) from err
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
         return ids
+
+    def _refuse(self, item: _Prepared, err: BaseException) -> None:
+        """Leave one flow out of its batch: log which flow and why, fail its caller; the others are written."""
+        assert item.values is not None
+        self.refused_count += 1
+        logger.error(
+            "capture %s: flow %s %s could not be written and is left out: %r",
+            self.path,
+            shown(str(item.values.get("method"))),
+            shown(str(item.values.get("url"))),
+            err,
+        )
+        if item.result is not None and not item.result.done():
+            item.result.set_exception(CaptureError(f"cannot store this flow: {err!r}"))
+        item.values, item.result = None, None
 
     def _failed(self, err: sqlite3.Error) -> None:
         """Log loudly (at first, then every LOG_FAILURE_SECONDS), fail the waiting callers, keep the flows."""
@@ -1062,7 +1122,7 @@ class CaptureWriter:
         columns = ("session_id", *_FLOW_COLUMNS)
         cursor = connection.execute(
             f"INSERT INTO flows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [values[column] for column in columns],
+            [_sql_text(values[column]) for column in columns],
         )
         flow_id = cursor.lastrowid
         assert flow_id is not None
@@ -1084,17 +1144,20 @@ class CaptureWriter:
         row = connection.execute(
             "SELECT id, protocol_versions FROM sessions WHERE host = ? AND ifnull(user, '') = ? "
             "AND ifnull(device_id, '') = ? AND ifnull(device_type, '') = ?",
-            (host, user or "", device_id or "", device_type or ""),
+            tuple(_sql_text(value) for value in (host, user or "", device_id or "", device_type or "")),
         ).fetchone()
         if row is None:
             cursor = connection.execute(
                 "INSERT INTO sessions (host, user, device_id, device_type, protocol_versions, first_seen, "
                 "last_seen, flow_count, problem_count) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                (host, user, device_id, device_type, item.protocol_version or "", ts, ts, has_problem),
+                (
+                    *(_sql_text(value) for value in (host, user, device_id, device_type)),
+                    _sql_text(item.protocol_version or ""), ts, ts, has_problem,
+                ),
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
-        session_id, protocol_versions = int(row[0]), str(row[1])
+        session_id, protocol_versions = int(row[0]), str(_text_from_sql(row[1]))
         seen = [v for v in protocol_versions.split(",") if v]
         if item.protocol_version and item.protocol_version not in seen:
             seen.append(item.protocol_version)
@@ -1102,7 +1165,7 @@ class CaptureWriter:
             "UPDATE sessions SET protocol_versions = ?, first_seen = min(first_seen, ?), "
             "last_seen = max(last_seen, ?), flow_count = flow_count + 1, problem_count = problem_count + ? "
             "WHERE id = ?",
-            (",".join(seen), ts, ts, has_problem, session_id),
+            (_sql_text(",".join(seen)), ts, ts, has_problem, session_id),
         )
         return session_id
 
@@ -1154,7 +1217,8 @@ _ORDERS = {
 }
 
 
-def _flow_row(row: Sequence[Any]) -> FlowRow:
+def _flow_row(stored: Sequence[Any]) -> FlowRow:
+    row = [_text_from_sql(value) for value in stored]
     return FlowRow(
         id=row[0],
         session_id=row[1],
@@ -1298,7 +1362,7 @@ class CaptureReader:
         )
         if not rows:
             raise CaptureError(f"{self.path}: no session {session_id}")
-        return SessionRow(*rows[0])
+        return SessionRow(*(_text_from_sql(value) for value in rows[0]))
 
     def sessions(self) -> list[SessionRow]:
         """All device sessions, most recently seen first."""
@@ -1306,7 +1370,7 @@ class CaptureReader:
             "SELECT id, host, user, device_id, device_type, protocol_versions, first_seen, last_seen, flow_count, "
             "problem_count FROM sessions ORDER BY last_seen DESC, id DESC"
         )
-        return [SessionRow(*row) for row in rows]
+        return [SessionRow(*(_text_from_sql(value) for value in row)) for row in rows]
 
     def _where(
         self,
@@ -1331,7 +1395,7 @@ class CaptureReader:
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
-                parameters.append(value)
+                parameters.append(_sql_text(value))
         for column, status in (("eas_status", eas_status), ("http_status", http_status)):
             if status is not None:
                 clause, values = _status_clause(column, status)
@@ -1422,6 +1486,10 @@ class CaptureReader:
             response_http_version, response_trailers, request_truncated, response_truncated, credentials_redacted,
             connection, extra, policy_key, collection_ids, sync_keys, problems,
         ) = row[base:]  # fmt: skip
+        http_version, scheme, path, response_reason, server_address, target_host, authority = map(
+            _text_from_sql, (http_version, scheme, path, response_reason, server_address, target_host, authority)
+        )
+        response_http_version, policy_key = _text_from_sql(response_http_version), _text_from_sql(policy_key)
         texts = self._query("SELECT request_text, response_text FROM flow_text WHERE rowid = ?", (flow_id,))
         request_text, response_text = texts[0] if texts else (None, None)
         flow_row = _flow_row(row[:base])

@@ -5,8 +5,10 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import importlib
+import io
 import json
 import zlib
+from collections.abc import Callable
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -30,8 +32,14 @@ __all__ = [
     "hex_preview",
 ]
 
-# A decompressed body larger than this is refused (a compression bomb is not a body to show).
-MAX_DECODED_SIZE = 256 * 1024 * 1024
+# A decompressed body larger than this is not decoded: a compression bomb is not a body to show, and the
+# largest real bodies (ItemOperations attachments) stay well below it. The raw bytes are kept whatever this says.
+MAX_DECODED_SIZE = 64 * 1024 * 1024
+# Decoded output taken from a decoder at a time: a bomb costs at most MAX_DECODED_SIZE plus one step.
+_OUTPUT_STEP = 1024 * 1024
+# Compressed input handed to a br decoder at a time when the decoder cannot bound its own output (brotli < 1.2,
+# brotlicffi): one step's output is then what 16 bytes expand to, at most two meta-blocks of 16 MiB (RFC 7932 9.2).
+_DECODER_STEP = 16
 # How much text a rendering shows before it cuts.
 TEXT_LIMIT = 64 * 1024
 PREVIEW_LIMIT = 200
@@ -58,26 +66,91 @@ def _charset(content_type: str | None) -> str | None:
     return None
 
 
-def _inflate(data: bytes, wbits: int) -> bytes:
+def _too_large(coding: str) -> LimitError:
+    return LimitError(f"{coding} body expands beyond {MAX_DECODED_SIZE} bytes; decoding stopped there", 0)
+
+
+def _inflate(data: bytes, wbits: int, coding: str) -> bytes:
     decomp = zlib.decompressobj(wbits)
-    out = decomp.decompress(data, MAX_DECODED_SIZE + 1)
-    if len(out) > MAX_DECODED_SIZE or decomp.unconsumed_tail:
-        raise LimitError(f"decompressed body is larger than {MAX_DECODED_SIZE} bytes", 0)
-    if not decomp.eof:
-        raise ContentEncodingError("compressed data ends early", len(data))
-    return out
+    chunks: list[bytes] = []
+    size = _collect(chunks, 0, decomp.decompress(data, _OUTPUT_STEP), coding)
+    while not decomp.eof:
+        tail = decomp.unconsumed_tail
+        chunk = decomp.decompress(tail, _OUTPUT_STEP)
+        size = _collect(chunks, size, chunk, coding)
+        if not chunk and not tail:
+            raise ContentEncodingError("compressed data ends early", len(data))
+    return b"".join(chunks)
 
 
-def _optional_decoder(module_names: tuple[str, ...], function: str) -> Any:
-    for name in module_names:
+def _optional_module(names: tuple[str, ...]) -> Any:
+    for name in names:
         try:
-            module = importlib.import_module(name)
+            return importlib.import_module(name)
         except ImportError:
             continue
-        decoder = getattr(module, function, None)
-        if decoder is not None:
-            return decoder
     return None
+
+
+def _collect(chunks: list[bytes], size: int, chunk: bytes, coding: str) -> int:
+    """Append one decoder output chunk, refusing to go past MAX_DECODED_SIZE."""
+    size += len(chunk)
+    if size > MAX_DECODED_SIZE:
+        raise _too_large(coding)
+    chunks.append(chunk)
+    return size
+
+
+def _brotli(module: Any, data: bytes) -> bytes:
+    """Brotli, MAX_DECODED_SIZE at most: output-limited steps where the module has them (brotli >= 1.2), else the
+    input fed in _DECODER_STEP pieces with the total checked after each."""
+    decompressor = module.Decompressor()
+    chunks: list[bytes] = []
+    size = 0
+    if hasattr(decompressor, "can_accept_more_data"):
+        chunk = decompressor.process(data, output_buffer_limit=_OUTPUT_STEP)
+        size = _collect(chunks, size, chunk, "br")
+        while not decompressor.is_finished():
+            chunk = decompressor.process(b"", output_buffer_limit=_OUTPUT_STEP)
+            size = _collect(chunks, size, chunk, "br")
+            if not chunk and decompressor.can_accept_more_data():
+                break  # every input byte used, and the stream not finished: it ends early
+    else:
+        feed = getattr(decompressor, "process", None) or decompressor.decompress
+        for start in range(0, len(data), _DECODER_STEP):
+            size = _collect(chunks, size, feed(data[start : start + _DECODER_STEP]), "br")
+    finished = getattr(decompressor, "is_finished", None)
+    if finished is not None and not finished():
+        raise ContentEncodingError("br data ends early", len(data))
+    return b"".join(chunks)
+
+
+def _zstd(module: Any, data: bytes) -> bytes:
+    """Zstandard, MAX_DECODED_SIZE at most: read from a stream reader (zstandard) or with max_length
+    (compression.zstd) in bounded steps."""
+    chunks: list[bytes] = []
+    size = 0
+    if hasattr(module, "ZstdDecompressor") and hasattr(module.ZstdDecompressor(), "stream_reader"):
+        with module.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
+            while chunk := reader.read(_OUTPUT_STEP):
+                size = _collect(chunks, size, chunk, "zstd")
+        return b"".join(chunks)
+    decompressor = module.ZstdDecompressor()
+    chunk = decompressor.decompress(data, max_length=_OUTPUT_STEP)
+    size = _collect(chunks, size, chunk, "zstd")
+    while not decompressor.eof and not decompressor.needs_input:
+        size = _collect(chunks, size, decompressor.decompress(b"", max_length=_OUTPUT_STEP), "zstd")
+    if not decompressor.eof:
+        raise ContentEncodingError("zstd data ends early", len(data))
+    return b"".join(chunks)
+
+
+# The optional decoders: module names to try in order, and the bounded decoding through each (RFC 9110 8.4.1;
+# br is RFC 7932, zstd RFC 8878). No decoder of our own: a coding is decoded only when the environment has one.
+_OPTIONAL_DECODERS: dict[str, tuple[tuple[str, ...], Callable[[Any, bytes], bytes]]] = {
+    "br": (("brotli", "brotlicffi"), _brotli),
+    "zstd": (("zstandard", "compression.zstd", "backports.zstd"), _zstd),
+}
 
 
 def _decode_one(data: bytes, coding: str) -> bytes:
@@ -85,28 +158,26 @@ def _decode_one(data: bytes, coding: str) -> bytes:
         return data
     try:
         if coding in ("gzip", "x-gzip"):
-            return _inflate(data, 16 + zlib.MAX_WBITS)
+            return _inflate(data, 16 + zlib.MAX_WBITS, coding)
         if coding == "deflate":
             # RFC 9110 says zlib-wrapped; some servers send raw deflate, so try both.
             try:
-                return _inflate(data, zlib.MAX_WBITS)
+                return _inflate(data, zlib.MAX_WBITS, coding)
             except zlib.error:
-                return _inflate(data, -zlib.MAX_WBITS)
+                return _inflate(data, -zlib.MAX_WBITS, coding)
     except zlib.error as err:
         raise ContentEncodingError(f"{coding} data is corrupt: {err}", 0) from err
-    if coding in ("br", "zstd"):
-        # No decoder of our own: use one only when the environment happens to have it.
-        modules = ("brotli", "brotlicffi") if coding == "br" else ("zstandard", "compression.zstd")
-        decoder = _optional_decoder(modules, "decompress")
-        if decoder is None:
+    if coding in _OPTIONAL_DECODERS:
+        module_names, decode = _OPTIONAL_DECODERS[coding]
+        module = _optional_module(module_names)
+        if module is None:
             raise ContentEncodingError(f"Content-Encoding {coding}: no {coding} decoder is installed", None)
         try:
-            result = decoder(data)
+            return decode(module, data)
+        except EasError:
+            raise
         except Exception as err:  # the optional decoders raise their own error types
             raise ContentEncodingError(f"{coding} data is corrupt: {err}", 0) from err
-        if not isinstance(result, bytes):
-            raise ContentEncodingError(f"{coding} decoder returned {type(result).__name__}", None)
-        return result
     raise ContentEncodingError(f"unknown Content-Encoding {coding!r}", None)
 
 
@@ -117,7 +188,7 @@ def decode_content_encoding(data: bytes, content_encoding: str | None) -> bytes:
 
     Raises:
         ContentEncodingError: unknown coding, corrupt data, or no decoder for br/zstd.
-        LimitError: the result would exceed MAX_DECODED_SIZE.
+        LimitError: the result would exceed MAX_DECODED_SIZE (decoding stops there; the message says so).
     """
     if not content_encoding or not data:
         return data

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
+import io
 import sys
 from collections.abc import Sequence
+
+from eas.wiretext import SHOWN_ERRORS, shown_errors
 
 # subcommand -> module under eas_inspector that has `run(args: argparse.Namespace) -> int`
 _COMMAND_MODULES = {
@@ -74,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Text from the wire may hold bytes that are not UTF-8 (surrogate escapes): printed as \xNN, never a traceback.
+    codecs.register_error(SHOWN_ERRORS, shown_errors)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=SHOWN_ERRORS)
     module = importlib.import_module(f"eas_inspector.{_COMMAND_MODULES[args.command]}")
     try:
         return int(module.run(args))

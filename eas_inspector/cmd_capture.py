@@ -48,6 +48,8 @@ def run_import(args: argparse.Namespace) -> int:
         skipped.append(_flows(report.skipped_not_http, "non-HTTP"))
     note = f"; skipped {' and '.join(skipped)}" if skipped else ""
     print(f"imported {_flows(report.imported, 'EAS/Autodiscover')} into {_shown(capture)}{note}")
+    if report.not_stored:
+        return _fail(f"{_flows(report.not_stored, 'EAS/Autodiscover')} could not be stored (see the messages above)")
     return 0
 
 

@@ -16,6 +16,8 @@ from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
+from eas.wiretext import shown
+
 from viewer.curl import RESPONSE_FILE, curl_command, encode_curl_command
 from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
@@ -54,11 +56,11 @@ def summary(flow: LoadedFlow) -> Text:
         text.append("(not stored) ", style="bold red")
     if row.replay_of is not None:
         text.append(f"(replay of #{row.replay_of}) ", style="italic")
-    text.append(f"{row.method} {row.command or ''} ", style="bold")
+    text.append(shown(f"{row.method} {row.command or ''} "), style="bold")
     text.append(time.strftime("%Y-%m-%d %H:%M:%S ", time.localtime(row.ts_start)))
     if row.http_status is not None:
         meaning = ex.http_status_meaning if ex is not None and ex.http_status_meaning else flow.record.response_reason or ""
-        text.append(f"HTTP {row.http_status} {meaning}  ", style="red" if row.http_status >= 400 else "green")
+        text.append(shown(f"HTTP {row.http_status} {meaning}  "), style="red" if row.http_status >= 400 else "green")
     elif flow.record.error:
         text.append(f"error: {flow.record.error}  ", style="red")
     if row.eas_status is not None:
@@ -67,12 +69,12 @@ def summary(flow: LoadedFlow) -> Text:
     if row.ts_end is not None:
         text.append(f"{(row.ts_end - row.ts_start) * 1000:.0f} ms  ")
     if ex is not None and (ex.user or ex.device_id):
-        text.append(f"{ex.user or '?'} on {ex.device_type or '?'} {ex.device_id or ''} v{ex.protocol_version or '?'}", style="dim")
+        text.append(shown(f"{ex.user or '?'} on {ex.device_type or '?'} {ex.device_id or ''} v{ex.protocol_version or '?'}"), style="dim")
     if row.problem_count:
         text.append(f"  ! {row.problem_count} problem(s)", style="bold red")
     if flow.replay_ids:
-        shown = " ".join(f"#{i}" for i in flow.replay_ids[-5:])
-        text.append(f"  ↻ replayed as {shown} (r: latest)", style="italic")
+        replays = " ".join(f"#{i}" for i in flow.replay_ids[-5:])
+        text.append(f"  ↻ replayed as {replays} (r: latest)", style="italic")
     return text
 
 

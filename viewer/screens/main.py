@@ -13,6 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
+from eas.wiretext import shown
+
 from viewer.messages import (
     CaptureFailed,
     CaptureOpened,
@@ -406,13 +408,13 @@ class MainScreen(Screen[None]):
         if check.value != f.problems_only:
             check.value = f.problems_only
         status = self.query_one("#filter-status", Input)
-        shown = status_field(f.http_status, f.eas_status)
+        status_text = status_field(f.http_status, f.eas_status)
         try:
             current = parse_status(status.value)
         except ValueError:
             current = (None, None)
         if current != (f.http_status, f.eas_status):
-            status.value = shown
+            status.value = status_text
 
     def _fill_sessions(self) -> None:
         """Show the sessions; rows are updated in place so the cursor (and the session filter) never moves."""
@@ -427,11 +429,11 @@ class MainScreen(Screen[None]):
                 (
                     str(s.id),
                     (
-                        s.user or "?",
-                        s.device_id or "?",
-                        s.device_type or "?",
-                        s.host,
-                        s.protocol_versions,
+                        shown(s.user or "?"),
+                        shown(s.device_id or "?"),
+                        shown(s.device_type or "?"),
+                        shown(s.host),
+                        shown(s.protocol_versions),
                         _when(s.first_seen),
                         _when(s.last_seen),
                         f"{s.flow_count:,}",
@@ -459,7 +461,7 @@ class MainScreen(Screen[None]):
             parts.append(self.filter.describe())
             row = flows.current_row
             if row is not None and flows.show_device and "device" not in {c.key for c in flows.columns}:
-                parts.append(device_text(row))  # every session's flows, no room for the device column
+                parts.append(shown(device_text(row)))  # every session's flows, no room for the device column
         if flows.marked:
             parts.append(f"{len(flows.marked)} marked")
         if self.inspector.follow:

@@ -17,6 +17,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from eas.wiretext import shown
+
 from viewer.source import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -150,8 +152,8 @@ def header_text(columns: tuple[Column, ...], order: str = "ts_start", descending
     marked = SORT_COLUMNS.get(order)
     cells = []
     for column in columns:
-        shown = f"{column.title}{'↓' if descending else '↑'}" if column.key == marked else column.title
-        cells.append(_cell(shown, column.width, right=column.right))
+        title = f"{column.title}{'↓' if descending else '↑'}" if column.key == marked else column.title
+        cells.append(_cell(title, column.width, right=column.right))
     return "".join(cells)
 
 
@@ -223,7 +225,7 @@ def row_text(row: FlowRow, columns: tuple[Column, ...], folder_names: FolderName
             style = "red"
         elif column.key == "eas" and row.eas_status not in (None, 1):
             style = "yellow"
-        text.append(_cell(value, column.width, right=column.right, cut=_CUTS.get(column.key, "end")), style=style)
+        text.append(_cell(shown(value), column.width, right=column.right, cut=_CUTS.get(column.key, "end")), style=style)
     return text
 
 

@@ -1,0 +1,58 @@
+"""Text that came from bytes on the wire: the exact bytes back, and a form that is safe to show."""
+
+from __future__ import annotations
+
+__all__ = ["SHOWN_ERRORS", "wire_bytes", "shown", "shown_errors", "is_clean"]
+
+# Header names and values, methods, paths and reason phrases are bytes; they travel as str decoded from UTF-8
+# with surrogate escapes (as mitmproxy decodes them), so a byte that is not UTF-8, 0xFF say, is the lone
+# surrogate U+DCFF. Such a str cannot be encoded strictly (SQLite, a terminal, a JSON file with ensure_ascii off
+# all refuse it); these three functions are the one place that says how it turns back into bytes or into text.
+
+
+def is_clean(text: str) -> bool:
+    """True when the text is valid Unicode without surrogates (it came from valid UTF-8, or from no bytes)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def wire_bytes(text: str) -> bytes:
+    """The bytes the text was decoded from (UTF-8, surrogate escapes back to their bytes).
+
+    A surrogate that no byte could have made (U+D800-U+DC7F, U+DD00-U+DFFF) is kept as its UTF-8 form, so this
+    never fails.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def shown(text: str) -> str:
+    """The text with every byte that was not UTF-8 written as `\\xNN` (valid text is returned as it is)."""
+    if is_clean(text):
+        return text
+    return wire_bytes(text).decode("utf-8", "backslashreplace")
+
+
+# The name under which the command line registers `shown_errors` (codecs.register_error) for its output streams.
+SHOWN_ERRORS = "eas-shown"
+
+
+def shown_errors(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: what an output stream cannot encode, written as `shown` writes it (a surrogate
+    escape as `\\xNN`, any other character as `\\uXXXX`), so printing never fails."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    pieces = []
+    for char in error.object[error.start : error.end]:
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            pieces.append(wire_bytes(char).decode("utf-8", "backslashreplace"))
+        else:
+            pieces.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(pieces), error.end
