@@ -77,12 +77,15 @@ def test_exchange(snap_compare: Any, snapshot_capture: Path, size: tuple[int, in
     app = make_app(snapshot_capture)
 
     async def run_before(pilot: Pilot[Any]) -> None:
+        app.animation_level = "none"  # the tab underline slides otherwise: a picture mid-way differs
         await wait_loaded(pilot, app, 5)
         await pilot.press("down", "down", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "exchange")
         await wait_for(pilot, lambda: isinstance(app.focused, CodeView), "the body in focus")
-        await pilot.press("2", "j")
+        await pilot.press("2")
         await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "response-xml", "the response")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: getattr(app.focused, "cursor_line", 0) == 1, "the cursor on line 2")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

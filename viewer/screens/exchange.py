@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import ContentSwitcher, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
 from eas.wiretext import shown
 
@@ -79,6 +79,17 @@ def summary(flow: LoadedFlow) -> Text:
 
 
 BODY_WIDGETS = (CodeView, XmlTree, DataTable)  # what holds the focus on this screen: the content, not the tab bar
+
+
+def shown_now(widget: Widget) -> bool:
+    """Whether `widget` is in the pane each of its tab sets shows (its region lags behind until the next layout,
+    and focusing a widget of a hidden pane would switch the tabs back to it)."""
+    for ancestor in widget.ancestors:
+        if isinstance(ancestor, TabPane):
+            switcher = ancestor.parent
+            if isinstance(switcher, ContentSwitcher) and switcher.current != ancestor.id:
+                return False
+    return True
 
 
 class OnDemand(Widget):
@@ -190,11 +201,11 @@ class ExchangeScreen(Screen[None]):
     def focus_body(self) -> None:
         """Focus the view, tree or table of the visible pane, so its keys (j/k, PgDn, +/-, Enter) work at once."""
         focused = self.focused
-        if isinstance(focused, BODY_WIDGETS) and focused.region.area > 0:
+        if isinstance(focused, BODY_WIDGETS) and shown_now(focused):
             self._body_wanted = False
             return
         for widget in self.query("CodeView, XmlTree, DataTable"):
-            if widget.region.area > 0 and widget.can_focus:
+            if shown_now(widget) and widget.can_focus:
                 widget.focus()
                 self._body_wanted = False
                 return

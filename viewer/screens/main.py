@@ -289,6 +289,7 @@ class MainScreen(Screen[None]):
     @on(FlowList.ColumnsChanged)
     def _columns_changed(self, event: FlowList.ColumnsChanged) -> None:
         self._update_header()
+        self._update_status()  # it names the flow's device when the device column does not fit
 
     def _update_header(self) -> None:
         columns = self.query_one(FlowList).columns
