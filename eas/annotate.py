@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 from lxml import etree
 
-from . import values, wbxml
-from .codepages import CODE_PAGES
+from . import sensitive, values, versions, wbxml
+from .codepages import CODE_PAGES, TAG_ALIASES
 from .meanings import contacts, enums, provision, settings, status
 
 # Theory of operation: one pass over root.iter() looks every element's Clark tag up in a dict of handlers
@@ -64,6 +64,10 @@ Handler = Callable[["_Walk", etree._Element, str, str], str | None]
 # the older spellings it lists ("POOMMAIL:", "ItemEstimate:").
 _NAMESPACES: dict[str, str] = {
     spelling.rstrip(":").lower(): page.name for page in CODE_PAGES for spelling in (page.name, *page.aliases)
+}
+# (page name, other spelling) -> the table's name, so that pasted XML ("Calendar:TimeZone") gets its notes too.
+_TAG_SPELLINGS: dict[tuple[str, str], str] = {
+    (CODE_PAGES[alias.page].name, alias.spelling): alias.name for alias in TAG_ALIASES
 }
 _MAX_CACHED_TAGS = 4096
 # Notes of context-free values and comment texts, shared by every call (values repeat across documents);
@@ -156,7 +160,16 @@ def annotate(root: etree._Element, context: AnnotationContext) -> etree._Element
     count = len(texts) - texts.count(None)
     if count:
         _attach_all(root, texts, count, saw_comment, saw_other)
+    _version_and_secrets(root, context)
     return root
+
+
+def _version_and_secrets(root: etree._Element, context: AnnotationContext, decoded_xml: bytes | None = None,
+                         root_page: int | None = None) -> None:
+    """The notes every annotated document gets last: elements the session's version does not use, and passwords
+    shown by their length only."""
+    versions.add_version_notes(root, context.protocol_version, decoded_xml, root_page)
+    sensitive.hide_secret_elements(root)
 
 
 def decode_annotated(data: bytes | bytearray | memoryview,
@@ -191,7 +204,13 @@ def decode_annotated(data: bytes | bytearray | memoryview,
         if passed:
             _annotate_rest(root, context, [f"{{{CODE_PAGES[page].name}}}{CODE_PAGES[page].tags[token]}"
                                            for page, token in passed])
+    root_namespace = root.tag[1 : root.tag.find("}")] if root.tag.startswith("{") else ""
+    root_page = _ROOT_PAGES.get(root_namespace)
+    _version_and_secrets(root, context, xml if root_page is not None else None, root_page)
     return root
+
+
+_ROOT_PAGES: dict[str, int] = {page.name: page.number for page in CODE_PAGES}
 
 
 def _whole_context(root: etree._Element,
@@ -471,6 +490,7 @@ def _resolve(tag: str) -> _Entry | None:
     else:
         uri, local = "", tag
     namespace = _NAMESPACES.get(uri.rstrip(":").lower(), "")
+    local = _TAG_SPELLINGS.get((namespace, local), local)
     handler = _HANDLERS.get((namespace, local))
     if handler is None:
         # the children of a Supported element, whatever its namespace, are listed properties (see _contact)
@@ -1122,7 +1142,7 @@ def _build_handlers() -> dict[tuple[str, str], Handler]:
         ("Settings", "OofState"): _enum(enums.OOF_STATE),
         ("Settings", "BodyType"): _enum(enums.OOF_BODY_TYPE),
         ("Email", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
-        ("Calendar", "TimeZone"): _decoded(values.describe_timezone, "TimeZone"),
+        ("Calendar", "Timezone"): _decoded(values.describe_timezone, "TimeZone"),
         ("Email2", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
         ("ItemOperations", "ConversationId"): _decoded_bytes(values.describe_conversation_id),
         ("Search", "ConversationId"): _decoded_bytes(values.describe_conversation_id),

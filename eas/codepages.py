@@ -5,9 +5,72 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 # Namespace of the decoder's own round-trip markers (attributes only; never sent on the wire).
 WBXML_NS = "urn:eas-inspector:wbxml"
+
+
+# MS-ASHTTP 2.2.1.1.2.4 (MS-ASProtocolVersion) and the MS-ASWBXML "Protocol versions" columns: the versions, oldest
+# first. MS-ASWBXML's "All" means every one of them.
+PROTOCOL_VERSIONS: tuple[str, ...] = ("2.5", "12.0", "12.1", "14.0", "14.1", "16.0", "16.1")
+_VERSION_RANK: Mapping[str, int] = MappingProxyType({v: rank for rank, v in enumerate(PROTOCOL_VERSIONS)})
+
+
+def version_rank(version: str | None) -> int | None:
+    """The position of a protocol version in PROTOCOL_VERSIONS ("14.1" -> 4), None for an unknown one."""
+    return _VERSION_RANK.get(version.strip()) if version else None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSpan:
+    """The protocol versions that use a token: a contiguous run of PROTOCOL_VERSIONS, or none at all.
+
+    Attributes:
+        first: the first version that uses it; None when the current MS-ASWBXML lists it for no version (a
+            token only older editions named, such as AirSync Version or Email AttRemoved).
+        last: the last version that uses it; None while the current version still does.
+    """
+
+    first: str | None
+    last: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> VersionSpan:
+        """Read the tables' notation: "2.5" (that version only), "12.1+" (from it on), "2.5-14.1" (a run),
+        "" (no version of the current edition)."""
+        if not text:
+            return cls(None, None)
+        if text.endswith("+"):
+            return cls(text[:-1], None)
+        first, _, last = text.partition("-")
+        return cls(first, last or first)
+
+    def covers(self, version: str) -> bool | None:
+        """Whether `version` uses the token; None when `version` is not one of PROTOCOL_VERSIONS."""
+        rank = version_rank(version)
+        if rank is None:
+            return None
+        if self.first is None:
+            return False
+        if rank < _VERSION_RANK[self.first]:
+            return False
+        return self.last is None or rank <= _VERSION_RANK[self.last]
+
+    def is_newer_than(self, version: str) -> bool:
+        """True when the token came after `version` (a known version)."""
+        rank = version_rank(version)
+        return self.first is not None and rank is not None and _VERSION_RANK[self.first] > rank
+
+    def describe(self) -> str:
+        """"from 16.0", "2.5 only", "2.5 to 14.1", "in no protocol version of the current MS-ASWBXML"."""
+        if self.first is None:
+            return "in no protocol version of the current MS-ASWBXML"
+        if self.last is None:
+            return f"from {self.first}"
+        if self.last == self.first:
+            return f"{self.first} only"
+        return f"{self.first} to {self.last}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +86,9 @@ class CodePage:
         tags: token (0x05-0x3F, without the content flag) -> tag name, as MS-ASWBXML spells it.
         opaque_tags: tags whose content MS-ASWBXML / the class specs type as opaque (binary) data.
         aliases: other namespace spellings the encoder accepts (older specs, real logs: "POOMMAIL:").
+        versions: token -> the protocol versions MS-ASWBXML's "Protocol versions" column gives it, for the
+            tokens whose column is not the page's default (see VersionSpan.parse for the notation); every
+            other token is used from `added_in` on ("All" on the 2.5 pages).
     """
 
     number: int
@@ -33,20 +99,28 @@ class CodePage:
     tags: Mapping[int, str]
     opaque_tags: frozenset[str] = frozenset()
     aliases: tuple[str, ...] = ()
+    versions: Mapping[int, str] = field(default_factory=dict)
     tokens: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
         object.__setattr__(self, "tokens", MappingProxyType({v: k for k, v in self.tags.items()}))
+        object.__setattr__(self, "versions", MappingProxyType(dict(self.versions)))
+
+    def token_versions(self, token: int) -> VersionSpan:
+        """The protocol versions that use `token` on this page (MS-ASWBXML's "Protocol versions" column)."""
+        return VersionSpan.parse(self.versions.get(token, self.added_in + "+"))
 
 
 # How to read the tables below.
-# - Tokens are listed as MS-ASWBXML 2.1.2.1.x spells them; "All" tags carry no comment, later additions
-#   carry the first protocol version that has them, and tags that later editions dropped say so.
-# - Tokens that an edition of MS-ASWBXML named but later marked "not used" (mostly EAS 2.5 leftovers such
-#   as FolderHierarchy Folders/Folder or Search Stores) are kept under their old name, so old captures
-#   decode to a readable element instead of a placeholder; they are marked "not used" below.
+# - Tokens are listed as MS-ASWBXML 2.1.2.1.x (April 2022 edition) spells them. `versions` copies its
+#   "Protocol versions" column for every token whose column is not the page's default: "2.5" one version,
+#   "12.1+" from a version on, "2.5-14.1" a run, "" no version of the current edition.
+# - Tokens that an older edition of MS-ASWBXML named but the current one no longer lists (EAS 2.5 leftovers
+#   such as AirSync Version, Search Stores, Email AttRemoved) are kept under their old name, so old captures
+#   decode to a readable element instead of a placeholder; their `versions` entry is "".
 # - Tokens that no edition named stay out: the decoder writes a placeholder for them.
+# - Other spellings of a tag that the encoder accepts are in TAG_ALIASES at the end, each with its source.
 
 
 # MS-ASWBXML 2.1.2.1.1 Code Page 0: AirSync
@@ -60,18 +134,23 @@ _AIRSYNC = CodePage(
         0x05: "Sync", 0x06: "Responses", 0x07: "Add", 0x08: "Change", 0x09: "Delete", 0x0A: "Fetch",
         0x0B: "SyncKey", 0x0C: "ClientId", 0x0D: "ServerId", 0x0E: "Status", 0x0F: "Collection",
         0x10: "Class",
-        0x11: "Version",  # not used
+        0x11: "Version",
         0x12: "CollectionId", 0x13: "GetChanges", 0x14: "MoreAvailable",
         0x15: "WindowSize", 0x16: "Commands", 0x17: "Options", 0x18: "FilterType",
-        0x19: "Truncation",  # 2.5, 12.0, 12.1 only
-        0x1A: "RTFTruncation",  # not used
+        0x19: "Truncation",  # 2.5 only (12.0+: airsyncbase:BodyPreference TruncationSize)
+        0x1A: "RTFTruncation",
         0x1B: "Conflict", 0x1C: "Collections", 0x1D: "ApplicationData", 0x1E: "DeletesAsMoves",
-        0x1F: "NotifyGUID",  # not used
+        0x1F: "NotifyGUID",
         0x20: "Supported", 0x21: "SoftDelete", 0x22: "MIMESupport", 0x23: "MIMETruncation",
-        0x24: "Wait", 0x25: "Limit", 0x26: "Partial",  # 12.1
-        0x27: "ConversationMode", 0x28: "MaxItems", 0x29: "HeartbeatInterval",  # 14.0
+        0x24: "Wait", 0x25: "Limit", 0x26: "Partial",
+        0x27: "ConversationMode", 0x28: "MaxItems", 0x29: "HeartbeatInterval",
     },
     aliases=("AirSync:",),
+    versions={
+        0x11: "", 0x19: "2.5", 0x1A: "", 0x1F: "",
+        0x24: "12.1+", 0x25: "12.1+", 0x26: "12.1+",
+        0x27: "14.0+", 0x28: "14.0+", 0x29: "14.0+",
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.2 Code Page 1: Contacts
@@ -83,7 +162,7 @@ _CONTACTS = CodePage(
     added_in="2.5",
     tags={
         0x05: "Anniversary", 0x06: "AssistantName", 0x07: "AssistantPhoneNumber", 0x08: "Birthday",
-        0x09: "Body", 0x0A: "BodySize", 0x0B: "BodyTruncated",  # 2.5 only (12.0+: airsyncbase:Body)
+        0x09: "Body", 0x0A: "BodySize", 0x0B: "BodyTruncated",  # 12.0+: airsyncbase:Body (note 1)
         0x0C: "Business2PhoneNumber", 0x0D: "BusinessAddressCity", 0x0E: "BusinessAddressCountry",
         0x0F: "BusinessAddressPostalCode", 0x10: "BusinessAddressState", 0x11: "BusinessAddressStreet",
         0x12: "BusinessFaxNumber", 0x13: "BusinessPhoneNumber", 0x14: "CarPhoneNumber",
@@ -97,11 +176,12 @@ _CONTACTS = CodePage(
         0x30: "OtherAddressState", 0x31: "OtherAddressStreet", 0x32: "PagerNumber",
         0x33: "RadioPhoneNumber", 0x34: "Spouse", 0x35: "Suffix", 0x36: "Title", 0x37: "WebPage",
         0x38: "YomiCompanyName", 0x39: "YomiFirstName", 0x3A: "YomiLastName",
-        0x3B: "CompressedRTF",  # not used
+        0x3B: "CompressedRTF",
         0x3C: "Picture",
-        0x3D: "Alias", 0x3E: "WeightedRank",  # 14.0
+        0x3D: "Alias", 0x3E: "WeightedRank",
     },
     aliases=("POOMCONTACTS:", "Contacts:", "CONTACTS:"),
+    versions={0x09: "2.5", 0x0A: "2.5", 0x0B: "2.5", 0x3B: "", 0x3D: "14.0+", 0x3E: "14.0+"},
 )
 
 # MS-ASWBXML 2.1.2.1.3 Code Page 2: Email
@@ -112,30 +192,41 @@ _EMAIL = CodePage(
     section="MS-ASWBXML 2.1.2.1.3",
     added_in="2.5",
     tags={
-        # 0x05-0x0E: 2.5 only (12.0+ uses airsyncbase:Attachments and airsyncbase:Body)
-        0x05: "Attachment", 0x06: "Attachments", 0x07: "AttName", 0x08: "AttSize", 0x09: "Att0Id",
-        0x0A: "AttMethod", 0x0B: "AttRemoved", 0x0C: "Body", 0x0D: "BodySize", 0x0E: "BodyTruncated",
+        # 0x05-0x0E: 2.5 (12.0+ uses airsyncbase:Attachments and airsyncbase:Body, notes 1 and 2)
+        0x05: "Attachment", 0x06: "Attachments", 0x07: "AttName", 0x08: "AttSize",
+        0x09: "Att0id",  # MS-ASWBXML's spelling (lower-case "id"; the encoder also takes Att0Id)
+        0x0A: "AttMethod",
+        0x0B: "AttRemoved",  # named by the first edition only; the current table skips 0x0B
+        0x0C: "Body", 0x0D: "BodySize", 0x0E: "BodyTruncated",
         0x0F: "DateReceived",
-        0x10: "DisplayName",  # 2.5 only
+        0x10: "DisplayName",
         0x11: "DisplayTo", 0x12: "Importance", 0x13: "MessageClass", 0x14: "Subject", 0x15: "Read",
         0x16: "To", 0x17: "Cc", 0x18: "From", 0x19: "ReplyTo", 0x1A: "AllDayEvent",
-        0x1B: "Categories", 0x1C: "Category",  # 14.0
+        0x1B: "Categories", 0x1C: "Category",
         0x1D: "DtStamp", 0x1E: "EndTime", 0x1F: "InstanceType", 0x20: "BusyStatus",
-        0x21: "Location",  # up to 14.1 (16.0+: airsyncbase:Location)
+        0x21: "Location",  # 16.0+: airsyncbase:Location (note 3)
         0x22: "MeetingRequest", 0x23: "Organizer", 0x24: "RecurrenceId", 0x25: "Reminder",
         0x26: "ResponseRequested", 0x27: "Recurrences", 0x28: "Recurrence",
         # Recurrence children keep plain names (libwbxml prefixes them with "Recurrence_")
         0x29: "Type", 0x2A: "Until", 0x2B: "Occurrences", 0x2C: "Interval", 0x2D: "DayOfWeek",
         0x2E: "DayOfMonth", 0x2F: "WeekOfMonth", 0x30: "MonthOfYear",
-        0x31: "StartTime", 0x32: "Sensitivity", 0x33: "TimeZone", 0x34: "GlobalObjId",
+        0x31: "StartTime", 0x32: "Sensitivity",
+        0x33: "TimeZone",  # spelt so on this page (MS-ASEMAIL); the Calendar page spells it Timezone
+        0x34: "GlobalObjId",  # 16.0+: calendar:UID replaces it (note 4)
         0x35: "ThreadTopic",
-        0x36: "MIMEData", 0x37: "MIMETruncated", 0x38: "MIMESize",  # 2.5 only
+        0x36: "MIMEData", 0x37: "MIMETruncated", 0x38: "MIMESize",
         0x39: "InternetCPID",
-        # 12.0: the Flag container; its Status is the flag status (libwbxml: FlagStatus)
+        # the Flag container; its Status is the flag status (libwbxml: FlagStatus)
         0x3A: "Flag", 0x3B: "Status", 0x3C: "ContentClass", 0x3D: "FlagType", 0x3E: "CompleteTime",
-        0x3F: "DisallowNewTimeProposal",  # 14.0
+        0x3F: "DisallowNewTimeProposal",
     },
     aliases=("POOMMAIL:", "Email:"),
+    versions={
+        **{token: "2.5" for token in (0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0C, 0x0D, 0x0E, 0x10)},
+        0x0B: "", 0x1B: "14.0+", 0x1C: "14.0+", 0x21: "2.5-14.1", 0x34: "2.5-14.1",
+        0x36: "2.5", 0x37: "2.5", 0x38: "2.5",
+        0x3A: "12.0+", 0x3B: "12.0+", 0x3C: "12.0+", 0x3D: "12.0+", 0x3E: "12.0+", 0x3F: "14.0+",
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.4 Code Page 3: AirNotify
@@ -154,6 +245,7 @@ _AIRNOTIFY = CodePage(
         0x17: "DeviceFriendlyName",
     },
     aliases=("AirNotify:",),
+    versions={token: "" for token in range(0x05, 0x18)},
 )
 
 # MS-ASWBXML 2.1.2.1.5 Code Page 4: Calendar
@@ -164,28 +256,35 @@ _CALENDAR = CodePage(
     section="MS-ASWBXML 2.1.2.1.5",
     added_in="2.5",
     tags={
-        0x05: "TimeZone", 0x06: "AllDayEvent", 0x07: "Attendees", 0x08: "Attendee",
+        0x05: "Timezone",  # MS-ASWBXML's spelling on this page (the encoder also takes TimeZone)
+        0x06: "AllDayEvent", 0x07: "Attendees", 0x08: "Attendee",
         # Attendee children keep plain names (libwbxml: Attendee_Email, Attendee_Name)
         0x09: "Email", 0x0A: "Name",
-        0x0B: "Body", 0x0C: "BodyTruncated",  # 2.5 only
+        0x0B: "Body", 0x0C: "BodyTruncated",  # 12.0+: airsyncbase:Body (note 1)
         0x0D: "BusyStatus", 0x0E: "Categories", 0x0F: "Category",
-        0x10: "Rtf",  # not used
+        0x10: "Rtf",
         0x11: "DtStamp", 0x12: "EndTime", 0x13: "Exception", 0x14: "Exceptions", 0x15: "Deleted",
-        0x16: "ExceptionStartTime",  # up to 14.1 (16.0+: InstanceId)
-        0x17: "Location",  # up to 14.1 (16.0+: airsyncbase:Location)
+        0x16: "ExceptionStartTime",  # 16.0+: airsyncbase:InstanceId
+        0x17: "Location",  # 16.0+: airsyncbase:Location (note 2)
         0x18: "MeetingStatus", 0x19: "OrganizerEmail", 0x1A: "OrganizerName", 0x1B: "Recurrence",
         0x1C: "Type", 0x1D: "Until", 0x1E: "Occurrences", 0x1F: "Interval", 0x20: "DayOfWeek",
         0x21: "DayOfMonth", 0x22: "WeekOfMonth", 0x23: "MonthOfYear", 0x24: "Reminder",
         0x25: "Sensitivity", 0x26: "Subject", 0x27: "StartTime", 0x28: "UID",
-        0x29: "AttendeeStatus", 0x2A: "AttendeeType",  # 12.0
+        0x29: "AttendeeStatus", 0x2A: "AttendeeType",
         # 0x2B-0x32 (Attachment, Attachments, AttName, AttSize, AttOid, AttMethod, AttRemoved,
-        # DisplayName) are listed as not used and never appear on the wire: left out.
+        # DisplayName) were listed as not used by older editions and never appear on the wire: left out.
         0x33: "DisallowNewTimeProposal", 0x34: "ResponseRequested", 0x35: "AppointmentReplyTime",
-        0x36: "ResponseType", 0x37: "CalendarType", 0x38: "IsLeapMonth",  # 14.0
-        0x39: "FirstDayOfWeek", 0x3A: "OnlineMeetingConfLink", 0x3B: "OnlineMeetingExternalLink",  # 14.1
-        0x3C: "ClientUid",  # 16.0
+        0x36: "ResponseType", 0x37: "CalendarType", 0x38: "IsLeapMonth",
+        0x39: "FirstDayOfWeek", 0x3A: "OnlineMeetingConfLink", 0x3B: "OnlineMeetingExternalLink",
+        0x3C: "ClientUid",
     },
     aliases=("POOMCAL:", "Calendar:"),
+    versions={
+        0x0B: "2.5", 0x0C: "2.5", 0x10: "", 0x16: "2.5-14.1", 0x17: "2.5-14.1",
+        0x29: "12.0+", 0x2A: "12.0+",
+        **{token: "14.0+" for token in range(0x33, 0x39)},
+        0x39: "14.1+", 0x3A: "14.1+", 0x3B: "14.1+", 0x3C: "16.0+",
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.6 Code Page 5: Move
@@ -211,14 +310,15 @@ _GETITEMESTIMATE = CodePage(
     added_in="2.5",
     tags={
         0x05: "GetItemEstimate",
-        0x06: "Version",  # not used
+        0x06: "Version",
         0x07: "Collections", 0x08: "Collection",
-        0x09: "Class",  # 2.5, 12.0, 12.1 only
+        0x09: "Class",  # 14.0+: airsync:Class (note 1)
         0x0A: "CollectionId",
-        0x0B: "DateTime",  # not used
+        0x0B: "DateTime",
         0x0C: "Estimate", 0x0D: "Response", 0x0E: "Status",
     },
     aliases=("GetItemEstimate:", "ItemEstimate:"),
+    versions={0x06: "", 0x09: "2.5-12.1", 0x0B: ""},
 )
 
 # MS-ASWBXML 2.1.2.1.8 Code Page 7: FolderHierarchy
@@ -229,17 +329,18 @@ _FOLDERHIERARCHY = CodePage(
     section="MS-ASWBXML 2.1.2.1.8",
     added_in="2.5",
     tags={
-        0x05: "Folders", 0x06: "Folder",  # not used
+        0x05: "Folders", 0x06: "Folder",  # used in 2.5, 12.0 and 12.1
         0x07: "DisplayName", 0x08: "ServerId", 0x09: "ParentId", 0x0A: "Type",
-        0x0B: "Response",  # not used
+        0x0B: "Response",
         0x0C: "Status",
-        0x0D: "ContentClass",  # not used
+        0x0D: "ContentClass",
         0x0E: "Changes", 0x0F: "Add", 0x10: "Delete", 0x11: "Update", 0x12: "SyncKey",
         0x13: "FolderCreate", 0x14: "FolderDelete", 0x15: "FolderUpdate", 0x16: "FolderSync",
         0x17: "Count",
-        0x18: "Version",  # not used
+        0x18: "Version",
     },
     aliases=("FolderHierarchy:",),
+    versions={0x05: "2.5-12.1", 0x06: "2.5-12.1", 0x0B: "", 0x0D: "", 0x18: ""},
 )
 
 # MS-ASWBXML 2.1.2.1.9 Code Page 8: MeetingResponse
@@ -252,12 +353,13 @@ _MEETINGRESPONSE = CodePage(
     tags={
         0x05: "CalendarId", 0x06: "CollectionId", 0x07: "MeetingResponse", 0x08: "RequestId",
         0x09: "Request", 0x0A: "Result", 0x0B: "Status", 0x0C: "UserResponse",
-        0x0D: "Version",  # not used
-        0x0E: "InstanceId",  # 14.1
-        0x10: "ProposedStartTime", 0x11: "ProposedEndTime",  # 16.1
-        0x12: "SendResponse",  # 16.0
+        0x0D: "Version",
+        0x0E: "InstanceId",
+        0x10: "ProposedStartTime", 0x11: "ProposedEndTime",
+        0x12: "SendResponse",
     },
     aliases=("MeetingResponse:",),
+    versions={0x0D: "", 0x0E: "14.1+", 0x10: "16.1", 0x11: "16.1", 0x12: "16.0+"},
 )
 
 # MS-ASWBXML 2.1.2.1.10 Code Page 9: Tasks
@@ -268,19 +370,23 @@ _TASKS = CodePage(
     section="MS-ASWBXML 2.1.2.1.10",
     added_in="2.5",
     tags={
-        0x05: "Body", 0x06: "BodySize", 0x07: "BodyTruncated",  # 2.5 only
+        0x05: "Body", 0x06: "BodySize", 0x07: "BodyTruncated",  # 12.0+: airsyncbase:Body (note 1)
         0x08: "Categories", 0x09: "Category", 0x0A: "Complete", 0x0B: "DateCompleted",
         0x0C: "DueDate", 0x0D: "UtcDueDate", 0x0E: "Importance", 0x0F: "Recurrence", 0x10: "Type",
         0x11: "Start", 0x12: "Until", 0x13: "Occurrences", 0x14: "Interval", 0x15: "DayOfMonth",
         0x16: "DayOfWeek", 0x17: "WeekOfMonth", 0x18: "MonthOfYear", 0x19: "Regenerate",
         0x1A: "DeadOccur", 0x1B: "ReminderSet", 0x1C: "ReminderTime", 0x1D: "Sensitivity",
         0x1E: "StartDate", 0x1F: "UtcStartDate", 0x20: "Subject",
-        0x21: "Rtf",  # not used
-        0x22: "OrdinalDate", 0x23: "SubOrdinalDate",  # 12.0
-        0x24: "CalendarType", 0x25: "IsLeapMonth",  # 14.0
-        0x26: "FirstDayOfWeek",  # 14.1
+        0x21: "Rtf",
+        0x22: "OrdinalDate", 0x23: "SubOrdinalDate",
+        0x24: "CalendarType", 0x25: "IsLeapMonth",
+        0x26: "FirstDayOfWeek",
     },
     aliases=("POOMTASKS:", "Tasks:"),
+    versions={
+        0x05: "2.5", 0x06: "2.5", 0x07: "2.5", 0x21: "", 0x22: "12.0+", 0x23: "12.0+",
+        0x24: "14.0+", 0x25: "14.0+", 0x26: "14.1+",
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.11 Code Page 10: ResolveRecipients
@@ -296,10 +402,14 @@ _RESOLVERECIPIENTS = CodePage(
         0x0D: "Certificate", 0x0E: "MiniCertificate", 0x0F: "Options", 0x10: "To",
         0x11: "CertificateRetrieval", 0x12: "RecipientCount", 0x13: "MaxCertificates",
         0x14: "MaxAmbiguousRecipients", 0x15: "CertificateCount",
-        0x16: "Availability", 0x17: "StartTime", 0x18: "EndTime", 0x19: "MergedFreeBusy",  # 14.0
-        0x1A: "Picture", 0x1B: "MaxSize", 0x1C: "Data", 0x1D: "MaxPictures",  # 14.1
+        0x16: "Availability", 0x17: "StartTime", 0x18: "EndTime", 0x19: "MergedFreeBusy",
+        0x1A: "Picture", 0x1B: "MaxSize", 0x1C: "Data", 0x1D: "MaxPictures",
     },
     aliases=("ResolveRecipients:",),
+    versions={
+        **{token: "14.0+" for token in range(0x16, 0x1A)},
+        **{token: "14.1+" for token in range(0x1A, 0x1E)},
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.12 Code Page 11: ValidateCert
@@ -340,11 +450,12 @@ _PING = CodePage(
     added_in="2.5",
     tags={
         0x05: "Ping",
-        0x06: "AutdState",  # not used
+        0x06: "AutdState",
         0x07: "Status", 0x08: "HeartbeatInterval", 0x09: "Folders", 0x0A: "Folder", 0x0B: "Id",
         0x0C: "Class", 0x0D: "MaxFolders",
     },
     aliases=("Ping:",),
+    versions={0x06: ""},
 )
 
 # MS-ASWBXML 2.1.2.1.15 Code Page 14: Provision
@@ -357,17 +468,18 @@ _PROVISION = CodePage(
     tags={
         0x05: "Provision", 0x06: "Policies", 0x07: "Policy", 0x08: "PolicyType", 0x09: "PolicyKey",
         0x0A: "Data", 0x0B: "Status", 0x0C: "RemoteWipe",
-        # 12.0: the EASProvisionDoc policy settings
+        # the EASProvisionDoc policy settings
         0x0D: "EASProvisionDoc", 0x0E: "DevicePasswordEnabled",
         0x0F: "AlphanumericDevicePasswordRequired",
-        0x10: "RequireStorageCardEncryption",  # named DeviceEncryptionEnabled in 12.0-era texts
+        # 12.0-era texts name 0x10 DeviceEncryptionEnabled (storage card encryption, not the device's:
+        # that is RequireDeviceEncryption, 0x1D)
+        0x10: "RequireStorageCardEncryption",
         0x11: "PasswordRecoveryEnabled",
-        0x12: "DocumentBrowseEnabled",  # not used
+        0x12: "DocumentBrowseEnabled",
         0x13: "AttachmentsEnabled", 0x14: "MinDevicePasswordLength",
         0x15: "MaxInactivityTimeDeviceLock", 0x16: "MaxDevicePasswordFailedAttempts",
         0x17: "MaxAttachmentSize", 0x18: "AllowSimpleDevicePassword", 0x19: "DevicePasswordExpiration",
         0x1A: "DevicePasswordHistory",
-        # 12.1
         0x1B: "AllowStorageCard", 0x1C: "AllowCamera", 0x1D: "RequireDeviceEncryption",
         0x1E: "AllowUnsignedApplications", 0x1F: "AllowUnsignedInstallationPackages",
         0x20: "MinDevicePasswordComplexCharacters", 0x21: "AllowWiFi", 0x22: "AllowTextMessaging",
@@ -381,9 +493,15 @@ _PROVISION = CodePage(
         0x35: "AllowRemoteDesktop", 0x36: "AllowInternetSharing",
         0x37: "UnapprovedInROMApplicationList", 0x38: "ApplicationName",
         0x39: "ApprovedApplicationList", 0x3A: "Hash",
-        0x3B: "AccountOnlyRemoteWipe",  # 16.1
+        0x3B: "AccountOnlyRemoteWipe",
     },
     aliases=("Provision:",),
+    versions={
+        0x0D: "12.0+", 0x0E: "12.0+", 0x0F: "12.0+", 0x10: "12.1+", 0x11: "12.0+", 0x12: "",
+        **{token: "12.0+" for token in range(0x13, 0x1B)},
+        **{token: "12.1+" for token in range(0x1B, 0x3B)},
+        0x3B: "16.1",
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.16 Code Page 15: Search
@@ -395,19 +513,22 @@ _SEARCH = CodePage(
     added_in="2.5",
     tags={
         0x05: "Search",
-        0x06: "Stores",  # not used
+        0x06: "Stores",
         0x07: "Store", 0x08: "Name", 0x09: "Query", 0x0A: "Options", 0x0B: "Range", 0x0C: "Status",
         0x0D: "Response", 0x0E: "Result", 0x0F: "Properties", 0x10: "Total",
-        # 12.0: the Mailbox query language
-        0x11: "EqualTo", 0x12: "Value", 0x13: "And",
-        0x14: "Or",  # not used
-        0x15: "FreeText",
+        # the Mailbox query language
+        0x11: "EqualTo", 0x12: "Value", 0x13: "And", 0x14: "Or", 0x15: "FreeText",
         0x17: "DeepTraversal", 0x18: "LongId", 0x19: "RebuildResults", 0x1A: "LessThan",
         0x1B: "GreaterThan",
-        0x1C: "Schema", 0x1D: "Supported",  # not used
-        0x1E: "UserName", 0x1F: "Password",  # 12.1
-        0x20: "ConversationId",  # 14.0
-        0x21: "Picture", 0x22: "MaxSize", 0x23: "MaxPictures",  # 14.1
+        0x1C: "Schema", 0x1D: "Supported",
+        0x1E: "UserName", 0x1F: "Password",
+        0x20: "ConversationId",
+        0x21: "Picture", 0x22: "MaxSize", 0x23: "MaxPictures",
+    },
+    versions={
+        0x06: "", **{token: "12.0+" for token in (0x11, 0x12, 0x13, 0x14, 0x15, 0x17, 0x18, 0x19, 0x1A, 0x1B)},
+        0x1C: "", 0x1D: "", 0x1E: "12.1+", 0x1F: "12.1+", 0x20: "14.0+",
+        0x21: "14.1+", 0x22: "14.1+", 0x23: "14.1+",
     },
     # MS-ASCMD 2.2.3.35.2: ConversationId is a byte array (MS-ASDTYPE 2.7.1: opaque)
     opaque_tags=frozenset({"ConversationId"}),
@@ -425,9 +546,11 @@ _GAL = CodePage(
         0x05: "DisplayName", 0x06: "Phone", 0x07: "Office", 0x08: "Title", 0x09: "Company",
         0x0A: "Alias", 0x0B: "FirstName", 0x0C: "LastName", 0x0D: "HomePhone", 0x0E: "MobilePhone",
         0x0F: "EmailAddress",
-        0x10: "Picture", 0x11: "Status", 0x12: "Data",  # 14.1
+        0x10: "Picture", 0x11: "Status", 0x12: "Data",
     },
-    aliases=("GAL:", "Gal:"),
+    # MS-ASWBXML 2.1.2.1's page table writes "Gal"; its section title and MS-ASCMD write "GAL"
+    aliases=("GAL:", "Gal", "Gal:"),
+    versions={0x10: "14.1+", 0x11: "14.1+", 0x12: "14.1+"},
 )
 
 # MS-ASWBXML 2.1.2.1.18 Code Page 17: AirSyncBase
@@ -443,9 +566,9 @@ _AIRSYNCBASE = CodePage(
         0x0E: "Attachments", 0x0F: "Attachment", 0x10: "DisplayName", 0x11: "FileReference",
         0x12: "Method", 0x13: "ContentId", 0x14: "ContentLocation", 0x15: "IsInline",
         0x16: "NativeBodyType", 0x17: "ContentType",
-        0x18: "Preview",  # 14.0
-        0x19: "BodyPartPreference", 0x1A: "BodyPart", 0x1B: "Status",  # 14.1
-        # 16.0: attachment edits and the structured location
+        0x18: "Preview",
+        0x19: "BodyPartPreference", 0x1A: "BodyPart", 0x1B: "Status",
+        # attachment edits and the structured location
         0x1C: "Add", 0x1D: "Delete", 0x1E: "ClientId", 0x1F: "Content", 0x20: "Location",
         0x21: "Annotation", 0x22: "Street", 0x23: "City", 0x24: "State", 0x25: "Country",
         0x26: "PostalCode", 0x27: "Latitude", 0x28: "Longitude", 0x29: "Accuracy", 0x2A: "Altitude",
@@ -455,6 +578,10 @@ _AIRSYNCBASE = CodePage(
     # Data stays text: body text, or base64 text for RTF (MS-ASAIRS 2.2.2.20.1).
     opaque_tags=frozenset({"Content"}),
     aliases=("AirSyncBase:",),
+    versions={
+        0x18: "14.0+", 0x19: "14.1+", 0x1A: "14.1+", 0x1B: "14.1+",
+        **{token: "16.0+" for token in range(0x1C, 0x2E)},
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.19 Code Page 18: Settings
@@ -472,14 +599,17 @@ _SETTINGS = CodePage(
         0x16: "DeviceInformation", 0x17: "Model", 0x18: "IMEI", 0x19: "FriendlyName", 0x1A: "OS",
         0x1B: "OSLanguage", 0x1C: "PhoneNumber", 0x1D: "UserInformation", 0x1E: "EmailAddresses",
         0x1F: "SMTPAddress",
-        0x20: "UserAgent",  # 12.1
-        0x21: "EnableOutboundSMS", 0x22: "MobileOperator",  # 14.0
-        # 14.1
+        0x20: "UserAgent",
+        0x21: "EnableOutboundSMS", 0x22: "MobileOperator",
         0x23: "PrimarySmtpAddress", 0x24: "Accounts", 0x25: "Account", 0x26: "AccountId",
         0x27: "AccountName", 0x28: "UserDisplayName", 0x29: "SendDisabled",
         0x2B: "RightsManagementInformation",
     },
     aliases=("Settings:",),
+    versions={
+        0x20: "12.1+", 0x21: "14.0+", 0x22: "14.0+",
+        **{token: "14.1+" for token in (0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2B)},
+    },
 )
 
 # MS-ASWBXML 2.1.2.1.20 Code Page 19: DocumentLibrary
@@ -508,13 +638,14 @@ _ITEMOPERATIONS = CodePage(
         0x0A: "Total", 0x0B: "Properties", 0x0C: "Data", 0x0D: "Status", 0x0E: "Response",
         0x0F: "Version", 0x10: "Schema", 0x11: "Part", 0x12: "EmptyFolderContents",
         0x13: "DeleteSubFolders",
-        0x14: "UserName", 0x15: "Password",  # 12.1
-        0x16: "Move", 0x17: "DstFldId", 0x18: "ConversationId", 0x19: "MoveAlways",  # 14.0
+        0x14: "UserName", 0x15: "Password",
+        0x16: "Move", 0x17: "DstFldId", 0x18: "ConversationId", 0x19: "MoveAlways",
     },
     # MS-ASCMD 2.2.3.35.1: ConversationId is a byte array (MS-ASDTYPE 2.7.1: opaque).
     # Data stays text: base64 in inline responses; multipart responses carry Part instead.
     opaque_tags=frozenset({"ConversationId"}),
     aliases=("ItemOperations:",),
+    versions={0x14: "12.1+", 0x15: "12.1+", 0x16: "14.0+", 0x17: "14.0+", 0x18: "14.0+", 0x19: "14.0+"},
 )
 
 # MS-ASWBXML 2.1.2.1.22 Code Page 21: ComposeMail
@@ -528,12 +659,14 @@ _COMPOSEMAIL = CodePage(
         0x05: "SendMail", 0x06: "SmartForward", 0x07: "SmartReply", 0x08: "SaveInSentItems",
         0x09: "ReplaceMime", 0x0B: "Source", 0x0C: "FolderId", 0x0D: "ItemId", 0x0E: "LongId",
         0x0F: "InstanceId", 0x10: "Mime", 0x11: "ClientId", 0x12: "Status",
-        0x13: "AccountId",  # 14.1
-        0x15: "Forwardees", 0x16: "Forwardee", 0x17: "ForwardeeName", 0x18: "ForwardeeEmail",  # 16.0
+        0x13: "AccountId",
+        # MS-ASCMD 2.2.3.78 Forwardee: Email and Name (older editions: ForwardeeEmail, ForwardeeName)
+        0x15: "Forwardees", 0x16: "Forwardee", 0x17: "Name", 0x18: "Email",
     },
     # MS-ASCMD 2.2.3.109: Mime is a byte array "transferred as an opaque BLOB"
     opaque_tags=frozenset({"Mime"}),
     aliases=("ComposeMail:",),
+    versions={0x13: "14.1+", 0x15: "16.0+", 0x16: "16.0+", 0x17: "16.0+", 0x18: "16.0+"},
 )
 
 # MS-ASWBXML 2.1.2.1.23 Code Page 22: Email2
@@ -548,12 +681,13 @@ _EMAIL2 = CodePage(
         0x09: "ConversationId", 0x0A: "ConversationIndex", 0x0B: "LastVerbExecuted",
         0x0C: "LastVerbExecutionTime", 0x0D: "ReceivedAsBcc", 0x0E: "Sender", 0x0F: "CalendarType",
         0x10: "IsLeapMonth",
-        0x11: "AccountId", 0x12: "FirstDayOfWeek", 0x13: "MeetingMessageType",  # 14.1
-        0x15: "IsDraft", 0x16: "Bcc", 0x17: "Send",  # 16.0 (0x14 is not assigned)
+        0x11: "AccountId", 0x12: "FirstDayOfWeek", 0x13: "MeetingMessageType",
+        0x15: "IsDraft", 0x16: "Bcc", 0x17: "Send",  # 0x14 is not assigned
     },
     # MS-ASEMAIL 2.2.2.21 / MS-ASCON 2.2.2.4: byte arrays (MS-ASDTYPE 2.7.1), sent as WBXML opaque data
     opaque_tags=frozenset({"ConversationId", "ConversationIndex"}),
     aliases=("POOMMAIL2:", "Email2:"),
+    versions={0x11: "14.1+", 0x12: "14.1+", 0x13: "14.1+", 0x15: "16.0+", 0x16: "16.0+", 0x17: "16.0+"},
 )
 
 # MS-ASWBXML 2.1.2.1.24 Code Page 23: Notes
@@ -614,6 +748,43 @@ CODE_PAGES: tuple[CodePage, ...] = (
     _SEARCH, _GAL, _AIRSYNCBASE, _SETTINGS, _DOCUMENTLIBRARY, _ITEMOPERATIONS, _COMPOSEMAIL, _EMAIL2,
     _NOTES, _RIGHTSMANAGEMENT, _FIND,
 )
+
+class TagAlias(NamedTuple):
+    """Another spelling of a tag that the encoder accepts and encodes to the tag's token.
+
+    Attributes:
+        page: the code page number.
+        spelling: the other spelling ("TimeZone").
+        name: the tag as the code page table spells it, what the decoder writes ("Timezone").
+        source: where the other spelling comes from.
+    """
+
+    page: int
+    spelling: str
+    name: str
+    source: str
+
+
+# Spellings people paste from MS-ASCMD examples, older editions and other tools. The decoder always writes the
+# table's name; the encoder takes either.
+TAG_ALIASES: tuple[TagAlias, ...] = (
+    TagAlias(2, "Att0Id", "Att0id", "MS-ASEMAIL 2.2.2.x and libwbxml-era transcriptions (upper-case Id)"),
+    TagAlias(4, "TimeZone", "Timezone", "MS-ASCAL 2.2.2.42 and libwbxml spell the Calendar element TimeZone"),
+    TagAlias(21, "ForwardeeName", "Name", "MS-ASCMD 2.2.3.78 of the first 16.0 editions (Forwardee children)"),
+    TagAlias(21, "ForwardeeEmail", "Email", "MS-ASCMD 2.2.3.78 of the first 16.0 editions (Forwardee children)"),
+    TagAlias(25, "GALSearchCriterion", "GalSearchCriterion", "MS-ASCMD 2.2.3.82 (Find) spells it with GAL"),
+)
+
+
+def _encoder_tokens() -> dict[int, Mapping[str, int]]:
+    tokens: dict[int, dict[str, int]] = {page.number: dict(page.tokens) for page in CODE_PAGES}
+    for alias in TAG_ALIASES:
+        tokens[alias.page][alias.spelling] = CODE_PAGES[alias.page].tokens[alias.name]
+    return {number: MappingProxyType(names) for number, names in tokens.items()}
+
+
+# Page number -> every spelling the encoder takes (the table's names and TAG_ALIASES) -> token.
+ENCODER_TOKENS: Mapping[int, Mapping[str, int]] = MappingProxyType(_encoder_tokens())
 
 PAGE_BY_NAMESPACE: Mapping[str, CodePage] = MappingProxyType(
     {ns: page for page in CODE_PAGES for ns in (page.name, *page.aliases)}

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
+from . import sensitive
 from .errors import EasError
 
 
@@ -149,6 +150,7 @@ def analyze(
     *,
     annotate: bool = True,
     plain_xml: bool = True,
+    request_time: float | None = None,
 ) -> Exchange:
     """Decode and explain one exchange; never raises on bad input (problems are collected instead).
 
@@ -161,6 +163,7 @@ def analyze(
         annotate: add meaning comments to the XML (DecodedBody.xml); `plain_xml` never has them.
         plain_xml: also render the XML without comments (DecodedBody.plain_xml); False leaves it None where
             the annotated XML differs from it (a caller that keeps only the annotated XML saves a render).
+        request_time: when the request was sent (seconds since 1970): a bearer token's expiry is told against it.
     """
     try:
         return _analyze(
@@ -173,6 +176,7 @@ def analyze(
             response_body,
             annotate=annotate,
             plain_xml=plain_xml,
+            request_time=request_time,
         )
     except Exception as err:  # last line of defence: an analysis bug must not break the proxy or the viewer
         return Exchange(
@@ -322,7 +326,7 @@ def _query_fields(query: Any) -> tuple[tuple[str, str], ...]:
             name, value = pair
         except (TypeError, ValueError):
             continue
-        fields.append((str(name), str(value)))
+        fields.append((str(name), sensitive.HIDDEN if sensitive.is_secret_parameter(str(name)) else str(value)))
     options = getattr(query, "options", None)
     if options:
         fields.append(("Options", ",".join(sorted(str(o) for o in options))))
@@ -682,6 +686,7 @@ def _analyze(
     *,
     annotate: bool,
     plain_xml: bool = True,
+    request_time: float | None = None,
 ) -> Exchange:
     from . import headers as hdr
 
@@ -732,8 +737,10 @@ def _analyze(
         policy_key = _query_value(query, "policy_key")
     user = _query_value(query, "user") if query is not None else None
     if not user:
+        # No User in the query (16.x clients, OAuth): the credentials name the user (Basic user, a bearer token's
+        # upn / unique_name claim, an NTLM type 3 message's user).
         authorization = hdr.header_value(req_headers, "Authorization")
-        user = hdr.basic_user(authorization) if authorization else None
+        user = hdr.credential_user(authorization) if authorization else None
 
     req_loaded = _load_body(
         request_body if request_body is not None else b"",
@@ -799,8 +806,8 @@ def _analyze(
         from .schema import validate_request
 
         try:
-            for message in validate_request(req_root):
-                reason = f"schema (MS-ASHTTP Appendix A, up to 14.0): {message}"
+            for message in validate_request(req_root, protocol_version):
+                reason = f"schema: {message}"
                 problems.append(Problem("request body", reason, None, "warning"))
         except Exception as err:  # a schema loading bug is a warning, not a failed analysis
             reason = f"schema check failed: {type(err).__name__}: {err}"
@@ -836,7 +843,7 @@ def _analyze(
 
     return Exchange(
         method=method,
-        url=url,
+        url=sensitive.redact_url(url),
         is_eas=is_eas,
         is_autodiscover=is_autodiscover,
         command=command,
@@ -847,7 +854,7 @@ def _analyze(
         policy_key=policy_key,
         query_form=_query_value(query, "form") if query is not None else None,
         query_fields=_query_fields(query) if query is not None else (),
-        request_headers=tuple(hdr.explain_headers(req_headers, response=False)),
+        request_headers=tuple(hdr.explain_headers(req_headers, response=False, request_time=request_time)),
         response_headers=tuple(hdr.explain_headers(resp_headers, response=True)),
         http_status=response_status,
         http_status_meaning=status_meaning,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
+from . import auth, sensitive
 from .exchange import HeaderNote
 
 __all__ = [
@@ -15,6 +14,8 @@ __all__ = [
     "explain_http_status",
     "redact_authorization",
     "basic_user",
+    "credential_user",
+    "shown_header_value",
     "header_value",
     "offered_versions",
     "offered_commands",
@@ -75,61 +76,25 @@ def options_summary(headers: Sequence[tuple[str, str]]) -> str | None:
     return "server offers " + "; ".join(pieces)
 
 
-# How the capture store (keep_credentials off) writes a secret it dropped: "Basic alice:<redacted>".
-STORED_REDACTED = "<redacted>"
+def redact_authorization(value: str, request_time: float | None = None) -> str:
+    """The Authorization value with its secret removed, read for its scheme (see eas.auth).
 
-
-def _stored_basic_user(credentials: str) -> str | None:
-    """The user of an already-redacted Basic value ("alice:<redacted>"), or None for any other value."""
-    user, sep, rest = credentials.partition(":")
-    if sep and rest == STORED_REDACTED:
-        return user
-    return None
-
-
-def redact_authorization(value: str) -> str:
-    """The Authorization value with its secret removed: scheme, and for Basic the user name only.
-
-    MS-ASHTTP 2.2.1.1.2.1: EAS sends HTTP Basic credentials (base64 of "user:password"). The password and
-    any token are never part of the result.
+    Basic shows the user name only, Bearer the non-secret claims of its JWT (expiry told against `request_time`),
+    NTLM the user of a type 3 message; the password, token or response is never part of the result.
     """
-    scheme, _, credentials = value.strip().partition(" ")
-    credentials = credentials.strip()
-    if not scheme:
-        return "(empty)"
-    if credentials == STORED_REDACTED:
-        return f"{scheme} (credentials not stored)"
-    if scheme.lower() == "basic":
-        stored_user = _stored_basic_user(credentials)
-        if stored_user is not None:
-            return f"Basic user={stored_user!r} (password not stored)"
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode("utf-8", errors="replace")
-        except (binascii.Error, ValueError):
-            return "Basic (credentials not valid base64; hidden)"
-        user, sep, _password = decoded.partition(":")
-        if not sep:
-            return "Basic (no ':' between user and password; hidden)"
-        return f"Basic user={user!r} (password hidden)"
-    if not credentials:
-        return scheme
-    return f"{scheme} (credentials hidden, {len(credentials)} characters)"
+    return auth.describe_authorization(value, request_time)
 
 
 def basic_user(value: str) -> str | None:
     """The user name of a Basic Authorization value, or None (other schemes, undecodable)."""
-    scheme, _, credentials = value.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    stored_user = _stored_basic_user(credentials.strip())
-    if stored_user is not None:
-        return stored_user or None
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", errors="replace")
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, _password = decoded.partition(":")
-    return user if sep and user else None
+    credentials = auth.parse_authorization(value)
+    return credentials.user if credentials.scheme.lower() == "basic" else None
+
+
+def credential_user(value: str) -> str | None:
+    """The user an Authorization value names, whatever its scheme: the Basic user, a bearer token's upn or
+    unique_name claim, the DOMAIN\\user of an NTLM type 3 message; None when it names none."""
+    return auth.parse_authorization(value).user
 
 
 def _redact_cookie(value: str) -> str:
@@ -143,15 +108,30 @@ def _redact_set_cookie(value: str) -> str:
     return f"{name}=(hidden)" + (f";{rest}" if rest else "")
 
 
-# Headers whose whole value is a secret or carries one: name -> function giving the shown value.
+# How a secret header is shown, where more than its length can be shown safely (eas.sensitive decides which
+# headers are secret).
 _REDACT: Mapping[str, Callable[[str], str]] = MappingProxyType(
     {
-        "authorization": redact_authorization,
-        "proxy-authorization": redact_authorization,
         "cookie": _redact_cookie,
         "set-cookie": _redact_set_cookie,
     }
 )
+
+
+def shown_header_value(name: str, value: str, request_time: float | None = None) -> str:
+    """A header's value as it may be shown: secrets (eas.sensitive.is_secret_header) hidden, the rest as sent."""
+    key = name.lower()
+    if key in ("authorization", "proxy-authorization"):
+        return redact_authorization(value, request_time)
+    if not sensitive.is_secret_header(key):
+        return value
+    redact = _REDACT.get(key)
+    return redact(value) if redact is not None else f"(hidden, {len(value)} characters)"
+
+
+def _authorization_meaning(value: str) -> str:
+    scheme = auth.parse_authorization(value).scheme
+    return auth.scheme_meaning(scheme) if scheme else "credentials without a scheme (not an HTTP scheme)"
 
 
 def _content_type_meaning(value: str) -> str:
@@ -209,8 +189,8 @@ def _fixed(text: str) -> Callable[[str], str]:
 # MS-ASProtocolVersion, User-Agent and X-MS-PolicyKey are the later subsections of 2.2.1.1.2 in the 14.x revisions).
 _REQUEST_MEANINGS: Mapping[str, Callable[[str], str]] = MappingProxyType(
     {
-        "authorization": _fixed("HTTP authentication (EAS uses Basic; SSL should protect it)"),
-        "proxy-authorization": _fixed("credentials for a proxy"),
+        "authorization": _authorization_meaning,
+        "proxy-authorization": lambda v: f"credentials for a proxy: {_authorization_meaning(v)}",
         "content-type": _content_type_meaning,
         "ms-asprotocolversion": lambda v: f"the client speaks protocol version {v.strip()}",
         "x-ms-policykey": _policy_key_meaning,
@@ -247,7 +227,8 @@ _RESPONSE_MEANINGS: Mapping[str, Callable[[str], str]] = MappingProxyType(
         "x-ms-asthrottlereason": lambda v: f"why the server throttles: {v.strip()}",
         "x-ms-credentialsexpire": lambda v: f"the password expires in {v.strip()} days",
         "x-ms-credentialserviceurl": _fixed("where the user can change the password"),
-        "www-authenticate": _fixed("authentication the server asks for"),
+        "www-authenticate": auth.explain_authenticate,
+        "proxy-authenticate": lambda v: f"the proxy asks for credentials: {auth.explain_authenticate(v)}",
         "allow": lambda v: f"methods allowed: {v.strip()}",
         "public": lambda v: f"methods allowed: {v.strip()}",
         "set-cookie": _fixed("a cookie for the client (value hidden)"),
@@ -258,22 +239,25 @@ _RESPONSE_MEANINGS: Mapping[str, Callable[[str], str]] = MappingProxyType(
 )
 
 
-def explain_headers(headers: Sequence[tuple[str, str]], *, response: bool) -> list[HeaderNote]:
+def explain_headers(headers: Sequence[tuple[str, str]], *, response: bool,
+                    request_time: float | None = None) -> list[HeaderNote]:
     """Each header in order, with its value (credentials hidden) and what it means for EAS.
 
     Args:
         headers: (name, value) pairs as sent.
         response: True for response headers, False for request headers.
+        request_time: when the request was sent (seconds since 1970): a bearer token's expiry is told against it.
     """
     table = _RESPONSE_MEANINGS if response else _REQUEST_MEANINGS
     notes: list[HeaderNote] = []
     for name, value in headers:
         key = name.lower()
-        redact = _REDACT.get(key)
-        shown = redact(value) if redact is not None else value
+        shown = shown_header_value(key, value, request_time)
         if len(shown) > _MAX_SHOWN:
             shown = shown[:_MAX_SHOWN] + f"... ({len(shown)} characters)"
         explain = table.get(key)
+        if explain is None and sensitive.is_secret_header(key):
+            explain = _fixed("a credential (value hidden)")
         notes.append(HeaderNote(name=name, shown_value=shown, meaning=explain(value) if explain else None))
     return notes
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .errors import QueryError
+from .sensitive import HIDDEN, is_secret_parameter
 
 # MS-ASHTTP 2.2.1.1.1.3 (current edition: 2.2.1.1.1.1.2) Command Codes. 23 Find is in the current edition
 # (protocol 16.1); 5-8 are absent from MS-ASHTTP: they are the EAS 2.x hierarchy commands, named as servers
@@ -64,7 +65,9 @@ COMMAND_NAMES: Mapping[int, str] = {
 }
 COMMAND_CODES: Mapping[str, int] = {name: code for code, name in COMMAND_NAMES.items()}
 
-# MS-ASHTTP 2.2.1.1.1.5 Command Parameters: tag values of the base64 form.
+# MS-ASHTTP 2.2.1.1.1.5 Command Parameters: tag values of the base64 form, as the 2009 edition (the one in
+# shared/specs) lists them. The current edition (2.2.1.1.1.1.3) lists tags 0, 1, 3, 4, 6, 7 and 8 only:
+# CollectionName (2) and ParentId (5) are in the 2009 edition only (LEGACY_PARAMETER_TAGS).
 PARAMETER_NAMES: Mapping[int, str] = {
     0: "AttachmentName",
     1: "CollectionId",
@@ -77,6 +80,7 @@ PARAMETER_NAMES: Mapping[int, str] = {
     8: "User",
 }
 PARAMETER_TAGS: Mapping[str, int] = {name: tag for tag, name in PARAMETER_NAMES.items()}
+LEGACY_PARAMETER_TAGS = frozenset({2, 5})
 TAG_OPTIONS = 7
 TAG_USER = 8
 
@@ -195,7 +199,8 @@ class EasQuery:
             rows.append(("DeviceType", self.device_type))
         if self.user is not None:
             rows.append(("User", self.user))
-        rows.extend(self.parameters)
+        # A credential passed as a parameter (access_token=, token=) is shown as hidden.
+        rows.extend((name, HIDDEN if is_secret_parameter(name) else value) for name, value in self.parameters)
         if self.options:
             rows.append(("Options", ", ".join(_sorted_options(self.options))))
         rows.extend(("Note", note) for note in self.notes)
@@ -448,6 +453,9 @@ def _decode_binary(data: bytes, notes: list[str]) -> EasQuery:
         if name is None:
             name = f"Tag{tag}"
             notes.append(f"parameter tag {tag} is not in MS-ASHTTP 2.2.1.1.1.5")
+        elif tag in LEGACY_PARAMETER_TAGS:
+            notes.append(f"parameter tag {tag} ({name}) is in the 2009 edition of MS-ASHTTP only; the current"
+                         " edition lists tags 0, 1, 3, 4, 6, 7, 8")
         length = reader.byte(f"{name} length")
         if tag == TAG_OPTIONS:
             if length != 1:

@@ -1,9 +1,17 @@
-"""Request schema check against the MS-ASHTTP Appendix A XSDs kept in eas/schemas (loaded offline, cached).
+"""Request check against the session's protocol version and the MS-ASHTTP Appendix A XSDs kept in eas/schemas.
 
-The appendix is the protocol 14.0 schema set. Where later versions (14.1, 16.0, 16.1) added request elements, the
-affected files are extended to accept them where the current MS-ASCMD / MS-ASPROV place them (Provision, Settings,
-ResolveRecipients, ValidateCert, Sync, ItemOperations, Search; see the note at the top of each file); everything
-else is checked as the appendix has it.
+Theory of operation:
+1. The appendix is the protocol 14.0 schema set (loaded offline, cached). Some files are extended with 14.1-16.1
+   request elements where the current MS-ASCMD / MS-ASPROV place them (Provision, Settings, ResolveRecipients,
+   ValidateCert, Sync, ItemOperations, Search; see the note at the top of each file).
+2. With the session's version known, each element is first checked against the versions MS-ASWBXML gives its
+   token (eas.versions): an element newer than the session, or dropped before it, is reported with that reason
+   and left out of the schema check, so it is reported once.
+3. The XSD then checks the rest. Where it refuses an element that the session's version does use - a token added
+   after 14.0, or an older token in a place a later version opened (eas.versions.LATER_PLACEMENTS: drafts in
+   16.0 Sync) - the element is left out and the check runs again. Every other complaint stays: a GetItemEstimate
+   whose Collections is in the AirSync namespace is wrong in every version.
+Without a known version, step 2 is skipped and step 3 assumes the newest version.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from types import MappingProxyType
 from typing import Any
 
 from lxml import etree
+
+from .codepages import CODE_PAGES, TAG_ALIASES, VersionSpan, version_rank
+from .versions import element_versions, later_placement, version_findings
 
 __all__ = ["SCHEMA_FILES", "schema_for", "validate_request", "xsd_namespace"]
 
@@ -66,6 +77,7 @@ _NAMESPACE_ALIASES: Mapping[str, str] = MappingProxyType(
         "POOMTASKS": "Tasks:",
         "POOMCONTACTS2": "Contacts2:",
         "POOMMAIL2": "Email2:",
+        "Gal": "GAL:",
     }
 )
 
@@ -146,11 +158,23 @@ def _prepared(root: Any) -> Any:
     return clean
 
 
+# (XSD namespace, tag as the code pages spell it) -> the XSDs' spelling, where the 14.0 schemas spell it otherwise
+# (MS-ASHTTP Appendix A writes calendar:TimeZone; MS-ASWBXML's Calendar page writes Timezone).
+_XSD_TAG_SPELLINGS: Mapping[tuple[str, str], str] = MappingProxyType(
+    {("Calendar:", "Timezone"): "TimeZone"}
+)
+_TAG_SPELLINGS = {(f"{CODE_PAGES[alias.page].name}:", alias.spelling): alias.name for alias in TAG_ALIASES}
+
+
 @lru_cache(maxsize=4096)  # bounded: a document may make up names
 def _xsd_tag(tag: str) -> str:
     """A decoder tag (Clark notation) in its XSD spelling."""
     namespace, local = _split(tag)
-    return f"{{{xsd_namespace(namespace)}}}{local}" if namespace else local
+    if not namespace:
+        return local
+    xsd = xsd_namespace(namespace)
+    local = _TAG_SPELLINGS.get((xsd, local), local)
+    return f"{{{xsd}}}{_XSD_TAG_SPELLINGS.get((xsd, local), local)}"
 
 
 _MARKER_PREFIX = "{" + _MARKER_NS + "}"
@@ -161,13 +185,15 @@ _CLARK = re.compile(r"\{(?![\d,]*\})[^}]*\}")
 _PATH_PREFIX = re.compile(r"[A-Za-z_][\w.-]*:")
 
 
-def validate_request(root: Any) -> list[str]:
-    """Check a decoded request against its MS-ASHTTP Appendix A schema (extended with later protocol elements).
+def validate_request(root: Any, protocol_version: str | None = None) -> list[str]:
+    """Check a decoded request against the session's protocol version and its MS-ASHTTP Appendix A schema.
 
     A server answers a request that breaks its schema with Status 4 (MS-ASHTTP 6; MS-ASCMD's protocol error).
 
     Args:
         root: the decoded request's root element (comments and round-trip markers are ignored).
+        protocol_version: the session's MS-ASProtocolVersion ("16.1"); None or unknown: no version check, and
+            elements of any version are accepted where that version places them.
     Returns:
         One message per violation ("Sync/Collections/Collection: Element 'X': rule"), empty when the request is
         valid or when no schema covers its root.
@@ -178,13 +204,111 @@ def validate_request(root: Any) -> list[str]:
     schema = schema_for(namespace, local)
     if schema is None:
         return []
+    version = protocol_version.strip() if protocol_version and version_rank(protocol_version) is not None else None
     document = _prepared(root)
-    if schema.validate(document):
-        return []
     messages = []
-    error_log: Any = schema.error_log
-    for entry in error_log:
-        text = _CLARK.sub("", entry.message).strip()
+    for finding in version_findings(document, version):
+        element = finding.element
+        messages.append(f"{_element_path(element)}: {finding.reason}")
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+    for _attempt in range(_MAX_RETRIES):
+        if schema.validate(document):
+            return messages
+        error_log: Any = schema.error_log
+        entries = list(error_log)
+        if not _leave_out_later_elements(document, local, entries, version):
+            break
+    for entry in entries:
+        text = _CLARK.sub("", entry.message).strip() + _later_hint(document, local, entry.message)
         path = _PATH_PREFIX.sub("", entry.path or "").strip("/")
         messages.append(f"{path}: {text}" if path else text)
     return messages
+
+
+def _later_hint(document: Any, command: str, message: str) -> str:
+    """" (allowed here from 16.0: <source>)" when a later version opens the refused element's place."""
+    match = _REFUSED.search(message)
+    if match is None:
+        return ""
+    tag = f"{{{match.group(1)}}}{match.group(2)}"
+    for element in document.iter(tag):
+        parent = element.getparent()
+        placement = later_placement(command, _split(parent.tag)[1], tag, None) if parent is not None else None
+        if placement is not None:
+            return f" (allowed here from {placement.since}: {placement.source})"
+    return ""
+
+
+# Each retry leaves out at least one element; a request with more later-version elements than this keeps the rest
+# of its complaints.
+_MAX_RETRIES = 32
+_REFUSED = re.compile(r"Element '\{([^}]*)\}([^']+)'")
+
+
+def _element_path(element: Any) -> str:
+    names = []
+    node = element
+    while node is not None:
+        names.append(_split(node.tag)[1])
+        node = node.getparent()
+    return "/".join(reversed(names))
+
+
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+@cache
+def _declared_elements() -> frozenset[str]:
+    """The Clark names (XSD namespace spellings) of every element the schema files declare: where a later element
+    is declared, the files were extended to place it, and their complaints about its place stand."""
+    declared = set()
+    for entry in resources.files(_PACKAGE).iterdir():
+        if not entry.name.endswith(".xsd"):
+            continue
+        document = etree.fromstring(entry.read_bytes(), _parser())
+        target = document.get("targetNamespace") or ""
+        for element in document.iter(f"{_XS}element"):
+            name = element.get("name")
+            if name:
+                declared.add(f"{{{target}}}{name}")
+    return frozenset(declared)
+
+
+def _uses(span: VersionSpan, version: str | None) -> bool:
+    """Whether the session's version (None: the newest) uses a token the 14.0 schemas may not know: one added
+    after 14.0, or one dropped before it."""
+    if span.first is None:
+        return False
+    dropped_before_schemas = span.last is not None and not span.covers(_SCHEMA_VERSION)
+    if version is None:
+        return span.last is None and span.is_newer_than(_SCHEMA_VERSION)
+    return (span.is_newer_than(_SCHEMA_VERSION) or dropped_before_schemas) and bool(span.covers(version))
+
+
+_SCHEMA_VERSION = "14.0"  # the version of the MS-ASHTTP Appendix A schemas
+
+
+def _leave_out_later_elements(document: Any, command: str, entries: list[Any], version: str | None) -> bool:
+    """Remove the elements the XSD refused that the session's version uses; True when any went."""
+    removed = False
+    for entry in entries:
+        match = _REFUSED.search(entry.message)
+        if match is None or "not expected" not in entry.message:
+            continue  # a value or content the schema checks: a complaint whatever the version
+        tag = f"{{{match.group(1)}}}{match.group(2)}"
+        found = element_versions(tag)
+        if found is None:
+            continue
+        unknown_to_schemas = tag not in _declared_elements()
+        for element in list(document.iter(tag)):
+            parent = element.getparent()
+            if parent is None:
+                continue
+            parent_name = _split(parent.tag)[1]
+            if ((unknown_to_schemas and _uses(found[2], version))
+                    or later_placement(command, parent_name, tag, version) is not None):
+                parent.remove(element)
+                removed = True
+    return removed

@@ -84,7 +84,7 @@ from typing import Final, Union
 
 from lxml import etree
 
-from .codepages import CODE_PAGES, PAGE_BY_NAMESPACE, WBXML_NS
+from .codepages import CODE_PAGES, ENCODER_TOKENS, PAGE_BY_NAMESPACE, WBXML_NS
 from .errors import (
     EasError,
     EncodeError,
@@ -1331,14 +1331,15 @@ def parse_xml(text: str | bytes) -> etree._Element:
 # ---------------------------------------------------------------------------------------------------------
 # Encoder
 
-# Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling.
+# Clark name -> (page, empty-tag bytes, content-tag bytes, is opaque tag), for every namespace spelling and every
+# tag spelling (codepages.TAG_ALIASES).
 _Info = tuple[int, bytes, bytes, bool]
 _TAG_INFO: Final[dict[str, _Info]] = {
     "{" + namespace + "}" + name: (
-        page.number, bytes((token,)), bytes((token | _CONTENT_FLAG,)), name in page.opaque_tags
+        page.number, bytes((token,)), bytes((token | _CONTENT_FLAG,)), page.tags[token] in page.opaque_tags
     )
     for namespace, page in PAGE_BY_NAMESPACE.items()
-    for name, token in page.tokens.items()
+    for name, token in ENCODER_TOKENS[page.number].items()
 }
 _SWITCH: Final = [bytes((SWITCH_PAGE, p)) for p in range(256)]
 _ROOT_MARKERS: Final = {"version", "publicid", "charset", "strtbl", "header", "prolog", "trailer"}

@@ -88,6 +88,7 @@ def _mitm_exchange(flow: Any, *, annotate: bool) -> Exchange:
         _pairs(response.headers) if response is not None else None,
         (response.raw_content or b"") if response is not None else None,
         annotate=annotate,
+        request_time=request.timestamp_start,
     )
 
 
@@ -113,6 +114,7 @@ def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exc
                 record.response_headers,
                 record.response_body,
                 annotate=annotate,
+                request_time=record.timestamps.get("request_start"),
             )
             if exchange.is_eas or exchange.is_autodiscover:
                 yield row.id, exchange

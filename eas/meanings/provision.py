@@ -53,8 +53,9 @@ POLICY_SETTINGS: Mapping[str, PolicySetting] = MappingProxyType({
                                               unit="days"),
     "DevicePasswordHistory": PolicySetting("previous passwords that cannot be reused (0: no history)",
                                            unit="passwords"),
-    "DeviceEncryptionEnabled": PolicySetting("device encryption (old name of RequireDeviceEncryption)",
-                                             _REQUIRE),
+    # MS-ASWBXML 2.1.2.1.15 token 0x10: the 12.0-era name of RequireStorageCardEncryption
+    "DeviceEncryptionEnabled": PolicySetting(
+        "encryption of storage cards (old name of RequireStorageCardEncryption)", _REQUIRE),
     "MaxAttachmentSize": PolicySetting("largest attachment downloaded automatically (empty: no limit)",
                                        unit="bytes"),
     "MaxCalendarAgeFilter": PolicySetting("how far back calendar items may sync", MappingProxyType({

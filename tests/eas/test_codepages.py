@@ -6,7 +6,17 @@ import re
 
 import pytest
 
-from eas.codepages import CODE_PAGES, PAGE_BY_NAMESPACE, TAG_TO_PAGES, WBXML_NS, CodePage
+from eas.codepages import (
+    CODE_PAGES,
+    ENCODER_TOKENS,
+    PAGE_BY_NAMESPACE,
+    TAG_ALIASES,
+    TAG_TO_PAGES,
+    WBXML_NS,
+    CodePage,
+    VersionSpan,
+)
+from eas.wbxml import decode, encode, to_xml
 
 # MS-ASWBXML 2.1.2.1: page number -> namespace name, as the section titles spell them.
 SPEC_PAGE_NAMES = (
@@ -98,7 +108,7 @@ SPEC_SPOT_CHECKS = [
     ("AirSyncBase", 0x2C, "LocationUri"), ("AirSyncBase", 0x2D, "InstanceId"),
     ("Settings", 0x2B, "RightsManagementInformation"), ("Settings", 0x23, "PrimarySmtpAddress"),
     ("DocumentLibrary", 0x0C, "ContentType"), ("ItemOperations", 0x11, "Part"),
-    ("ComposeMail", 0x10, "Mime"), ("ComposeMail", 0x18, "ForwardeeEmail"),
+    ("ComposeMail", 0x10, "Mime"), ("ComposeMail", 0x18, "Email"),
     ("Email2", 0x05, "UmCallerID"), ("Email2", 0x09, "ConversationId"), ("Email2", 0x0A, "ConversationIndex"),
     ("Email2", 0x13, "MeetingMessageType"), ("Email2", 0x15, "IsDraft"), ("Email2", 0x16, "Bcc"),
     ("Email2", 0x17, "Send"), ("Notes", 0x07, "LastModifiedDate"),
@@ -197,3 +207,108 @@ def test_tag_to_pages() -> None:
     assert every == {(tag, n) for tag, numbers in TAG_TO_PAGES.items() for n in numbers}
     for numbers in TAG_TO_PAGES.values():
         assert list(numbers) == sorted(set(numbers))
+
+
+# ---- issue 13, Names and aliases --------------------------------------------------------------------------------
+# Expected names typed from the MS-ASWBXML tables (April 2022 edition, shared/specs/MS-ASWBXML.txt).
+
+@pytest.mark.parametrize(("name", "token", "tag"), [
+    ("Calendar", 0x05, "Timezone"),  # 2.1.2.1.5: "Timezone"
+    ("Email", 0x33, "TimeZone"),  # 2.1.2.1.3: "TimeZone" (MS-ASEMAIL)
+    ("ComposeMail", 0x17, "Name"),  # 2.1.2.1.22 / MS-ASCMD 2.2.3.78 Forwardee
+    ("ComposeMail", 0x18, "Email"),
+    ("Email", 0x09, "Att0id"),  # 2.1.2.1.3: "Att0id"
+    ("Find", 0x19, "GalSearchCriterion"),  # 2.1.2.1.26
+])
+def test_decoder_names_are_todays_mswbxml_names(name: str, token: int, tag: str) -> None:
+    assert page(name).tags[token] == tag
+
+
+@pytest.mark.parametrize(("namespace", "spelling", "token"), [
+    ("Calendar", "TimeZone", 0x05), ("Calendar", "Timezone", 0x05),
+    ("ComposeMail", "ForwardeeName", 0x17), ("ComposeMail", "Name", 0x17),
+    ("ComposeMail", "ForwardeeEmail", 0x18), ("ComposeMail", "Email", 0x18),
+    ("Find", "GALSearchCriterion", 0x19), ("Find", "GalSearchCriterion", 0x19),
+    ("Email", "Att0Id", 0x09), ("Email", "Att0id", 0x09),
+])
+def test_encoder_takes_every_spelling(namespace: str, spelling: str, token: int) -> None:
+    code_page = page(namespace)
+    assert ENCODER_TOKENS[code_page.number][spelling] == token
+    # the bytes: header, SWITCH_PAGE when not page 0, the token with content, STR_I "x", END, END
+    switch = bytes([0x00, code_page.number]) if code_page.number else b""
+    encoded = encode(f'<{spelling} xmlns="{namespace}">x</{spelling}>')
+    assert encoded == b"\x03\x01\x6a\x00" + switch + bytes([token | 0x40, 0x03]) + b"x\x00\x01"
+
+
+def test_gal_namespace_spellings_encode_to_page_16() -> None:
+    # MS-ASWBXML 2.1.2.1's page table writes "Gal", its section title and MS-ASCMD "GAL".
+    for namespace in ("GAL", "Gal", "GAL:", "Gal:"):
+        assert PAGE_BY_NAMESPACE[namespace].number == 16
+        assert encode(f'<Search xmlns="Search" xmlns:g="{namespace}"><g:Alias>x</g:Alias></Search>') == (
+            b"\x03\x01\x6a\x00\x00\x0f\x45\x00\x10\x4a\x03x\x00\x01\x01")
+
+
+def test_alias_table_is_data_with_sources() -> None:
+    for alias in TAG_ALIASES:
+        assert alias.name in CODE_PAGES[alias.page].tokens, alias
+        assert alias.spelling not in CODE_PAGES[alias.page].tokens, alias  # an alias is not a table name
+        assert re.search(r"MS-AS[A-Z]+|libwbxml", alias.source), alias
+
+
+def test_decode_writes_the_table_name_for_an_alias() -> None:
+    assert to_xml(decode(encode('<TimeZone xmlns="Calendar">x</TimeZone>'))) == (
+        '<Timezone xmlns="Calendar">x</Timezone>\n')
+    assert to_xml(decode(encode('<ForwardeeEmail xmlns="ComposeMail">x</ForwardeeEmail>'))) == (
+        '<Email xmlns="ComposeMail">x</Email>\n')
+
+
+# ---- issue 13, Names: the versions of each token (MS-ASWBXML "Protocol versions" columns) ----------------------
+
+@pytest.mark.parametrize(("name", "tag", "covered", "not_covered"), [
+    ("AirSync", "Truncation", ["2.5"], ["12.0", "12.1", "16.1"]),  # 2.1.2.1.1: 2.5
+    ("AirSync", "Partial", ["12.1", "16.1"], ["12.0"]),  # 12.1, 14.0, 14.1, 16.0, 16.1
+    ("FolderHierarchy", "Folders", ["2.5", "12.0", "12.1"], ["14.0", "16.1"]),  # 2.5, 12.0, 12.1
+    ("FolderHierarchy", "Folder", ["12.1"], ["14.0"]),
+    ("Search", "Or", ["12.0", "16.1"], ["2.5"]),  # 12.0, 12.1, 14.0, 14.1, 16.0, 16.1
+    ("Email", "AttRemoved", [], ["2.5", "12.0", "16.1"]),  # not in the current table at all
+    ("Email", "GlobalObjId", ["2.5", "14.1"], ["16.0", "16.1"]),  # 2.5-14.1 (note 4: calendar:UID)
+    ("Email", "Location", ["14.1"], ["16.0"]),
+    ("Calendar", "Timezone", ["2.5", "16.1"], []),  # All
+    ("Calendar", "ClientUid", ["16.0", "16.1"], ["14.1"]),
+    ("Provision", "RequireStorageCardEncryption", ["12.1"], ["12.0"]),  # 12.1, 14.0, 14.1, 16.0, 16.1
+    ("Provision", "AccountOnlyRemoteWipe", ["16.1"], ["16.0"]),
+    ("AirSyncBase", "Location", ["16.0"], ["14.1"]),
+    ("AirSyncBase", "Type", ["12.0"], ["2.5"]),  # page added in 12.0
+    ("GetItemEstimate", "Class", ["12.1"], ["14.0"]),  # 2.5, 12.0, 12.1 (note 1: airsync:Class)
+    ("MeetingResponse", "ProposedStartTime", ["16.1"], ["16.0"]),
+    ("ComposeMail", "Name", ["16.0"], ["14.1"]),
+    ("Settings", "UserAgent", ["12.1"], ["12.0"]),
+    ("Find", "Find", ["16.1"], ["16.0"]),
+    ("AirNotify", "Notify", [], ["2.5"]),  # 2.1.2.1.4: no longer in use
+])
+def test_token_versions(name: str, tag: str, covered: list[str], not_covered: list[str]) -> None:
+    code_page = page(name)
+    span = code_page.token_versions(code_page.tokens[tag])
+    for version in covered:
+        assert span.covers(version), (tag, version)
+    for version in not_covered:
+        assert not span.covers(version), (tag, version)
+
+
+def test_version_spans_read_the_notation() -> None:
+    assert VersionSpan.parse("2.5") == VersionSpan("2.5", "2.5")
+    assert VersionSpan.parse("12.1+") == VersionSpan("12.1", None)
+    assert VersionSpan.parse("2.5-14.1") == VersionSpan("2.5", "14.1")
+    assert VersionSpan.parse("") == VersionSpan(None, None)
+    assert VersionSpan.parse("2.5-14.1").describe() == "2.5 to 14.1"
+    assert VersionSpan.parse("16.0+").describe() == "from 16.0"
+    assert VersionSpan.parse("16.0+").covers("17.0") is None  # not a version MS-ASWBXML names
+
+
+@pytest.mark.parametrize("code_page", CODE_PAGES, ids=lambda p: p.name)
+def test_version_entries_name_real_tokens_in_known_versions(code_page: CodePage) -> None:
+    for token, text in code_page.versions.items():
+        assert token in code_page.tags, (code_page.name, hex(token))
+        span = VersionSpan.parse(text)
+        for version in (span.first, span.last):
+            assert version is None or version in VERSIONS, text

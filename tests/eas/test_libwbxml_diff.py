@@ -115,8 +115,14 @@ _LIBWBXML_STYLE: dict[tuple[int, str], str] = {
 
 # Disagreements on the name itself: the Microsoft spec wins.
 SPEC_WINS: dict[tuple[int, str], str] = {
-    # MS-ASWBXML 2.1.2.1.3 spells the 2.5 attachment id "Att0Id" (digit zero); libwbxml reads it as "AttOId".
-    (2, "Att0Id"): "AttOId",
+    # MS-ASWBXML 2.1.2.1.3 spells the 2.5 attachment id "Att0id" (digit zero, lower-case id); libwbxml: "AttOId".
+    (2, "Att0id"): "AttOId",
+    # MS-ASWBXML 2.1.2.1.5 spells Calendar 0x05 "Timezone"; libwbxml (like MS-ASCAL's prose) "TimeZone".
+    (4, "Timezone"): "TimeZone",
+    # MS-ASWBXML 2.1.2.1.22 / MS-ASCMD 2.2.3.78: Forwardee's children are Name and Email; libwbxml keeps the
+    # older edition's ForwardeeName / ForwardeeEmail.
+    (21, "Name"): "ForwardeeName",
+    (21, "Email"): "ForwardeeEmail",
     # MS-ASWBXML 2.1.2.1.3 / MS-ASEMAIL: the flag's status is email:Status inside email:Flag.
     (2, "Status"): "FlagStatus",
     # Calendar 0x10 / Tasks 0x21 are not used; Microsoft Exchange's own token tables call them "Rtf".

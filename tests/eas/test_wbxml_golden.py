@@ -15,6 +15,8 @@ REAL = sorted((DATA / "real").glob("*.wbxml"))
 EXPECTED_CASES = {
     "foldersync_response", "opaque_binary", "redundant_switches", "sync_request", "sync_response_contact",
     "text_edges", "unknown_token",
+    # issue 13, Names: MS-ASWBXML's current names, Calendar Timezone and ComposeMail Forwardee Name / Email
+    "calendar_timezone", "smartforward_forwardees",
 }
 
 

@@ -194,6 +194,18 @@ def test_no_decode_problem_on_any_flow(proxy_run: ProxyRun) -> None:
         assert record.row.problem_count == len(record.exchange().problems)
 
 
+def test_no_schema_warning_on_either_client(proxy_run: ProxyRun) -> None:
+    # issue 13, Version awareness: each request is checked against the version its client speaks (pyactivesync:
+    # 16.1; eas.encode: 14.1), and the real traffic of both gives no schema or version warning.
+    versions = set()
+    for record in proxy_run.records:
+        exchange = record.exchange()
+        versions.add(exchange.protocol_version)
+        schema = [p.reason for p in exchange.problems if p.reason.startswith("schema")]
+        assert schema == [], (record.row.id, record.row.command, exchange.protocol_version, schema)
+    assert {"14.1", "16.1"} <= versions
+
+
 def test_every_wbxml_body_re_encodes_byte_exact(proxy_run: ProxyRun) -> None:
     checked = 0
     for record in proxy_run.records:

@@ -1,0 +1,159 @@
+"""What in EAS traffic is a secret, defined once: headers, query parameters and body elements, and how each is shown.
+
+The header explanations, the query display, the annotation and the capture's stored redaction all ask these
+functions, so that a secret hidden in one place is hidden in every other.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, unquote
+
+from . import wbxml
+from .codepages import PAGE_BY_NAMESPACE, WBXML_NS
+from .errors import EasError
+
+__all__ = [
+    "HIDDEN",
+    "SECRET_ELEMENTS",
+    "hidden_text",
+    "hide_secret_elements",
+    "is_secret_element",
+    "is_secret_header",
+    "is_secret_parameter",
+    "redact_query",
+    "redact_wbxml",
+    "redact_url",
+]
+
+# What a hidden value is replaced with where only its place is kept (query parameters, element text).
+HIDDEN = "(hidden)"
+
+# Headers whose value is a credential or carries one: the standard ones (RFC 9110 11.6.2, 11.7.2; RFC 6265), and by
+# name the custom ones gateways and clients add (X-Auth-Token, X-API-Key, X-Access-Token, X-Amz-Security-Token,
+# X-CSRF-Token ...).
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "cookie2",
+                             "set-cookie2"})
+_SECRET_HEADER_WORDS = re.compile(r"(?:^|[-_])(?:auth|token|secret|password|passwd|api[-_]?key|session)(?:$|[-_])|"
+                                  r"authoriz|credential", re.IGNORECASE)
+
+# URL query parameters that carry a credential: OAuth 2.0 (RFC 6750 2.3 access_token; RFC 6749 code, refresh_token,
+# client_secret; OpenID id_token), and the names web front ends use for tokens and passwords.
+_SECRET_PARAMETERS = frozenset({
+    "access_token", "token", "id_token", "refresh_token", "client_secret", "code", "password", "passwd", "pwd",
+    "pass", "secret", "api_key", "apikey", "auth", "sig", "signature", "session", "sessionid", "ticket",
+})
+
+# Body elements whose text is a password (MS-ASWBXML page name, tag): the Password child of Settings DevicePassword
+# (MS-ASCMD 2.2.3.46: the device password sent for recovery) and the document library credentials of
+# ItemOperations and Search (MS-ASCMD 2.2.3.122, Password (ItemOperations), Password (Search), Password (Settings)).
+SECRET_ELEMENTS = frozenset({("Settings", "Password"), ("ItemOperations", "Password"), ("Search", "Password")})
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value is (or carries) a credential: Authorization, Cookie, X-Auth-Token-like names.
+
+    MS-ASHTTP's own X-MS-PolicyKey is not a secret: it names the policy the device accepted, grants nothing.
+    """
+    key = name.strip().lower()
+    if key in _SECRET_HEADERS:
+        return True
+    if key.startswith(("x-ms-", "ms-as")):
+        return False  # MS-ASHTTP headers (X-MS-PolicyKey, MS-ASProtocolVersion ...) carry no credential
+    return bool(_SECRET_HEADER_WORDS.search(key))
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a URL query parameter carries a credential (access_token=, token=, password= ...)."""
+    key = name.strip().lower()
+    return key in _SECRET_PARAMETERS or key.endswith(("_token", "-token", "password", "_secret"))
+
+
+def is_secret_element(namespace: str, local: str) -> bool:
+    """Whether a body element's text is a password (Settings DevicePassword/Password and the like).
+
+    Args:
+        namespace: the element's namespace in any spelling the code pages know ("Settings", "Settings:").
+        local: its local name.
+    """
+    page = PAGE_BY_NAMESPACE.get(namespace) or PAGE_BY_NAMESPACE.get(namespace.rstrip(":"))
+    return page is not None and (page.name, local) in SECRET_ELEMENTS
+
+
+def hidden_text(text: str | None) -> str:
+    """What is shown instead of a secret text: its length only."""
+    return f"{HIDDEN} {len(text or '')} characters"
+
+
+def redact_query(query: str) -> str:
+    """A plain-form URL query with the values of secret parameters replaced by (hidden); the rest unchanged."""
+    if not query:
+        return query
+    pieces = []
+    changed = False
+    for segment in query.split("&"):
+        name, sep, _value = segment.partition("=")
+        if sep and is_secret_parameter(unquote(name)):
+            pieces.append(f"{name}={quote(HIDDEN)}")
+            changed = True
+        else:
+            pieces.append(segment)
+    return "&".join(pieces) if changed else query
+
+
+def redact_url(url: str) -> str:
+    """The URL with the values of secret query parameters replaced by (hidden) (user:password@ too)."""
+    head, sep, query = url.partition("?")
+    fragment = ""
+    if "#" in query:
+        query, _, rest = query.partition("#")
+        fragment = "#" + rest
+    scheme, found, rest = head.partition("://")
+    if found and "@" in rest.split("/", 1)[0]:
+        userinfo, _, host_part = rest.partition("@")
+        if ":" in userinfo:
+            head = f"{scheme}://{userinfo.split(':', 1)[0]}:{quote(HIDDEN)}@{host_part}"
+    return head + sep + redact_query(query) + fragment if sep else head + fragment
+
+
+_SECRET_TAGS: tuple[str, ...] = tuple(f"{{{page}}}{local}" for page, local in sorted(SECRET_ELEMENTS))
+_SECRET_ROOTS = frozenset(page for page, _local in SECRET_ELEMENTS)
+_MARKER_PREFIX = "{" + WBXML_NS + "}"
+
+
+def hide_secret_elements(root: Any) -> int:
+    """Replace the text of password elements (SECRET_ELEMENTS) in a decoded tree by its length; returns how many.
+
+    The decoder's round-trip markers of those elements go too: they describe the bytes of the hidden text.
+    """
+    hidden = 0
+    tag = root.tag
+    if not isinstance(tag, str) or tag[1 : tag.find("}")] not in _SECRET_ROOTS:
+        return 0  # only these commands carry a password (one check instead of a pass over the tree)
+    for element in root.iter(*_SECRET_TAGS):
+        if not element.text:
+            continue
+        element.text = hidden_text(element.text)
+        for name in [key for key in element.attrib if str(key).startswith(_MARKER_PREFIX)]:
+            del element.attrib[name]
+        hidden += 1
+    return hidden
+
+
+def redact_wbxml(data: bytes) -> bytes | None:
+    """A WBXML request body with its passwords (SECRET_ELEMENTS) hidden, re-encoded; None when it holds none or
+    cannot be decoded (then there is nothing this function can hide).
+
+    For the capture and every export: a Settings DevicePassword request keeps its shape, not the password.
+    """
+    try:
+        root = wbxml.decode(data)
+    except EasError:
+        return None
+    if not hide_secret_elements(root):
+        return None
+    try:
+        return wbxml.encode(root)
+    except EasError:
+        return None
