@@ -32,7 +32,7 @@ def _header_options(url: str, headers: Sequence[tuple[str, str]], drop: frozense
         if lower == "host" and value == netloc:
             continue  # curl sends the same Host from the URL
         if lower == "authorization":
-            user = credentials.basic_user(headers) if value.strip().lower().startswith("basic") else None
+            user = credentials.basic_user(list(headers)) if value.strip().lower().startswith("basic") else None
             if user is not None:
                 options += ["-u", shlex.quote(user)]
                 continue
