@@ -7,13 +7,12 @@ from mitmproxy import http
 from mitmproxy.contentviews import InteractiveContentview, Metadata
 
 import eas
+from eas.constants import MULTIPART_CONTENT_TYPE, WBXML_CONTENT_TYPES, path_kind
 from eas.exchange import DecodedBody
-from addon.activesync import eas_kind, header_pairs
 
-# MS-ASHTTP 2.2.1.1.2.2 / 2.2.2.2: WBXML bodies; MS-ASCMD 2.2.2.10.1: multipart ItemOperations responses.
-WBXML_TYPES = frozenset({"application/vnd.ms-sync.wbxml", "application/vnd.ms-sync"})
-MULTIPART_TYPE = "application/vnd.ms-sync.multipart"
-EAS_TYPES = WBXML_TYPES | {MULTIPART_TYPE}
+from addon.metadata import header_pairs
+
+EAS_TYPES = WBXML_CONTENT_TYPES | {MULTIPART_CONTENT_TYPE}
 XML_TYPES = frozenset({"text/xml", "application/xml"})
 
 # Above mitmproxy's own WBXML view (1) and its XML view.
@@ -148,13 +147,13 @@ class ActiveSyncContentview(InteractiveContentview):
             ValueError: the body is not one this view can write back (multipart, text, binary).
         """
         content_type = metadata.content_type or ""
-        if content_type == MULTIPART_TYPE:
+        if content_type == MULTIPART_CONTENT_TYPE:
             raise ValueError(
                 "a multipart ActiveSync body cannot be re-encoded from this view; "
                 "edit it in the raw or hex view"
             )
         path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
-        if content_type in XML_TYPES and eas_kind(path) == "autodiscover":
+        if content_type in XML_TYPES and path_kind(path) == "autodiscover":
             root = eas.parse_xml(prettified.encode("utf-8"))
             for node in list(root.iter(etree.Comment)):
                 parent = node.getparent()
@@ -176,7 +175,7 @@ class ActiveSyncContentview(InteractiveContentview):
         if content_type in EAS_TYPES:
             return PRIORITY
         path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
-        kind = eas_kind(path)
+        kind = path_kind(path)
         if kind == "eas" and data.startswith(WBXML_MAGIC):
             return PRIORITY
         if kind == "autodiscover" and content_type in XML_TYPES:

@@ -14,9 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mitmproxy import http  # noqa: E402
 
-from addon.convert import flow_input_from_mitm  # noqa: E402
-from addon.store import CaptureReader, CaptureWriter, FlowInput  # noqa: E402
-from tests.addon.test_store import HEADER, _str, _tag, eas_flow  # noqa: E402
+from capture.mitm import flow_input_from_mitm  # noqa: E402
+from capture.model import FlowInput  # noqa: E402
+from capture.reader import CaptureReader  # noqa: E402
+from capture.writer import CaptureWriter  # noqa: E402
+from tests.capture.test_store import HEADER, _str, _tag, eas_flow  # noqa: E402
 
 BODY_HTML = "<p>" + "Quarterly figures attached, please review before Monday. " * 30 + "</p>"
 

@@ -52,7 +52,7 @@ def _template_flows() -> list[object]:
 
 def build_capture(path: Path, total: int) -> float:
     """Write TEMPLATES analysed flows, then copy them with SQL (doubling) up to `total`; returns seconds."""
-    from addon.store import CaptureWriter
+    from capture.writer import CaptureWriter
 
     started = time.perf_counter()
     writer = CaptureWriter(path)

@@ -21,6 +21,7 @@ from .wbxml import decode, decode_to_xml, encode, parse_xml, to_xml
 from .query import EasQuery, decode_query, encode_base64, encode_plain
 from .annotate import AnnotationContext, annotate, decode_annotated, element_status_meaning, status_meaning
 from .exchange import Exchange, analyze
+from .verdicts import JudgedStatus, Outcome, Verdict, judge, judge_status
 
 __version__ = "0.1.0"
 
@@ -51,4 +52,9 @@ __all__ = [
     "status_meaning",
     "Exchange",
     "analyze",
+    "JudgedStatus",
+    "Outcome",
+    "Verdict",
+    "judge",
+    "judge_status",
 ]

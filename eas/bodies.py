@@ -84,6 +84,11 @@ def _inflate(data: bytes, wbits: int, coding: str) -> bytes:
 
 
 def _optional_module(names: tuple[str, ...]) -> Any:
+    """The first of `names` that is installed, or None.
+
+    Imported when a body needs it, not at the top: brotli and zstandard are optional packages (mitmproxy
+    brings them), and importing eas must not fail, nor pay for them, where they are absent.
+    """
     for name in names:
         try:
             return importlib.import_module(name)

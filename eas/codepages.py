@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
-# Namespace of the decoder's own round-trip markers (attributes only; never sent on the wire).
-WBXML_NS = "urn:eas-inspector:wbxml"
+from .constants import WBXML_NS as WBXML_NS  # re-exported: the codec's tables and their marker namespace
 
 
 # MS-ASHTTP 2.2.1.1.2.4 (MS-ASProtocolVersion) and the MS-ASWBXML "Protocol versions" columns: the versions, oldest

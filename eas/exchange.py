@@ -5,138 +5,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 
-from . import sensitive
+from . import bodies, sensitive, wbxml
+from . import headers as hdr
+from .annotate import AnnotationContext, decode_annotated
+from .annotate import annotate as add_comments
+from .constants import MULTIPART_CONTENT_TYPE, WBXML_CONTENT_TYPES, is_autodiscover_path, is_eas_path
 from .errors import EasError
+from .facts import FlowFacts, extract_facts
+from .meanings.status import status_table_for
+from .model import DecodedBody, Exchange, HeaderNote, Problem, StatusNote
+from .multipart import parse_multipart
+from .query import decode_query
+from .schema import validate_request
 
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something that could not be decoded, or breaks a rule, with where it is.
-
-    Attributes:
-        where: "query", "request headers", "request body", "response headers", "response body".
-        reason: what is wrong.
-        offset: byte offset in that part, when known.
-        severity: "error" (could not decode) or "warning" (decoded, but breaks a rule such as the schema).
-    """
-
-    where: str
-    reason: str
-    offset: int | None = None
-    severity: str = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderNote:
-    """One HTTP header with what it means (credentials never in `shown_value`)."""
-
-    name: str
-    shown_value: str
-    meaning: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StatusNote:
-    """An EAS status code found in a body, with the element path it came from and what it means."""
-
-    path: str
-    code: int
-    meaning: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedBody:
-    """A request or response body as shown to the user.
-
-    Attributes:
-        kind: "empty", "wbxml", "multipart", "rfc822", "xml" (Autodiscover), "json", "text", "html", "binary".
-        content_type: the Content-Type header value (may be empty).
-        xml: the annotated XML (wbxml, multipart part 0, Autodiscover) or None.
-        plain_xml: the same without annotation comments, or None.
-        text: a readable rendering for the other kinds (MIME headers and text, plain text, a hex preview), or None.
-        root_tag: local name of the XML root element (e.g. "Sync"), or None.
-        size: body size in bytes as sent (after removing Content-Encoding).
-        parts: for multipart, one short description per part.
-    """
-
-    kind: str
-    content_type: str = ""
-    xml: str | None = None
-    plain_xml: str | None = None
-    text: str | None = None
-    root_tag: str | None = None
-    size: int = 0
-    parts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """Everything eas-inspector knows about one request (and its response, when there is one)."""
-
-    method: str
-    url: str
-    is_eas: bool
-    is_autodiscover: bool = False
-    command: str | None = None
-    user: str | None = None
-    device_id: str | None = None
-    device_type: str | None = None
-    protocol_version: str | None = None
-    policy_key: str | None = None
-    query_form: str | None = None  # "plain" | "base64" | None
-    query_fields: tuple[tuple[str, str], ...] = ()
-    request_headers: tuple[HeaderNote, ...] = ()
-    response_headers: tuple[HeaderNote, ...] = ()
-    http_status: int | None = None
-    http_status_meaning: str | None = None
-    collection_ids: tuple[str, ...] = ()
-    collection_classes: tuple[str, ...] = ()
-    sync_keys: tuple[str, ...] = ()
-    eas_statuses: tuple[StatusNote, ...] = ()
-    request_body: DecodedBody | None = None
-    response_body: DecodedBody | None = None
-    problems: tuple[Problem, ...] = field(default_factory=tuple)
-    offered_versions: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolVersions
-    offered_commands: tuple[str, ...] = ()  # OPTIONS answer: MS-ASProtocolCommands
-    redirect_location: str | None = None  # X-MS-Location (451)
-
-    @property
-    def eas_status(self) -> int | None:
-        """The first (top-level) EAS status of the response, the one users filter by."""
-        return self.eas_statuses[0].code if self.eas_statuses else None
-
-    @property
-    def eas_status_meaning(self) -> str | None:
-        """The meaning of `eas_status`, when known."""
-        return self.eas_statuses[0].meaning if self.eas_statuses else None
-
-    def summary(self) -> str:
-        """One line: command, HTTP status, EAS status, user/device (type), protocol version, problem count."""
-        words = [self.command or self.method]
-        words.append(str(self.http_status) if self.http_status is not None else "(no response)")
-        if self.eas_status is not None:
-            words.append(f"Status {self.eas_status}")
-        who = "/".join(value for value in (self.user, self.device_id) if value)
-        if who:
-            words.append(who)
-        if self.device_type:
-            words.append(f"({self.device_type})")
-        if self.protocol_version:
-            words.append(self.protocol_version)
-        if self.offered_versions:
-            words.append(f"offers {','.join(self.offered_versions)}")
-        if self.redirect_location:
-            words.append(f"-> {self.redirect_location}")
-        if self.problems:
-            count = len(self.problems)
-            words.append(f"[{count} problem{'s' if count != 1 else ''}]")
-        return " ".join(words)
+__all__ = ["DecodedBody", "Exchange", "HeaderNote", "Problem", "StatusNote", "analyze"]
 
 
 def analyze(
@@ -182,7 +70,7 @@ def analyze(
         return Exchange(
             method=str(method),
             url=str(url),
-            is_eas="microsoft-server-activesync" in str(url).lower(),
+            is_eas=is_eas_path(str(url)),
             http_status=response_status if isinstance(response_status, int) else None,
             problems=(Problem("exchange", f"analysis failed: {type(err).__name__}: {err}"),),
         )
@@ -205,10 +93,7 @@ _COMMAND_CODES: dict[int, str] = {
 # Commands whose request body is a MIME message before 14.0 (MS-ASCMD 2.2.1.15, 2.2.1.17, 2.2.1.18).
 _MIME_COMMANDS = frozenset({"SendMail", "SmartReply", "SmartForward"})
 
-_WBXML_TYPES = frozenset({"application/vnd.ms-sync.wbxml", "application/vnd.ms-sync"})
 _TEXT_KINDS = frozenset({"text", "html", "xml", "json", "rfc822"})
-_AUTODISCOVER_RE = re.compile(r"/autodiscover/autodiscover\.(xml|json)", re.IGNORECASE)
-_MARKER_NS = "urn:eas-inspector:wbxml"
 
 
 @dataclass
@@ -268,7 +153,7 @@ def _namespace(element: Any) -> str:
 def _named(root: Any, name: str) -> Any:
     """The elements (root included) whose local name is `name`, in any namespace or none, in document order.
 
-    lxml filters by tag in C: several times faster than testing every element in Python.
+    lxml filters by tag in C, without a Python step per element.
     """
     return root.iter("{*}" + name)
 
@@ -342,7 +227,6 @@ def _command_name(value: str | None) -> str | None:
 
 
 def _decode_wbxml(data: bytes, where: str, problems: list[Problem]) -> Any:
-    from . import wbxml
 
     try:
         return wbxml.decode(data)
@@ -366,7 +250,6 @@ class _Annotation:
 
 def _decode_annotated_wbxml(data: bytes, where: str, problems: list[Problem], annotation: _Annotation) -> Any:
     """The decoded root with its notes (eas.decode_annotated), or the plain root when annotating fails."""
-    from .annotate import decode_annotated
 
     try:
         return decode_annotated(data, annotation.context, complete=annotation.complete), True
@@ -380,7 +263,6 @@ def _decode_annotated_wbxml(data: bytes, where: str, problems: list[Problem], an
 
 def _load_text_kind(kind: str, data: bytes, content_type: str, where: str, problems: list[Problem]) -> _Loaded:
     """Text-like bodies (text, html, xml, json, rfc822): a readable rendering, XML and JSON pretty when they parse."""
-    from . import bodies
 
     loaded = _Loaded(kind=kind, content_type=content_type, size=len(data))
     if kind == "xml":
@@ -422,15 +304,12 @@ def _load_body(
     multipart_asked: bool = False,
     annotation: _Annotation | None = None,
 ) -> _Loaded | None:
-    from . import bodies
-    from .headers import header_value
-    from .multipart import MULTIPART_CONTENT_TYPE, parse_multipart
 
     if data is None:
         return None
-    content_type = header_value(headers, "Content-Type") or ""
+    content_type = hdr.header_value(headers, "Content-Type") or ""
     media = bodies.media_type(content_type)
-    encoding = header_value(headers, "Content-Encoding")
+    encoding = hdr.header_value(headers, "Content-Encoding")
     if data and encoding:
         try:
             data = bodies.decode_content_encoding(bytes(data), encoding)
@@ -459,7 +338,7 @@ def _load_body(
         return _Loaded(kind="multipart", content_type=content_type, size=len(data), root=root, parts=tuple(parts))
 
     if media == "message/rfc822" or (
-        not is_response and command in _MIME_COMMANDS and sniffed == "rfc822" and media not in _WBXML_TYPES
+        not is_response and command in _MIME_COMMANDS and sniffed == "rfc822" and media not in WBXML_CONTENT_TYPES
     ):
         return _load_text_kind("rfc822", data, content_type, where, problems)
 
@@ -467,7 +346,7 @@ def _load_body(
         kind = sniffed if sniffed in ("xml", "json", "html") else ("json" if "json" in media else "text")
         return _load_text_kind(kind, data, content_type, where, problems)
 
-    if media in _WBXML_TYPES or (not media and sniffed == "wbxml"):
+    if media in WBXML_CONTENT_TYPES or (not media and sniffed == "wbxml"):
         if sniffed in _TEXT_KINDS:
             # Real servers answer errors as text under the WBXML type (SOGo's 500): one problem, shown as text.
             problems.append(Problem(where, "body is text, not WBXML", 0, "warning"))
@@ -500,9 +379,8 @@ def _load_body(
 
 def _multipart_asked(headers: tuple[tuple[str, str], ...], query: Any) -> bool:
     """The request asked for a multipart answer (MS-ASAcceptMultiPart: T, or the base64 query's option bit)."""
-    from .headers import header_value
 
-    value = header_value(headers, "MS-ASAcceptMultiPart")
+    value = hdr.header_value(headers, "MS-ASAcceptMultiPart")
     if value is not None and value.strip().upper() == "T":
         return True
     return "AcceptMultiPart" in (getattr(query, "options", None) or ())
@@ -510,8 +388,6 @@ def _multipart_asked(headers: tuple[tuple[str, str], ...], query: Any) -> bool:
 
 def _looks_multipart(data: bytes) -> bool:
     """A body without a useful Content-Type that parses as a part table whose part 0 is WBXML."""
-    from . import bodies
-    from .multipart import parse_multipart
 
     try:
         parts = parse_multipart(data)
@@ -522,7 +398,6 @@ def _looks_multipart(data: bytes) -> bool:
 
 def _link_parts(root: Any, parts: tuple[bytes, ...], where: str, problems: list[Problem]) -> list[str]:
     """Comment each ItemOperations <Part> with what its part holds; return one description per part."""
-    from . import bodies
 
     descriptions = [f"part 0: WBXML response, {len(parts[0])} bytes"] if parts else []
     descriptions += [f"part {index}: {bodies.describe_bytes(part)}" for index, part in enumerate(parts) if index]
@@ -548,16 +423,21 @@ _ITEM_NAMESPACES = frozenset(
      "poomcal", "poomcontacts", "poomcontacts2", "poomtasks", "rightsmanagement"}
 )
 _ITEM_CONTAINERS = frozenset({"ApplicationData", "Properties"})
+# A Status under these, inside item data, is the outcome of returning that part: a body part (MS-ASAIRS
+# 2.2.2.37) or a contact photo (MS-ASCMD 2.2.3.177.13).
+_PART_STATUS_PARENTS = frozenset({"BodyPart", "Picture"})
 
 
 def _is_item_data(element: Any) -> bool:
+    parent = element.getparent()
+    if parent is not None and _localname(parent) in _PART_STATUS_PARENTS:
+        return False
     if _namespace(element).rstrip(":").lower() in _ITEM_NAMESPACES:
         return True
     return any(_localname(ancestor) in _ITEM_CONTAINERS for ancestor in element.iterancestors())
 
 
 def _statuses(root: Any, command: str | None) -> list[StatusNote]:
-    from .annotate import status_meaning
 
     found: list[tuple[int, StatusNote]] = []
     for element in _named(root, "Status"):
@@ -567,18 +447,14 @@ def _statuses(root: Any, command: str | None) -> list[StatusNote]:
         if not text.lstrip("-").isdigit():
             continue
         code = int(text)
-        try:
-            meaning = status_meaning(command or "", code)
-        except Exception:  # a missing or failing table gives no meaning, not a failed analysis
-            meaning = None
         path = _path(element)
+        meaning = status_table_for(command, path).meaning(code)  # as eas.verdicts and eas.annotate read it
         found.append((path.count("/"), StatusNote(path=path, code=code, meaning=meaning)))
     found.sort(key=lambda item: item[0])  # top-level status first; sort is stable
     return [note for _, note in found]
 
 
 def _render(root: Any) -> str:
-    from . import wbxml
 
     try:
         return str(wbxml.to_xml(root, pretty=True))
@@ -617,8 +493,6 @@ def _finish(
         if loaded.kind == "multipart":
             parts_text = tuple(_link_parts(annotated_root, loaded.parts, where, problems))
         if annotate_on and is_eas_xml and not loaded.annotated:
-            from .annotate import AnnotationContext
-            from .annotate import annotate as add_comments
 
             context = AnnotationContext(
                 command=command,
@@ -658,7 +532,6 @@ def _indented(root: Any) -> Any:
 
 
 def _response_annotation(command: str | None, protocol_version: str | None, request_root: Any) -> _Annotation:
-    from .annotate import AnnotationContext
 
     request_classes = _leaf_texts(request_root, "Class") if request_root is not None else []
 
@@ -675,6 +548,40 @@ def _response_annotation(command: str | None, protocol_version: str | None, requ
     return _Annotation(context, complete)
 
 
+def _facts(
+    method: str,
+    command: str | None,
+    protocol_version: str | None,
+    policy_key: str | None,
+    response_status: int | None,
+    statuses: list[StatusNote],
+    req_headers: tuple[tuple[str, str], ...],
+    resp_headers: tuple[tuple[str, str], ...],
+    req_loaded: _Loaded | None,
+    resp_loaded: _Loaded | None,
+    problems: list[Problem],
+) -> FlowFacts | None:
+    """The diagnosis facts (eas.facts), read from the trees before annotation adds to them."""
+    try:
+        return extract_facts(
+            command=command,
+            method=method,
+            protocol_version=protocol_version,
+            policy_key=policy_key,
+            http_status=response_status,
+            statuses=((note.path, note.code) for note in statuses),
+            request_headers=req_headers,
+            response_headers=resp_headers,
+            request_root=req_loaded.root if req_loaded is not None else None,
+            response_root=resp_loaded.root if resp_loaded is not None else None,
+            request_size=req_loaded.size if req_loaded is not None else None,
+            response_size=resp_loaded.size if resp_loaded is not None else None,
+        )
+    except Exception as err:  # a facts bug leaves the diagnosis without this flow, not the analysis without XML
+        problems.append(Problem("exchange", f"diagnosis facts failed: {type(err).__name__}: {err}", None, "warning"))
+        return None
+
+
 def _analyze(
     method: str,
     url: str,
@@ -688,7 +595,6 @@ def _analyze(
     plain_xml: bool = True,
     request_time: float | None = None,
 ) -> Exchange:
-    from . import headers as hdr
 
     method = _text_header(method).upper()
     url = _text_header(url)
@@ -701,13 +607,11 @@ def _analyze(
         path, query_text = split.path, split.query
     except ValueError:
         path, _, query_text = url.partition("?")
-    path_lower = unquote(path).lower()
-    is_eas = "/microsoft-server-activesync" in path_lower
-    is_autodiscover = _AUTODISCOVER_RE.search(path_lower) is not None
+    is_eas = is_eas_path(path)
+    is_autodiscover = is_autodiscover_path(path)
 
     query: Any = None
     if is_eas and query_text:
-        from .query import decode_query
 
         try:
             query = decode_query(query_text)
@@ -801,9 +705,10 @@ def _analyze(
     collection_class = classes[0] if len(set(classes)) == 1 else None
 
     statuses = _statuses(resp_root, command) if resp_root is not None else []
+    facts = _facts(method, command, protocol_version, policy_key, response_status, statuses, req_headers,
+                   resp_headers, req_loaded, resp_loaded, problems)
 
     if req_root is not None and is_eas:
-        from .schema import validate_request
 
         try:
             for message in validate_request(req_root, protocol_version):
@@ -836,9 +741,9 @@ def _analyze(
         problems=problems,
     )
 
-    status_meaning = None
+    http_status_meaning = None
     if response_status is not None:
-        status_meaning = hdr.explain_http_status(response_status, resp_headers)
+        http_status_meaning = hdr.explain_http_status(response_status, resp_headers)
     location = hdr.header_value(resp_headers, "X-MS-Location")
 
     return Exchange(
@@ -857,7 +762,7 @@ def _analyze(
         request_headers=tuple(hdr.explain_headers(req_headers, response=False, request_time=request_time)),
         response_headers=tuple(hdr.explain_headers(resp_headers, response=True)),
         http_status=response_status,
-        http_status_meaning=status_meaning,
+        http_status_meaning=http_status_meaning,
         collection_ids=_dedupe(collection_ids),
         collection_classes=_dedupe(classes),
         sync_keys=_dedupe(sync_keys),
@@ -869,4 +774,5 @@ def _analyze(
         offered_versions=hdr.offered_versions(resp_headers) if method == "OPTIONS" else (),
         offered_commands=hdr.offered_commands(resp_headers) if method == "OPTIONS" else (),
         redirect_location=location.strip() if location else None,
+        facts=facts,
     )

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 from . import auth, sensitive
-from .exchange import HeaderNote
+from .constants import MULTIPART_CONTENT_TYPE, WBXML_CONTENT_TYPES
+from .model import HeaderNote
 
 __all__ = [
     "HeaderNote",
@@ -136,9 +137,9 @@ def _authorization_meaning(value: str) -> str:
 
 def _content_type_meaning(value: str) -> str:
     media = value.split(";", 1)[0].strip().lower()
-    if media in ("application/vnd.ms-sync.wbxml", "application/vnd.ms-sync"):
+    if media in WBXML_CONTENT_TYPES:
         return "body is WBXML (MS-ASWBXML)"
-    if media == "application/vnd.ms-sync.multipart":
+    if media == MULTIPART_CONTENT_TYPE:
         return "body is a multipart ItemOperations response: a part table, then the parts (MS-ASCMD 2.2.2.10.1)"
     if media == "message/rfc822":
         return "body is a MIME message (SendMail/SmartReply/SmartForward before 14.0)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from .constants import MULTIPART_CONTENT_TYPE
 from .errors import LimitError, MultipartError, TruncatedError
 
 __all__ = [
@@ -15,8 +16,6 @@ __all__ = [
     "parse_multipart",
     "build_multipart",
 ]
-
-MULTIPART_CONTENT_TYPE = "application/vnd.ms-sync.multipart"
 
 # More parts than any ItemOperations response carries; a larger count is garbage, not a table to walk.
 MAX_PARTS = 100_000

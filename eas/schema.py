@@ -27,12 +27,12 @@ from typing import Any
 from lxml import etree
 
 from .codepages import CODE_PAGES, TAG_ALIASES, VersionSpan, version_rank
+from .constants import WBXML_NS
 from .versions import element_versions, later_placement, version_findings
 
 __all__ = ["SCHEMA_FILES", "schema_for", "validate_request", "xsd_namespace"]
 
 _PACKAGE = "eas.schemas"
-_MARKER_NS = "urn:eas-inspector:wbxml"
 _URL_SCHEME = "eas-schemas:///"
 
 # Root element (XSD namespace, local name) -> the Appendix A file that declares it (MS-ASHTTP 6.x).
@@ -177,7 +177,7 @@ def _xsd_tag(tag: str) -> str:
     return f"{{{xsd}}}{_XSD_TAG_SPELLINGS.get((xsd, local), local)}"
 
 
-_MARKER_PREFIX = "{" + _MARKER_NS + "}"
+_MARKER_PREFIX = "{" + WBXML_NS + "}"
 
 
 # A Clark-notation namespace "{AirSync:}" (not a regex quantifier like "{1,9}" quoted from a pattern facet).

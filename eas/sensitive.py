@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from . import wbxml
-from .codepages import PAGE_BY_NAMESPACE, WBXML_NS
+from .codepages import PAGE_BY_NAMESPACE
+from .constants import WBXML_NS
 from .errors import EasError
 
 __all__ = [

@@ -374,7 +374,7 @@ def describe_mime(value: str | bytes) -> str:
     if len(raw) > MAX_BINARY:
         raw = raw[:MAX_BINARY]
     try:
-        # compat32 and decoding only the headers shown: the default policy parses every header (10x slower)
+        # compat32, decoding only the headers shown: the default policy parses every header up front
         message = BytesParser(policy=email.policy.compat32).parsebytes(raw)
         return _mime_summary(message)
     except Exception as err:  # noqa: BLE001 - the stdlib parser raises many types on garbage

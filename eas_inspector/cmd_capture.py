@@ -28,8 +28,8 @@ def _fail(message: str) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from addon.convert import import_mitm_report
-    from addon.store import CaptureError
+    from capture.mitm import import_mitm_report
+    from capture.model import CaptureError
 
     source = Path(args.source)
     if not source.is_file():
@@ -66,8 +66,9 @@ def _shown(path: Path) -> Path:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from addon.convert import export_har, export_mitm
-    from addon.store import CaptureError
+    from capture.har import export_har
+    from capture.mitm import export_mitm
+    from capture.model import CaptureError
 
     capture = Path(args.capture)
     try:

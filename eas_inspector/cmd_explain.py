@@ -93,10 +93,9 @@ def _mitm_exchange(flow: Any, *, annotate: bool) -> Exchange:
 
 
 def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange]]:
-    try:
-        from addon.store import CaptureError, CaptureReader
-    except ImportError as err:
-        raise ExplainError(f"reading captures needs addon.store ({err})") from err
+    from capture.model import CaptureError
+    from capture.reader import CaptureReader
+
     try:
         reader = CaptureReader(path)
     except CaptureError as err:

@@ -59,7 +59,8 @@ def resolve(
         raise ViewError(f"no capture in {directory}/; give a capture or a .mitm file")
     if not path.is_file():
         raise ViewError(f"{path}: no such file")
-    from addon.store import CaptureError, CaptureReader
+    from capture.model import CaptureError
+    from capture.reader import CaptureReader
 
     target = Target(path, path.name, follow)
     try:
@@ -67,7 +68,7 @@ def resolve(
         if not head.startswith(b"SQLite format 3\x00"):
             if path.suffix.lower() not in MITM_SUFFIXES and not head[:1].isdigit():
                 raise ViewError(f"{path}: neither an eas-inspector capture nor a mitmproxy flow file")
-            from addon.convert import import_mitm
+            from capture.mitm import import_mitm
 
             if progress is not None:
                 progress(f"importing {path} into a temporary capture …")

@@ -71,12 +71,16 @@ if [ ! -e "$STAMP" ]; then
   touch "$STAMP"
 fi
 # The codec is compiled with mypyc at install (setup.py); compile again when its sources change, since the
-# package falls back to the slower pure-Python modules when the compiled ones are older than their source.
-# (eas/_native.py lists the compiled modules: wbxml.)
-NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/_native.py" "$ROOT/eas/wbxml.py" | cksum | cut -d' ' -f1)"
-if [ ! -e "$NATIVE_STAMP" ]; then
-  if [ -e "$ROOT/eas/_build_digests.py" ] && \
-     "$VENV/bin/python" -c 'import sys, eas._native as n; sys.exit(n.status != "compiled")' 2>/dev/null; then
+# package falls back to the slower pure-Python modules when a source differs from the one compiled (size or
+# modification time, see eas/_native.py: a checkout that only touched the files counts too).
+# (eas/_native.py lists the compiled modules: eas/wbxml*.py.)
+NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/_native.py" "$ROOT"/eas/wbxml*.py | cksum | cut -d' ' -f1)"
+native_current() {
+  [ -e "$ROOT/eas/_build_stamps.py" ] && \
+    "$VENV/bin/python" -c 'import sys, eas._native as n; sys.exit(n.status != "compiled")' 2>/dev/null
+}
+if [ ! -e "$NATIVE_STAMP" ] || { [ -e "$ROOT/eas/_build_stamps.py" ] && ! native_current; }; then
+  if native_current; then
     :  # installed just now, from these sources
   else
     echo "compiling the WBXML codec (mypyc; about 30 s)" >&2

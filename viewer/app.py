@@ -16,6 +16,9 @@ from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from capture.model import FlowRecord, FlowRow, SessionRow
+from capture.reader import CaptureReader
+from capture.writer import CaptureWriter
 from viewer.commands import InspectorCommands
 from viewer.messages import FlowLoaded, FlowLoadFailed, LoadedFlow, ReplayFinished
 from viewer.screens.editor import EditorScreen
@@ -23,11 +26,11 @@ from viewer.screens.exchange import ExchangeScreen, prepare
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
 from viewer.source import PAGE_SIZE, CaptureSource, FlowFilter
+from viewer.store_replay import replay_input, unsaved_record
 from viewer.widgets.flow_list import FlowList
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
-    from addon.store import CaptureReader, CaptureWriter, FlowRecord, FlowRow, SessionRow
     from viewer.replay import ReplayRequest, ReplayResult
 
 
@@ -231,12 +234,8 @@ class EasInspectorApp(App[None]):
     # ------------------------------------------------------------------ replays
     def store_replay(self, original: FlowRecord, request: ReplayRequest, result: ReplayResult) -> int:
         """Write a replay into the capture, linked to its original; returns its id. Runs in a worker."""
-        from viewer.store_replay import replay_input
-
         with self._writer_lock:
             if self._writer is None:
-                from addon.store import CaptureWriter
-
                 self._writer = CaptureWriter(self.capture_path, busy_timeout=min(5.0, self.replay_store_timeout))
             writer = self._writer
         flow_input = replay_input(original, request, result)
@@ -246,8 +245,6 @@ class EasInspectorApp(App[None]):
 
     def unsaved_replay(self, original: LoadedFlow, request: ReplayRequest, result: ReplayResult) -> LoadedFlow:
         """The replay as a flow that is not in the capture, analysed, for showing when storing failed."""
-        from viewer.store_replay import unsaved_record
-
         return analysed(unsaved_record(original.record, request, result), original)
 
     def replay_finished(self, editor: EditorScreen, event: ReplayFinished) -> None:

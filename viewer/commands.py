@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from viewer.screens.exchange import ExchangeScreen
+from viewer.screens.main import MainScreen
 from viewer.source import SORT_ORDERS
 
 if TYPE_CHECKING:
@@ -18,9 +20,6 @@ class InspectorCommands(Provider):
     """Flow, filter, sort, session, capture, view and copy commands for the current screen."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        from viewer.screens.exchange import ExchangeScreen
-        from viewer.screens.main import MainScreen
-
         app: EasInspectorApp = self.app  # type: ignore[assignment]
         screen = self.screen
         out: list[tuple[str, Callable[[], object], str]] = [

@@ -8,7 +8,7 @@ from typing import Literal
 
 from lxml import etree
 
-WBXML_NS = "urn:eas-inspector:wbxml"
+from eas.constants import WBXML_NS
 
 # Children whose text identifies a repeated element better than its position (a collection, an item).
 KEY_CHILDREN = ("CollectionId", "ServerId", "ClientId", "FileReference", "LongId", "Id")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from addon.store import FlowRecord, FlowRow, SessionRow
+    from capture.model import FlowRecord, FlowRow, SessionRow
     from eas.exchange import Exchange
     from viewer.replay import ReplayResult
 

@@ -8,10 +8,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from addon.store import CaptureReader, StatusMatch
+from capture.reader import CaptureReader, StatusMatch
 
 T = TypeVar("T")
 
@@ -146,8 +145,6 @@ class CaptureSource:
 
     def _get(self) -> CaptureReader:
         if self._reader is None:
-            from addon.store import CaptureReader
-
             self._reader = CaptureReader(self.path)
         return self._reader
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from capture.analysis import analyze_parts
+from capture.model import FlowInput, FlowRecord, FlowRow
+
 if TYPE_CHECKING:
-    from addon.store import FlowInput, FlowRecord
     from viewer.replay import ReplayRequest, ReplayResult
 
 
@@ -16,8 +18,6 @@ def replay_input(original: FlowRecord, request: ReplayRequest, result: ReplayRes
     The request headers are those actually sent (with the Content-Length of the body sent); the writer
     redacts credentials unless the capture keeps them.
     """
-    from addon.store import FlowInput
-
     parts = urlsplit(request.url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
@@ -55,8 +55,6 @@ def replay_input(original: FlowRecord, request: ReplayRequest, result: ReplayRes
 
 def unsaved_record(original: FlowRecord, request: ReplayRequest, result: ReplayResult) -> FlowRecord:
     """The replay as a FlowRecord that is not in the capture (id 0), for showing it when storing failed."""
-    from addon.store import FlowRecord, FlowRow, analyze_parts
-
     flow_input = replay_input(original, request, result)
     exchange = analyze_parts(
         request.method, request.url, flow_input.request_headers, request.body, result.status, result.headers, result.body

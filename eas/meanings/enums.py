@@ -169,8 +169,10 @@ IMPORTANCE: EnumTable = _table({"0": "low", "1": "normal", "2": "high"})
 # MS-ASEMAIL Sensitivity; MS-ASCAL Sensitivity; MS-ASTASK Sensitivity
 SENSITIVITY: EnumTable = _table({"0": "normal", "1": "personal", "2": "private", "3": "confidential"})
 
-# MS-ASCAL BusyStatus; MS-ASEMAIL BusyStatus (MeetingRequest); same values as MS-OXOCAL 2.2.1.2
+# MS-ASCAL BusyStatus; MS-ASEMAIL BusyStatus (MeetingRequest); same values as MS-OXOCAL 2.2.1.2; -1 is in
+# 16.0+ responses only (MS-ASCAL 2.2.2.8)
 BUSY_STATUS: EnumTable = _table({
+    "-1": "status unknown (16.0+ responses)",
     "0": "free",
     "1": "tentative",
     "2": "busy",

@@ -15,8 +15,12 @@ from lxml import etree
 from mitmproxy import contentviews, exceptions, flowfilter, hooks, http, io
 from mitmproxy.test import taddons, tflow, tutils
 
-from addon.activesync import ActiveSyncAddon, eas_kind
-from addon.store import CaptureReader, CaptureWriter
+from addon.activesync import ActiveSyncAddon
+from addon.worker_protocol import FLAG_ANALYSE, CaptureSettings, flow_frame, flow_input_from_frame, split_frame
+from capture.mitm import flow_input_from_mitm
+from capture.reader import CaptureReader
+from capture.writer import CaptureWriter
+from eas.constants import path_kind
 from tests.addon.conftest import (
     ADDON_SCRIPT,
     AUTH,
@@ -59,7 +63,7 @@ from tests.addon.conftest import (
     ],
 )
 def test_eas_kind_recognises_eas_and_autodiscover_paths(path: str, kind: str | None) -> None:
-    assert eas_kind(path) == kind
+    assert path_kind(path) == kind
 
 
 @pytest.fixture
@@ -284,7 +288,7 @@ def test_the_meta_filter_selects_by_command_and_status(tctx: taddons.context) ->
 
 
 def read_capture(path: Path) -> list[Any]:
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     with CaptureReader(path) as reader:
         return [reader.flow(row.id) for row in sorted(reader.flows(limit=1000), key=lambda row: row.id)]
@@ -508,18 +512,7 @@ def test_flows_held_back_for_a_batch_are_recorded_when_the_proxy_stops(tctx: tad
 
 def frame_parts(frame: bytes) -> tuple[Any, bytes | None, bytes | None]:
     """A flow frame's fields and bodies, as the worker reads them."""
-    import marshal
-
-    from addon.activesync import FRAME_HEAD
-
-    _, _, _, fields_size, request_size, response_size = FRAME_HEAD.unpack_from(frame)
-    at = FRAME_HEAD.size
-    fields = marshal.loads(frame[at : at + fields_size])
-    at += fields_size
-    request_body = frame[at : at + request_size] if request_size >= 0 else None
-    at += max(request_size, 0)
-    response_body = frame[at : at + response_size] if response_size >= 0 else None
-    return fields, request_body, response_body
+    return split_frame(frame)
 
 
 def frame_test_flows() -> list[http.HTTPFlow]:
@@ -543,18 +536,13 @@ def frame_test_flows() -> list[http.HTTPFlow]:
 
 @pytest.mark.parametrize("index", range(6))
 def test_the_worker_rebuilds_the_flow_input_the_capture_would_make(index: int) -> None:
-    from addon.activesync import FLAG_ANALYSE, flow_frame, flow_input_from_frame
-    from addon.convert import flow_input_from_mitm
-
     f = frame_test_flows()[index]
-    frame = flow_frame(1, f, "eas", FLAG_ANALYSE, ("capture.sqlite", False, None))
+    frame = flow_frame(1, f, "eas", FLAG_ANALYSE, CaptureSettings("capture.sqlite", False, None))
     assert flow_input_from_frame(*frame_parts(frame)) == flow_input_from_mitm(f)
 
 
 def test_metadata_goes_to_the_worker_as_the_capture_stores_it(tmp_path: Path) -> None:
     from enum import Enum
-
-    from addon.activesync import FLAG_ANALYSE, flow_frame, flow_input_from_frame
 
     class Colour(str, Enum):
         RED = "red"

@@ -183,7 +183,7 @@ def test_malformed_bodies_are_reported_as_problems(run: Run) -> None:
 
 @pytest.mark.parametrize("which", ["wait", "live"])
 def test_the_capture_holds_every_eas_flow_decoded(run: Run, which: str) -> None:
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     reader = CaptureReader(run.capture if which == "wait" else run.live_capture)
     try:
@@ -242,7 +242,7 @@ def test_a_bad_option_value_is_refused_at_startup(origin: Origin, mitm_confdir: 
 def test_ctrl_c_in_a_terminal_keeps_every_flow(origin: Origin, mitm_confdir: Path, tmp_path: Path) -> None:
     # A terminal's Ctrl-C reaches the proxy and its worker process alike; the worker must outlive the proxy's
     # shutdown so that the capture is closed with every flow in it.
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     capture = tmp_path / "capture.sqlite"
     requests = [request for request in canned_requests() if request.eas]
@@ -287,7 +287,7 @@ def test_a_sigkill_of_the_proxy_loses_nothing_completed_a_second_before(
 ) -> None:
     # The worker (a session of its own, lowest CPU priority) outlives the proxy: what the proxy handed over
     # is recorded even when the worker lags behind, and the proxy hands every flow over within 50 ms.
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     capture = tmp_path / "capture.sqlite"
     (request,) = [r for r in canned_requests() if r.command == "FolderSync"]
@@ -381,7 +381,7 @@ def test_the_real_server_through_the_addon(mitm_confdir: Path, tmp_path: Path) -
     flows = read_flows(flows_file)
     assert flows[1].metadata["activesync.command"] == "FolderSync"
     assert flows[1].metadata["activesync.status"] == 1
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     with CaptureReader(capture) as reader:
         rows = sorted(reader.flows(), key=lambda row: row.id)

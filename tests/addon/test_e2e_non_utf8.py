@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mitmproxy import io
 
-from addon.convert import flow_from_record
-from addon.store import CaptureReader
+from capture.mitm import flow_from_record
+from capture.reader import CaptureReader
 from eas.wiretext import wire_bytes
 from tests.addon.conftest import start_mitmdump
 

@@ -9,8 +9,10 @@ import pytest
 from mitmproxy import http, io
 from mitmproxy.test import tflow, tutils
 
-from addon.convert import export_mitm, flow_from_record, flow_input_from_mitm, import_mitm_report
-from addon.store import CaptureError, CaptureReader, CaptureWriter, FlowInput
+from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm, import_mitm_report
+from capture.model import CaptureError, FlowInput
+from capture.reader import CaptureReader
+from capture.writer import CaptureWriter
 from eas.wiretext import shown, wire_bytes
 
 WBXML_TYPE = b"application/vnd.ms-sync.wbxml"

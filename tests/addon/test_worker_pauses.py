@@ -8,17 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from addon import activesync
-from addon.activesync import (
-    DEFER_LIMIT_SECONDS,
-    FLAG_ANALYSE,
-    FLAG_WAITING,
-    PAUSE_SECONDS,
-    WorkerLoop,
-    WorkerProcess,
-    flow_frame,
-    request_metadata,
-)
+from addon import metadata
+from addon import worker as worker_module
+from addon.metadata import request_metadata
+from addon.pipes import WorkerProcess
+from addon.worker import DEFER_LIMIT_SECONDS, PAUSE_SECONDS, Recorder, WorkerLoop
+from addon.worker_protocol import FLAG_ANALYSE, FLAG_WAITING, CaptureSettings, flow_frame
 from tests.addon.test_addon import eas_flow
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the worker's pipes")
@@ -53,8 +48,7 @@ def test_a_flow_is_held_back_at_most_the_limit(loop: tuple[WorkerLoop, int]) -> 
     worker, proxy = loop
     os.write(proxy, frame(1))
     worker.read(wait=False)
-    kind, flags, serial, data, arrived = worker.jobs[0]
-    worker.jobs[0] = (kind, flags, serial, data, arrived - DEFER_LIMIT_SECONDS)  # traffic without a pause
+    worker.jobs[0] = worker.jobs[0]._replace(arrived=worker.jobs[0].arrived - DEFER_LIMIT_SECONDS)  # no pause
     os.write(proxy, frame(2))
     worker.read(wait=False)  # a frame just came, yet the oldest has waited long enough
     assert worker.hold_for() is None
@@ -63,7 +57,7 @@ def test_a_flow_is_held_back_at_most_the_limit(loop: tuple[WorkerLoop, int]) -> 
 def test_a_large_backlog_is_not_held(loop: tuple[WorkerLoop, int], monkeypatch: pytest.MonkeyPatch) -> None:
     worker, proxy = loop
     data = frame(1)
-    monkeypatch.setattr(activesync, "DEFER_LIMIT_BYTES", 2 * len(data))
+    monkeypatch.setattr(worker_module, "DEFER_LIMIT_BYTES", 2 * len(data))
     os.write(proxy, data)
     worker.read(wait=False)
     assert worker.hold_for() is not None
@@ -146,37 +140,38 @@ def test_a_flow_that_waits_is_analysed_while_traffic_goes_on() -> None:
 
 
 def test_request_metadata_is_remembered_boundedly_and_handed_out_as_copies(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(activesync, "_request_metadata_memo", {})
+    monkeypatch.setattr(metadata, "_request_metadata_memo", {})
     path = "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice&DeviceId=D1&DeviceType=iPhone"
     first = request_metadata("eas", "POST", path, "14.1")
     assert first["activesync.command"] == "Sync" and first["activesync.version"] == "14.1"
     first["activesync.command"] = "changed"
     assert request_metadata("eas", "POST", path, "14.1")["activesync.command"] == "Sync"
     assert request_metadata("eas", "POST", path, "16.1")["activesync.version"] == "16.1"
-    for number in range(activesync.REQUEST_METADATA_MEMO_SIZE + 10):
+    for number in range(metadata.REQUEST_METADATA_MEMO_SIZE + 10):
         request_metadata("eas", "POST", f"{path}&n={number}", None)
-    assert len(activesync._request_metadata_memo) <= activesync.REQUEST_METADATA_MEMO_SIZE
+    assert len(metadata._request_metadata_memo) <= metadata.REQUEST_METADATA_MEMO_SIZE
 
 
 def test_flows_analysed_for_one_capture_are_recorded_there_when_the_capture_changes(tmp_path) -> None:
-    from addon.activesync import worker_close, worker_record, worker_run
     from tests.addon.test_addon import frame_parts, read_capture
+
+    recorder = Recorder()
 
     first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
 
     def run(serial: int, capture: object) -> None:
         fields, request_body, response_body = frame_parts(flow_frame(serial, eas_flow(), "eas", FLAG_ANALYSE, capture))
-        answer = worker_run(serial, FLAG_ANALYSE, fields, request_body, response_body)
+        answer = recorder.run(serial, FLAG_ANALYSE, fields, request_body, response_body)
         assert answer[2] is None and answer[4] is None, answer
 
     try:
-        run(1, (str(first), False, None))
-        run(2, (str(first), False, None))
-        worker_record(wait=True)  # committed before it returns
+        run(1, CaptureSettings(str(first), False, None))
+        run(2, CaptureSettings(str(first), False, None))
+        recorder.record(wait=True)  # committed before it returns
         assert len(read_capture(first)) == 2
-        run(3, (str(first), False, None))  # analysed, not yet handed over
-        run(4, (str(second), False, None))  # another capture: the first one takes its flow before it closes
+        run(3, CaptureSettings(str(first), False, None))  # analysed, not yet handed over
+        run(4, CaptureSettings(str(second), False, None))  # another capture: the first one takes its flow before it closes
     finally:
-        assert worker_close() is None
+        assert recorder.close() is None
     assert len(read_capture(first)) == 3
     assert len(read_capture(second)) == 1

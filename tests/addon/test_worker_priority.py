@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from addon.activesync import WorkerProcess
+from addon.pipes import WorkerProcess
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux scheduling policies")
 

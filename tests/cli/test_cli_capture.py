@@ -10,8 +10,8 @@ from pathlib import Path
 from mitmproxy import io
 from mitmproxy.test import tflow, tutils
 
-from addon.store import CaptureReader
-from tests.addon.test_store import eas_flow
+from capture.reader import CaptureReader
+from tests.capture.test_store import eas_flow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -310,7 +310,7 @@ def test_proxy_captures_eas_traffic(origin: int, tmp_path: Path) -> None:
         output.append(rest.decode(errors="replace"))
     assert output[0].startswith("eas-inspector: mitmdump with the ActiveSync addon, regular proxy on port")
     assert f"captures go to {capture}" in output[0]
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     reader = CaptureReader(capture)
     try:

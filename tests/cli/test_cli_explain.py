@@ -12,6 +12,9 @@ import pytest
 from mitmproxy import http, io
 from mitmproxy.test import tflow
 
+from capture.mitm import flow_input_from_mitm
+from capture.writer import CaptureWriter
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "data" / "exchange"
 SECRET = "s3cr3t-password"
@@ -150,12 +153,11 @@ def test_flow_without_response(tmp_path: Path) -> None:
 
 
 def test_capture_file(tmp_path: Path) -> None:
-    store = pytest.importorskip("addon.store", reason="addon.store (the capture) is not there")
     path = tmp_path / "lab.sqlite"
-    writer = store.CaptureWriter(path)
+    writer = CaptureWriter(path)
     try:
         for name in ["options", "itemoperations_multipart", "folderdelete_500_text"]:
-            writer.add_sync(store.flow_input_from_mitm(lab_flow(name)))
+            writer.add_sync(flow_input_from_mitm(lab_flow(name)))
     finally:
         writer.close()
     result = run_cli("explain", str(path))

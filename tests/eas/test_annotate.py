@@ -98,8 +98,8 @@ def test_provision_acknowledgment_in_a_request() -> None:
     found = notes_of('<Provision xmlns="Provision"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML'
                      '</PolicyType><PolicyKey>1307199584</PolicyKey><Status>1</Status></Policy></Policies>'
                      '<RemoteWipe><Status>1</Status></RemoteWipe></Provision>')
-    assert found["Status"] == ["Status 1: the client applied the policy",
-                               "Status 1: the client wiped the device (or account)"]
+    assert found["Status"] == ["Status 1: success: the client applied the policy",
+                               "Status 1: the client remote wipe operation was successful"]
     assert only(found, "PolicyKey").startswith("PolicyKey: policy key")
 
 
@@ -113,13 +113,14 @@ def test_nested_tables_of_item_operations_resolve_recipients_settings() -> None:
                      '<Picture><Status>173</Status></Picture></Recipient></Response></ResolveRecipients>')
     statuses = found["Status"]
     assert statuses[1].startswith("Status 2: ambiguous")
-    assert statuses[2] == "Status 7: no valid certificate for this recipient"
-    assert statuses[3] == "Status 162: transient failure: retry later"
-    assert statuses[4] == "Status 173: the contact has no picture"
+    assert statuses[2] == "Status 7: the recipient does not have a valid S/MIME certificate"
+    assert statuses[3] == "Status 162: free/busy data could not be retrieved: a temporary failure; retry"
+    assert statuses[4] == "Status 173: the user does not have a contact photo"
     found = notes_of('<Settings xmlns="Settings"><Status>1</Status><Oof><Status>2</Status><Get>'
                      '<OofState>2</OofState></Get></Oof><DeviceInformation><Status>1</Status>'
                      '</DeviceInformation></Settings>')
-    assert found["Status"] == ["Status 1: success", "Status 2: protocol error: fix the request", "Status 1: success"]
+    assert found["Status"] == ["Status 1: success", "Status 2: protocol error: the XML is formatted incorrectly",
+                               "Status 1: success"]
     assert only(found, "OofState") == "OofState 2: out of office is on between StartTime and EndTime"
 
 
@@ -451,7 +452,7 @@ def test_message_class_and_ranges() -> None:
 
 # ---- properties ---------------------------------------------------------------------------------------
 
-_HANDLED = sorted(importlib.import_module("eas.annotate")._HANDLERS)
+_HANDLED = sorted(importlib.import_module("eas.notes").HANDLERS)
 
 
 @settings(max_examples=150, deadline=None)
@@ -506,7 +507,7 @@ def test_gal_and_resolve_recipients_pictures() -> None:
     found = notes_of('<Search xmlns="Search" xmlns:g="GAL"><Response><Store><Result><Properties>'
                      f'<g:Picture><g:Status>1</g:Status><g:Data>{picture}</g:Data></g:Picture>'
                      '</Properties></Result></Store></Response></Search>')
-    assert only(found, "Status") == "Status 1: picture returned"
+    assert only(found, "Status") == "Status 1: the contact photo was retrieved"
     assert only(found, "Data").startswith("Picture: PNG image,") and only(found, "Data").endswith("20x10 pixels")
     found = notes_of('<ResolveRecipients xmlns="ResolveRecipients"><Response><Recipient><Picture>'
                      f'<Data>{picture}</Data></Picture></Recipient></Response></ResolveRecipients>')
@@ -693,9 +694,9 @@ def test_memoized_status_notes_still_depend_on_where_and_the_context() -> None:
     policy = ('<Provision xmlns="Provision"><Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML'
               '</PolicyType><Status>1</Status></Policy></Policies></Provision>')
     assert notes_of(policy, AnnotationContext(is_response=False))["Status"] == [
-        "Status 1: the client applied the policy"]
+        "Status 1: success: the client applied the policy"]
     assert notes_of(policy, AnnotationContext(is_response=True))["Status"] != [
-        "Status 1: the client applied the policy"]
+        "Status 1: success: the client applied the policy"]
     folder = '<FolderSync xmlns="FolderHierarchy"><Status>10</Status></FolderSync>'
     assert notes_of(folder) != notes_of(folder, AnnotationContext(command="FolderCreate"))
 

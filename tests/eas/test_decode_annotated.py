@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eas
-from eas import wbxml
+from eas.wbxml_decode import decode_xml_bytes
+from eas.wbxml_tables import DecoderNotes
 from eas.annotate import AnnotationContext, decode_annotated
 from eas.multipart import parse_multipart
 
@@ -113,11 +114,11 @@ def test_complete_gives_the_context_from_the_root() -> None:
     assert eas.to_xml(root, pretty=False) != eas.to_xml(eas.annotate(eas.decode(data), base), pretty=False)
 
 
-def _decoder_notes(data: bytes, context: AnnotationContext) -> wbxml._Notes:
+def _decoder_notes(data: bytes, context: AnnotationContext) -> DecoderNotes:
     module = importlib.import_module("eas.annotate")
     plan = module._note_plan(context)
-    notes = wbxml._Notes(plan.static, plan.kinds, module._VALUE_NOTES, plan.place_memo, plan.note_of)
-    wbxml._decode_xml(data, False, notes)
+    notes = DecoderNotes(plan.static, plan.kinds, module._VALUE_NOTES, plan.place_memo, plan.note_of)
+    decode_xml_bytes(data, False, notes)
     return notes
 
 
@@ -183,7 +184,7 @@ def test_notes_by_place_and_on_the_roots_page(xml: str) -> None:
 
 def test_the_decoders_memos_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("eas.annotate")
-    monkeypatch.setattr(module, "_MAX_CACHED_NOTES", 10)
+    monkeypatch.setattr(module, "_MAX_CACHED_VALUE_NOTES", 10)
     monkeypatch.setattr(module, "_MAX_CACHED_PLACE_NOTES", 5)
     xml = ('<Sync xmlns="AirSync"><Collections>'
            + "".join(f"<Collection><Class>C{n}</Class><Status>{n}</Status></Collection>" for n in range(50))
@@ -227,7 +228,8 @@ def test_threads_decoding_at_once_get_the_same_notes(monkeypatch: pytest.MonkeyP
     from concurrent.futures import ThreadPoolExecutor
 
     module = importlib.import_module("eas.annotate")
-    monkeypatch.setattr(module, "_MAX_CACHED_NOTES", 16)
+    monkeypatch.setattr(module, "_MAX_CACHED_VALUE_NOTES", 16)
+    monkeypatch.setattr(module, "MAX_CACHED_NOTES", 16)  # the handlers' memo, as eas.annotate bounds it
     monkeypatch.setattr(module, "_MAX_CACHED_PLACE_NOTES", 4)
     jobs = [(body, context) for body in REAL_BODIES for context in CONTEXTS[:2]]
 

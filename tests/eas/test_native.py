@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -55,7 +54,7 @@ def test_the_compiled_codec_runs_where_it_was_built() -> None:
         pytest.skip("EAS_EXPECT_COMPILED is not set (no C compiler expected)")
     assert _native.status == "compiled"
     assert not str(eas.wbxml.__file__).endswith(".py")
-    assert (PACKAGE_DIR / "_build_digests.py").is_file()
+    assert (PACKAGE_DIR / "_build_stamps.py").is_file()
 
 
 def test_status_names_a_reason_when_pure() -> None:
@@ -89,9 +88,44 @@ def test_an_edited_source_is_never_shadowed_by_an_older_build(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not COMPILED, reason="the codec is not compiled in this installation")
-def test_the_build_records_the_digest_of_each_compiled_source() -> None:
-    from eas._build_digests import SOURCE_SHA256  # type: ignore[import-not-found,unused-ignore]
+def test_the_build_records_the_size_and_time_of_each_compiled_source() -> None:
+    from eas._build_stamps import SOURCE_STAMPS  # type: ignore[import-not-found,unused-ignore]
 
-    assert set(SOURCE_SHA256) == set(_native.NATIVE_MODULES)
-    for name, digest in SOURCE_SHA256.items():
-        assert hashlib.sha256((PACKAGE_DIR / f"{name}.py").read_bytes()).hexdigest() == digest
+    assert set(SOURCE_STAMPS) == set(_native.NATIVE_MODULES)
+    for name, (size, mtime_ns) in SOURCE_STAMPS.items():
+        stat = os.stat(PACKAGE_DIR / f"{name}.py")
+        assert (size, mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+@pytest.mark.skipif(not COMPILED, reason="the codec is not compiled in this installation")
+def test_a_touched_source_counts_as_changed(tmp_path: Path) -> None:
+    copy = tmp_path / "eas"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for lib in PACKAGE_DIR.parent.glob("*__mypyc*"):
+        shutil.copy(lib, tmp_path / lib.name)
+    source = copy / f"{_native.NATIVE_MODULES[0]}.py"
+    stat = os.stat(source)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # same bytes, a later time
+    touched = run_corpus_script({"EAS_PURE_PYTHON": ""}, pythonpath=tmp_path)
+    assert touched["status"].startswith(f"pure Python (eas/{_native.NATIVE_MODULES[0]}.py changed since")
+
+
+# Imports eas with an audit hook that records every file opened; prints those under the package's directory.
+OPENED_SCRIPT = """
+import json, sys
+opened = []
+sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
+import eas
+print(json.dumps({"status": eas._native.status, "opened": opened}))
+"""
+
+
+@pytest.mark.skipif(not COMPILED, reason="the codec is not compiled in this installation")
+def test_importing_the_compiled_codec_reads_no_source() -> None:
+    done = subprocess.run([sys.executable, "-c", OPENED_SCRIPT], capture_output=True, text=True,
+                          cwd=PACKAGE_DIR.parent, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "compiled"
+    sources = {str(PACKAGE_DIR / f"{name}.py") for name in _native.NATIVE_MODULES}
+    assert [path for path in result["opened"] if path in sources] == []

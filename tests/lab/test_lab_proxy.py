@@ -11,7 +11,8 @@ import pytest
 import requests
 
 import eas
-from addon.store import CaptureReader, FlowRecord
+from capture.model import FlowRecord
+from capture.reader import CaptureReader
 from eas.multipart import MULTIPART_CONTENT_TYPE, parse_multipart
 
 from .conftest import LAB_PATH, LAB_USER

@@ -15,7 +15,8 @@ from lxml import etree
 from textual.pilot import Pilot
 
 import eas
-from addon.store import CaptureReader, FlowRecord
+from capture.model import FlowRecord
+from capture.reader import CaptureReader
 from tests.addon.conftest import launch_mitmdump
 from tests.viewer.helpers import flow_list, focus, wait_for, wait_loaded, wait_screen
 from viewer.app import EasInspectorApp, make_app

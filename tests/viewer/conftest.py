@@ -1,4 +1,4 @@
-"""Fixtures for the viewer tests: real SQLite captures written through addon.store.CaptureWriter."""
+"""Fixtures for the viewer tests: real SQLite captures written through capture.writer.CaptureWriter."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from addon.store import CaptureWriter, FlowInput
+from capture.model import FlowInput
+from capture.writer import CaptureWriter
 
 WBXML_CT = "application/vnd.ms-sync.wbxml"
 # MS-ASWBXML examples: FolderSync request with SyncKey 0, and Sync responses with statuses 1 / 3.

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select
 
-from addon.store import CaptureReader, CaptureWriter
+from capture.reader import CaptureReader
+from capture.writer import CaptureWriter
 from tests.viewer.conftest import SYNC_REQUEST, SYNC_RESPONSE, BASE_TS, eas_flow, standard_flows, write_capture
 from tests.viewer.helpers import wait_screen, focus, flow_list, main, notifications, screen_name, wait_for, wait_loaded
 from viewer.app import make_app

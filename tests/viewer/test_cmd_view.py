@@ -9,7 +9,7 @@ import pytest
 from mitmproxy import io
 from mitmproxy.test import tflow, tutils
 
-from addon.store import CaptureReader
+from capture.reader import CaptureReader
 from eas_inspector.cli import main
 from eas_inspector.cmd_view import ViewError, newest_capture, resolve
 from tests.viewer.conftest import SYNC_REQUEST, SYNC_RESPONSE, standard_flows, write_capture

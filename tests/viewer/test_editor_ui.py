@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Collapsible, Input
 
-from addon.store import CaptureReader
+from capture.reader import CaptureReader
 from eas_inspector.cmd_view import keep_capture, unused_path
 from tests.viewer.conftest import needs_codec, standard_flows, write_capture
 from tests.viewer.helpers import focus, wait_for, wait_loaded, wait_screen

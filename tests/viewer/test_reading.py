@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable, Input
 
 import eas
-from addon.store import CaptureWriter
+from capture.writer import CaptureWriter
 from tests.viewer.conftest import BASE_TS, SYNC_RESPONSE, eas_flow, needs_codec, standard_flows, write_capture
 from tests.viewer.helpers import focus, flow_list, main, notifications, wait_for, wait_loaded, wait_screen
 from viewer.app import make_app

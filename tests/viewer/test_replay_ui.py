@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Switch
 
-from addon.store import CaptureReader
+from capture.reader import CaptureReader
 from tests.viewer.conftest import (
     SYNC_REQUEST,
     SYNC_RESPONSE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from addon.store import FlowRow
+from capture.model import FlowRow
 from viewer.widgets.flow_list import layout, row_text
 
 

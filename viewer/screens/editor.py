@@ -17,8 +17,11 @@ from textual.widgets import Button, Collapsible, Footer, Input, Label, Static, S
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import eas
+from eas.headers import explain_http_status
+from eas.schema import validate_request
 from viewer import credentials
 from viewer.messages import LoadedFlow, ReplayFailed, ReplayFinished
+from viewer.screens.exchange import prepare
 from viewer.replay import DEFAULT_TIMEOUT, Canceller, ReplayError, ReplayRequest, send
 from viewer.widgets.xml_text import XmlTextArea
 
@@ -77,14 +80,7 @@ def encode_body(text: str, is_xml: bool) -> bytes:
 def schema_problems(text: str) -> list[str] | None:
     """Problems the request schema finds in `text`, or None when no schema check is available."""
     try:
-        from eas import schema
-    except ImportError:
-        return None
-    validate = getattr(schema, "validate_request", None)
-    if validate is None:
-        return None
-    try:
-        return list(validate(eas.parse_xml(text)))
+        return list(validate_request(eas.parse_xml(text)))
     except NotImplementedError:
         return None
 
@@ -351,8 +347,6 @@ class EditorScreen(Screen[None]):
             flow_id = self.inspector.store_replay(self.flow.record, request, result)
         except Exception as err:  # noqa: BLE001 - the answer is still shown, decoded
             store_error = f"the replay was not stored in the capture: {err}"
-            from viewer.screens.exchange import prepare
-
             unsaved, unsaved_view = prepare(self.inspector.unsaved_replay(self.flow, request, result))
         self.post_message(ReplayFinished(result, flow_id, store_error, unsaved, unsaved_view))
 
@@ -414,8 +408,6 @@ class EditorScreen(Screen[None]):
     def _replay_finished(self, event: ReplayFinished) -> None:
         self._done()
         result = event.result
-        from eas.headers import explain_http_status
-
         meaning = explain_http_status(result.status, result.headers) or result.reason
         line = f"HTTP {result.status} {result.reason}: {meaning}" if meaning != result.reason else f"HTTP {result.status} {result.reason}"
         if event.store_error:

@@ -16,6 +16,7 @@ from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
+from eas.headers import explain_headers
 from eas.wiretext import shown
 
 from viewer.curl import RESPONSE_FILE, curl_command, encode_curl_command
@@ -499,8 +500,6 @@ def _header_rows(ex: Exchange | None, raw: tuple[tuple[str, str], ...], response
     if ex is not None:
         notes = ex.response_headers if response else ex.request_headers
     if not notes and raw:
-        from eas.headers import explain_headers
-
         try:
             notes = explain_headers(raw, response=response)
         except Exception:  # noqa: BLE001 - names only then: secrets are never shown

@@ -28,7 +28,8 @@ from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status, stat
 from viewer.widgets.flow_list import FlowList, device_text, header_text
 
 if TYPE_CHECKING:
-    from addon.store import CaptureReader, FlowRow, SessionRow
+    from capture.model import FlowRow, SessionRow
+    from capture.reader import CaptureReader
     from viewer.app import EasInspectorApp
 
 ALL_SESSIONS = "all"

@@ -22,7 +22,7 @@ from eas.wiretext import shown
 from viewer.source import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from addon.store import FlowRow
+    from capture.model import FlowRow
 
 MAX_PAGES = 40  # pages kept in memory (PAGE_SIZE rows each); older pages are dropped and reloaded on demand
 

@@ -8,9 +8,9 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from eas.constants import WBXML_NS
 from viewer.diff import parse
 
-WBXML_NS = "urn:eas-inspector:wbxml"
 EXPAND_ALL_UP_TO = 400  # nodes; bigger documents open three levels deep
 
 

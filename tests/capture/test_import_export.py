@@ -14,18 +14,14 @@ from lxml import etree
 from mitmproxy import http, io
 from mitmproxy.test import tflow, tutils
 
-from addon.convert import (
-    export_har,
-    export_mitm,
-    export_xml,
-    flow_from_record,
-    flow_input_from_mitm,
-    import_mitm,
-    import_mitm_report,
-)
-from addon.store import CaptureError, CaptureReader, CaptureWriter, FlowInput
+from capture.har import export_har
+from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm, import_mitm, import_mitm_report
+from capture.model import CaptureError, FlowInput
+from capture.reader import CaptureReader
+from capture.writer import CaptureWriter
+from capture.xml_export import export_xml
 from tests.addon.conftest import Origin, canned_requests, send, start_mitmdump
-from tests.addon.test_store import eas_flow, sync_response
+from tests.capture.test_store import eas_flow, sync_response
 
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
 

@@ -23,16 +23,12 @@ from hypothesis import strategies as st
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 
-from addon.convert import flow_from_record, flow_input_from_mitm
-from addon.store import (
-    SCHEMA_VERSION,
-    CaptureError,
-    CaptureReader,
-    CaptureWriter,
-    FlowInput,
-    fts_query,
-    redact_authorization,
-)
+from capture.mitm import flow_from_record, flow_input_from_mitm
+from capture.model import CaptureError, FlowInput
+from capture.reader import CaptureReader, fts_query
+from capture.schema import SCHEMA_VERSION
+from capture.writer import CaptureWriter
+from eas.auth import stored_authorization
 
 ROOT = Path(__file__).resolve().parents[2]
 WBXML_TYPE = "application/vnd.ms-sync.wbxml"
@@ -392,7 +388,7 @@ def test_keep_credentials_stores_them_as_sent(tmp_path: Path) -> None:
     ],
 )
 def test_redact_authorization(value: str, shown: str) -> None:
-    assert redact_authorization(value) == shown
+    assert stored_authorization(value) == shown
 
 
 def test_bodies_over_the_limit_are_truncated_and_sizes_kept(tmp_path: Path) -> None:
@@ -653,9 +649,9 @@ _WRITER_SCRIPT = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from tests.addon.test_store import eas_flow
-    from addon.convert import flow_input_from_mitm
-    from addon.store import CaptureWriter
+    from tests.capture.test_store import eas_flow
+    from capture.mitm import flow_input_from_mitm
+    from capture.writer import CaptureWriter
 
     writer = CaptureWriter({path!r})
     print("ready", flush=True)
@@ -702,7 +698,7 @@ _READER_SCRIPT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from addon.store import CaptureReader
+    from capture.reader import CaptureReader
 
     reader = CaptureReader({path!r})
     seen = 0

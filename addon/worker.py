@@ -1,0 +1,308 @@
+"""The worker process: it analyses the flows the addon sends and records them in the capture, at idle priority."""
+
+from __future__ import annotations
+
+import collections
+import os
+import select
+import signal
+import sys
+import time
+
+from eas.exchange import Exchange
+
+from addon.metadata import analysis_metadata
+from addon.worker_protocol import (
+    READ_BYTES,
+    CLOSE_SERIAL,
+    FLAG_ANALYSE,
+    FLAG_WAITING,
+    FRAME_CLOSE,
+    FRAME_HEAD,
+    Answer,
+    CaptureSettings,
+    Job,
+    answers_message,
+    frame_fields,
+    split_frame,
+)
+from capture.analysis import analyze_parts
+from capture.mitm import flow_input_from_fields
+from capture.model import FlowInput
+from capture.writer import CaptureWriter
+
+# The worker answers at most this often, and at least this often while it has work (a flow that waits for its
+# analysis, "wait" mode, is answered at once).
+ANSWER_SECONDS = 0.05
+# While traffic flows, the worker holds its analysis back until the frames stop coming for PAUSE_SECONDS (the
+# proxy sends them every DISPATCH_DELAY_SECONDS while busy): on a machine short of CPUs the analysis, even at
+# idle priority on a CPU of its own, slows whatever else has to run on that CPU (bench_proxy on 2 CPUs: its
+# client and origin, and a proxy they push there; its working set evicts theirs), so a burst of requests goes
+# through first and is analysed in the pause after it. Never longer than DEFER_LIMIT_SECONDS after a flow
+# arrived, nor beyond DEFER_LIMIT_BYTES of frames: under traffic without pauses the worker analyses as it always
+# would, that much behind. A flow that waits for its analysis ("wait" mode), the proxy's close and its going
+# away end the holding at once.
+PAUSE_SECONDS = 0.15
+DEFER_LIMIT_SECONDS = 2.0
+DEFER_LIMIT_BYTES = 64 << 20
+
+# The worker's work is background work: where CPUs are short, the proxy's traffic gets the CPU first and the
+# analysis lags during a burst, catching up after it; nothing is dropped (`done` waits for every flow). On
+# Linux it runs as SCHED_IDLE (see `lower_priority`); elsewhere at this nice value above the proxy's.
+WORKER_NICE = 10
+
+# A backlog is analysed this many flows at a time, each batch then written while the analysis waits.
+RECORD_BATCH_FLOWS = 200
+
+
+class Recorder:
+    """The worker's analysis and its capture writer.
+
+    Flows analysed for the capture wait in `unrecorded` until `record` hands them to the writer in a batch: the
+    writer's thread writing while this one analyses would hand the GIL back and forth and share the caches, at a
+    higher cost per flow than the two one after the other.
+    """
+
+    def __init__(self) -> None:
+        self.writer: CaptureWriter | None = None
+        self.settings: CaptureSettings | None = None
+        self.unrecorded: list[tuple[FlowInput, Exchange | None]] = []
+
+    def writer_for(self, settings: CaptureSettings) -> CaptureWriter:
+        """The capture writer for these settings; reopened when they change."""
+        if self.writer is not None and self.settings == settings:
+            return self.writer
+        self.close()  # records what the old writer has still to take
+        self.writer = CaptureWriter(
+            settings.path, keep_credentials=settings.keep_credentials, max_body_size=settings.max_body
+        )
+        self.settings = settings
+        return self.writer
+
+    def run(
+        self, serial: int, flags: int, raw: object, request_body: bytes | None, response_body: bytes | None
+    ) -> Answer:
+        """Analyse one flow (its frame's marshalled fields and bodies) and queue it for the capture; never raises."""
+        metadata = error = capture_error = writer_error = None
+        exchange = None
+        try:
+            fields = frame_fields(raw)
+            flow_input = flow_input_from_fields(fields.flow, request_body, response_body)
+        except Exception as err:  # a bug; nothing to analyse or record
+            return Answer(serial, None, f"{type(err).__name__}: {err}", None, f"{type(err).__name__}: {err}")
+        capture = fields.capture
+        if flags & FLAG_ANALYSE:
+            try:
+                # The annotated analysis, as the capture stores it (annotated XML for its search index), made
+                # once for both the metadata and the capture; without a capture, the cheaper one without it.
+                exchange = analyze_parts(
+                    flow_input.method,
+                    flow_input.url,
+                    flow_input.request_headers,
+                    flow_input.request_body,
+                    flow_input.response_status,
+                    flow_input.response_headers,
+                    flow_input.response_body,
+                    annotate=capture is not None,
+                    plain_xml=False,
+                )
+                metadata = analysis_metadata(fields.kind, exchange)
+            except Exception as err:
+                exchange = None  # the capture's writer analyses the flow itself
+                error = f"{type(err).__name__}: {err}"
+        if capture is not None:
+            try:
+                writer = self.writer_for(capture)
+                writer.check_open()
+                self.unrecorded.append((flow_input, exchange))
+                last_error = writer.last_error
+                writer_error = str(last_error) if last_error is not None else None
+            except Exception as err:
+                capture_error = f"{type(err).__name__}: {err}"
+        return Answer(serial, metadata, capture_error, writer_error, error)
+
+    def record(self, *, wait: bool) -> None:
+        """Hand the flows analysed so far to the capture writer; with `wait`, return once it has committed them
+        (its thread then writes while this one waits). A write that fails stays with the writer, which retries
+        it and says why in `last_error` (the next answers carry it)."""
+        unrecorded, self.unrecorded = self.unrecorded, []
+        writer = self.writer
+        if writer is None or not unrecorded:
+            return
+        try:
+            for flow_input, exchange in unrecorded:
+                writer.add(flow_input, exchange=exchange)
+            if wait:
+                writer.flush()
+        except Exception as err:  # CaptureError: a write failed (kept and retried), or the writer stopped on a bug
+            print(f"eas-inspector worker: capture {writer.path}: {err}", file=sys.stderr)
+
+    def close(self) -> str | None:
+        """Record what is analysed, flush and close the capture; returns what went wrong, if anything."""
+        self.record(wait=False)
+        writer, self.writer, self.settings = self.writer, None, None
+        if writer is None:
+            return None
+        try:
+            writer.close()
+        except Exception as err:
+            return f"{type(err).__name__}: {err}"
+        return None
+
+
+class WorkerLoop:
+    """The worker's side of the pipes: reads every frame waiting before each flow it analyses (so a backlog
+    waits here, not in the proxy), holds its analysis back while traffic flows (see PAUSE_SECONDS), answers in
+    batches, and outlives the proxy: when the proxy goes away (EOF, a SIGKILL), it still analyses and records
+    every flow it received, then closes the capture."""
+
+    def __init__(self, read_fd: int, write_fd: int, recorder: Recorder | None = None) -> None:
+        self.recorder = recorder if recorder is not None else Recorder()
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        os.set_blocking(read_fd, False)
+        self.buffer = bytearray()
+        self.jobs: collections.deque[Job] = collections.deque()
+        self.jobs_size = 0  # bytes of the frames in `jobs`
+        self.urgent = 0  # frames in `jobs` that must not be held back: a flow that waits, the close
+        self.arrived_at = 0.0  # monotonic time the last frame arrived
+        self.answers: list[Answer] = []
+        self.answered_at = time.monotonic()
+        self.eof = False
+        self.proxy_gone = False
+
+    def read(self, *, wait: bool, timeout: float | None = None) -> None:
+        """Take what the pipe holds (waiting for something, at most `timeout` s, when `wait`), split into frames."""
+        if wait:
+            select.select([self.read_fd], [], [], timeout)
+        while True:
+            try:
+                data = os.read(self.read_fd, READ_BYTES)
+            except BlockingIOError:
+                break
+            if not data:
+                self.eof = True
+                break
+            self.buffer += data
+        buffer = self.buffer
+        start = 0
+        now = time.monotonic()
+        while len(buffer) - start >= FRAME_HEAD.size:
+            size, kind_flags, serial, _, _, _ = FRAME_HEAD.unpack_from(buffer, start)
+            end = start + 4 + size
+            if end > len(buffer):
+                break
+            kind, flags = kind_flags & 15, kind_flags >> 4
+            self.jobs.append(Job(kind, flags, serial, bytes(buffer[start:end]), now))
+            self.jobs_size += end - start
+            self.urgent += kind == FRAME_CLOSE or bool(flags & FLAG_WAITING)
+            self.arrived_at = now
+            start = end
+        del buffer[:start]
+
+    def hold_for(self) -> float | None:
+        """Seconds to hold the analysis back because traffic flows (see PAUSE_SECONDS); None: go on now."""
+        if not self.jobs or self.eof or self.urgent or self.jobs_size >= DEFER_LIMIT_BYTES:
+            return None
+        now = time.monotonic()
+        hold = min(PAUSE_SECONDS - (now - self.arrived_at), DEFER_LIMIT_SECONDS - (now - self.jobs[0].arrived))
+        return hold if hold > 0 else None
+
+    def answer(self) -> None:
+        """Send the answers gathered so far (dropped when the proxy is gone)."""
+        answers, self.answers = self.answers, []
+        self.answered_at = time.monotonic()
+        if not answers or self.proxy_gone:
+            return
+        try:
+            os.write(self.write_fd, answers_message(answers))  # blocking: the proxy reads as it can
+        except OSError:  # BrokenPipeError: the proxy died; its flows are still recorded
+            self.proxy_gone = True
+
+    def run(self) -> None:
+        while True:
+            hold = self.hold_for()
+            if hold is not None:
+                self.recorder.record(wait=False)  # written while this thread holds
+                if self.answers:
+                    self.answer()
+                self.read(wait=True, timeout=hold)
+                continue
+            idle = not self.jobs and not self.eof
+            if idle:
+                self.recorder.record(wait=False)  # written while this thread waits for work
+            timeout = None
+            if idle and self.answers:
+                # Answers go at most every ANSWER_SECONDS: one per flow would wake the proxy's event loop (a
+                # read, a callback) for every request it forwards. Until then, more work may come.
+                timeout = ANSWER_SECONDS - (time.monotonic() - self.answered_at)
+                if timeout <= 0:
+                    self.answer()
+                    timeout = None
+            self.read(wait=idle, timeout=timeout)
+            if not self.jobs:
+                if self.eof:
+                    break
+                continue
+            if idle and self.hold_for() is not None:  # the first frames after a pause: traffic is flowing
+                continue
+            job = self.jobs.popleft()
+            self.jobs_size -= len(job.frame)
+            self.urgent -= job.kind == FRAME_CLOSE or bool(job.flags & FLAG_WAITING)
+            if job.kind == FRAME_CLOSE:
+                self.answer()
+                self.answers.append(Answer(CLOSE_SERIAL, None, self.recorder.close(), None, None))
+                self.answer()
+                return
+            try:
+                raw, request_body, response_body = split_frame(job.frame)
+            except Exception as err:  # a bug: say so, keep going
+                message = f"{type(err).__name__}: {err}"
+                self.answers.append(Answer(job.serial, None, message, None, message))
+                continue
+            self.answers.append(self.recorder.run(job.serial, job.flags, raw, request_body, response_body))
+            if job.flags & FLAG_WAITING or time.monotonic() - self.answered_at >= ANSWER_SECONDS:
+                self.answer()
+            if len(self.recorder.unrecorded) >= RECORD_BATCH_FLOWS:
+                self.recorder.record(wait=True)
+        self.answer()
+        problem = self.recorder.close()
+        if problem is not None:
+            print(f"eas-inspector worker: closing the capture failed: {problem}", file=sys.stderr)
+
+
+def keep_to_one_cpu() -> None:
+    """Keep this process on the last CPU it may use, when it may use several.
+
+    An idle-priority worker that the scheduler moves onto whichever CPU is briefly free lands on the proxy's
+    CPU between its turns and evicts its caches (bench_proxy measures what that costs). The worker is one
+    thread of analysis (and a writer thread): one CPU is what it can use anyway.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+        if len(allowed) > 1:
+            os.sched_setaffinity(0, {allowed[-1]})
+    except (AttributeError, OSError):  # not Linux, or not allowed: the scheduler decides
+        pass
+
+
+def lower_priority() -> None:
+    """Make this process yield the CPU to everything else: SCHED_IDLE (Linux: it runs only on a CPU nothing
+    else wants, and any waking task preempts it at once), else the highest nice value allowed."""
+    keep_to_one_cpu()
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # no os.nice (Windows) or not allowed: the same priority as the proxy
+        pass
+
+
+def worker_entry(read_fd: int, write_fd: int) -> None:
+    """`python -c` entry of the worker process: the two pipe ends it inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which then closes us in order
+    lower_priority()  # before the capture writer's thread starts: threads inherit the policy
+    WorkerLoop(read_fd, write_fd).run()

@@ -1,0 +1,178 @@
+"""The private binary protocol between the addon and its worker process: flow frames one way, answers the other."""
+
+from __future__ import annotations
+
+import marshal
+import struct
+from typing import Any, NamedTuple
+
+from mitmproxy import http
+
+from capture.mitm import FlowFields, flow_fields, flow_input_from_fields, raw_flow_fields
+from capture.model import FlowInput
+
+# Theory of operation
+# -------------------
+# Decoding and the capture writer run in a worker process, so they cost mitmproxy's process nothing. The rules:
+#
+# 1. The proxy's share of a flow is kept to a minimum, because it lengthens every request: a finished flow is
+#    queued as it is (addon.dispatch.WorkerClient.submit).
+# 2. The queue goes out DISPATCH_DELAY_SECONDS after its first flow (at once when DISPATCH_BYTES are queued or
+#    a flow waits for its analysis, "wait" mode): each flow's raw fields (bytes, numbers, tuples as mitmproxy
+#    holds them, `capture.mitm.raw_flow_fields`; no decoding, no objects) are marshalled into one frame, all of
+#    them in one pass, and written into the pipe in one write. What is recorded is the flow as it stands then,
+#    what the client got should a later addon change it.
+# 3. The proxy never waits for the worker: what the pipe does not take now is written when it is writable, and
+#    answers are read when they come. A flow leaves the proxy's memory within DISPATCH_DELAY_SECONDS.
+# 4. The worker lives in a session of its own and outlives the proxy: after a SIGKILL of the proxy it drains
+#    the pipe, analyses and records every flow it received, then closes the capture.
+# 5. Both pipes are enlarged, and the worker reads every frame waiting before each flow it analyses, so a
+#    worker that lags behind holds the backlog, not the proxy.
+# 6. The worker rebuilds the capture's FlowInput (`capture.mitm.flow_input_from_fields`, the conversion
+#    `eas-inspector import` uses), analyses the flow once for both flow.metadata and the capture, and hands
+#    analysed flows to its capture writer in batches (addon.worker.Recorder).
+# 7. While frames keep coming the worker holds its analysis back until they pause (addon.worker.PAUSE_SECONDS),
+#    never longer than DEFER_LIMIT_SECONDS nor beyond DEFER_LIMIT_BYTES, and never for a flow that waits, the
+#    close frame or the proxy's end; it runs at idle priority on one CPU (addon.worker.lower_priority).
+# 8. The worker answers in batches, at most every ANSWER_SECONDS (a waiting flow at once): one Answer per flow,
+#    whose metadata the proxy writes into the flow.
+#
+# Proxy to worker, each frame: FRAME_HEAD (payload size, kind | flags << 4, serial, fields size, request body
+# size, response body size; -1 for no body) + the FrameFields (marshal, plain tuples) + the bodies as they are.
+# Worker to proxy: ANSWER_HEAD (payload size) + marshal([Answer as a plain tuple, ...]); serial CLOSE_SERIAL
+# answers the close frame.
+FRAME_HEAD = struct.Struct("!IBQIqq")
+ANSWER_HEAD = struct.Struct("!I")
+FRAME_FLOW = 1
+FRAME_CLOSE = 2
+FLAG_ANALYSE = 1
+FLAG_WAITING = 2  # the flow waits for its analysis ("wait" mode): answer as soon as it is done
+CLOSE_SERIAL = 0
+
+# Each pipe's buffer (Linux lets any process raise it to /proc/sys/fs/pipe-max-size, 1 MiB by default).
+PIPE_BYTES = 1 << 20
+# What one read takes from a pipe: a read allocates its whole size, so a large one costs page faults each time.
+READ_BYTES = 64 * 1024
+
+
+class CaptureSettings(NamedTuple):
+    """Where and how the worker records a flow (the addon's options)."""
+
+    path: str
+    keep_credentials: bool
+    max_body: int | None
+
+
+class FrameFields(NamedTuple):
+    """What a flow frame carries besides the bodies."""
+
+    kind: str  # "eas" | "autodiscover"
+    capture: CaptureSettings | None  # None: the flow is not recorded
+    flow: FlowFields
+
+
+class Answer(NamedTuple):
+    """The worker's answer for one flow (or, with serial CLOSE_SERIAL, for the close frame)."""
+
+    serial: int
+    metadata: dict[str, Any] | None  # the analysis' flow.metadata entries, None when not analysed
+    capture_error: str | None  # the capture cannot take the flow (for the close: what closing it said)
+    writer_error: str | None  # the capture's writer fails to write (it keeps the flows and retries)
+    error: str | None  # the analysis failed
+
+
+class Job(NamedTuple):
+    """A frame the worker has read and not yet handled."""
+
+    kind: int  # FRAME_FLOW | FRAME_CLOSE
+    flags: int
+    serial: int
+    frame: bytes
+    arrived: float  # monotonic
+
+
+class Frame(NamedTuple):
+    """A flow frame taken apart."""
+
+    fields: FrameFields
+    request_body: bytes | None
+    response_body: bytes | None
+
+
+def flow_frame(serial: int, f: http.HTTPFlow, kind: str, flags: int, capture: CaptureSettings | None) -> bytes:
+    """One flow as a frame for the worker: its raw fields as mitmproxy holds them, and its bodies as on the wire."""
+    request_body = f.request.data.content
+    response = f.response
+    response_body = None if response is None else response.data.content
+    packed = marshal.dumps((kind, None if capture is None else tuple(capture), raw_flow_fields(f)))
+    request_size = -1 if request_body is None else len(request_body)
+    response_size = -1 if response_body is None else len(response_body)
+    size = FRAME_HEAD.size - 4 + len(packed) + max(request_size, 0) + max(response_size, 0)
+    head = FRAME_HEAD.pack(size, FRAME_FLOW | flags << 4, serial, len(packed), request_size, response_size)
+    return b"".join((head, packed, request_body or b"", response_body or b""))
+
+
+def close_frame() -> bytes:
+    """The frame that asks the worker to close its capture and answer with CLOSE_SERIAL."""
+    return FRAME_HEAD.pack(FRAME_HEAD.size - 4, FRAME_CLOSE, CLOSE_SERIAL, 0, -1, -1)
+
+
+def split_frame(frame: bytes) -> tuple[Any, bytes | None, bytes | None]:
+    """A flow frame's marshalled fields (plain tuples) and bodies."""
+    _, _, _, fields_size, request_size, response_size = FRAME_HEAD.unpack_from(frame)
+    at = FRAME_HEAD.size
+    fields = marshal.loads(frame[at : at + fields_size])
+    at += fields_size
+    request_body = frame[at : at + request_size] if request_size >= 0 else None
+    at += max(request_size, 0)
+    response_body = frame[at : at + response_size] if response_size >= 0 else None
+    return fields, request_body, response_body
+
+
+def read_frame(frame: bytes) -> Frame:
+    """A flow frame taken apart, its fields named.
+
+    Raises:
+        ValueError, EOFError, TypeError: the frame is damaged (a bug: the addon wrote it).
+    """
+    raw, request_body, response_body = split_frame(frame)
+    return Frame(frame_fields(raw), request_body, response_body)
+
+
+def frame_fields(raw: Any) -> FrameFields:
+    """Name a frame's marshalled fields."""
+    kind, capture, flow = raw
+    return FrameFields(kind, None if capture is None else CaptureSettings._make(capture), flow_fields(flow))
+
+
+def flow_input_from_frame(raw: Any, request_body: bytes | None, response_body: bytes | None) -> FlowInput:
+    """The capture's FlowInput of a flow frame: what `capture.mitm.flow_input_from_mitm` makes of the flow."""
+    return flow_input_from_fields(frame_fields(raw).flow, request_body, response_body)
+
+
+def answers_message(answers: list[Answer]) -> bytes:
+    """One message of answers for the proxy."""
+    data = marshal.dumps([tuple(answer) for answer in answers])
+    return ANSWER_HEAD.pack(len(data)) + data
+
+
+class AnswerReader:
+    """Splits the worker's answer stream into answers."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Answer]:
+        self.buffer += data
+        answers: list[Answer] = []
+        start = 0
+        buffer = self.buffer
+        while len(buffer) - start >= ANSWER_HEAD.size:
+            (size,) = ANSWER_HEAD.unpack_from(buffer, start)
+            end = start + ANSWER_HEAD.size + size
+            if end > len(buffer):
+                break
+            answers += [Answer._make(answer) for answer in marshal.loads(bytes(buffer[start + ANSWER_HEAD.size : end]))]
+            start = end
+        del buffer[:start]
+        return answers

@@ -1,0 +1,98 @@
+"""What the capture knows of a flow beyond its bytes: the analysis (eas.analyze, never raising) and the indexed text."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import eas
+from eas.exchange import Exchange, Problem
+
+logger = logging.getLogger(__name__)
+
+
+def analyze_parts(
+    method: str,
+    url: str,
+    request_headers: Sequence[tuple[str, str]],
+    request_body: bytes,
+    response_status: int | None,
+    response_headers: Sequence[tuple[str, str]] | None,
+    response_body: bytes | None,
+    *,
+    annotate: bool = True,
+    plain_xml: bool = True,
+) -> Exchange:
+    """eas.analyze on the raw parts (bodies as on the wire); a failure becomes a problem, never an exception.
+
+    `annotate=False` leaves the meaning comments out (cheaper; not what a capture stores); `plain_xml=False`
+    skips the comment-free rendering (the capture indexes the annotated XML only)."""
+    try:
+        return eas.analyze(
+            method,
+            url,
+            request_headers,
+            request_body,
+            response_status,
+            response_headers,
+            response_body,
+            annotate=annotate,
+            plain_xml=plain_xml,
+        )
+    except Exception as err:  # analysis must never lose a flow
+        logger.warning("analysis of %s %s failed: %r", method, url, err)
+        return Exchange(
+            method=method,
+            url=url,
+            is_eas=False,
+            http_status=response_status,
+            problems=(Problem("analysis", f"eas-inspector could not analyze this flow: {err!r}"),),
+        )
+
+
+# Base64 and hex runs (attachments, ItemOperations data) are not words anyone searches for, and would bloat the
+# index; they are left out of the indexed text, and so is anything beyond MAX_INDEXED_CHARS of a body.
+MAX_INDEXED_CHARS = 256 * 1024
+_OPAQUE_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_OPAQUE_RUN = re.compile(r"[A-Za-z0-9+/=]{512,}")
+# The regex walks every character even where no run is; this probe (every opaque character as "a", anything
+# else, non-ASCII included, as a space) answers in C whether a run can be there at all.
+_OPAQUE_TABLE = bytes(0x61 if byte in _OPAQUE_CHARS else 0x20 for byte in range(256))
+_OPAQUE_PROBE = b"a" * 512
+
+
+def indexed_text(body: Any) -> str:
+    """The decoded body as indexed for search: its annotated XML or readable text, shortened."""
+    if body is None:
+        return ""
+    text = str(body.xml or body.text or "")
+    if _OPAQUE_PROBE in text.encode("utf-8", "surrogatepass").translate(_OPAQUE_TABLE):
+        text = _OPAQUE_RUN.sub(lambda run: f"[{len(run.group())} characters not indexed]", text)
+    if len(text) > MAX_INDEXED_CHARS:
+        text = text[:MAX_INDEXED_CHARS] + f"\n[{len(text) - MAX_INDEXED_CHARS} more characters not indexed]"
+    return text
+
+
+
+def search_words(host: str, exchange: Exchange, error: str | None) -> str:
+    """The words a full-text search finds a flow by, beside its URL and bodies (the `summary` column of
+    `flow_text`): host, command, user, device, version, status meaning, error and problems. Not a line for
+    people: `eas.Exchange.summary` and the addon's flow comment are those."""
+    first_status = exchange.eas_statuses[0] if exchange.eas_statuses else None
+    return " ".join(
+        str(part)
+        for part in (
+            host,
+            exchange.command,
+            exchange.user,
+            exchange.device_id,
+            exchange.device_type,
+            exchange.protocol_version,
+            first_status.meaning if first_status else None,
+            error,
+            *(problem.reason for problem in exchange.problems),
+        )
+        if part
+    )

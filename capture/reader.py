@@ -1,0 +1,387 @@
+"""The capture reader: sessions, filtered and sorted flows, full-text search and whole records, read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from eas.exchange import Problem
+
+from capture.model import CaptureError, FlowRecord, FlowRow, SessionRow
+from capture.schema import BUSY_TIMEOUT_MS, check_capture, headers_from_json, sql_text, sqlite_uri, text_from_sql
+
+_ROW_COLUMNS = (
+    "id, session_id, ts_start, ts_end, method, url, host, command, collection_id, sync_key, http_status, "
+    "eas_status, eas_status_meaning, request_size, response_size, problem_count, replay_of, user, device_id, "
+    "device_type, protocol_version, is_eas, is_autodiscover, error"
+)
+
+_ORDERS = {
+    "ts_start": "ts_start",
+    "id": "id",
+    "ts_end": "ts_end",
+    "duration": "(ts_end - ts_start)",
+    "method": "method",
+    "host": "host",
+    "url": "url",
+    "command": "command",
+    "http_status": "http_status",
+    "eas_status": "eas_status",
+    "request_size": "request_size",
+    "response_size": "response_size",
+    "problem_count": "problem_count",
+    "session_id": "session_id",
+    "user": "user",
+}
+
+
+def _flow_row(stored: Sequence[Any]) -> FlowRow:
+    row = [text_from_sql(value) for value in stored]
+    return FlowRow(
+        id=row[0],
+        session_id=row[1],
+        ts_start=row[2],
+        ts_end=row[3],
+        method=row[4],
+        url=row[5],
+        host=row[6],
+        command=row[7],
+        collection_id=row[8],
+        sync_key=row[9],
+        http_status=row[10],
+        eas_status=row[11],
+        eas_status_meaning=row[12],
+        request_size=row[13],
+        response_size=row[14],
+        problem_count=row[15],
+        replay_of=row[16],
+        user=row[17],
+        device_id=row[18],
+        device_type=row[19],
+        protocol_version=row[20],
+        is_eas=bool(row[21]),
+        is_autodiscover=bool(row[22]),
+        error=row[23],
+    )
+
+
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
+
+
+_SEARCH_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 query for what a user typed: every term must occur.
+
+    A bare word matches as a prefix (`mail%2F39` finds `mail%2F39165e`; a trailing `*` says the same); a
+    "quoted phrase" matches those words exactly and in that order (an unclosed quote runs to the end).
+    """
+    terms = []
+    for match in _SEARCH_TERM.finditer(_CONTROL_CHARS.sub(" ", text)):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            if phrase.strip():
+                terms.append('"' + phrase + '"')
+            continue
+        core = word.rstrip("*") or word
+        terms.append('"' + core.replace('"', '""') + '"*')
+    return " ".join(terms) or None
+
+
+# A status filter: exactly this code, or codes from low to high (inclusive), or (negated) any other code.
+StatusMatch = int | tuple[int, int, bool]
+
+
+def _status_clause(column: str, match: StatusMatch) -> tuple[str, list[Any]]:
+    """SQL for a status filter; a negated one leaves out flows without that status (no response, no EAS status)."""
+    if isinstance(match, int):
+        return f"{column} = ?", [match]
+    low, high, negated = match
+    clause = f"{column} NOT BETWEEN ? AND ?" if negated else f"{column} BETWEEN ? AND ?"
+    return clause, [low, high]
+
+
+class CaptureReader:
+    """Reads a capture read-only; safe while a writer in another process writes (WAL).
+
+    Methods may be called from any thread (one query at a time).
+
+    Raises:
+        CaptureError: missing file, not a capture, or a schema this version does not read (clear message).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CaptureError(f"{self.path}: no such capture")
+        self._connection = self._connect()
+        self._lock = threading.Lock()
+        try:
+            self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            version = check_capture(self._connection, self.path, upgradable=False)
+        except BaseException:
+            self._connection.close()
+            raise
+        if version == 0:
+            self._connection.close()
+            raise CaptureError(f"{self.path}: not an eas-inspector capture (an empty database)")
+        self.schema_version = version
+
+    def _connect(self) -> sqlite3.Connection:
+        """A read-only connection; `immutable` when the directory cannot hold the -shm file a reader needs."""
+        uri = sqlite_uri(self.path, "ro")
+        try:
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as err:
+            raise CaptureError(f"{self.path}: cannot open the capture: {err}") from err
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as err:  # not DatabaseError ("file is not a database"): a capture-check matter
+            connection.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise CaptureError(
+                    f"{self.path}: cannot open the capture ({err}); copy it with its {wal.name} file to a "
+                    "writable directory"
+                ) from err
+            # A read-only directory or file system: no writer can be at work there, so the file is complete.
+            try:
+                connection = sqlite3.connect(
+                    uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as err2:
+                raise CaptureError(f"{self.path}: cannot open the capture: {err2}") from err2
+        except sqlite3.DatabaseError:
+            pass  # _check_capture says it is not a capture
+        return connection
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._connection.execute(sql, parameters).fetchall()
+            except sqlite3.Error as err:
+                raise CaptureError(f"{self.path}: cannot read the capture: {err}") from err
+
+    def meta(self) -> dict[str, str]:
+        """The meta table: app, app_version, schema_version, created."""
+        return {str(key): str(value) for key, value in self._query("SELECT key, value FROM meta")}
+
+    def session(self, session_id: int) -> SessionRow:
+        """One device session.
+
+        Raises:
+            CaptureError: no session has this id.
+        """
+        rows = self._query(
+            "SELECT id, host, user, device_id, device_type, protocol_versions, first_seen, last_seen, flow_count, "
+            "problem_count FROM sessions WHERE id = ?",
+            (session_id,),
+        )
+        if not rows:
+            raise CaptureError(f"{self.path}: no session {session_id}")
+        return SessionRow(*(text_from_sql(value) for value in rows[0]))
+
+    def sessions(self) -> list[SessionRow]:
+        """All device sessions, most recently seen first."""
+        rows = self._query(
+            "SELECT id, host, user, device_id, device_type, protocol_versions, first_seen, last_seen, flow_count, "
+            "problem_count FROM sessions ORDER BY last_seen DESC, id DESC"
+        )
+        return [SessionRow(*(text_from_sql(value) for value in row)) for row in rows]
+
+    def _where(
+        self,
+        *,
+        session_id: int | None = None,
+        command: str | None = None,
+        eas_status: StatusMatch | None = None,
+        http_status: StatusMatch | None = None,
+        problems_only: bool = False,
+        text: str | None = None,
+        user: str | None = None,
+        replay_of: int | None = None,
+        min_id: int | None = None,
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        parameters: list[Any] = []
+        for column, value in (
+            ("session_id", session_id),
+            ("command", command),
+            ("user", user),
+            ("replay_of", replay_of),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                parameters.append(sql_text(value))
+        for column, status in (("eas_status", eas_status), ("http_status", http_status)):
+            if status is not None:
+                clause, values = _status_clause(column, status)
+                clauses.append(clause)
+                parameters += values
+        if problems_only:
+            clauses.append("problem_count > 0")
+        if min_id is not None:
+            clauses.append("id > ?")
+            parameters.append(min_id)
+        query = fts_query(text) if text else None
+        if query:
+            clauses.append("id IN (SELECT rowid FROM flow_text WHERE flow_text MATCH ?)")
+            parameters.append(query)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
+
+    def flows(
+        self,
+        *,
+        session_id: int | None = None,
+        command: str | None = None,
+        eas_status: StatusMatch | None = None,
+        http_status: StatusMatch | None = None,
+        problems_only: bool = False,
+        text: str | None = None,
+        order: str = "ts_start",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = 200,
+        user: str | None = None,
+        replay_of: int | None = None,
+        min_id: int | None = None,
+    ) -> list[FlowRow]:
+        """Flows matching every given filter; `text` is a full-text search over URL, summary and decoded XML.
+
+        `eas_status` and `http_status` take a code, or `(low, high, negated)` for a range or its complement.
+
+        `min_id` keeps only flows with a larger id (for following a live capture); `limit=None` means all.
+        """
+        if order not in _ORDERS:
+            raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
+        where, parameters = self._where(
+            session_id=session_id,
+            command=command,
+            eas_status=eas_status,
+            http_status=http_status,
+            problems_only=problems_only,
+            text=text,
+            user=user,
+            replay_of=replay_of,
+            min_id=min_id,
+        )
+        direction = "DESC" if descending else "ASC"
+        # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.
+        keys = [_ORDERS[order]] + [key for key in ("ts_start", "id") if key != order and order != "id"]
+        ordering = ", ".join(f"{key} {direction}" for key in keys)
+        sql = f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {ordering} LIMIT ? OFFSET ?"
+        return [_flow_row(row) for row in self._query(sql, [*parameters, -1 if limit is None else limit, offset])]
+
+    def count_flows(self, **filters: Any) -> int:
+        """How many flows `flows(**filters)` would return without a limit."""
+        for ignored in ("order", "descending", "offset", "limit"):
+            filters.pop(ignored, None)
+        where, parameters = self._where(**filters)
+        return int(self._query(f"SELECT count(*) FROM flows{where}", parameters)[0][0])
+
+    def flow(self, flow_id: int) -> FlowRecord:
+        """Everything stored about one flow.
+
+        Raises:
+            CaptureError: no flow has this id.
+        """
+        rows = self._query(
+            f"SELECT {_ROW_COLUMNS}, http_version, scheme, port, path, request_headers, request_body, "
+            "response_headers, response_body, response_reason, timestamps, server_address, tls, target_host, "
+            "authority, request_trailers, response_http_version, response_trailers, request_truncated, "
+            "response_truncated, credentials_redacted, connection, extra, policy_key, collection_ids, sync_keys, "
+            "problems FROM flows JOIN flow_bodies ON flow_bodies.flow_id = flows.id WHERE id = ?",
+            (flow_id,),
+        )
+        if not rows:
+            raise CaptureError(f"{self.path}: no flow {flow_id}")
+        row = rows[0]
+        base = len(_ROW_COLUMNS.split(","))
+        (
+            http_version, scheme, port, path, request_headers, request_body, response_headers, response_body,
+            response_reason, timestamps, server_address, tls, target_host, authority, request_trailers,
+            response_http_version, response_trailers, request_truncated, response_truncated, credentials_redacted,
+            connection, extra, policy_key, collection_ids, sync_keys, problems,
+        ) = row[base:]  # fmt: skip
+        http_version, scheme, path, response_reason, server_address, target_host, authority = map(
+            text_from_sql, (http_version, scheme, path, response_reason, server_address, target_host, authority)
+        )
+        response_http_version, policy_key = text_from_sql(response_http_version), text_from_sql(policy_key)
+        texts = self._query("SELECT request_text, response_text FROM flow_text WHERE rowid = ?", (flow_id,))
+        request_text, response_text = texts[0] if texts else (None, None)
+        flow_row = _flow_row(row[:base])
+        return FlowRecord(
+            row=flow_row,
+            http_version=http_version,
+            scheme=scheme,
+            port=port,
+            path=path,
+            request_headers=headers_from_json(request_headers) or (),
+            request_body=bytes(request_body),
+            response_headers=headers_from_json(response_headers),
+            response_body=None if response_body is None else bytes(response_body),
+            response_reason=response_reason,
+            error=flow_row.error,
+            timestamps={str(k): float(v) for k, v in json.loads(timestamps).items()},
+            server_address=server_address,
+            tls=bool(tls),
+            target_host=target_host,
+            authority=authority,
+            request_trailers=headers_from_json(request_trailers),
+            response_http_version=response_http_version,
+            response_trailers=headers_from_json(response_trailers),
+            request_truncated=bool(request_truncated),
+            response_truncated=bool(response_truncated),
+            credentials_redacted=bool(credentials_redacted),
+            connection=json.loads(connection),
+            extra=json.loads(extra),
+            policy_key=policy_key,
+            collection_ids=tuple(json.loads(collection_ids)),
+            sync_keys=tuple(json.loads(sync_keys)),
+            problems=tuple(
+                Problem(p["where"], p["reason"], p.get("offset"), p.get("severity", "error"))
+                for p in json.loads(problems)
+            ),
+            request_text=request_text or None,
+            response_text=response_text or None,
+        )
+
+    def records(self, flow_ids: Iterable[int] | None = None) -> Iterator[FlowRecord]:
+        """FlowRecords of the given ids (all flows in id order when None)."""
+        ids = self.flow_ids() if flow_ids is None else list(flow_ids)
+        for flow_id in ids:
+            yield self.flow(flow_id)
+
+    def flow_ids(self) -> list[int]:
+        """Every flow id, in order."""
+        return [int(row[0]) for row in self._query("SELECT id FROM flows ORDER BY id")]
+
+    def max_flow_id(self) -> int:
+        """The largest flow id (0 when empty); poll it to follow a capture being written."""
+        return int(self._query("SELECT ifnull(max(id), 0) FROM flows")[0][0])
+
+    def commands(self) -> list[str]:
+        """Distinct commands, for filter choices."""
+        return [str(row[0]) for row in self._query("SELECT DISTINCT command FROM flows WHERE command IS NOT NULL ORDER BY command")]
+
+    def replays(self, flow_id: int) -> list[FlowRow]:
+        """Replays of a flow, oldest first."""
+        return self.flows(replay_of=flow_id, order="id", limit=None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
