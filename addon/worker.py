@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import select
 import signal
 import sys
 import time
+from typing import Any
 
+from eas.diagnosis import Diagnoser
+from eas.evidence import FlowEvidence
 from eas.exchange import Exchange
+from eas.verdicts import judge
 
-from addon.metadata import analysis_metadata
+from addon.metadata import META_FINDING, analysis_metadata, annotated
 from addon.worker_protocol import (
     READ_BYTES,
     CLOSE_SERIAL,
@@ -26,7 +31,7 @@ from addon.worker_protocol import (
     frame_fields,
     split_frame,
 )
-from capture.analysis import analyze_parts
+from capture.analysis import analyze_parts, flow_facts
 from capture.mitm import flow_input_from_fields
 from capture.model import FlowInput
 from capture.writer import CaptureWriter
@@ -67,6 +72,9 @@ class Recorder:
         self.writer: CaptureWriter | None = None
         self.settings: CaptureSettings | None = None
         self.unrecorded: list[tuple[FlowInput, Exchange | None]] = []
+        # The live diagnosis: every analysed flow's facts, in the order the flows finished; flows are known to
+        # it by their frame serial (the capture's ids come later, from its writer).
+        self.diagnoser = Diagnoser()
 
     def writer_for(self, settings: CaptureSettings) -> CaptureWriter:
         """The capture writer for these settings; reopened when they change."""
@@ -85,11 +93,12 @@ class Recorder:
         """Analyse one flow (its frame's marshalled fields and bodies) and queue it for the capture; never raises."""
         metadata = error = capture_error = writer_error = None
         exchange = None
+        findings: list[dict[str, Any]] | None = None
         try:
             fields = frame_fields(raw)
             flow_input = flow_input_from_fields(fields.flow, request_body, response_body)
         except Exception as err:  # a bug; nothing to analyse or record
-            return Answer(serial, None, f"{type(err).__name__}: {err}", None, f"{type(err).__name__}: {err}")
+            return Answer(serial, None, f"{type(err).__name__}: {err}", None, f"{type(err).__name__}: {err}", None)
         capture = fields.capture
         if flags & FLAG_ANALYSE:
             try:
@@ -106,7 +115,12 @@ class Recorder:
                     annotate=capture is not None,
                     plain_xml=False,
                 )
-                metadata = analysis_metadata(fields.kind, exchange)
+                verdict = judge(exchange, transport_error=flow_input.error)
+                metadata = analysis_metadata(fields.kind, exchange, verdict)
+                findings = self.diagnose(serial, flow_input, exchange)
+                if findings:
+                    metadata[META_FINDING] = "; ".join(f"{item['rule']}: {item['summary']}" for item in findings)
+                flow_input = with_analysis(flow_input, metadata)
             except Exception as err:
                 exchange = None  # the capture's writer analyses the flow itself
                 error = f"{type(err).__name__}: {err}"
@@ -119,7 +133,26 @@ class Recorder:
                 writer_error = str(last_error) if last_error is not None else None
             except Exception as err:
                 capture_error = f"{type(err).__name__}: {err}"
-        return Answer(serial, metadata, capture_error, writer_error, error)
+        return Answer(serial, metadata, capture_error, writer_error, error, findings)
+
+    def diagnose(self, serial: int, flow_input: FlowInput, exchange: Exchange) -> list[dict[str, Any]] | None:
+        """Feed the flow to the live diagnosis; the findings it completes or extends (as JSON), None for none."""
+        facts = flow_facts(exchange, flow_input.error)
+        if facts is None:
+            return None
+        end = flow_input.timestamps.get("response_end") or flow_input.timestamps.get("error")
+        evidence = FlowEvidence(
+            flow_id=serial,
+            ts=flow_input.ts_start,
+            user=exchange.user,
+            device_id=exchange.device_id,
+            device_type=exchange.device_type,
+            host=flow_input.display_host(),
+            facts=facts,
+            duration=None if end is None else float(end) - flow_input.ts_start,
+        )
+        findings = self.diagnoser.feed(evidence)
+        return [finding.to_json() for finding in findings] or None
 
     def record(self, *, wait: bool) -> None:
         """Hand the flows analysed so far to the capture writer; with `wait`, return once it has committed them
@@ -148,6 +181,23 @@ class Recorder:
         except Exception as err:
             return f"{type(err).__name__}: {err}"
         return None
+
+
+def with_analysis(flow_input: FlowInput, values: dict[str, Any]) -> FlowInput:
+    """The flow as the capture stores it: its comment, mark and metadata after the analysis (addon.metadata's
+    `annotated`, which the proxy applies to the live flow too)."""
+    extra = dict(flow_input.extra)
+    metadata = dict(extra.get("metadata") or {})
+    comment, marked = annotated(
+        metadata, str(extra.get("comment") or ""), str(extra.get("marked") or ""), values, complete=True
+    )
+    extra["metadata"] = metadata
+    for key, value in (("comment", comment), ("marked", marked)):
+        if value:
+            extra[key] = value
+        else:
+            extra.pop(key, None)
+    return dataclasses.replace(flow_input, extra=extra)
 
 
 class WorkerLoop:
@@ -251,14 +301,14 @@ class WorkerLoop:
             self.urgent -= job.kind == FRAME_CLOSE or bool(job.flags & FLAG_WAITING)
             if job.kind == FRAME_CLOSE:
                 self.answer()
-                self.answers.append(Answer(CLOSE_SERIAL, None, self.recorder.close(), None, None))
+                self.answers.append(Answer(CLOSE_SERIAL, None, self.recorder.close(), None, None, None))
                 self.answer()
                 return
             try:
                 raw, request_body, response_body = split_frame(job.frame)
             except Exception as err:  # a bug: say so, keep going
                 message = f"{type(err).__name__}: {err}"
-                self.answers.append(Answer(job.serial, None, message, None, message))
+                self.answers.append(Answer(job.serial, None, message, None, message, None))
                 continue
             self.answers.append(self.recorder.run(job.serial, job.flags, raw, request_body, response_body))
             if job.flags & FLAG_WAITING or time.monotonic() - self.answered_at >= ANSWER_SECONDS:

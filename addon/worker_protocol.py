@@ -79,6 +79,7 @@ class Answer(NamedTuple):
     capture_error: str | None  # the capture cannot take the flow (for the close: what closing it said)
     writer_error: str | None  # the capture's writer fails to write (it keeps the flows and retries)
     error: str | None  # the analysis failed
+    findings: list[dict[str, Any]] | None  # the diagnosis findings this flow completes or extends (Finding.to_json)
 
 
 class Job(NamedTuple):

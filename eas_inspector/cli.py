@@ -21,6 +21,8 @@ _COMMAND_MODULES = {
     "export": "cmd_capture",
     "proxy": "cmd_proxy",
     "view": "cmd_view",
+    "diagnose": "cmd_diagnose",
+    "list": "cmd_diagnose",
 }
 
 
@@ -71,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("view", help="browse a capture in the terminal viewer")
     p.add_argument("capture", nargs="?", help="capture or .mitm file (default: the newest in captures/)")
     p.add_argument("--follow", action="store_true", help="follow a capture the proxy is still writing")
+
+    p = sub.add_parser("diagnose", help="what went wrong in each device session of a capture or a .mitm file")
+    p.add_argument("file", help="an eas-inspector capture (.sqlite) or a mitmproxy .mitm file")
+    p.add_argument("--device", metavar="ID", help="only this DeviceId's sessions")
+    p.add_argument("--json", action="store_true", help='print {"findings": [...]}')
+
+    p = sub.add_parser("list", help="one line per flow of a capture or a .mitm file: command, outcome, statuses")
+    p.add_argument("file", help="an eas-inspector capture (.sqlite) or a mitmproxy .mitm file")
+    p.add_argument("--device", metavar="ID", help="only this DeviceId's flows")
+    p.add_argument("--command", dest="eas_command", metavar="C", help="only this EAS command (Sync, Ping ...)")
+    p.add_argument("--failed", action="store_true", help="only flows whose outcome is failed")
+    p.add_argument("--json", action="store_true", help="print a JSON array of flows")
 
     return parser
 

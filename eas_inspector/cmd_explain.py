@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eas.exchange import DecodedBody, Exchange, HeaderNote, analyze
+from eas.verdicts import judge
 
 PROG = "eas-inspector"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -25,10 +26,10 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     shown = 0
     try:
-        for number, exchange in _exchanges(path, annotate=not args.plain):
+        for number, exchange, transport_error in _exchanges(path, annotate=not args.plain):
             if shown:
                 out.write("\n")
-            out.write(format_exchange(exchange, number=number, plain=args.plain))
+            out.write(format_exchange(exchange, number=number, plain=args.plain, transport_error=transport_error))
             shown += 1
     except ExplainError as err:
         out.flush()
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange]]:
+def _exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange, str | None]]:
     try:
         with path.open("rb") as handle:
             magic = handle.read(len(SQLITE_MAGIC))
@@ -57,7 +58,7 @@ def _pairs(headers: Any) -> list[tuple[str, str]]:
     return [(str(name), str(value)) for name, value in headers.items(multi=True)]
 
 
-def _mitm_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange]]:
+def _mitm_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange, str | None]]:
     from mitmproxy import http, io
     from mitmproxy.exceptions import FlowReadException
 
@@ -69,7 +70,7 @@ def _mitm_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchan
                     continue
                 exchange = _mitm_exchange(flow, annotate=annotate)
                 if exchange.is_eas or exchange.is_autodiscover:
-                    yield number, exchange
+                    yield number, exchange, flow.error.msg if flow.error is not None else None
     except FlowReadException as err:
         raise ExplainError(f"not a readable mitmproxy flow file ({err})") from err
     except OSError as err:
@@ -92,7 +93,7 @@ def _mitm_exchange(flow: Any, *, annotate: bool) -> Exchange:
     )
 
 
-def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange]]:
+def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange, str | None]]:
     from capture.model import CaptureError
     from capture.reader import CaptureReader
 
@@ -116,7 +117,7 @@ def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exc
                 request_time=record.timestamps.get("request_start"),
             )
             if exchange.is_eas or exchange.is_autodiscover:
-                yield row.id, exchange
+                yield row.id, exchange, record.error
     except CaptureError as err:
         raise ExplainError(str(err)) from err
     finally:
@@ -152,10 +153,22 @@ def _body_lines(title: str, body: DecodedBody | None, *, plain: bool) -> list[st
     return lines
 
 
-def format_exchange(exchange: Exchange, *, number: int | None = None, plain: bool = False) -> str:
-    """The whole exchange as text: summary, HTTP status, query, headers, bodies (annotated unless plain), problems."""
+def format_exchange(
+    exchange: Exchange, *, number: int | None = None, plain: bool = False, transport_error: str | None = None
+) -> str:
+    """The whole exchange as text: summary, verdict, HTTP status, query, headers, bodies (annotated unless plain),
+    problems. The verdict (eas.verdicts.judge) gives the outcome, why, and every Status with its own meaning."""
     heading = f"=== #{number} " if number is not None else "=== "
+    verdict = judge(exchange, transport_error=transport_error)
     lines = [f"{heading}{exchange.method} {exchange.url}", exchange.summary()]
+    outcome = f"Outcome: {verdict.outcome}"
+    worst = verdict.worst
+    if worst is not None and worst.outcome != "ok":
+        outcome += f" ({worst.path} = {worst.code}{f': {worst.meaning}' if worst.meaning else ''})"
+    elif verdict.reasons:
+        outcome += f" ({verdict.reasons[0]})"
+    lines.append(outcome)
+    lines += [f"{INDENT}{reason}" for reason in verdict.reasons if len(verdict.reasons) > 1]
     if exchange.http_status is not None:
         meaning = f": {exchange.http_status_meaning}" if exchange.http_status_meaning else ""
         lines.append(f"HTTP {exchange.http_status}{meaning}")
@@ -171,9 +184,9 @@ def format_exchange(exchange: Exchange, *, number: int | None = None, plain: boo
         lines.append(f"Server offers commands: {', '.join(exchange.offered_commands) or '(none)'}")
     if exchange.redirect_location:
         lines.append(f"Redirect to: {exchange.redirect_location}")
-    for note in exchange.eas_statuses:
-        meaning = f" ({note.meaning})" if note.meaning else ""
-        lines.append(f"EAS status {note.path} = {note.code}{meaning}")
+    for status in verdict.statuses:
+        meaning = f" ({status.meaning})" if status.meaning else ""
+        lines.append(f"EAS status {status.path} = {status.code}{meaning} [{status.outcome}, {status.table}]")
     if exchange.collection_ids:
         lines.append(f"Collections: {', '.join(exchange.collection_ids)}")
     if exchange.collection_classes:
