@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from viewer.export import EXPORT_FORMATS
 from viewer.screens.exchange import ExchangeScreen
 from viewer.screens.main import MainScreen
 from viewer.source import SORT_ORDERS
@@ -39,6 +40,10 @@ class InspectorCommands(Provider):
                 ("capture: Reload", screen.action_reload, "read sessions and flows again"),
                 ("sort: Reverse order", screen.action_reverse_sort, ""),
             ]
+            for fmt, (_, label) in EXPORT_FORMATS.items():
+                out.append(
+                    (f"capture: Export as {label}", partial(screen.action_export, fmt), "the marked flows, else the list (x: XML)")
+                )
             for command in screen.commands:
                 out.append((f"filter: Command {command}", partial(screen.set_filter, command=command), ""))
             for order, label in SORT_ORDERS.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -15,6 +16,8 @@ from textual.worker import get_current_worker
 
 from eas.wiretext import shown
 
+from capture.model import CaptureError
+from viewer.export import EXPORT_FORMATS, ExportPathScreen, default_export_path, export_flows
 from viewer.messages import (
     CaptureFailed,
     CaptureOpened,
@@ -83,6 +86,7 @@ class MainScreen(Screen[None]):
         Binding("s", "focus_sessions", "Sessions", show=False, id="main-focus-sessions"),
         Binding("l", "focus_flows", "Flows", show=False, id="main-focus-flows"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="main-reload"),
+        Binding("x", "export('xml')", "Export", show=False, id="main-export"),
     ]
 
     def __init__(self) -> None:
@@ -552,6 +556,36 @@ class MainScreen(Screen[None]):
             self.inspector.inform("No flow selected.", severity="warning")
             return
         self.inspector.open_flow(row.id, "edit")
+
+    def action_export(self, fmt: str = "xml") -> None:
+        """Export the marked flows, or (none marked) every flow the list shows, after asking where."""
+        marked = sorted(self.query_one(FlowList).marked)
+        what = f"{len(marked)} marked flow(s)" if marked else f"the {self.total} flow(s) of the list"
+        title = f"Export {what} as {EXPORT_FORMATS[fmt][1]} to:"
+        suggested = default_export_path(self.inspector.capture_path, fmt)
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.export_worker(fmt, path, marked, self.filter)
+
+        self.app.push_screen(ExportPathScreen(title, suggested), chosen)
+
+    @work(thread=True, group="export")
+    def export_worker(self, fmt: str, dst: Path, marked: list[int], flow_filter: FlowFilter) -> None:
+        try:
+            flow_ids = marked or self.inspector.source.call(
+                lambda r: [
+                    row.id
+                    for row in r.flows(
+                        **flow_filter.filters(), order=flow_filter.order, descending=flow_filter.descending, limit=None
+                    )
+                ]
+            )
+            count = export_flows(self.inspector.capture_path, flow_ids, dst, fmt)
+        except CaptureError as err:
+            self.inspector.inform(f"Export failed: {err}", severity="error")
+            return
+        self.inspector.inform(f"Exported {count} flow(s) to {dst}")
 
     def set_filter(self, **changes: Any) -> None:
         """Change some filter fields (the command palette uses this)."""
