@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from viewer.replay import ReplayResult
 
 
+class FolderNamesLoaded(Message):
+    """Folder names of every session (session id, CollectionId) -> name, from the sessions' FolderSync."""
+
+    def __init__(self, folder_names: dict[tuple[int | None, str], str]) -> None:
+        super().__init__()
+        self.folder_names = folder_names
+
+
 class CaptureOpened(Message):
     """The capture is readable: its sessions, commands and newest flow id."""
 

@@ -64,8 +64,11 @@ async def test_columns_fill_the_width_and_keep_the_essentials(long_capture: Path
         flows.move_cursor(5)
         await pilot.pause()
         line = row_of(app, 5)
+        if width >= 250:
+            assert f"{LONG_KEY} -> 1" in line and LONG_COLLECTION in line  # extra width goes to these columns first
         if width >= 160:
-            assert LONG_KEY in line and LONG_COLLECTION in line  # extra width goes to these columns first
+            # the column holds the key sent and the key answered: a long pair keeps both ends of the key sent
+            assert LONG_COLLECTION in line and "vm_10e5_" in line and "5e-0001 -> 1" in line
             assert "device" in titles and "iPhone ABC123" in line  # every session's flows: whose is it
         else:
             assert LONG_KEY not in line and "…" in line  # cut, in the middle, to fit

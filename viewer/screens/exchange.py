@@ -17,12 +17,13 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
 from eas.headers import explain_headers
+from eas.verdicts import Outcome
 from eas.wiretext import shown
 
 from viewer.curl import RESPONSE_FILE, curl_command, encode_curl_command
 from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
-from viewer.widgets.flow_list import human_size
+from viewer.widgets.flow_list import human_size, worst_status
 from viewer.widgets.hexdump import hexdump, line_of_offset
 from viewer.widgets.code_view import CodeView
 from viewer.widgets.xml_tree import XmlTree
@@ -46,11 +47,18 @@ def body_text(body: DecodedBody | None, raw: bytes | None) -> str:
     return "(not decoded: see the Raw tab)"
 
 
+# The exchange header's colour for a verdict (and for the status that decided it).
+OUTCOME_STYLES: dict[Outcome, str] = {Outcome.OK: "green", Outcome.WARNING: "yellow", Outcome.FAILED: "red"}
+
+
 def summary(flow: LoadedFlow) -> Text:
     """The header line of an exchange: id, method, command, statuses, sizes, duration, device."""
     row = flow.record.row
     ex = flow.exchange
     text = Text()
+    if row.outcome is not None:
+        text.append(f" {row.outcome.upper()} ", style=f"bold reverse {OUTCOME_STYLES[row.outcome]}")
+        text.append(" ")
     if flow.stored:
         text.append(f"#{row.id} ", style="bold")
     else:
@@ -64,7 +72,11 @@ def summary(flow: LoadedFlow) -> Text:
         text.append(shown(f"HTTP {row.http_status} {meaning}  "), style="red" if row.http_status >= 400 else "green")
     elif flow.record.error:
         text.append(f"error: {flow.record.error}  ", style="red")
-    if row.eas_status is not None:
+    worst = worst_status(row)
+    if worst is not None:
+        place = f" ({worst.table})" if worst.table else ""
+        text.append(f"EAS status {worst.code} {worst.meaning or ''}{place}  ", style=OUTCOME_STYLES[worst.outcome])
+    elif row.eas_status is not None:
         text.append(f"EAS status {row.eas_status} {row.eas_status_meaning or ''}  ", style="yellow" if row.eas_status != 1 else "green")
     text.append(f"{human_size(row.request_size)} → {human_size(row.response_size)} bytes  ")
     if row.ts_end is not None:

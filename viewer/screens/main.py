@@ -24,11 +24,12 @@ from viewer.messages import (
     FlowCountLoaded,
     FlowPageLoaded,
     FlowsAppended,
+    FolderNamesLoaded,
     LoadProgressed,
     ProblemLocated,
 )
 from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status, status_field
-from viewer.widgets.flow_list import FlowList, device_text, header_text
+from viewer.widgets.flow_list import FlowList, device_text, header_text, needs_attention
 
 if TYPE_CHECKING:
     from capture.model import FlowRow, SessionRow
@@ -94,6 +95,7 @@ class MainScreen(Screen[None]):
         self.filter = FlowFilter()
         self.generation = 0
         self.sessions: list[SessionRow] = []
+        self.folder_names: dict[tuple[int | None, str], str] = {}  # (session id, CollectionId) -> name
         self.commands: list[str] = []
         self.max_flow_id = 0
         self.total = 0
@@ -141,6 +143,7 @@ class MainScreen(Screen[None]):
             self.post_message(CaptureFailed(f"cannot open {source.path}: {err}"))
             return
         self.post_message(CaptureOpened(sessions, commands, max_id))
+        self.load_folder_names([session.id for session in sessions])
         if initial:
             self.post_message(FlowCountLoaded(1, total))
             self.post_message(FlowPageLoaded(1, 0, rows))
@@ -160,6 +163,19 @@ class MainScreen(Screen[None]):
                     self.post_message(FlowPageLoaded(generation, first_page, rows))
         except Exception as err:  # noqa: BLE001
             self.post_message(CaptureFailed(f"cannot list flows ({flow_filter.describe()}): {err}"))
+
+    @work(thread=True, exclusive=True, group="folders")
+    def load_folder_names(self, session_ids: list[int]) -> None:
+        """The coll. column's folder names: each session's FolderSync, read after the first page is shown."""
+        names: dict[tuple[int | None, str], str] = {}
+        try:
+            for session_id in session_ids:
+                folders = self.inspector.source.call(lambda r: r.folder_names(session_id))
+                names.update(((session_id, collection_id), name) for collection_id, name in folders.items())
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot read folder names: {err}"))
+            return
+        self.post_message(FolderNamesLoaded(names))
 
     @work(thread=True, group="pages")
     def load_page(self, generation: int, flow_filter: FlowFilter, page: int) -> None:
@@ -214,7 +230,7 @@ class MainScreen(Screen[None]):
                     break
                 positions = range(len(rows)) if forward else range(len(rows) - 1, -1, -1)
                 for i in positions:
-                    if rows[i].problem_count:
+                    if needs_attention(rows[i]):
                         self.post_message(ProblemLocated(generation, offset + i, forward))
                         return
                 scanned += len(rows)
@@ -246,6 +262,11 @@ class MainScreen(Screen[None]):
             self.apply_filter(self.filter)
         if self.inspector.follow:
             self.follow(event.max_flow_id)
+
+    @on(FolderNamesLoaded)
+    def _folder_names_loaded(self, event: FolderNamesLoaded) -> None:
+        self.folder_names = event.folder_names
+        self.query_one(FlowList).set_folder_names(event.folder_names)
 
     @on(CaptureFailed)
     def _capture_failed(self, event: CaptureFailed) -> None:
@@ -316,6 +337,7 @@ class MainScreen(Screen[None]):
             if self.filter.command in event.commands:
                 select.value = self.filter.command
         self.load_flows(self.generation, self.filter, 0, True)
+        self.load_folder_names([session.id for session in event.sessions])  # a new FolderSync may name folders
 
     @on(ProblemLocated)
     def _problem_located(self, event: ProblemLocated) -> None:
@@ -507,7 +529,7 @@ class MainScreen(Screen[None]):
             row = flows.row_at(index)
             if row is None:
                 break
-            if row.problem_count:
+            if needs_attention(row):
                 flows.move_cursor(index)
                 return
             index += step

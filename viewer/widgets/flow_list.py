@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from eas.verdicts import JudgedStatus, Outcome
 from eas.wiretext import shown
 
 from viewer.source import PAGE_SIZE
@@ -157,18 +158,49 @@ def header_text(columns: tuple[Column, ...], order: str = "ts_start", descending
     return "".join(cells)
 
 
-def response_sync_key(row: FlowRow) -> str | None:
-    """The SyncKey the server answered with, when the capture stores it (a `response_sync_key` on the row).
+def needs_attention(row: FlowRow) -> bool:
+    """The verdict is failed or warning; a flow stored without a verdict counts by its problems."""
+    if row.outcome is None:
+        return row.problem_count > 0
+    return row.outcome is not Outcome.OK
 
-    The sync key column shows `request -> response` as soon as rows carry it; until then the request's key alone.
-    """
-    value = getattr(row, "response_sync_key", None)
-    return str(value) if value else None
+
+def worst_status(row: FlowRow) -> JudgedStatus | None:
+    """The response's EAS Status that went worst (the first of equals), each read with its own table."""
+    worst: JudgedStatus | None = None
+    for status in row.statuses:
+        if worst is None or status.outcome.rank > worst.outcome.rank:
+            worst = status
+    return worst
+
+
+def status_text(row: FlowRow) -> str:
+    """The worst EAS Status with its meaning in its own table, else the stored first status."""
+    worst = worst_status(row)
+    if worst is not None:
+        return f"{worst.code} {worst.meaning or ''}".strip()
+    return "" if row.eas_status is None else f"{row.eas_status} {row.eas_status_meaning or ''}".strip()
+
+
+# The flow list's mark and colour per verdict: a failed exchange red `!`, a warning yellow `~`.
+OUTCOME_MARKS: dict[Outcome, tuple[str, str]] = {
+    Outcome.FAILED: ("!", "bold red"),
+    Outcome.WARNING: ("~", "bold yellow"),
+}
+
+
+def outcome_mark(row: FlowRow) -> tuple[str, str]:
+    """(mark, style) for the verdict column: by outcome, `!` for problems without one, `↻` for a replay."""
+    if row.outcome is not None and row.outcome in OUTCOME_MARKS:
+        return OUTCOME_MARKS[row.outcome]
+    if row.outcome is None and row.problem_count:
+        return OUTCOME_MARKS[Outcome.FAILED]
+    return ("↻", "") if row.replay_of is not None else (" ", "")
 
 
 def sync_key_text(row: FlowRow) -> str:
     """`4-17 -> 4-18` (request's key, response's key), or the one that is known."""
-    request_key, response_key = row.sync_key or "", response_sync_key(row) or ""
+    request_key, response_key = row.sync_key or "", row.response_sync_key or ""
     if request_key and response_key:
         return f"{request_key} -> {response_key}"
     return request_key or (f"-> {response_key}" if response_key else "")
@@ -187,9 +219,9 @@ def device_text(row: FlowRow) -> str:
 
 def cell_values(row: FlowRow, folder_names: FolderNames, marked: bool = False) -> dict[str, str]:
     """What each column shows for `row`, by column key."""
-    mark = "!" if row.problem_count else ("↻" if row.replay_of is not None else " ")
+    mark = outcome_mark(row)[0]
     duration = "" if row.ts_end is None else f"{(row.ts_end - row.ts_start) * 1000:.0f}"
-    eas = "" if row.eas_status is None else f"{row.eas_status} {row.eas_status_meaning or ''}".strip()
+    eas = status_text(row)
     return {
         "mark": ("●" if marked else " ") + mark,
         "id": str(row.id),
@@ -220,10 +252,12 @@ def row_text(row: FlowRow, columns: tuple[Column, ...], folder_names: FolderName
         value = values[column.key]
         style = ""
         if column.key == "mark":
-            style = "bold red" if "!" in value else ("bold yellow" if marked else "")
+            style = outcome_mark(row)[1] or ("bold yellow" if marked else "")
         elif column.key == "http" and row.http_status is not None and row.http_status >= 400:
             style = "red"
-        elif column.key == "eas" and row.eas_status not in (None, 1):
+        elif column.key in ("eas", "command") and row.outcome in OUTCOME_MARKS:
+            style = OUTCOME_MARKS[row.outcome][1].removeprefix("bold ")
+        elif column.key == "eas" and row.outcome is None and row.eas_status not in (None, 1):
             style = "yellow"
         text.append(_cell(shown(value), column.width, right=column.right, cut=_CUTS.get(column.key, "end")), style=style)
     return text
