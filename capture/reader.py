@@ -229,6 +229,8 @@ class CaptureReader:
         replay_of: int | None = None,
         min_id: int | None = None,
         outcome: str | None = None,
+        collection_id: str | None = None,
+        flow_ids: Sequence[int] | None = None,
         failed_only: bool = False,
         device_id: str | None = None,
     ) -> tuple[str, list[Any]]:
@@ -240,6 +242,7 @@ class CaptureReader:
             ("user", user),
             ("replay_of", replay_of),
             ("device_id", device_id),
+            ("collection_id", collection_id),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -249,6 +252,10 @@ class CaptureReader:
                 clause, values = _status_clause(column, status)
                 clauses.append(clause)
                 parameters += values
+        if flow_ids is not None:
+            # a finding's flows: few (a long loop keeps its first and latest), far below SQLite's parameter limit
+            clauses.append(f"id IN ({', '.join('?' * len(flow_ids))})" if flow_ids else "0")
+            parameters += [int(flow_id) for flow_id in flow_ids]
         if outcome is not None:
             clauses.append("outcome = ?")
             parameters.append(str(Outcome(outcome)))
@@ -282,6 +289,8 @@ class CaptureReader:
         replay_of: int | None = None,
         min_id: int | None = None,
         outcome: str | None = None,
+        collection_id: str | None = None,
+        flow_ids: Sequence[int] | None = None,
         failed_only: bool = False,
         device_id: str | None = None,
     ) -> list[FlowRow]:
@@ -291,6 +300,7 @@ class CaptureReader:
 
         `min_id` keeps only flows with a larger id (for following a live capture); `limit=None` means all.
         `outcome` ("ok", "warning", "failed") and `failed_only` read the verdict column (indexed).
+        `collection_id` keeps one collection's flows; `flow_ids` only these flows (a finding's).
         """
         if order not in _ORDERS:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
@@ -307,6 +317,8 @@ class CaptureReader:
             outcome=outcome,
             failed_only=failed_only,
             device_id=device_id,
+            collection_id=collection_id,
+            flow_ids=flow_ids,
         )
         direction = "DESC" if descending else "ASC"
         # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.

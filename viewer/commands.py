@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from eas.wiretext import shown
 from viewer.export import EXPORT_FORMATS
 from viewer.screens.exchange import ExchangeScreen
 from viewer.screens.main import MainScreen
@@ -40,6 +41,16 @@ class InspectorCommands(Provider):
                 ("capture: Reload", screen.action_reload, "read sessions and flows again"),
                 ("sort: Reverse order", screen.action_reverse_sort, ""),
             ]
+            out += [
+                ("view: Diagnosis of the session", screen.action_diagnosis, "D: findings, most severe first"),
+                ("view: SyncKey chain of this collection", screen.action_sync_key_chain, "K: key sent -> key answered"),
+                ("filter: This flow's collection", screen.action_collection_filter, "f; again: every collection"),
+            ]
+            for (session_id, collection_id), name in sorted(screen.folder_names.items(), key=lambda item: item[1]):
+                if screen.filter.session_id in (None, session_id):
+                    out.append(
+                        (f"filter: Collection {shown(name)}", partial(screen.filter_collection, collection_id), collection_id)
+                    )
             for fmt, (_, label) in EXPORT_FORMATS.items():
                 out.append(
                     (f"capture: Export as {label}", partial(screen.action_export, fmt), "the marked flows, else the list (x: XML)")

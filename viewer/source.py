@@ -38,6 +38,8 @@ class FlowFilter:
     http_status: StatusMatch | None = None
     problems_only: bool = False
     text: str | None = None
+    collection_id: str | None = None  # one collection's flows (picked by the user)
+    flow_ids: tuple[int, ...] | None = None  # only these flows (a diagnosis finding's)
     order: str = "ts_start"
     descending: bool = False
 
@@ -50,6 +52,8 @@ class FlowFilter:
             "http_status": self.http_status,
             "problems_only": self.problems_only,
             "text": self.text or None,
+            "collection_id": self.collection_id,
+            "flow_ids": self.flow_ids,
         }
 
     def with_(self, **changes: Any) -> FlowFilter:
@@ -68,6 +72,10 @@ class FlowFilter:
             parts.append("problems only")
         if self.text:
             parts.append(f"text {self.text!r}")
+        if self.collection_id is not None:
+            parts.append(f"collection {self.collection_id}")
+        if self.flow_ids is not None:
+            parts.append(f"{len(self.flow_ids)} flow(s) of a finding")
         parts.append(f"by {SORT_ORDERS.get(self.order, self.order)} {'↓' if self.descending else '↑'}")
         return " · ".join(parts)
 

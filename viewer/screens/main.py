@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from eas.wiretext import shown
 
 from capture.model import CaptureError
+from viewer.screens.diagnosis import ChainScreen, DiagnosisScreen, session_findings
 from viewer.export import EXPORT_FORMATS, ExportPathScreen, default_export_path, export_flows
 from viewer.messages import (
     CaptureFailed,
@@ -88,6 +89,9 @@ class MainScreen(Screen[None]):
         Binding("l", "focus_flows", "Flows", show=False, id="main-focus-flows"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="main-reload"),
         Binding("x", "export('xml')", "Export", show=False, id="main-export"),
+        Binding("D", "diagnosis", "Diagnosis", id="main-diagnosis"),
+        Binding("f", "collection_filter", "This collection", show=False, id="main-collection"),
+        Binding("K", "sync_key_chain", "SyncKey chain", show=False, id="main-chain"),
     ]
 
     def __init__(self) -> None:
@@ -608,6 +612,81 @@ class MainScreen(Screen[None]):
             self.inspector.inform(f"Export failed: {err}", severity="error")
             return
         self.inspector.inform(f"Exported {count} flow(s) to {dst}")
+
+    def folder_name(self, session_id: int | None, collection_id: str) -> str:
+        """The folder's name when the session's FolderSync gave one, else its CollectionId."""
+        return self.folder_names.get((session_id, collection_id), collection_id)
+
+    def action_collection_filter(self) -> None:
+        """`f`: only the selected flow's collection (]/[ in an exchange then step through it); again: every one."""
+        if self.filter.collection_id is not None:
+            self.apply_filter(self.filter.with_(collection_id=None))
+            return
+        row = self.current_flow
+        if row is None or not row.collection_id:
+            self.inspector.inform("The selected flow names no collection.", severity="warning")
+            return
+        self.filter_collection(row.collection_id)
+
+    def filter_collection(self, collection_id: str) -> None:
+        self.apply_filter(self.filter.with_(collection_id=collection_id))
+
+    def action_diagnosis(self) -> None:
+        """`D`: the findings of the session shown (of every session when all are shown)."""
+        self.progress = "diagnosing…"
+        self._update_status()
+        self.diagnosis_worker(self.filter.session_id)
+
+    @work(thread=True, exclusive=True, group="diagnosis")
+    def diagnosis_worker(self, session_id: int | None) -> None:
+        try:
+            findings = self.inspector.source.call(lambda r: session_findings(r, session_id))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot diagnose: {err}"))
+            return
+        self.app.call_from_thread(self._show_findings, session_id, findings)
+
+    def _show_findings(self, session_id: int | None, findings: list[Any]) -> None:
+        self.progress = ""
+        self._update_status()
+        whose = "every session" if session_id is None else f"session {self._session_name(session_id)}"
+        title = f"Diagnosis of {whose}: {len(findings)} finding(s), most severe first"
+
+        def chosen(flow_ids: tuple[int, ...] | None) -> None:
+            if flow_ids:
+                self.apply_filter(self.filter.with_(flow_ids=flow_ids))
+
+        self.app.push_screen(DiagnosisScreen(title, findings), chosen)
+
+    def _session_name(self, session_id: int) -> str:
+        for session in self.sessions:
+            if session.id == session_id:
+                return shown(" ".join(str(part) for part in (session.user, session.device_type, session.device_id) if part))
+        return f"#{session_id}"
+
+    def action_sync_key_chain(self) -> None:
+        """`K`: the SyncKey chain of the selected flow's collection in its session; Enter opens a flow of it."""
+        row = self.current_flow
+        if row is None or not row.collection_id or row.session_id is None:
+            self.inspector.inform("The selected flow names no collection.", severity="warning")
+            return
+        self.chain_worker(row.session_id, row.collection_id)
+
+    @work(thread=True, exclusive=True, group="chain")
+    def chain_worker(self, session_id: int, collection_id: str) -> None:
+        try:
+            links = self.inspector.source.call(lambda r: r.sync_key_chain(session_id, collection_id))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot read the SyncKey chain: {err}"))
+            return
+        title = f"SyncKey chain of {self.folder_name(session_id, collection_id)} ({len(links)} step(s)); Enter opens a flow"
+        self.app.call_from_thread(
+            self.app.push_screen, ChainScreen(shown(title), links), self._chain_chosen
+        )
+
+    def _chain_chosen(self, flow_id: int | None) -> None:
+        if flow_id is not None:
+            self.inspector.open_flow(flow_id, "show")
 
     def set_filter(self, **changes: Any) -> None:
         """Change some filter fields (the command palette uses this)."""
