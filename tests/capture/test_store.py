@@ -749,3 +749,14 @@ def test_records_keep_the_stored_json_summary(tmp_path: Path) -> None:
         statuses = json.loads(raw.execute("SELECT eas_statuses FROM flows WHERE id = ?", (flow_id,)).fetchone()[0])
     assert statuses and statuses[0][1] == 1
     assert reader.flow(flow_id).exchange().command == "Sync"
+
+
+def test_flows_filter_by_collection_and_by_flow_ids(tmp_path: Path) -> None:
+    # SYNC_REQUEST names CollectionId 5 (written token by token above); FolderSync names none
+    reader, ids = stored(tmp_path, eas_flow("FolderSync", request_body=FOLDERSYNC_REQUEST, response_body=FOLDERSYNC_RESPONSE),
+                         eas_flow(request_body=SYNC_REQUEST, response_body=sync_response()),
+                         eas_flow(request_body=SYNC_REQUEST, response_body=sync_response()))
+    assert [row.id for row in reader.flows(collection_id="5")] == ids[1:]
+    assert reader.count_flows(collection_id="6") == 0
+    assert [row.id for row in reader.flows(flow_ids=[ids[2], ids[0]])] == [ids[0], ids[2]]
+    assert reader.count_flows(flow_ids=[]) == 0

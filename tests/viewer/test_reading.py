@@ -170,7 +170,7 @@ async def test_help_explains_search_status_filter_and_marks(capture: Path) -> No
         await pilot.press("f1")
         help_screen = await wait_screen(pilot, app, HelpScreen)
         text = str(help_screen.query_one("#help-syntax").render())
-        for fact in ('"Sync Add"', "mail%2F39", "4xx", "3-9", "!1", "●", "!  the flow has problems", "↻  a replay", "q goes back"):
+        for fact in ('"Sync Add"', "mail%2F39", "4xx", "3-9", "!1", "●", "!  failed (red)", "~  a warning (yellow)", "D lists the", "↻  a replay", "q goes back"):
             assert fact in text, fact
         await pilot.press("q")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")

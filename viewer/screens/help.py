@@ -38,8 +38,13 @@ SYNTAX_HELP = """\
   !1              any other status (flows without one are left out)
 [b]Marks[/b] in the first column:
   ●  marked by you (m)
-  !  the flow has problems (tab 4 of the exchange lists them)
+  !  failed (red): an HTTP or EAS status, or the decoding, failed
+  ~  a warning (yellow): a status that tells the client what to do next
+     (n / N step through both; tab 4 of the exchange lists the reasons)
   ↻  a replay (e sends one; r shows a flow's latest replay)
+[b]Diagnosis[/b]: D lists the session's findings (Enter: their flows);
+  f keeps the selected flow's collection; K shows its SyncKey chain;
+  x exports the marked flows (else the list); Ctrl+P: .mitm and HAR.
 [b]Keys[/b]: q goes back, and quits on the flow list; Escape goes back;
   Ctrl+Q quits anywhere; Ctrl+P lists every command."""
 

@@ -89,7 +89,7 @@ class MainScreen(Screen[None]):
         Binding("l", "focus_flows", "Flows", show=False, id="main-focus-flows"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="main-reload"),
         Binding("x", "export('xml')", "Export", show=False, id="main-export"),
-        Binding("D", "diagnosis", "Diagnosis", id="main-diagnosis"),
+        Binding("D", "diagnosis", "Diagnosis", show=False, id="main-diagnosis"),
         Binding("f", "collection_filter", "This collection", show=False, id="main-collection"),
         Binding("K", "sync_key_chain", "SyncKey chain", show=False, id="main-chain"),
     ]
