@@ -12,7 +12,7 @@ from textual.widgets import Collapsible, Input
 
 from capture.reader import CaptureReader
 from eas_inspector.cmd_view import keep_capture, unused_path
-from tests.viewer.conftest import needs_codec, standard_flows, write_capture
+from tests.viewer.conftest import standard_flows, write_capture
 from tests.viewer.helpers import focus, wait_for, wait_loaded, wait_screen
 from tests.viewer.servers import Answer, EasServer
 from tests.viewer.test_replay_ui import WBXML, capture_for, open_editor
@@ -38,7 +38,6 @@ async def test_the_xml_gets_most_of_the_screen(tmp_path: Path, size: tuple[int, 
         assert app.focused is xml
 
 
-@needs_codec
 async def test_notes_follow_an_edit(tmp_path: Path) -> None:
     path = capture_for(tmp_path, 9)
     app = make_app(path)

@@ -15,7 +15,6 @@ from tests.viewer.conftest import (
     SYNC_REQUEST,
     SYNC_RESPONSE,
     eas_flow,
-    needs_codec,
     standard_flows,
     write_capture,
 )
@@ -80,7 +79,6 @@ async def test_next_and_previous_flow_without_the_list(capture: Path) -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, ExchangeScreen), "the list")
 
 
-@needs_codec
 async def test_wrap_shows_a_long_line_on_several_rows(tmp_path: Path) -> None:
     import eas
 
@@ -178,7 +176,6 @@ def test_curl_command_sends_the_same_bytes_and_no_password(tmp_path: Path) -> No
         assert (tmp_path / "response.wbxml").exists()
 
 
-@needs_codec
 def test_encode_curl_command_encodes_the_xml_it_carries(tmp_path: Path) -> None:
     import eas
 

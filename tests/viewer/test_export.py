@@ -11,7 +11,7 @@ from lxml import etree
 from mitmproxy import io
 from textual.widgets import Input
 
-from tests.viewer.conftest import needs_codec
+
 from tests.viewer.helpers import flow_list, main, notifications, wait_for, wait_loaded, wait_screen
 from viewer.app import make_app
 from viewer.export import ExportPathScreen
@@ -26,7 +26,6 @@ async def _answer_path(pilot: object, app: object, path: Path) -> None:
     await pilot.press("enter")  # type: ignore[attr-defined]
 
 
-@needs_codec
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)])
 async def test_x_exports_the_marked_flows_as_annotated_xml_into_a_new_folder(
     capture: Path, tmp_path: Path, size: tuple[int, int]
@@ -50,7 +49,6 @@ async def test_x_exports_the_marked_flows_as_annotated_xml_into_a_new_folder(
     assert any(isinstance(node, etree._Comment) for node in exchanges[1].iter())
 
 
-@needs_codec
 async def test_without_marks_the_filtered_list_is_exported_as_mitm_and_har(capture: Path, tmp_path: Path) -> None:
     app = make_app(capture)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -74,7 +72,6 @@ async def test_without_marks_the_filtered_list_is_exported_as_mitm_and_har(captu
         assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o600
 
 
-@needs_codec
 async def test_an_unwritable_target_is_a_one_line_error(capture: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input
 
 import eas
 from capture.writer import CaptureWriter
-from tests.viewer.conftest import BASE_TS, SYNC_RESPONSE, eas_flow, needs_codec, standard_flows, write_capture
+from tests.viewer.conftest import BASE_TS, SYNC_RESPONSE, eas_flow, standard_flows, write_capture
 from tests.viewer.helpers import focus, flow_list, main, notifications, wait_for, wait_loaded, wait_screen
 from viewer.app import make_app
 from viewer.screens import main as main_module
@@ -49,7 +49,6 @@ def row_of(app: object, index: int) -> str:
     return flows.render_line(index - flows.scroll_offset.y).text
 
 
-@needs_codec
 @pytest.mark.parametrize("width", [80, 160, 250])
 async def test_columns_fill_the_width_and_keep_the_essentials(long_capture: Path, width: int) -> None:
     app = make_app(long_capture)

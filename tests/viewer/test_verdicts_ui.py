@@ -10,7 +10,7 @@ import pytest
 from rich.style import Style
 from textual.widgets import DataTable, Static
 
-from tests.viewer.conftest import needs_codec
+
 from tests.viewer.helpers import flow_list, main, wait_for, wait_loaded, wait_screen
 from tests.viewer.verdict_capture import write_verdict_capture
 from viewer.app import make_app
@@ -42,7 +42,6 @@ def mark_cell(app: Any, index: int) -> tuple[str, Any]:
     raise AssertionError("no mark column")
 
 
-@needs_codec
 @pytest.mark.parametrize("size", SIZES)
 async def test_marks_colours_statuses_folders_and_keys_follow_the_verdict(verdicts: Path, size: tuple[int, int]) -> None:
     app = make_app(verdicts)
@@ -62,7 +61,6 @@ async def test_marks_colours_statuses_folders_and_keys_follow_the_verdict(verdic
         assert "3 invalid" in line(app, 3)  # the status with its meaning in the Sync table
 
 
-@needs_codec
 @pytest.mark.parametrize("size", SIZES)
 async def test_n_stops_at_failed_and_warning_flows(verdicts: Path, size: tuple[int, int]) -> None:
     app = make_app(verdicts)
@@ -79,7 +77,6 @@ async def test_n_stops_at_failed_and_warning_flows(verdicts: Path, size: tuple[i
         await wait_for(pilot, lambda: flows.cursor == 3, "back to flow 4, skipping none")
 
 
-@needs_codec
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_exchange_header_shows_the_verdict_and_the_worst_status(verdicts: Path, size: tuple[int, int]) -> None:
     app = make_app(verdicts)
@@ -98,7 +95,6 @@ async def test_the_exchange_header_shows_the_verdict_and_the_worst_status(verdic
         assert [Style.parse(str(span.style)).color for span in spans] == [RED]
 
 
-@needs_codec
 @pytest.mark.parametrize("size", SIZES)
 async def test_f_keeps_one_collection_and_the_exchange_steps_through_it(verdicts: Path, size: tuple[int, int]) -> None:
     app = make_app(verdicts)
@@ -126,7 +122,6 @@ async def test_f_keeps_one_collection_and_the_exchange_steps_through_it(verdicts
         await wait_loaded(pilot, app, 6)
 
 
-@needs_codec
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_sync_key_chain_lists_the_collection_and_enter_opens_a_flow(verdicts: Path, size: tuple[int, int]) -> None:
     app = make_app(verdicts)
@@ -152,7 +147,6 @@ async def test_the_sync_key_chain_lists_the_collection_and_enter_opens_a_flow(ve
         )
 
 
-@needs_codec
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_diagnosis_pane_lists_findings_and_enter_lists_their_flows(verdicts: Path, size: tuple[int, int]) -> None:
     app = make_app(verdicts)
