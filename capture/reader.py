@@ -94,15 +94,38 @@ EVIDENCE_PAGE = 2000
 _CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
 
 
+_SEARCH_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+
+
 def fts_query(text: str) -> str | None:
-    """A safe FTS5 query for what a user typed: every word must occur; `word*` matches a prefix."""
+    """A safe FTS5 query for what a user typed: every term must occur.
+
+    A bare word matches as a prefix (`mail%2F39` finds `mail%2F39165e`; a trailing `*` says the same); a
+    "quoted phrase" matches those words exactly and in that order (an unclosed quote runs to the end).
+    """
     terms = []
-    for word in _CONTROL_CHARS.sub(" ", text).split():
-        prefix = word.endswith("*") and len(word) > 1
-        core = word[:-1] if prefix else word
-        quoted = '"' + core.replace('"', '""') + '"'
-        terms.append(quoted + ("*" if prefix else ""))
+    for match in _SEARCH_TERM.finditer(_CONTROL_CHARS.sub(" ", text)):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            if phrase.strip():
+                terms.append('"' + phrase + '"')
+            continue
+        core = word.rstrip("*") or word
+        terms.append('"' + core.replace('"', '""') + '"*')
     return " ".join(terms) or None
+
+
+# A status filter: exactly this code, or codes from low to high (inclusive), or (negated) any other code.
+StatusMatch = int | tuple[int, int, bool]
+
+
+def _status_clause(column: str, match: StatusMatch) -> tuple[str, list[Any]]:
+    """SQL for a status filter; a negated one leaves out flows without that status (no response, no EAS status)."""
+    if isinstance(match, int):
+        return f"{column} = ?", [match]
+    low, high, negated = match
+    clause = f"{column} NOT BETWEEN ? AND ?" if negated else f"{column} BETWEEN ? AND ?"
+    return clause, [low, high]
 
 
 class CaptureReader:
@@ -198,14 +221,16 @@ class CaptureReader:
         *,
         session_id: int | None = None,
         command: str | None = None,
-        eas_status: int | None = None,
-        http_status: int | None = None,
+        eas_status: StatusMatch | None = None,
+        http_status: StatusMatch | None = None,
         problems_only: bool = False,
         text: str | None = None,
         user: str | None = None,
         replay_of: int | None = None,
         min_id: int | None = None,
         outcome: str | None = None,
+        collection_id: str | None = None,
+        flow_ids: Sequence[int] | None = None,
         failed_only: bool = False,
         device_id: str | None = None,
     ) -> tuple[str, list[Any]]:
@@ -214,15 +239,23 @@ class CaptureReader:
         for column, value in (
             ("session_id", session_id),
             ("command", command),
-            ("eas_status", eas_status),
-            ("http_status", http_status),
             ("user", user),
             ("replay_of", replay_of),
             ("device_id", device_id),
+            ("collection_id", collection_id),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 parameters.append(sql_text(value))
+        for column, status in (("eas_status", eas_status), ("http_status", http_status)):
+            if status is not None:
+                clause, values = _status_clause(column, status)
+                clauses.append(clause)
+                parameters += values
+        if flow_ids is not None:
+            # a finding's flows: few (a long loop keeps its first and latest), far below SQLite's parameter limit
+            clauses.append(f"id IN ({', '.join('?' * len(flow_ids))})" if flow_ids else "0")
+            parameters += [int(flow_id) for flow_id in flow_ids]
         if outcome is not None:
             clauses.append("outcome = ?")
             parameters.append(str(Outcome(outcome)))
@@ -244,8 +277,8 @@ class CaptureReader:
         *,
         session_id: int | None = None,
         command: str | None = None,
-        eas_status: int | None = None,
-        http_status: int | None = None,
+        eas_status: StatusMatch | None = None,
+        http_status: StatusMatch | None = None,
         problems_only: bool = False,
         text: str | None = None,
         order: str = "ts_start",
@@ -256,13 +289,18 @@ class CaptureReader:
         replay_of: int | None = None,
         min_id: int | None = None,
         outcome: str | None = None,
+        collection_id: str | None = None,
+        flow_ids: Sequence[int] | None = None,
         failed_only: bool = False,
         device_id: str | None = None,
     ) -> list[FlowRow]:
         """Flows matching every given filter; `text` is a full-text search over URL, summary and decoded XML.
 
+        `eas_status` and `http_status` take a code, or `(low, high, negated)` for a range or its complement.
+
         `min_id` keeps only flows with a larger id (for following a live capture); `limit=None` means all.
         `outcome` ("ok", "warning", "failed") and `failed_only` read the verdict column (indexed).
+        `collection_id` keeps one collection's flows; `flow_ids` only these flows (a finding's).
         """
         if order not in _ORDERS:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
@@ -279,6 +317,8 @@ class CaptureReader:
             outcome=outcome,
             failed_only=failed_only,
             device_id=device_id,
+            collection_id=collection_id,
+            flow_ids=flow_ids,
         )
         direction = "DESC" if descending else "ASC"
         # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.
