@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mitmproxy import http
 
+from capture.files import write_private_text
 from capture.har import export_har
 from capture.mitm import export_mitm, flow_input_from_mitm
 from capture.reader import CaptureReader
@@ -38,6 +39,6 @@ def export_flows(
             return export_har(capture, path)
         with CaptureReader(capture) as reader:
             records = list(reader.records())
-        Path(path).write_text(export_xml(records), encoding="utf-8")
+        write_private_text(path, export_xml(records))
         return len(records)
 

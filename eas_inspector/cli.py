@@ -6,10 +6,15 @@ import argparse
 import codecs
 import importlib
 import io
+import os
 import sys
 from collections.abc import Sequence
 
-from eas.wiretext import SHOWN_ERRORS, shown_errors
+from eas.wiretext import SHOWN_ERRORS, error_line, shown_errors
+
+PROG = "eas-inspector"
+# Set to 1 to get the traceback of an unexpected error instead of its one line (for bug reports).
+DEBUG_VARIABLE = "EAS_INSPECTOR_DEBUG"
 
 # subcommand -> module under eas_inspector that has `run(args: argparse.Namespace) -> int`
 _COMMAND_MODULES = {
@@ -75,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: object, status: int = 1) -> int:
+    """Write one error line to standard error (`eas-inspector: message`, made safe by eas.wiretext.error_line:
+    one line, control characters escaped) and return the exit status to give."""
+    sys.stdout.flush()
+    print(error_line(f"{PROG}: {message}"), file=sys.stderr, flush=True)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -90,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (Exception, RecursionError, MemoryError) as err:
+        # The last line of defence for damaged input a subcommand did not foresee: one line, never a traceback.
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            raise
+        return fail(f"{args.command} failed: {type(err).__name__}: {err} (set {DEBUG_VARIABLE}=1 for details)", 2)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from eas_inspector.cli import fail
+
 CAPTURE_NAME_FORMAT = "eas-%Y%m%d-%H%M%S.sqlite"
 
 
@@ -23,8 +25,7 @@ def default_capture_path(directory: Path | None = None) -> Path:
 
 
 def _fail(message: str) -> int:
-    print(f"eas-inspector: {message}", file=sys.stderr)
-    return 1
+    return fail(message)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -71,18 +72,23 @@ def run_export(args: argparse.Namespace) -> int:
     from capture.model import CaptureError
 
     capture = Path(args.capture)
+    damaged: list[str] = []
     try:
         if args.mitm:
-            count = export_mitm(capture, args.mitm)
+            count = export_mitm(capture, args.mitm, damaged=damaged)
             destination = args.mitm
         else:
-            count = export_har(capture, args.har)
+            count = export_har(capture, args.har, damaged=damaged)
             destination = args.har
     except CaptureError as err:
         return _fail(str(err))
     except OSError as err:
         return _fail(f"{err.filename or capture}: {err.strerror or err}")
     print(f"exported {count} flow{'' if count == 1 else 's'} to {destination}")
+    for line in damaged:
+        _fail(f"{capture}: {line}")
+    if damaged:
+        return _fail(f"{capture}: {len(damaged)} damaged flow{'' if len(damaged) == 1 else 's'} left out of the export")
     return 0
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import eas
 from eas.errors import EasError
 
+from eas_inspector.cli import fail
+
 PROG = "eas-inspector"
 STDIN_NAME = "<stdin>"
 
@@ -32,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return handlers[args.command](args)
     except CommandError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return 1
+        return fail(err)
 
 
 def run_decode(args: argparse.Namespace) -> int:

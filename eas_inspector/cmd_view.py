@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from eas_inspector.cli import fail
+
 DEFAULT_DIR = Path("captures")
 MITM_SUFFIXES = (".mitm", ".flows", ".flow")
 
@@ -93,15 +95,16 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda text: print(text, file=sys.stderr, flush=True),
         )
     except ViewError as err:
-        print(f"eas-inspector view: {err}", file=sys.stderr)
-        return 1
+        return fail(f"view: {err}")
     from viewer.app import make_app
 
+    app = make_app(target.path, follow=target.follow, label=target.label)
     try:
-        make_app(target.path, follow=target.follow, label=target.label).run()
+        app.run()
     finally:
         target.cleanup()
-    return 0
+    # Textual prints the traceback of an error that ended the app and sets a non-zero return code.
+    return app.return_code or 0
 
 
 def _head(path: Path) -> bytes:

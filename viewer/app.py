@@ -14,6 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from eas.wiretext import error_line
+
 from capture.model import FlowRecord, FlowRow, SessionRow
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
@@ -106,7 +108,10 @@ class EasInspectorApp(App[None]):
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
-        """Show a notification (plain text by default: error messages may contain brackets) and log it."""
+        """Show a notification (plain text by default: error messages may contain brackets) and log it; an error
+        or warning as one line with its control characters escaped (eas.wiretext.error_line)."""
+        if severity in ("error", "warning"):
+            message = error_line(message)
         self.notices.append((severity, message))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 

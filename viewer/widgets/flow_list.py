@@ -76,11 +76,27 @@ def header_text(order: str = "ts_start", descending: bool = False) -> str:
     return "".join(cells)
 
 
+UNKNOWN_TIME = "--:--:--.---"
+
+
+def clock_text(seconds: object) -> str:
+    """A timestamp as the local time of day with milliseconds; UNKNOWN_TIME for a value that is not a time."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return UNKNOWN_TIME
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
+    except (ValueError, OverflowError, OSError):
+        return UNKNOWN_TIME
+
+
 def row_text(row: FlowRow) -> Text:
     """One flow as a line of the list, with the problem mark and status colours."""
     mark = "!" if row.problem_count else ("↻" if row.replay_of is not None else "")
-    when = time.strftime("%H:%M:%S", time.localtime(row.ts_start)) + f".{int(row.ts_start * 1000) % 1000:03d}"
-    duration = "" if row.ts_end is None else f"{(row.ts_end - row.ts_start) * 1000:.0f}"
+    when = clock_text(row.ts_start)
+    try:
+        duration = "" if row.ts_end is None else f"{(row.ts_end - row.ts_start) * 1000:.0f}"
+    except (TypeError, OverflowError, ValueError):
+        duration = ""
     if row.eas_status is None:
         eas = ""
     else:
