@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SHOWN_ERRORS", "error_line", "wire_bytes", "shown", "shown_errors", "is_clean"]
+__all__ = ["SHOWN_ERRORS", "error_line", "terminal_text", "wire_bytes", "shown", "shown_errors", "is_clean"]
 
 # Header names and values, methods, paths and reason phrases are bytes; they travel as str decoded from UTF-8
 # with surrogate escapes (as mitmproxy decodes them), so a byte that is not UTF-8, 0xFF say, is the lone
@@ -71,9 +71,14 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+def terminal_text(text: str) -> str:
+    """A value as it may be written to a terminal: every control character (line breaks too) as `\\xNN`, bytes
+    that were not UTF-8 as `shown` writes them."""
+    return _CONTROL.sub(_escaped, shown(text))
+
+
 def error_line(message: str) -> str:
     """An error message made safe for a terminal as one line: line breaks (and the blanks around them) become
     " / ", every other control character is written `\\xNN` (ESC as `\\x1b`), bytes that were not UTF-8 as
     `shown` writes them. The one function the command line and the viewer pass every error message through."""
-    text = _LINE_BREAKS.sub(" / ", shown(str(message)).strip())
-    return _CONTROL.sub(_escaped, text)
+    return terminal_text(_LINE_BREAKS.sub(" / ", str(message).strip()))

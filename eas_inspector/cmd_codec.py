@@ -10,6 +10,7 @@ from typing import Any
 # Only the protocol layer: `decode` must start fast, so nothing here may pull in mitmproxy or textual.
 import eas
 from eas.errors import EasError
+from eas.wiretext import terminal_text
 
 from eas_inspector.cli import fail
 
@@ -130,15 +131,12 @@ def looks_like_response(root: Any) -> bool:
     return any(local_name(element.tag) in RESPONSE_MARKERS for element in root.iter())
 
 
-def shown(value: str) -> str:
-    """A value safe to print on one line: control characters escaped."""
-    return value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
-
-
 def format_fields(fields: list[tuple[str, str]]) -> str:
-    """Labels and values in two aligned columns."""
-    width = max((len(label) for label, _ in fields), default=0)
-    return "".join(f"{label:<{width}}  {shown(value)}\n" for label, value in fields)
+    """Labels and values in two aligned columns, control characters escaped (eas.wiretext.terminal_text): a
+    parameter name or value from the query never writes an escape sequence to the terminal."""
+    rows = [(terminal_text(label), terminal_text(value)) for label, value in fields]
+    width = max((len(label) for label, _ in rows), default=0)
+    return "".join(f"{label:<{width}}  {value}\n" for label, value in rows)
 
 
 def query_as_json(query: eas.EasQuery) -> dict[str, Any]:
