@@ -48,7 +48,7 @@ def redact_stored_url(url: str) -> str:
     return redact_url(url) if url else url
 
 
-def redact_request_body(body: bytes | None, root_tag: str | None) -> bytes | None:
+def redact_request_body(body: bytes, root_tag: str | None) -> bytes:
     """A WBXML request body with its passwords hidden (Settings DevicePassword ...), re-encoded; the body as it
     was when its root (the decoded body's root tag, as `Settings` or `{Settings}Settings`) cannot hold one."""
     if not body or root_tag is None:

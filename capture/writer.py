@@ -403,14 +403,14 @@ class CaptureWriter:
         request_headers = flow_input.request_headers
         response_headers = flow_input.response_headers
         path = flow_input.path
-        request_body = flow_input.request_body
+        kept_request_body = flow_input.request_body
         if not self.keep_credentials:
             request_headers = redact_headers(request_headers) or ()
             response_headers = redact_headers(response_headers)
             url, path = redact_stored_url(url), redact_stored_url(path)
             root_tag = exchange.request_body.root_tag if exchange.request_body is not None else None
-            request_body = redact_request_body(request_body, root_tag)
-        request_body, request_truncated = self._limit(request_body)
+            kept_request_body = redact_request_body(kept_request_body, root_tag)
+        request_body, request_truncated = self._limit(kept_request_body)
         response_body, response_truncated = self._limit(flow_input.response_body)
         timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
         ts_start = flow_input.ts_start
