@@ -315,7 +315,9 @@ class CaptureWriter:
                     break
         except BaseException as err:  # a bug: make it visible, never lose flows silently
             self.last_error = err
-            logger.exception("capture writer for %s stopped", self.path)
+            # One line for the user (the command line adds its own); the traceback for a debug log only.
+            logger.error("capture writer for %s stopped: %s: %s", self.path, type(err).__name__, err)
+            logger.debug("capture writer for %s stopped", self.path, exc_info=True)
             for item in self._unwritten:
                 if item.result is not None and not item.result.done():
                     item.result.set_exception(err)

@@ -6,6 +6,7 @@ import argparse
 import codecs
 import importlib
 import io
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -88,6 +89,24 @@ def fail(message: object, status: int = 1) -> int:
     return status
 
 
+class _ErrorLineFormatter(logging.Formatter):
+    """Log records (the capture writer's warnings) as error lines: `eas-inspector: message`, one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return error_line(f"{PROG}: {record.getMessage()}")
+
+
+def _log_to_stderr() -> None:
+    """Warnings and errors the layers log reach standard error as one line each, never with a traceback."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, _ErrorLineFormatter)]:
+        root.removeHandler(old)  # main() run again in one process (tests): one handler, on today's stderr
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ErrorLineFormatter())
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -96,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors=SHOWN_ERRORS)
+    if args.command not in ("proxy", "view"):  # mitmproxy and Textual own the terminal there
+        _log_to_stderr()
     module = importlib.import_module(f"eas_inspector.{_COMMAND_MODULES[args.command]}")
     try:
         return int(module.run(args))

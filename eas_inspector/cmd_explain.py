@@ -109,8 +109,8 @@ def _mitm_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterat
                     yield number, exchange
     except (FlowReadException, *_DAMAGED_RECORD) as err:
         kept = f"; the {number} flows before it were read" if number else ""
-        raise ExplainError(f"flow {number + 1}: not a readable mitmproxy flow ({type(err).__name__}: {err}){kept}") \
-            from err
+        raise ExplainError(f"not a readable mitmproxy flow file at flow {number + 1} ({type(err).__name__}: {err})"
+                           f"{kept}") from err
     except OSError as err:
         raise ExplainError(err.strerror or str(err)) from err
 

@@ -76,5 +76,6 @@ def test_bad_input_exits_1_with_one_line(tmp_path: Path) -> None:
         assert result.stderr.startswith("eas-inspector: "), result.stderr
     write_traffic(tmp_path / "traffic.mitm")
     assert cli("import", "traffic.mitm", "ok.sqlite", cwd=tmp_path).returncode == 0
-    result = cli("export", "ok.sqlite", "--mitm", str(tmp_path / "no-such-dir" / "x.mitm"), cwd=tmp_path)
+    (tmp_path / "a-file").write_text("")
+    result = cli("export", "ok.sqlite", "--mitm", str(tmp_path / "a-file" / "x.mitm"), cwd=tmp_path)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
