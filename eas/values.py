@@ -337,14 +337,20 @@ def describe_global_obj_id(text: str) -> str:
     return ", ".join(parts)
 
 
+_XSD_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def describe_day_of_week(text: str) -> str:
     """Describe a DayOfWeek bit mask (MS-ASCAL: 1 Sunday, 2 Monday, ... 64 Saturday)."""
-    try:
-        mask = int(text.strip())
-    except ValueError:
-        return f"invalid DayOfWeek: {_short(text.strip())!r} is not a number"
-    if not 0 < mask <= 127:
-        return f"invalid DayOfWeek: {mask} is outside 1-127"
+    stripped = text.strip()
+    # An xs:unsignedByte is ASCII digits with an optional sign (XML Schema Part 2, 3.3.13 and 3.3.24); Python's
+    # int() would also take "1_000" and other scripts' digits.
+    if _XSD_INTEGER.fullmatch(stripped) is None:
+        return f"invalid DayOfWeek: {_short(stripped)!r} is not a number"
+    digits = stripped.lstrip("+-").lstrip("0")
+    mask = int(stripped) if len(digits) < 10 else None  # int() refuses thousands of digits; these are too many
+    if mask is None or not 0 < mask <= 127:
+        return f"invalid DayOfWeek: {_short(stripped)} is outside 1-127"
     days = [name for bit, name in enumerate(_SYSTEMTIME_DAYS) if mask & (1 << bit)]
     if mask == 127:
         return "every day (with a monthly/yearly nth pattern: the last day of the month)"

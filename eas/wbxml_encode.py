@@ -339,7 +339,13 @@ def _header(root: etree._Element, markers: dict[str, str]) -> tuple[bytes, str, 
     header = bytearray((version,))
     publicid = markers.get("publicid")
     if publicid is not None and publicid.startswith("strtbl:"):
-        header += b"\x00" + encode_mb_u_int32(_int_attr(root, "publicid", publicid[7:]))
+        index = _int_attr(root, "publicid", publicid[7:])
+        if "header" not in markers:  # else the raw header says where the string is
+            try:
+                StringTable(strtbl, len(strtbl)).get(index, 0)
+            except EasError as err:  # a decoder would refuse the header: say so now
+                raise _fail(root, f"wbxml:publicid {publicid!r}: {err.reason}") from None
+        header += b"\x00" + encode_mb_u_int32(index)
     else:
         header += encode_mb_u_int32(_int_attr(root, "publicid", publicid) if publicid else DEFAULT_PUBLICID)
     charset = _int_attr(root, "charset", markers["charset"]) if "charset" in markers else UTF8

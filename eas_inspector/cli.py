@@ -25,6 +25,7 @@ _COMMAND_MODULES = {
     "explain": "cmd_explain",
     "import": "cmd_capture",
     "export": "cmd_capture",
+    "share": "cmd_share",
     "proxy": "cmd_proxy",
     "view": "cmd_view",
 }
@@ -69,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--mitm", metavar="FILE", help="write a mitmproxy flow file")
     fmt.add_argument("--har", metavar="FILE", help="write a HAR file")
+
+    p = sub.add_parser("share", help="write a capture as a .mitm file to hand on: names pseudonymised, secrets removed")
+    p.add_argument("capture", help="the capture (.sqlite)")
+    p.add_argument("out", help="the .mitm file to write (mode 0600)")
+    p.add_argument(
+        "--keep-content", action="store_true", help="keep subjects, bodies and attachments (still pseudonymised)"
+    )
 
     p = sub.add_parser("proxy", help="run mitmdump with the ActiveSync addon (extra arguments go to mitmdump)")
     p.add_argument("--ui", choices=["dump", "console", "web"], default="dump", help="which mitmproxy front end")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import select
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from addon import metadata
 from addon import worker as worker_module
 from addon.metadata import request_metadata
-from addon.pipes import WorkerProcess
 from addon.worker import DEFER_LIMIT_SECONDS, PAUSE_SECONDS, Recorder, WorkerLoop
-from addon.worker_protocol import FLAG_ANALYSE, FLAG_WAITING, CaptureSettings, flow_frame
+from addon.worker_protocol import FLAG_ANALYSE, FLAG_WAITING, AnswerReader, CaptureSettings, flow_frame
 from tests.addon.test_addon import eas_flow
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the worker's pipes")
@@ -79,64 +81,87 @@ def test_a_waiting_flow_or_the_end_of_the_proxy_is_never_held(loop: tuple[Worker
     assert worker.hold_for() is None
 
 
-def stream(proc: WorkerProcess, serials: range, gap: float) -> tuple[list[tuple[object, ...]], float, float]:
-    """Send one frame per `gap` seconds; the answers that came meanwhile, the longest gap, the last send time."""
-    answers: list[tuple[object, ...]] = []
-    longest = 0.0
-    sent_at = time.monotonic()
-    for serial in serials:
-        assert proc.post(frame(serial))
-        now = time.monotonic()
-        longest = max(longest, now - sent_at)
-        sent_at = now
-        answers += proc.receive()
-        time.sleep(gap)
-    return answers, longest, sent_at
+class ThreadedWorker:
+    """The worker's loop (`WorkerLoop.run`, the code the worker process runs) on real pipes in a thread of this
+    process, so a test can set its pause and its limit; `post` is the proxy's side."""
+
+    def __init__(self, recorder: Recorder | None = None) -> None:
+        read_fd, self.proxy_fd = os.pipe()
+        self.answer_fd, answer_write = os.pipe()
+        self.loop = WorkerLoop(read_fd, answer_write, recorder)
+        self.fds = (read_fd, answer_write)
+        self.parser = AnswerReader()
+        self.thread = threading.Thread(target=self.loop.run, daemon=True)
+        self.thread.start()
+
+    def post(self, data: bytes) -> None:
+        os.write(self.proxy_fd, data)
+
+    def answers_until(self, done: Callable[[list[int]], bool], answered: list[int]) -> list[int]:
+        """Read answers into `answered` (their serials) until `done` says so; a generous deadline, never a bound."""
+        deadline = time.monotonic() + 60
+        while True:
+            while select.select([self.answer_fd], [], [], 0.05)[0]:
+                answered += [answer[0] for answer in self.parser.feed(os.read(self.answer_fd, 1 << 20))]
+            if done(answered):
+                return answered
+            assert time.monotonic() < deadline, f"answers so far: {answered}"
+
+    def wait_until(self, done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not done():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        os.close(self.proxy_fd)  # the proxy went away: the loop records what it holds and returns
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+        for fd in (*self.fds, self.answer_fd):
+            os.close(fd)
 
 
-def answers_until(proc: WorkerProcess, count: int, timeout: float = 60.0) -> list[tuple[object, ...]]:
-    answers: list[tuple[object, ...]] = []
-    deadline = time.monotonic() + timeout
-    while len(answers) < count:
-        assert time.monotonic() < deadline, f"{len(answers)} answers of {count}"
-        answers += proc.receive()
-        time.sleep(0.005)
-    return answers
+def test_a_burst_is_analysed_in_the_pause_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    pause = 1.0  # long enough that analysing a burst straight away would come well before it
+    monkeypatch.setattr(worker_module, "PAUSE_SECONDS", pause)
+    monkeypatch.setattr(worker_module, "DEFER_LIMIT_SECONDS", 3600.0)
+    started: list[float] = []
 
+    class TimedRecorder(Recorder):
+        def run(self, *args: Any) -> Any:
+            started.append(time.monotonic())
+            return super().run(*args)
 
-def test_a_real_worker_analyses_a_burst_in_the_pause_after_it() -> None:
-    proc = WorkerProcess()
+    worker = ThreadedWorker(TimedRecorder())
     try:
-        for attempt in range(3):
-            serials = range(1 + attempt * 100, 31 + attempt * 100)
-            during, longest_gap, _ = stream(proc, serials, gap=0.02)
-            after = answers_until(proc, len(serials) - len(during))
-            assert sorted(answer[0] for answer in during + after) == list(serials)
-            assert all(answer[1]["activesync.status"] == 1 for answer in during + after)  # type: ignore[index]
-            if longest_gap < PAUSE_SECONDS / 2:  # else this machine paused the stream itself: try again
-                assert during == []
-                return
-        pytest.skip("the machine kept pausing the stream; the holding could not be seen")
+        sent_at = time.monotonic()
+        worker.post(b"".join(frame(serial) for serial in range(1, 31)))  # no frame can arrive before sent_at
+        answered = worker.answers_until(lambda got: len(got) >= 30, [])
     finally:
-        proc.stop()
+        worker.stop()
+    assert answered == list(range(1, 31))
+    # A slow machine only delays the analysis: it can never start before the pause after the last frame.
+    assert started[0] - sent_at >= pause
 
 
-def test_a_flow_that_waits_is_analysed_while_traffic_goes_on() -> None:
-    proc = WorkerProcess()
+def test_a_flow_that_waits_is_analysed_while_traffic_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Traffic that never pauses, on any machine: the pause and the limit never come during the test.
+    monkeypatch.setattr(worker_module, "PAUSE_SECONDS", 3600.0)
+    monkeypatch.setattr(worker_module, "DEFER_LIMIT_SECONDS", 3600.0)
+    worker = ThreadedWorker()
     try:
-        stream(proc, range(1, 11), gap=0.02)
-        assert proc.post(frame(11, FLAG_ANALYSE | FLAG_WAITING))
-        answered: list[object] = []
-        deadline = time.monotonic() + DEFER_LIMIT_SECONDS * 0.75
-        serial = 12
-        while 11 not in answered and time.monotonic() < deadline:
-            during, _, _ = stream(proc, range(serial, serial + 1), gap=0.02)
-            serial += 1
-            answered += [answer[0] for answer in during]
-        assert 11 in answered  # with frames still coming every 20 ms, not after the traffic ended
-        assert set(range(1, 11)) <= set(answered)  # the ones before it went first
+        worker.post(b"".join(frame(serial) for serial in range(1, 11)))
+        worker.wait_until(lambda: len(worker.loop.jobs) == 10, "the ten frames reached the worker")
+        answered: list[int] = []
+        assert worker.answers_until(lambda got: True, answered) == []  # held: traffic goes on
+        worker.post(frame(11, FLAG_ANALYSE | FLAG_WAITING))
+        worker.answers_until(lambda got: 11 in got, answered)
+        assert answered == list(range(1, 12))  # the ones before it went first, in order
+        worker.post(frame(12))  # an ordinary flow after it is held again
+        worker.wait_until(lambda: [job[2] for job in worker.loop.jobs] == [12], "frame 12 held")
+        assert worker.answers_until(lambda got: True, answered) == list(range(1, 12))
     finally:
-        proc.stop()
+        worker.stop()
 
 
 def test_request_metadata_is_remembered_boundedly_and_handed_out_as_copies(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,15 +54,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess[bytes], expected_s
     return stderr.rstrip("\n")
 
 
-@pytest.fixture()
-def codec() -> None:
-    """xfail while eas.wbxml is still the placeholder that raises NotImplementedError."""
-    try:
-        eas.decode(FOLDERSYNC_REQUEST)
-    except NotImplementedError:
-        pytest.xfail("the WBXML codec (eas/wbxml.py) has not landed yet")
-
-
 # ------------------------------------------------------------------------------------------------- query
 
 
@@ -130,7 +121,7 @@ def test_decode_imports_only_the_protocol_layer(tmp_path: Path) -> None:
         f"sys.argv = ['eas-inspector', 'decode', {str(sample)!r}]\n"
         "try:\n"
         "    runpy.run_module('eas_inspector', run_name='__main__', alter_sys=True)\n"
-        "except BaseException:\n"  # SystemExit always; NotImplementedError while the codec is a placeholder
+        "except BaseException:\n"  # SystemExit always: the probe only lists the modules imported
         "    pass\n"
         "sys.stderr.write('\\n'.join(sorted(sys.modules)))\n"
     )
@@ -141,7 +132,7 @@ def test_decode_imports_only_the_protocol_layer(tmp_path: Path) -> None:
     assert heavy == []
 
 
-def test_decode_encode_round_trip(codec: None, tmp_path: Path) -> None:
+def test_decode_encode_round_trip(tmp_path: Path) -> None:
     sample = tmp_path / "foldersync.wbxml"
     sample.write_bytes(FOLDERSYNC_REQUEST)
     decoded = run_cli("decode", "--plain", str(sample))
@@ -176,7 +167,7 @@ def real_samples() -> list[Path]:
 
 
 @pytest.mark.parametrize("sample", real_samples(), ids=lambda p: p.name)
-def test_real_bodies_survive_annotated_decode_and_encode(codec: None, sample: Path, tmp_path: Path) -> None:
+def test_real_bodies_survive_annotated_decode_and_encode(sample: Path, tmp_path: Path) -> None:
     decoded = run_cli("decode", str(sample))  # annotated: the encoder ignores the comments
     assert decoded.returncode == 0, decoded.stderr
     encoded = run_cli("encode", "-", stdin=decoded.stdout)
@@ -184,7 +175,7 @@ def test_real_bodies_survive_annotated_decode_and_encode(codec: None, sample: Pa
     assert encoded.stdout == sample.read_bytes()
 
 
-def test_decode_annotates_by_default(codec: None) -> None:
+def test_decode_annotates_by_default() -> None:
     plain = run_cli("decode", "--plain", "-", stdin=FOLDERSYNC_RESPONSE)
     annotated = run_cli("decode", "-", stdin=FOLDERSYNC_RESPONSE)
     assert plain.returncode == 0 and annotated.returncode == 0, annotated.stderr
@@ -198,7 +189,7 @@ def test_decode_annotates_by_default(codec: None) -> None:
         assert b"<!--" in annotated.stdout  # the Status was explained, so the response was recognised
 
 
-def test_decode_errors_are_one_line(codec: None, tmp_path: Path) -> None:
+def test_decode_errors_are_one_line(tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.wbxml"
     truncated.write_bytes(FOLDERSYNC_REQUEST[:-3])
     line = assert_one_line_error(run_cli("decode", str(truncated)), f"eas-inspector: {truncated}: ")
@@ -208,7 +199,7 @@ def test_decode_errors_are_one_line(codec: None, tmp_path: Path) -> None:
                           "eas-inspector: <stdin>: ")
 
 
-def test_encode_errors_are_one_line(codec: None, tmp_path: Path) -> None:
+def test_encode_errors_are_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_text('<FolderSync xmlns="FolderHierarchy"><SyncKey>0</FolderSync>')
     assert_one_line_error(run_cli("encode", str(broken)), f"eas-inspector: {broken}: ")

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eas.headers import (
+    basic_user,
     explain_headers,
     explain_http_status,
     offered_commands,
@@ -169,3 +170,61 @@ def test_value_already_redacted_by_the_capture_store() -> None:
     assert basic_user("Basic alice:<redacted>") == "alice"
     assert basic_user(basic("bob", "pw")) == "bob"
     assert basic_user("Bearer x") is None
+
+
+# -------------------------------------------------------------------- each meaning and redaction, by hand
+# (mutants of these rules survived the tests above; MS-ASHTTP 2.2.1.1.2 request headers, as the current
+# edition lists MS-ASAcceptMultiPart and X-MS-PolicyKey; RFC 6265 4.1 Set-Cookie and 4.2 Cookie)
+
+
+def explained(headers: list[tuple[str, str]], response: bool) -> list[tuple[str, str, str]]:
+    return [(n.name, n.shown_value, n.meaning) for n in explain_headers(headers, response=response)]
+
+
+def test_policy_key_zero_means_provision_first_and_another_is_the_last_provision() -> None:
+    assert explained([("X-MS-PolicyKey", " 0 "), ("X-MS-PolicyKey", "1307199584")], response=False) == [
+        ("X-MS-PolicyKey", " 0 ", "policy key 0: the device has no policy yet and must provision (Provision command)"),
+        ("X-MS-PolicyKey", "1307199584",
+         "the policy key the device got from its last Provision; the server answers 449 when it is stale"),
+    ]
+
+
+def test_accept_multipart_t_in_any_case_asks_for_multipart_else_inline() -> None:
+    assert [meaning for _, _, meaning in explained(
+        [("MS-ASAcceptMultiPart", " t "), ("MS-ASAcceptMultiPart", "F")], response=False)] == [
+        "the client asks for ItemOperations data as application/vnd.ms-sync.multipart",
+        "the client wants inline (base64 in WBXML) ItemOperations data",
+    ]
+
+
+def test_cookie_names_stay_and_every_value_is_hidden() -> None:
+    assert explained([("Cookie", "a=1; b=2;  ; c"), ("cookie", "=x; d=4")], response=False) == [
+        ("Cookie", "a=(hidden); b=(hidden); c=(hidden)", "cookies (values hidden)"),
+        ("cookie", "d=(hidden)", "cookies (values hidden)"),
+    ]
+
+
+def test_set_cookie_hides_the_value_and_keeps_the_attributes() -> None:
+    assert explained([("Set-Cookie", "sid=xyz; Path=/; HttpOnly"), ("Set-Cookie", "tok=abc")], response=True) == [
+        ("Set-Cookie", "sid=(hidden); Path=/; HttpOnly", "a cookie for the client (value hidden)"),
+        ("Set-Cookie", "tok=(hidden)", "a cookie for the client (value hidden)"),
+    ]
+
+
+def test_basic_user_reads_the_scheme_in_any_case_and_only_basic() -> None:
+    assert basic_user("basic " + base64.b64encode(b"al:pw").decode()) == "al"
+    assert basic_user("BASIC " + base64.b64encode(b"bo:pw").decode()) == "bo"
+    assert basic_user("Bearer abc") is None
+
+
+@pytest.mark.parametrize(
+    ("listed", "meaning"),
+    [
+        ("2.5,12.0,14.1,16.1", "protocol versions the server supports; newest 16.1"),
+        ("14.1,2.5,12.0", "protocol versions the server supports; newest 14.1"),  # by number: 14.1 > 2.5
+        ("16.1, 2.5 ,12.1", "protocol versions the server supports; newest 16.1"),
+        (" , ", "protocol versions the server supports (none listed)"),
+    ],
+)
+def test_the_newest_offered_version_is_the_highest_number(listed: str, meaning: str) -> None:
+    assert explained([("MS-ASProtocolVersions", listed)], response=True) == [("MS-ASProtocolVersions", listed, meaning)]

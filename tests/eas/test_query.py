@@ -390,3 +390,64 @@ def test_generated_plain_queries_round_trip(q: EasQuery) -> None:
     text = encode_plain(q)
     assert decode_query(text) == q
     assert encode_plain(decode_query(text)) == text
+
+
+# ------------------------------------------------------------------------------- base64 encoding, by hand
+
+
+def test_encode_base64_writes_names_placeholders_and_options_as_the_spec_lays_them_out() -> None:
+    q = EasQuery(
+        command="Sync", protocol_version="14.1", locale=0x0409, device_id="d", device_type="t", user="u",
+        parameters=(("collectionid", "5"), ("Tag9", "x")), options=frozenset({"SaveInSent", "0x04"}),
+    )
+    # MS-ASHTTP 2.2.1.1.1.1: version 141, command 0 (Sync), locale LE, counted device id, no policy key, counted
+    # device type; then tag, length, value per parameter (CollectionId is tag 1, whatever its case; an unknown
+    # tag keeps its number), User (8), and Options (7): SaveInSent 0x01 with the unknown bit 0x04.
+    expected = bytes([141, 0, 0x09, 0x04, 1, *b"d", 0, 1, *b"t", 1, 1, *b"5", 9, 1, *b"x", 8, 1, *b"u", 7, 1, 0x05])
+    assert base64.b64decode(encode_base64(q)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Bogus", "parameter 'Bogus' has no tag in the base64 form (MS-ASHTTP 2.2.1.1.1.5)"),
+        ("Tag256", "parameter 'Tag256' has no tag in the base64 form (MS-ASHTTP 2.2.1.1.1.5)"),
+        ("Options", "Options belongs in the options field"),
+        ("user", "user belongs in the user field"),
+        ("Tag7", "Tag7 belongs in the options field"),
+    ],
+)
+def test_encode_base64_refuses_a_parameter_without_a_tag_of_its_own(name: str, message: str) -> None:
+    q = EasQuery(command="Sync", protocol_version="14.1", locale=0, parameters=((name, "1"),))
+    with pytest.raises(QueryError) as info:
+        encode_base64(q)
+    assert (info.value.reason, info.value.field) == (message, name)
+
+
+@pytest.mark.parametrize("option", ["0x03", "0x00", "Bogus", "0x4"])
+def test_encode_base64_refuses_an_option_that_is_not_one_bit(option: str) -> None:
+    q = EasQuery(command="Sync", protocol_version="14.1", locale=0, options=frozenset({option}))
+    with pytest.raises(QueryError) as info:
+        encode_base64(q)
+    assert (info.value.reason, info.value.field) == (f"unknown option {option!r}", "Options")
+
+
+def test_encode_base64_takes_the_last_tag_the_last_locale_and_a_placeholder_for_a_named_bit() -> None:
+    q = EasQuery(command="Sync", protocol_version="14.1", locale=0xFFFF, parameters=(("Tag255", "x"),),
+                 options=frozenset({"0x01"}))
+    assert base64.b64decode(encode_base64(q)) == bytes([141, 0, 0xFF, 0xFF, 0, 0, 0, 255, 1, *b"x", 7, 1, 0x01])
+    with pytest.raises(QueryError) as info:
+        encode_base64(dataclasses.replace(q, locale=0x10000))  # the locale is two bytes
+    assert (info.value.reason, info.value.field) == ("the base64 form needs a locale (0-0xFFFF)", "Locale")
+
+
+def test_a_missing_parameter_is_none() -> None:
+    assert EasQuery(command="Sync", parameters=(("ItemId", "1"),)).parameter("CollectionId") is None
+
+
+def test_a_base64_field_that_is_not_utf8_names_the_byte() -> None:
+    # version, command, locale, no device id, no policy key, device type "A" then 0xFF (byte 8)
+    with pytest.raises(QueryError) as info:
+        decode_query(base64.b64encode(bytes([141, 0, 0, 0, 0, 0, 2, 0x41, 0xFF])).decode())
+    assert (info.value.reason, info.value.offset, info.value.field) == (
+        "not UTF-8 text: invalid start byte", 8, "DeviceType")

@@ -52,8 +52,12 @@ def roundtrip(data: bytes) -> etree._Element:
     [
         ("00", 0),
         ("7F", 0x7F),
+        ("81 00", 0x80),  # one byte more past 127
         ("81 20", 0xA0),  # the WAP-192 5.1 example: 0xA0 is sent as 0x81 0x20
-        ("81 80 00", 0x4000),
+        ("FF 7F", 0x3FFF),
+        ("81 80 00", 0x4000),  # one byte more past 16383
+        ("FF FF 7F", 0x1FFFFF),
+        ("81 80 80 00", 0x200000),
         ("8F FF FF FF 7F", 0xFFFFFFFF),
     ],
 )

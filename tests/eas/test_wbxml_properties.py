@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from eas import wbxml
 from eas.codepages import CODE_PAGES, WBXML_NS
-from eas.errors import EasError
+from eas.errors import EasError, EncodeError
+from tests.strategies import LENGTHS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FIXTURES = sorted((DATA / "wbxml").glob("*.wbxml")) + sorted((DATA / "real").glob("*.wbxml"))
@@ -148,6 +151,8 @@ def test_every_fixture_round_trips_from_any_buffer_type(sample: bytes, pick: int
 
 MARKERS = ["switch", "end-switch", "content", "token", "attrs", "opaque", "text", "pieces", "length-bytes",
            "version", "publicid", "charset", "strtbl", "header", "prolog", "trailer", "unknown"]
+# Markers whose value is bytes written as they are (base64): edited, they may make any document at all.
+RAW_MARKERS = {"header", "attrs", "prolog", "trailer", "strtbl"}
 MARKER_VALUES = st.one_of(
     st.sampled_from(["", "0", "17", "256", "-1", "0x3F", "0x04", "1 2", "s1", "s0 s1", "e65 s2", "t0", "o3", "p1 s1",
                      "p300", "e1114112", "AAA=", "!!", "base64", "text", "empty", "1.1", "1.9", "strtbl:0"]),
@@ -167,8 +172,60 @@ def test_encoding_edited_markers_succeeds_or_raises_encode_error(
     elements = list(root.iter())
     for position, name, value in edits:
         elements[position % len(elements)].set(W + name, value)
+    raw_bytes_edited = any(name in RAW_MARKERS for _, name, _ in edits)
     for source in (root, wbxml.to_xml(root)):
         try:
-            wbxml.encode(source)
-        except EasError:
-            pass
+            data = wbxml.encode(source)
+        except EncodeError as err:
+            assert str(err).strip() and "\n" not in str(err)  # one line that says what is wrong
+            continue
+        if not raw_bytes_edited:  # what the encoder accepts from the other markers, a decoder reads back
+            assert wbxml.encode(wbxml.decode(data)) == data
+
+
+def mb_u_int32(value: int) -> bytes:
+    """WAP-192 section 5.1, written here from the spec: 7 bits a byte, most significant first, the high bit set
+    on every byte but the last."""
+    groups = [value & 0x7F]
+    value >>= 7
+    while value:
+        groups.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(groups))
+
+
+SYNC_SYNCKEY = b"\x45\x4b"  # AirSync page: Sync (0x05) and SyncKey (0x0B), both with content (MS-ASWBXML 2.1.2.1.1)
+
+
+@SETTINGS
+@given(LENGTHS)
+@example(127)
+@example(128)
+@example(16383)
+@example(16384)
+def test_opaque_lengths_at_every_edge_round_trip(length: int) -> None:
+    payload = (bytes(range(256)) * (length // 256 + 1))[:length]
+    data = HEADER + SYNC_SYNCKEY + b"\xc3" + mb_u_int32(length) + payload + b"\x01\x01"
+    root = wbxml.decode(data)
+    key = root[0]
+    if length:
+        assert key.get(W + "opaque") == "base64" and base64.b64decode(key.text or "") == payload
+    assert wbxml.encode(root) == data
+    assert wbxml.encode(wbxml.to_xml(root)) == data
+
+
+@SETTINGS
+@given(LENGTHS)
+@example(127)
+@example(128)
+@example(16383)
+@example(16384)
+def test_string_table_offsets_and_lengths_at_every_edge_round_trip(offset: int) -> None:
+    table = b"\x00" * offset + b"key\x00"  # the string "key" at `offset`; the table's length crosses edges too
+    data = b"\x03\x01\x6a" + mb_u_int32(len(table)) + table + SYNC_SYNCKEY + b"\x83" + mb_u_int32(offset) + b"\x01\x01"
+    root = wbxml.decode(data)
+    assert root[0].text == "key"
+    assert wbxml.encode(root) == data
+    assert wbxml.encode(wbxml.to_xml(root)) == data
+    with pytest.raises(EasError):  # one past the table's end is refused
+        wbxml.decode(data.replace(b"\x83" + mb_u_int32(offset), b"\x83" + mb_u_int32(len(table)), 1))

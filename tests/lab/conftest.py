@@ -1,4 +1,4 @@
-"""Fixtures for the live tests against the real ActiveSync lab server (SOGo, ../shared/lab): start it or skip."""
+"""Fixtures for the live tests against the real lab server (SOGo, ../shared/lab): start it, else fail or skip."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parent.parent.parent
-LAB_SCRIPT = REPO.parent / "shared" / "lab" / "eas-server.sh"
+from tests.lab.policy import LAB_SCRIPT, REPO, lab_missing
+
 LAB_ORIGIN = os.environ.get("EAS_LAB_ORIGIN", "http://127.0.0.1:18081")
 LAB_PATH = "/Microsoft-Server-ActiveSync"
 LAB_USER = ("alice", "alicepw")
@@ -45,20 +45,23 @@ def lab_origin() -> Iterator[str]:
     if why is None:
         yield LAB_ORIGIN
         return
+    if os.environ.get("EAS_NO_LAB"):
+        pytest.skip(f"lab server: {why}; EAS_NO_LAB is set, not starting it")
     if not LAB_SCRIPT.is_file():
-        pytest.skip(f"lab server: {why}, and {LAB_SCRIPT} (the shared lab beside the repository) is missing")
+        lab_missing(f"{why}, and {LAB_SCRIPT} (the shared lab beside the repository) is missing")
     if os.geteuid() != 0:
-        pytest.skip(f"lab server: {why}; starting it needs root (run {LAB_SCRIPT} as root)")
+        lab_missing(f"{why}; starting it needs root (run {LAB_SCRIPT} as root)")
     if LAB_ORIGIN != "http://127.0.0.1:18081":
         pytest.skip(f"lab server: {why}; EAS_LAB_ORIGIN points elsewhere, not starting the default lab")
     try:
         started = subprocess.run(["bash", str(LAB_SCRIPT)], capture_output=True, timeout=START_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"lab server: {LAB_SCRIPT} did not finish within {START_TIMEOUT} s")
+    except subprocess.TimeoutExpired as err:
+        output = (err.stdout or b"") + (err.stderr or b"")
+        lab_missing(f"{LAB_SCRIPT} did not finish within {START_TIMEOUT} s", output.decode("utf-8", "replace"))
+    output = (started.stdout + started.stderr).decode("utf-8", "replace")
     if started.returncode != 0:
-        tail = (started.stdout + started.stderr).decode("utf-8", "replace").strip().splitlines()[-5:]
-        pytest.skip(f"lab server: {LAB_SCRIPT} exited {started.returncode}: {' | '.join(tail)}")
+        lab_missing(f"{LAB_SCRIPT} exited {started.returncode}", output)
     why = _lab_answers(LAB_ORIGIN)
     if why is not None:
-        pytest.skip(f"lab server: started by {LAB_SCRIPT}, but {why}")
+        lab_missing(f"started by {LAB_SCRIPT}, but {why}", output)
     yield LAB_ORIGIN

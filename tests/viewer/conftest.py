@@ -97,22 +97,6 @@ def capture(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-def codec_ready() -> bool:
-    import eas
-
-    try:
-        eas.decode(FOLDERSYNC_REQUEST)
-        eas.encode(eas.decode(FOLDERSYNC_REQUEST))
-    except NotImplementedError:
-        return False
-    except Exception:  # noqa: BLE001 - implemented, these bytes are just not what it expects
-        return True
-    return True
-
-
-needs_codec = pytest.mark.skipif(not codec_ready(), reason="eas WBXML codec not implemented yet")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run `async def` tests (Textual pilots) in a fresh event loop; no asyncio plugin is needed."""
