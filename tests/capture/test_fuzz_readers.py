@@ -1,8 +1,8 @@
 """Fuzz target for the .mitm import, `explain` and the capture reader (issue 17): mutated valid inputs, and only
 the allowed outcomes: read (imported, explained), or one line per failure naming it, never a traceback.
 
-Bounded (max_examples) and derandomized when CI is set, so CI runs the same examples every time; a random run
-is the same file without CI.
+Bounded (max_examples); the hypothesis profile of tests/conftest.py derandomizes it in CI, and scripts/run-fuzz
+runs it with new random examples.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from capture.reader import CaptureReader
 from eas_inspector.cli import main
 from tests.capture.hostile import GOOD_FLOWS, good_flows, mitm_bytes, write_good_capture
 
-FUZZ = settings(max_examples=int(os.environ.get("EAS_FUZZ_EXAMPLES", "60")), deadline=None,
-                derandomize="CI" in os.environ,
+# 60 examples in CI and locally (the profile in tests/conftest.py derandomizes CI); scripts/run-fuzz (profile
+# `random`) asks for its own larger number.
+FUZZ = settings(max_examples=settings().max_examples if os.environ.get("HYPOTHESIS_PROFILE") == "random" else 60,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 VALID_MITM = mitm_bytes(good_flows())
 
