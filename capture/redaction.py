@@ -58,3 +58,9 @@ def redact_request_body(body: bytes, root_tag: str | None) -> bytes:
         return body
     redacted = redact_wbxml(body)
     return body if redacted is None else redacted
+
+
+def with_content_length(headers: Headers, body: bytes) -> Headers:
+    """The headers with Content-Length (when present) telling the length of `body`: a redacted body is shorter or
+    longer than the one sent, and an export must stay a valid HTTP message."""
+    return tuple((name, str(len(body)) if name.lower() == "content-length" else value) for name, value in headers)

@@ -42,7 +42,7 @@ from eas.wiretext import shown
 
 from capture.analysis import analyze_parts, indexed_text, search_words
 from capture.model import CaptureError, FlowInput
-from capture.redaction import redact_headers, redact_request_body, redact_stored_url
+from capture.redaction import redact_headers, redact_request_body, redact_stored_url, with_content_length
 from capture.schema import (
     BUSY_TIMEOUT_MS,
     FLOW_COLUMNS,
@@ -412,6 +412,8 @@ class CaptureWriter:
             url, path = redact_stored_url(url), redact_stored_url(path)
             root_tag = exchange.request_body.root_tag if exchange.request_body is not None else None
             kept_request_body = redact_request_body(kept_request_body, root_tag)
+            if kept_request_body is not flow_input.request_body:
+                request_headers = with_content_length(request_headers, kept_request_body)
         request_body, request_truncated = self._limit(kept_request_body)
         response_body, response_truncated = self._limit(flow_input.response_body)
         timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
