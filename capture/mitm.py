@@ -1,4 +1,7 @@
-"""Between mitmproxy and the capture: a flow's raw fields, the FlowInput of a flow, a flow from a record, .mitm files."""
+"""Between mitmproxy and the capture: a flow's raw fields, the FlowInput of a flow, a flow from a record, .mitm export.
+
+Importing .mitm files (and every other form) is capture.importers' work, built on `flow_input_from_mitm`.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,15 @@ import functools
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from mitmproxy import connection, flow, http, io
-from mitmproxy.exceptions import FlowReadException
 from mitmproxy.proxy.mode_specs import ProxyMode
-
-from eas.constants import path_kind
 
 from capture.files import open_private
 from capture.model import CaptureError, FlowInput, FlowRecord, Headers
 from capture.reader import CaptureReader
-from capture.writer import CaptureWriter
 
-# An import flushes the writer every this many flows, so a large file never sits in memory.
-IMPORT_FLUSH_EVERY = 500
 # Request lines remembered for `shown_url_and_host` (a device repeats the same few).
 SHOWN_URL_MEMO_SIZE = 1024
 
@@ -396,81 +391,7 @@ def _restore_connection(conn: connection.Connection, state: dict[str, Any]) -> N
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# .mitm files
-
-
-def is_eas_or_autodiscover(mitm_flow: http.HTTPFlow) -> bool:
-    """An EAS request (/Microsoft-Server-ActiveSync) or an Autodiscover request, by its path."""
-    return path_kind(mitm_flow.request.path) is not None
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import did: flows written, flows skipped because they are not EAS (or not HTTP), and flows the
-    capture refused (each logged with its reason; `imported` does not count them)."""
-
-    imported: int
-    skipped_other_http: int
-    skipped_not_http: int
-    not_stored: int = 0
-
-    @property
-    def skipped(self) -> int:
-        return self.skipped_other_http + self.skipped_not_http
-
-
-def import_mitm_report(
-    src_path: str | os.PathLike[str],
-    capture_path: str | os.PathLike[str],
-    *,
-    all_http: bool = False,
-    keep_credentials: bool = False,
-    max_body_size: int | None = None,
-) -> ImportReport:
-    """Copy the EAS and Autodiscover flows of a mitmproxy file into a capture (all HTTP flows with `all_http`).
-
-    Raises:
-        CaptureError: the source cannot be read (not a mitmproxy flow file) or the capture cannot be written.
-    """
-    src = Path(src_path)
-    try:
-        source = src.open("rb")
-    except OSError as err:
-        raise CaptureError(f"{src}: cannot read: {err.strerror or err}") from err
-    added = skipped_other = skipped_not_http = 0
-    with source:
-        _check_flow_file(source, src)
-        writer = CaptureWriter(capture_path, keep_credentials=keep_credentials, max_body_size=max_body_size)
-        try:
-            for mitm_flow in io.FlowReader(source).stream():
-                if not isinstance(mitm_flow, http.HTTPFlow):
-                    skipped_not_http += 1
-                    continue
-                if not all_http and not is_eas_or_autodiscover(mitm_flow):
-                    skipped_other += 1
-                    continue
-                writer.add(flow_input_from_mitm(mitm_flow))
-                added += 1
-                if added % IMPORT_FLUSH_EVERY == 0:
-                    writer.flush()  # bounded memory for large files
-        except FlowReadException as err:
-            raise CaptureError(f"{src}: not a readable mitmproxy flow file ({err})") from err
-        finally:
-            writer.close()
-    return ImportReport(added - writer.refused_count, skipped_other, skipped_not_http, writer.refused_count)
-
-
-def import_mitm(src_path: str | os.PathLike[str], capture_path: str | os.PathLike[str]) -> int:
-    """Import the EAS and Autodiscover flows of a mitmproxy file; returns how many were imported."""
-    return import_mitm_report(src_path, capture_path).imported
-
-
-def _check_flow_file(source: IO[bytes], src: Path) -> None:
-    """A mitmproxy flow file is a stream of tnetstrings: it starts with a digit (the first length)."""
-    peek = getattr(source, "peek", None)
-    first = peek(1)[:1] if peek is not None else b""
-    if first and not first.isdigit():
-        raise CaptureError(f"{src}: not a mitmproxy flow file")
+# .mitm export
 
 
 def selected_records(

@@ -41,8 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eas-inspector {__version__} (codec: {_native.status})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("decode", help="WBXML to (annotated) XML")
+    p = sub.add_parser("decode", help="WBXML to (annotated) XML; binary, base64 or hex as pasted from logs")
     p.add_argument("file", nargs="?", default="-", help="WBXML file, or - for standard input")
+    pasted = p.add_mutually_exclusive_group()
+    pasted.add_argument("--base64", dest="input_form", action="store_const", const="base64",
+                        help="the input is base64 (as z-push logs write it); default: recognised")
+    pasted.add_argument("--hex", dest="input_form", action="store_const", const="hex",
+                        help="the input is hex (plain, spaced, 0x-prefixed, xxd or hexdump -C); default: recognised")
+    pasted.add_argument("--binary", dest="input_form", action="store_const", const="binary",
+                        help="the input is WBXML bytes as they are")
     p.add_argument("--plain", action="store_true", help="bare XML, no annotation comments")
     p.add_argument("--strict", action="store_true", help="refuse unknown code pages and tokens")
     p.add_argument("--command", dest="eas_command", help="EAS command for the annotation context (default: from the root)")
@@ -61,9 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a mitmproxy .mitm file or an eas-inspector capture (.sqlite)")
     p.add_argument("--plain", action="store_true", help="no annotation comments")
 
-    p = sub.add_parser("import", help="import a mitmproxy .mitm file into a capture")
-    p.add_argument("source", help="the .mitm file")
+    p = sub.add_parser(
+        "import",
+        help="import evidence into a capture: .mitm, HAR, Fiddler .saz, Exchange mailbox log, z-push log",
+        description="Import the EAS and Autodiscover flows of a file into a capture. The form is recognised by "
+        "the content: mitmproxy .mitm, HAR 1.2, Fiddler .saz, an Exchange ActiveSync mailbox log, a z-push or "
+        "grommunio-sync debug log. Exit status: 0 all imported, 3 some entries could not be read (each is "
+        "named, everything before them is imported), 1 nothing could be imported.",
+    )
+    p.add_argument("source", help="the file to import")
     p.add_argument("capture", nargs="?", help="capture to write (default: a new file in captures/)")
+    p.add_argument("--form", choices=["mitm", "har", "saz", "mailbox-log", "zpush-log"],
+                   help="read the file as this form instead of recognising it")
+    p.add_argument("--all-http", action="store_true", help="import every HTTP flow, not only EAS and Autodiscover")
 
     p = sub.add_parser("export", help="export a capture to .mitm or HAR")
     p.add_argument("capture", help="the capture (.sqlite)")

@@ -1,8 +1,9 @@
-"""`eas-inspector import` (a .mitm file into a capture) and `eas-inspector export` (a capture to .mitm or HAR)."""
+"""`eas-inspector import` (any form of evidence into a capture) and `export` (a capture to .mitm or HAR)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -27,30 +28,78 @@ def _fail(message: str) -> int:
     return fail(message)
 
 
+EXIT_PARTIAL = 3  # some entries could not be read; everything else was imported
+MAX_ISSUES_SHOWN = 20
+PROGRESS_SECONDS = 0.2
+
+
+class _ProgressLine:
+    """`importing NAME: 12,345 flows, 45%` on standard error, redrawn at most every PROGRESS_SECONDS."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.shown_at = 0.0
+        self.drawn = False
+
+    def __call__(self, report: object, position: int, size: int) -> None:
+        now = time.monotonic()
+        if now - self.shown_at < PROGRESS_SECONDS:
+            return
+        self.shown_at = now
+        imported = getattr(report, "imported", 0)
+        percent = f", {min(100, position * 100 // size)}%" if size else ""
+        sys.stderr.write(f"\rimporting {self.name}: {imported:,} flows{percent}\033[K")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
 def run_import(args: argparse.Namespace) -> int:
-    from capture.mitm import import_mitm_report
+    from capture.importers import FORMS, import_file
     from capture.model import CaptureError
 
     source = Path(args.source)
     if not source.is_file():
         return _fail(f"{source}: no such file")
+    progress = _ProgressLine(source.name) if sys.stderr.isatty() else None
     try:
         capture = Path(args.capture) if args.capture else default_capture_path()
-        report = import_mitm_report(source, capture)
+        report = import_file(source, capture, form=args.form, all_http=args.all_http, progress=progress)
     except CaptureError as err:
         return _fail(str(err))
     except OSError as err:
         return _fail(f"{err.filename or source}: {err.strerror or err}")
+    finally:
+        if progress is not None:
+            progress.clear()
     skipped = []
     if report.skipped_other_http:
         skipped.append(_flows(report.skipped_other_http, "other HTTP"))
     if report.skipped_not_http:
         skipped.append(_flows(report.skipped_not_http, "non-HTTP"))
     note = f"; skipped {' and '.join(skipped)}" if skipped else ""
-    print(f"imported {_flows(report.imported, 'EAS/Autodiscover')} into {_shown(capture)}{note}")
+    kind = "HTTP" if args.all_http else "EAS/Autodiscover"
+    print(f"imported {_flows(report.imported, kind)} into {_shown(capture)}{note}")
     if report.not_stored:
-        return _fail(f"{_flows(report.not_stored, 'EAS/Autodiscover')} could not be stored (see the messages above)")
-    return 0
+        fail(f"{_flows(report.not_stored, kind)} could not be stored (see the messages above)")
+    if report.complete:
+        return 0 if not report.not_stored else EXIT_PARTIAL
+    for issue in report.issues[:MAX_ISSUES_SHOWN]:
+        fail(f"{source}: {issue}")
+    if len(report.issues) > MAX_ISSUES_SHOWN:
+        fail(f"{source}: ... and {len(report.issues) - MAX_ISSUES_SHOWN} more issues")
+    nouns = FORMS[report.form].entries_noun
+    lost = sum(1 for issue in report.issues if not issue.kept)
+    total = report.entries_seen + lost
+    summary = f"{report.entries_seen:,} of {total:,} {nouns} read" if lost else f"all {total:,} {nouns} read"
+    stopped = report.stopped
+    where = f", reading stopped at {stopped.where}" if stopped else ""
+    fail(f"{source}: partial import: {summary}{where} (issues above)")
+    return EXIT_PARTIAL if report.imported or report.entries_seen else 1
 
 
 def _flows(count: int, kind: str) -> str:

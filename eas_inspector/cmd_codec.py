@@ -10,6 +10,7 @@ from typing import Any
 # Only the protocol layer: `decode` must start fast, so nothing here may pull in mitmproxy or textual.
 import eas
 from eas.errors import EasError
+from eas.pasted import bytes_from_paste
 from eas.wiretext import terminal_text
 
 from eas_inspector.cli import fail
@@ -39,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    """WBXML in, (annotated) XML out."""
+    """WBXML in (as bytes, or base64 / hex text as pasted from logs), (annotated) XML out."""
     name, data = read_input(args.file)
+    try:
+        data, _ = bytes_from_paste(data, getattr(args, "input_form", None))
+    except EasError as err:
+        raise CommandError(name, str(err)) from err
     try:
         if args.plain:
             root = eas.decode(data, strict=args.strict)

@@ -64,17 +64,19 @@ def resolve(
         if not head.startswith(b"SQLite format 3\x00"):
             if path.suffix.lower() not in MITM_SUFFIXES and not head[:1].isdigit():
                 raise ViewError(f"{path}: neither an eas-inspector capture nor a mitmproxy flow file")
-            from capture.mitm import import_mitm
+            from capture.importers import import_file
 
             if progress is not None:
                 progress(f"importing {path} into a temporary capture …")
             target.temporary = tempfile.TemporaryDirectory(prefix="eas-inspector-")
             imported = Path(target.temporary.name) / (path.stem + ".sqlite")
-            count = import_mitm(path, imported)
+            report = import_file(path, imported)
             if not imported.exists():
                 raise ViewError(f"{path}: no ActiveSync flows to show")
             target.path = imported
-            target.label = f"{path.name} ({count} flows imported)"
+            # a damaged file shows what could be read; `eas-inspector import` names each issue
+            damage = "" if report.complete else f", partial: {len(report.issues)} unreadable parts"
+            target.label = f"{path.name} ({report.imported} flows imported{damage})"
             target.follow = False  # a .mitm file does not grow
         CaptureReader(target.path).close()  # a clear error before the screen opens
     except CaptureError as err:

@@ -24,7 +24,9 @@ FORBIDDEN_FOR_ADDON = ("textual", "viewer", "eas_inspector")
 FORBIDDEN_FOR_CAPTURE = ("textual", "rich", "addon", "viewer", "eas_inspector")
 FORBIDDEN_FOR_VIEWER = ("addon", "eas_inspector")
 # The capture modules that read or write mitmproxy's own formats; no other capture module imports mitmproxy.
-CAPTURE_MITMPROXY_MODULES = ("capture/mitm.py", "capture/har.py", "capture/share.py")
+CAPTURE_MITMPROXY_MODULES = (
+    "capture/mitm.py", "capture/har.py", "capture/share.py", "capture/importers/mitm.py",
+)
 # The packages and the packages each may import (the standard library and third-party libraries aside).
 LAYERS = {
     "eas": set(),

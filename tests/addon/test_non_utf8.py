@@ -9,7 +9,8 @@ import pytest
 from mitmproxy import http, io
 from mitmproxy.test import tflow, tutils
 
-from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm, import_mitm_report
+from capture.importers import import_file
+from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm
 from capture.model import CaptureError, FlowInput
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
@@ -166,7 +167,7 @@ def test_import_of_a_mitm_file_with_such_flows_keeps_every_flow(tmp_path: Path) 
         for original in originals:
             writer.add(original)
     capture = tmp_path / "capture.sqlite"
-    report = import_mitm_report(source, capture)
+    report = import_file(source, capture)
     assert (report.imported, report.not_stored) == (len(originals), 0)
     exported = tmp_path / "exported.mitm"
     assert export_mitm(capture, exported) == len(originals)

@@ -55,7 +55,7 @@ def allowed(status: int, err: str, what: str) -> None:
     assert "Traceback" not in err, err
     if status == 0:
         return
-    assert status in (1, 2), (status, err)
+    assert status in (1, 2, 3), (status, err)  # 3: a partial import
     assert lines and lines[-1].startswith("eas-inspector: "), (what, err)
     assert all(line.startswith("eas-inspector: ") or " could not be written" in line for line in lines), err
 

@@ -1,4 +1,4 @@
-"""Import from .mitm, export to .mitm (read back by a real mitmdump), HAR and annotated XML."""
+"""Import from .mitm (through capture.importers), export to .mitm (read back by a real mitmdump), HAR and annotated XML."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from mitmproxy import http, io
 from mitmproxy.test import tflow, tutils
 
 from capture.har import export_har
-from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm, import_mitm, import_mitm_report
+from capture.importers import ImportIssue, import_file
+from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm
 from capture.model import CaptureError, FlowInput
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
@@ -66,13 +67,13 @@ def mitm_file(tmp_path: Path) -> tuple[Path, list[http.HTTPFlow]]:
 def test_import_takes_eas_and_autodiscover_flows(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
     source, _ = mitm_file
     capture = tmp_path / "capture.sqlite"
-    report = import_mitm_report(source, capture)
+    report = import_file(source, capture)
     assert (report.imported, report.skipped_other_http, report.skipped_not_http) == (3, 1, 1)
     with CaptureReader(capture) as reader:
         rows = reader.flows(order="id")
         assert [row.command for row in rows] == ["FolderSync", "Sync", "Autodiscover"]
         assert rows[2].is_autodiscover and rows[2].url == "https://autodiscover.example.com/autodiscover/autodiscover.xml"
-    assert import_mitm(source, capture) == 3  # importing again appends
+    assert import_file(source, capture).imported == 3  # importing again appends
     with CaptureReader(capture) as reader:
         assert reader.count_flows() == 6
 
@@ -80,14 +81,19 @@ def test_import_takes_eas_and_autodiscover_flows(tmp_path: Path, mitm_file: tupl
 def test_import_refuses_files_that_are_not_flow_files(tmp_path: Path) -> None:
     source = tmp_path / "notes.mitm"
     source.write_text("hello, these are notes")
-    with pytest.raises(CaptureError, match="not a mitmproxy flow file"):
-        import_mitm(source, tmp_path / "capture.sqlite")
+    with pytest.raises(CaptureError, match="notes.mitm: not a form eas-inspector reads"):
+        import_file(source, tmp_path / "capture.sqlite")
     broken = tmp_path / "broken.mitm"
     broken.write_bytes(b"12345:garbage")
-    with pytest.raises(CaptureError, match="not a readable mitmproxy flow file"):
-        import_mitm(broken, tmp_path / "capture2.sqlite")
+    with pytest.raises(CaptureError, match="broken.mitm: not a form eas-inspector reads"):
+        import_file(broken, tmp_path / "capture2.sqlite")
+    # read as a .mitm file all the same: its one record is cut short, and the import says so instead of failing
+    report = import_file(broken, tmp_path / "capture2.sqlite", form="mitm")
+    assert (report.imported, report.issues) == (
+        0, [ImportIssue("flow 1", "the file ends inside this flow (cut short?); it starts at byte 0", stopped=True)]
+    )
     with pytest.raises(CaptureError, match="cannot read"):
-        import_mitm(tmp_path / "missing.mitm", tmp_path / "capture3.sqlite")
+        import_file(tmp_path / "missing.mitm", tmp_path / "capture3.sqlite")
 
 
 def test_export_mitm_gives_back_the_imported_flows(
@@ -109,7 +115,7 @@ def test_export_mitm_gives_back_the_imported_flows(
 def test_exported_credentials_stay_redacted(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
     source, _ = mitm_file
     capture = tmp_path / "capture.sqlite"
-    import_mitm(source, capture)
+    import_file(source, capture)
     exported = tmp_path / "exported.mitm"
     export_mitm(capture, exported)
     assert read_mitm(exported)[0].request.headers["Authorization"] == "Basic alice@example.com:<redacted>"
@@ -119,7 +125,7 @@ def test_exported_credentials_stay_redacted(tmp_path: Path, mitm_file: tuple[Pat
 def test_mitmdump_reads_the_exported_file(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
     source, _ = mitm_file
     capture = tmp_path / "capture.sqlite"
-    import_mitm(source, capture)
+    import_file(source, capture)
     exported = tmp_path / "exported.mitm"
     export_mitm(capture, exported)
     resaved = tmp_path / "resaved.mitm"
@@ -134,7 +140,7 @@ def test_mitmdump_reads_the_exported_file(tmp_path: Path, mitm_file: tuple[Path,
 def test_export_har(tmp_path: Path, mitm_file: tuple[Path, list[http.HTTPFlow]]) -> None:
     source, _ = mitm_file
     capture = tmp_path / "capture.sqlite"
-    import_mitm(source, capture)
+    import_file(source, capture)
     har_path = tmp_path / "capture.har"
     assert export_har(capture, har_path) == 3
     har = json.loads(har_path.read_text())
@@ -267,7 +273,7 @@ def test_import_of_what_a_plain_mitmdump_wrote(tmp_path: Path, origin: Origin, m
     finally:
         assert proxy.stop() == 0, proxy.output
     capture = tmp_path / "capture.sqlite"
-    report = import_mitm_report(recorded, capture)
+    report = import_file(recorded, capture)
     assert report.imported == sum(1 for r in requests if r.eas)
     assert report.skipped_other_http == sum(1 for r in requests if not r.eas)
     with CaptureReader(capture) as reader:

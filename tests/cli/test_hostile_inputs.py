@@ -49,7 +49,7 @@ def test_import_of_a_hostile_mitm_file(tmp_path: Path, capsys: pytest.CaptureFix
     if status == 0:
         assert not errors
         return
-    assert status in (1, 2)
+    assert status in (1, 2, 3)  # 3: a partial import (cmd_capture.EXIT_PARTIAL)
     assert not any("Traceback" in line or line.startswith(" ") for line in errors), errors
     assert errors[-1].startswith("eas-inspector: ")
 

@@ -1,0 +1,86 @@
+"""mitmproxy flow files (.mitm): split into records here, each record read by mitmproxy's own code."""
+
+# A .mitm file is a sequence of tnetstrings (`LENGTH:payload` and one type byte), one per flow. Splitting the
+# file into records needs only the length prefixes, so it is cheap and can run ahead of the expensive part,
+# turning a record into a flow (mitmproxy's tnetstring parser, its format migrations, Flow.from_state), which
+# `parallel` runs in worker processes. A record that mitmproxy cannot read costs only that flow: the framing
+# says where the next one starts. A file cut short ends with the record it cuts.
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, BinaryIO, Final
+
+from mitmproxy import flow, http
+from mitmproxy.io import compat, tnetstring
+
+from capture.mitm import flow_input_from_mitm
+
+from . import evidence
+from .evidence import ImportedEntry, ImportIssue, SkippedEntry
+
+FORM: Final = "mitm"
+MAX_LENGTH_DIGITS: Final = 12  # mitmproxy's own limit on a tnetstring length prefix
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One flow's bytes and where it starts."""
+
+    number: int
+    offset: int
+    data: bytes
+
+
+def records(source: BinaryIO) -> Iterator[Record | ImportIssue]:
+    """Every record of the file, then an issue if the file ends inside one or its framing breaks."""
+    number, offset = 0, 0
+    while True:
+        digits = b""
+        character = source.read(1)
+        if not character:
+            return
+        number += 1
+        while character.isdigit() and len(digits) <= MAX_LENGTH_DIGITS:
+            digits += character
+            character = source.read(1)
+        if character != b":" or not digits:
+            reason = "the file ends inside this flow (cut short?)" if not character else "not a flow record"
+            yield ImportIssue(f"flow {number}", f"{reason}; it starts at byte {offset:,}", stopped=True)
+            return
+        body = source.read(int(digits) + 1)
+        if len(body) < int(digits) + 1:
+            yield ImportIssue(f"flow {number}", f"the file ends inside this flow (cut short?); it starts at byte "
+                              f"{offset:,}", stopped=True)
+            return
+        yield Record(number, offset, digits + b":" + body)
+        offset += len(digits) + 1 + len(body)
+
+
+def entry(record: Record, name: str) -> ImportedEntry:
+    """The flow of one record (as mitmproxy reads it), a skipped non-HTTP flow, or why it cannot be read."""
+    try:
+        loaded: Any = tnetstring.loads(record.data)
+        if not isinstance(loaded, dict):
+            raise ValueError("not a flow")
+        mitm_flow = flow.Flow.from_state(compat.migrate_flow(loaded))
+    except Exception as err:  # mitmproxy raises ValueError, KeyError, TypeError ... on damaged records
+        return ImportIssue(f"flow {record.number}", f"not a readable flow ({err or type(err).__name__}); it starts "
+                           f"at byte {record.offset:,}")
+    if not isinstance(mitm_flow, http.HTTPFlow):
+        return SkippedEntry(record.number, f"{mitm_flow.type} flow")
+    flow_input = flow_input_from_mitm(mitm_flow)
+    missing = [] if mitm_flow.response else [evidence.RESPONSE]
+    if mitm_flow.request.raw_content is None:
+        missing.append(evidence.REQUEST_BODY)
+    if mitm_flow.response and mitm_flow.response.raw_content is None:
+        missing.append(evidence.RESPONSE_BODY)
+    origin = evidence.provenance(FORM, name, record.number, missing=missing)
+    return record.number, dataclasses.replace(flow_input, extra={**flow_input.extra, **origin})
+
+
+def read(source: BinaryIO, name: str) -> Iterator[ImportedEntry]:
+    """Every flow of a .mitm file: (flow number from 1, flow), non-HTTP flows skipped, damaged ones named."""
+    for item in records(source):
+        yield item if isinstance(item, ImportIssue) else entry(item, name)
