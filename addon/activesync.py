@@ -81,6 +81,9 @@ class ActiveSyncAddon:
         self.not_stored = 0
         self.in_flight: dict[str, http.HTTPFlow] = {}  # flows seen by `request`, not yet finished
         self.has_view: bool | None = None  # mitmproxy's console or mitmweb: flows are redrawn when analysed
+        # The live diagnosis' findings, latest form of each (the worker diagnoses; flows by the worker's serial).
+        self.findings: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.flow_ids: dict[int, str] = {}  # worker serial -> mitmproxy flow id, of flows that carry findings
         self.client = WorkerClient(self)
 
     # -- options -------------------------------------------------------------------------------------------
@@ -145,11 +148,14 @@ class ActiveSyncAddon:
                 self.capture_path = path
                 self.capture_failed = False
                 self.writer_error = None
-        self.capture_settings = (
+        settings = (
             None
             if self.capture_path is None
             else CaptureSettings(str(self.capture_path), self.keep_credentials, self.max_body)
         )
+        changed, self.capture_settings = settings != self.capture_settings, settings
+        if changed and settings is not None and self.client.proc is not None:
+            self.client.open_capture(settings)  # a running proxy pointed at another capture: recover it now
 
     # -- flow hooks ----------------------------------------------------------------------------------------
 
@@ -181,9 +187,13 @@ class ActiveSyncAddon:
         await self.finish(f, "error")
 
     def running(self) -> None:
-        """Start the worker process now, so the first flows do not wait for it to start."""
+        """Start the worker process now, so the first flows do not wait for it to start, and open the capture
+        there: the flows a killed proxy left in its spool are recorded before new ones."""
         try:
-            self.client.worker()
+            if self.capture_settings is not None:
+                self.client.open_capture(self.capture_settings)  # the worker replays the capture's spool first
+            else:
+                self.client.worker()
         except Exception as err:  # the first flow tries again
             logger.log(ALERT, f"ActiveSync worker process cannot start: {err}")
 
@@ -236,6 +246,8 @@ class ActiveSyncAddon:
         )
         if error is not None:
             self.report(f, "analysis", RuntimeError(error))
+        if answer.findings:
+            self.take_findings(answer.serial, f, answer.findings)
         if metadata is not None:
             apply_metadata(f, metadata, complete=True)
             if self.has_view is None:
@@ -255,6 +267,19 @@ class ActiveSyncAddon:
         if writer_error is not None and writer_error != self.writer_error:
             self.writer_error = writer_error
             logger.log(ALERT, f"ActiveSync capture {self.capture_path}: cannot write: {writer_error}")
+
+    def take_findings(self, serial: int, f: http.HTTPFlow, findings: list[dict[str, Any]]) -> None:
+        """Keep the latest form of each finding; the event log says each one once, when it first appears."""
+        self.flow_ids[serial] = f.id
+        for finding in findings:
+            flows = finding.get("flows") or [serial]
+            key = (finding.get("rule"), finding.get("host"), finding.get("user"), finding.get("device_id"),
+                   finding.get("device_type"), flows[0])  # fmt: skip
+            if key not in self.findings:
+                who = "/".join(str(value) for value in (finding.get("user"), finding.get("device_id")) if value)
+                logger.log(ALERT, f"ActiveSync finding {finding.get('rule')} ({finding.get('severity')}) {who}: "
+                                  f"{finding.get('summary')}")  # fmt: skip
+            self.findings[key] = finding
 
     def dropped(self, item: QueuedFlow) -> None:
         """A flow the worker will never answer for: not stored, if it was to be."""
@@ -306,8 +331,8 @@ class ActiveSyncAddon:
         except Exception as err:  # CaptureError, OSError, and whatever a half-written flow raises
             raise exceptions.CommandError(f"export to {path} failed: {err}") from err
         skipped = len(flows) - len(eas_flows)
-        note = f" ({skipped} other flows left out)" if skipped else ""
-        logger.log(ALERT, f"Exported {count} ActiveSync flows to {path}{note}.")
+        note = f" ({skipped} other flow{'' if skipped == 1 else 's'} left out)" if skipped else ""
+        logger.log(ALERT, f"Exported {count} ActiveSync flow{'' if count == 1 else 's'} to {path}{note}.")
 
     @command.command("activesync.export.xml")
     def export_xml(self, flows: Sequence[flow.Flow], path: mitmproxy.types.Path) -> None:
@@ -323,6 +348,20 @@ class ActiveSyncAddon:
     def export_har(self, flows: Sequence[flow.Flow], path: mitmproxy.types.Path) -> None:
         """Write the ActiveSync flows as a HAR file."""
         self.export("har", flows, path)
+
+    @command.command("activesync.diagnose")
+    def diagnose(self) -> list[str]:
+        """The diagnosis findings so far, one line each (also written to the event log)."""
+        order = {"error": 0, "warning": 1, "info": 2}
+        lines = []
+        for finding in sorted(self.findings.values(), key=lambda item: order.get(str(item.get("severity")), 3)):
+            flows = [self.flow_ids.get(serial, f"#{serial}") for serial in finding.get("flows") or ()]
+            who = "/".join(str(value) for value in (finding.get("user"), finding.get("device_id")) if value)
+            lines.append(f"{finding.get('severity')} {finding.get('rule')} {who}: {finding.get('summary')} "
+                         f"(advice: {finding.get('advice')}; {finding.get('spec')}; flows {', '.join(flows)})")
+        for line in lines or ["no ActiveSync findings so far"]:
+            logger.log(ALERT, line)
+        return lines
 
     @command.command("activesync.capture")
     def capture(self) -> str:

@@ -1,10 +1,13 @@
-"""The `ActiveSync` contentview: decoded query and headers as XML comments, then the annotated body XML."""
+"""The `ActiveSync` contentviews: header meanings and a base64 query as XML comments, then the annotated XML."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from lxml import etree
-from mitmproxy import http
-from mitmproxy.contentviews import InteractiveContentview, Metadata
+from mitmproxy import exceptions, http
+from mitmproxy.contentviews import Contentview, InteractiveContentview, Metadata
 
 import eas
 from eas.constants import MULTIPART_CONTENT_TYPE, WBXML_CONTENT_TYPES, path_kind
@@ -70,8 +73,30 @@ def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, Dec
     return exchange, exchange.request_body, False
 
 
+# Folded comment lines stay about this wide, so the XML starts a few lines down at any terminal size.
+FOLD_WIDTH = 110
+
+
+def folded(label: str, items: list[str]) -> list[str]:
+    """`label: a; b; c` folded into comment lines of about FOLD_WIDTH characters."""
+    lines: list[str] = []
+    line = f"{label}:"
+    for item in items:
+        if len(line) + len(item) + 2 > FOLD_WIDTH and line != f"{label}:":
+            lines.append(comment(line + ";"))
+            line = " "
+        line += f" {item}" if line.endswith(":") or line == " " else f"; {item}"
+    lines.append(comment(line))
+    return lines
+
+
 def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: bool) -> list[str]:
-    """The comment lines above the body: what the request is, its decoded query, the headers explained."""
+    """The comment lines above the body: only what mitmproxy does not show already.
+
+    That is the command and protocol, the meaning of the HTTP status, a base64 query decoded (a plain query is
+    in the URL), the meanings of the EAS headers (not their values, which mitmproxy lists), multipart parts, EAS
+    statuses and problems.
+    """
     lines: list[str] = []
     side = "response" if is_response else "request"
     if exchange.is_autodiscover:
@@ -85,21 +110,14 @@ def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: 
         if exchange.http_status_meaning:
             title += f" ({exchange.http_status_meaning})"
     lines.append(comment(title))
-    if not is_response and exchange.query_fields:
-        form = f" ({exchange.query_form} form)" if exchange.query_form else ""
-        lines.append(comment(f"query{form}:"))
-        lines.extend(comment(f"  {name} = {value}") for name, value in exchange.query_fields)
+    if not is_response and exchange.query_fields and exchange.query_form == "base64":
+        lines.extend(folded("base64 query", [f"{name}={value}" for name, value in exchange.query_fields]))
     notes = exchange.response_headers if is_response else exchange.request_headers
-    if notes:
-        lines.append(comment(f"{side} headers:"))
-        for note in notes:
-            meaning = f"  ({note.meaning})" if note.meaning else ""
-            lines.append(comment(f"  {note.name}: {note.shown_value}{meaning}"))
-    if body is not None:
-        size = f"{body.kind} body, {body.size} bytes"
-        if body.content_type:
-            size += f", {body.content_type}"
-        lines.append(comment(size))
+    meanings = [f"{note.name}: {note.meaning}" for note in notes if note.meaning]
+    if meanings:
+        lines.extend(folded("headers", meanings))
+    if body is not None and body.parts:
+        lines.append(comment(f"{body.kind} body, {len(body.parts)} parts:"))
         lines.extend(comment(f"  {part}") for part in body.parts)
     for status in exchange.eas_statuses if is_response else ():
         meaning = f" ({status.meaning})" if status.meaning else ""
@@ -122,6 +140,39 @@ def with_header(xml: str, header: list[str]) -> str:
     return "\n".join([*header, xml])
 
 
+class EditRejected(exceptions.CommandError, ValueError):
+    """An edit the view cannot write back; mitmproxy's console shows a CommandError as one line in its log."""
+
+
+def keep_rejected_edit(text: str) -> str:
+    """Save the text of a rejected edit in a private temporary file, so the edit is not lost; returns its path."""
+    fd, name = tempfile.mkstemp(prefix="eas-edit-", suffix=".xml")  # mode 0600: an edit may hold mail
+    with os.fdopen(fd, "w", encoding="utf-8") as kept:
+        kept.write(text)
+    return name
+
+
+def editable(data: bytes, metadata: Metadata) -> bool | None:
+    """Whether the ActiveSync view can write this body back (True), only show it (False), or is not for it (None).
+
+    It writes back WBXML and Autodiscover XML; multipart bodies and text or binary sent under an EAS content
+    type are shown only.
+    """
+    if not data:
+        return None
+    content_type = metadata.content_type or ""
+    path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
+    kind = path_kind(path)
+    is_wbxml = data.startswith(WBXML_MAGIC[:2])
+    if content_type in EAS_TYPES:
+        return content_type != MULTIPART_CONTENT_TYPE and is_wbxml
+    if kind == "eas" and data.startswith(WBXML_MAGIC):
+        return True
+    if kind == "autodiscover" and content_type in XML_TYPES:
+        return True
+    return None
+
+
 class ActiveSyncContentview(InteractiveContentview):
     """ActiveSync WBXML (and Autodiscover XML) as annotated XML that can be edited and re-encoded."""
 
@@ -129,58 +180,83 @@ class ActiveSyncContentview(InteractiveContentview):
     syntax_highlight = "xml"
 
     def prettify(self, data: bytes, metadata: Metadata) -> str:
-        exchange, body, is_response = analyze_for_view(data, metadata)
-        header = header_block(exchange, body, is_response)
-        if body is None:
-            return "\n".join(header)
-        if body.xml is not None:
-            return with_header(body.xml, header)
-        if body.text is not None:
-            return "\n".join([*header, body.text])
-        return "\n".join(header)
+        return annotated_text(data, metadata)
 
     def reencode(self, prettified: str, metadata: Metadata) -> bytes:
         """Encode edited XML back to WBXML (comments are ignored); Autodiscover XML is written as XML.
 
         Raises:
-            eas.EncodeError: the XML is not well-formed or not encodable (the message names line and reason).
-            ValueError: the body is not one this view can write back (multipart, text, binary).
+            EditRejected: the XML is not well-formed or not encodable, or the body is not one this view can write
+                back (multipart, text, binary); the one-line message names the reason and the file that keeps
+                the edited text.
         """
-        content_type = metadata.content_type or ""
-        if content_type == MULTIPART_CONTENT_TYPE:
-            raise ValueError(
-                "a multipart ActiveSync body cannot be re-encoded from this view; "
-                "edit it in the raw or hex view"
-            )
-        path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
-        if content_type in XML_TYPES and path_kind(path) == "autodiscover":
-            root = eas.parse_xml(prettified.encode("utf-8"))
-            for node in list(root.iter(etree.Comment)):
-                parent = node.getparent()
-                if parent is not None:
-                    parent.remove(node)
-            return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
-        original = metadata.original_data
-        if original and not original.startswith(WBXML_MAGIC[:2]):
-            raise ValueError(
-                f"this {content_type or 'untyped'} body is not WBXML; the ActiveSync view writes back only "
-                "WBXML and Autodiscover XML; edit it in the raw view"
-            )
-        return eas.encode(prettified.encode("utf-8"))
+        try:
+            return encode_edit(prettified, metadata)
+        except ValueError as err:
+            kept = keep_rejected_edit(prettified)
+            reason = " ".join(str(err).split())
+            raise EditRejected(f"ActiveSync edit not applied, body unchanged: {reason} (your text: {kept})") from err
 
     def render_priority(self, data: bytes, metadata: Metadata) -> float:
-        if not data:
-            return -1
-        content_type = metadata.content_type or ""
-        if content_type in EAS_TYPES:
-            return PRIORITY
-        path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
-        kind = path_kind(path)
-        if kind == "eas" and data.startswith(WBXML_MAGIC):
-            return PRIORITY
-        if kind == "autodiscover" and content_type in XML_TYPES:
-            return PRIORITY
-        return -1
+        return PRIORITY if editable(data, metadata) else -1
+
+
+class ActiveSyncShownContentview(Contentview):
+    """ActiveSync bodies the view cannot write back (multipart, text under an EAS type): shown, never edited.
+
+    A separate view, so mitmproxy's console does not offer the ActiveSync editor for them.
+    """
+
+    name = "ActiveSync (read-only)"
+    syntax_highlight = "xml"
+
+    def prettify(self, data: bytes, metadata: Metadata) -> str:
+        return annotated_text(data, metadata)
+
+    def render_priority(self, data: bytes, metadata: Metadata) -> float:
+        return PRIORITY if editable(data, metadata) is False else -1
+
+
+def annotated_text(data: bytes, metadata: Metadata) -> str:
+    """The header comments, then the body as annotated XML (or its text)."""
+    exchange, body, is_response = analyze_for_view(data, metadata)
+    header = header_block(exchange, body, is_response)
+    if body is None:
+        return "\n".join(header)
+    if body.xml is not None:
+        return with_header(body.xml, header)
+    if body.text is not None:
+        return "\n".join([*header, body.text])
+    return "\n".join(header)
+
+
+def encode_edit(prettified: str, metadata: Metadata) -> bytes:
+    """The body bytes for edited XML: WBXML, or XML for Autodiscover.
+
+    Raises:
+        eas.EncodeError: the XML is not well-formed or not encodable (the message names line and reason).
+        ValueError: the body is not one the view can write back (multipart, text, binary).
+    """
+    content_type = metadata.content_type or ""
+    if content_type == MULTIPART_CONTENT_TYPE:
+        raise ValueError(
+            "a multipart ActiveSync body cannot be re-encoded from this view; edit it in the raw or hex view"
+        )
+    path = metadata.flow.request.path if isinstance(metadata.flow, http.HTTPFlow) else ""
+    if content_type in XML_TYPES and path_kind(path) == "autodiscover":
+        root = eas.parse_xml(prettified.encode("utf-8"))
+        for node in list(root.iter(etree.Comment)):
+            parent = node.getparent()
+            if parent is not None:
+                parent.remove(node)
+        return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    original = metadata.original_data
+    if original and not original.startswith(WBXML_MAGIC[:2]):
+        raise ValueError(
+            f"this {content_type or 'untyped'} body is not WBXML; the ActiveSync view writes back only "
+            "WBXML and Autodiscover XML; edit it in the raw view"
+        )
+    return eas.encode(prettified.encode("utf-8"))
 
 
 activesync = ActiveSyncContentview()

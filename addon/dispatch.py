@@ -11,7 +11,7 @@ from mitmproxy.log import ALERT
 
 from addon.metadata import META_ERROR
 from addon.pipes import QueuedFlow, QueuedFrame, WorkerProcess
-from addon.worker_protocol import CLOSE_SERIAL, Answer, CaptureSettings, close_frame, flow_frame
+from addon.worker_protocol import CLOSE_SERIAL, Answer, CaptureSettings, close_frame, flow_frame, open_frame
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,22 @@ class WorkerClient:
             if running is not None and self.writing is None:
                 self.writing = (proc, running)
                 running.add_writer(proc.request_fileno(), self.writable)
+        except Exception as err:  # BrokenPipeError: the worker died
+            self.worker_lost(err)
+
+    def open_capture(self, capture: CaptureSettings) -> None:
+        """Have the worker open a capture now (starting the worker if need be), so it replays the flows its
+        spool kept from a proxy killed before they were committed, before any new flow comes."""
+        self.dispatch(now=True)  # flows queued for an earlier capture go first
+        proc = self.worker()
+        if proc is None:
+            return
+        try:
+            if proc.post(open_frame(capture)):
+                return
+            if self.loop is not None and self.writing is None:
+                self.writing = (proc, self.loop)
+                self.loop.add_writer(proc.request_fileno(), self.writable)
         except Exception as err:  # BrokenPipeError: the worker died
             self.worker_lost(err)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mitmproxy import http
 
-from capture.files import write_private_text
+from capture.exportfile import open_export
 from capture.har import export_har
 from capture.mitm import export_mitm, flow_input_from_mitm
 from capture.reader import CaptureReader
@@ -39,6 +39,7 @@ def export_flows(
             return export_har(capture, path)
         with CaptureReader(capture) as reader:
             records = list(reader.records())
-        write_private_text(path, export_xml(records))
+        with open_export(path) as dst:
+            dst.write(export_xml(records))
         return len(records)
 

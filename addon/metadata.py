@@ -8,6 +8,8 @@ from mitmproxy import flow, http
 
 import eas
 from eas.constants import path_kind
+
+from capture.analysis import problem_count
 from eas.wiretext import shown
 
 # flow.metadata keys; small scalars so `~meta`, mitmweb and .mitm files carry them.
@@ -17,13 +19,23 @@ META_USER = "activesync.user"
 META_DEVICE = "activesync.device"
 META_DEVICE_TYPE = "activesync.device_type"
 META_VERSION = "activesync.version"
-META_STATUS = "activesync.status"
-META_STATUS_MEANING = "activesync.status_meaning"
-META_PROBLEMS = "activesync.problems"
-META_PROBLEM = "activesync.problem"
+META_HTTP_STATUS = "activesync.http_status"
+META_OUTCOME = "activesync.outcome"  # ok | warning | failed (eas.verdicts)
+META_STATUS = "activesync.status"  # the worst EAS Status of the response, not the first
+META_STATUS_PATH = "activesync.status_path"
+META_STATUS_MEANING = "activesync.status_meaning"  # from the Status' own table
+META_PROBLEMS = "activesync.problems"  # judgements that are not ok: decode problems, HTTP, statuses, transport
+META_PROBLEM = "activesync.problem"  # the worst of them
+META_FINDING = "activesync.finding"  # "rule: summary" of the diagnosis findings this flow completes
 META_SUMMARY = "activesync.summary"
+META_MARKED = "activesync.marked"  # the mark the addon set (a user's own mark is never replaced)
 META_ERROR = "activesync.error"
-ANALYSIS_KEYS = (META_STATUS, META_STATUS_MEANING, META_PROBLEMS, META_PROBLEM)
+ANALYSIS_KEYS = (META_HTTP_STATUS, META_OUTCOME, META_STATUS, META_STATUS_PATH, META_STATUS_MEANING, META_PROBLEMS,
+                 META_PROBLEM, META_FINDING)  # fmt: skip
+
+# mitmproxy marks (emoji short codes) for flows the analysis judged failed, and for a flow that completes a finding.
+MARK_FAILED = ":exclamation:"
+MARK_FINDING = ":warning:"
 
 
 def flow_kind(f: flow.Flow) -> str | None:
@@ -82,9 +94,9 @@ def _request_metadata(kind: str, method: str, path: str, version: str | None) ->
     return _metadata(values)
 
 
-def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
-    """The flow.metadata entries of a full analysis; keys with no value are left out."""
-    first = exchange.problems[0] if exchange.problems else None
+def analysis_metadata(kind: str, exchange: eas.Exchange, verdict: eas.Verdict) -> dict[str, Any]:
+    """The flow.metadata entries of a full analysis and its verdict; keys with no value are left out."""
+    worst = verdict.worst
     values: dict[str, Any] = {
         META_KIND: kind,
         META_COMMAND: exchange.command,
@@ -92,10 +104,13 @@ def analysis_metadata(kind: str, exchange: eas.Exchange) -> dict[str, Any]:
         META_DEVICE: exchange.device_id,
         META_DEVICE_TYPE: exchange.device_type,
         META_VERSION: exchange.protocol_version,
-        META_STATUS: exchange.eas_status,
-        META_STATUS_MEANING: exchange.eas_statuses[0].meaning if exchange.eas_statuses else None,
-        META_PROBLEMS: len(exchange.problems),
-        META_PROBLEM: f"{first.where}: {first.reason}" if first else None,
+        META_HTTP_STATUS: exchange.http_status,
+        META_OUTCOME: str(verdict.outcome),
+        META_STATUS: worst.code if worst else None,
+        META_STATUS_PATH: worst.path if worst else None,
+        META_STATUS_MEANING: worst.meaning if worst else None,
+        META_PROBLEMS: problem_count(verdict),
+        META_PROBLEM: verdict.reasons[0] if verdict.reasons else None,
     }
     return _metadata(values)
 
@@ -109,7 +124,9 @@ def _metadata(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary_of(values: Any) -> str:
-    """One line for flow.comment: command, version, user, device, EAS status and the first problem."""
+    """One line for flow.comment: command, version, user, device, then (once analysed) the HTTP status, the
+    outcome and what decided it (the worst Status, else the worst reason), and the findings the flow completes:
+    `EAS Sync 14.1 user=alice device=X HTTP 200 failed: Sync/Collections/Collection/Status=3 (invalid ...)`."""
     words = ["EAS" if values.get(META_KIND) == "eas" else "Autodiscover"]
     if values.get(META_COMMAND) and values.get(META_COMMAND) != "Autodiscover":
         words.append(str(values[META_COMMAND]))
@@ -119,28 +136,61 @@ def summary_of(values: Any) -> str:
         words.append(f"user={values[META_USER]}")
     if values.get(META_DEVICE):
         words.append(f"device={values[META_DEVICE]}")
-    if values.get(META_STATUS) is not None:
-        meaning = values.get(META_STATUS_MEANING)
-        words.append(f"status={values[META_STATUS]}" + (f" ({meaning})" if meaning else ""))
+    outcome = values.get(META_OUTCOME)
+    if outcome is None:
+        return " ".join(words)
+    http_status = values.get(META_HTTP_STATUS)
+    words.append(f"HTTP {http_status}" if http_status is not None else "no response")
+    words.append(str(outcome))
+    status = values.get(META_STATUS)
+    meaning = values.get(META_STATUS_MEANING)
+    shown_status = f"{values.get(META_STATUS_PATH) or 'Status'}={status}" + (f" ({meaning})" if meaning else "")
+    problem = values.get(META_PROBLEM)
+    if outcome != "ok" and status is not None and problem and str(problem).startswith(str(values.get(META_STATUS_PATH))):
+        words[-1] += f": {shown_status}"  # the worst judgement is that Status
+    elif outcome != "ok" and problem and not str(problem).startswith(f"HTTP {http_status}"):
+        words[-1] += f": {problem}"
+    elif status is not None:
+        words.append(shown_status)
     count = values.get(META_PROBLEMS) or 0
-    if count:
-        words.append(f"| {count} problem{'s' if count > 1 else ''}: {values.get(META_PROBLEM)}")
+    if count > 1:
+        words.append(f"| {count} problems")
+    if values.get(META_FINDING):
+        words.append(f"| finding {values[META_FINDING]}")
     return " ".join(words)
 
 
-def apply_metadata(f: http.HTTPFlow, values: dict[str, Any], *, complete: bool) -> None:
-    """Write metadata values (and the summary comment, unless the user wrote one) into the flow.
+def annotated(
+    metadata: dict[Any, Any], comment: str, marked: str, values: dict[str, Any], *, complete: bool
+) -> tuple[str, str]:
+    """Write metadata values into `metadata` (in place) and return the flow's comment and mark after them.
+
+    The summary becomes the comment unless the user wrote one; a failed outcome marks the flow MARK_FAILED and a
+    finding MARK_FINDING, unless the user marked it. The addon applies this to a live flow, and its worker to
+    the copy the capture stores, so both say the same.
 
     Args:
         complete: the values come from a full analysis, so earlier analysis keys they lack are dropped.
     """
-    previous_summary = f.metadata.get(META_SUMMARY)
+    previous_summary = metadata.get(META_SUMMARY)
     if complete:
         for key in ANALYSIS_KEYS:
-            f.metadata.pop(key, None)
-    f.metadata.update(values)
-    summary = summary_of(f.metadata)
-    f.metadata[META_SUMMARY] = summary
-    if not f.comment or f.comment == previous_summary:
-        f.comment = summary
+            metadata.pop(key, None)
+    metadata.update(values)
+    summary = summary_of(metadata)
+    metadata[META_SUMMARY] = summary
+    if not comment or comment == previous_summary:
+        comment = summary
+    ours = metadata.get(META_MARKED)
+    if not marked or marked == ours:
+        mark = MARK_FINDING if metadata.get(META_FINDING) else MARK_FAILED if metadata.get(META_OUTCOME) == "failed" else ""
+        if mark or ours:
+            marked = mark
+            metadata[META_MARKED] = mark
+    return comment, marked
+
+
+def apply_metadata(f: http.HTTPFlow, values: dict[str, Any], *, complete: bool) -> None:
+    """Write metadata values (the summary comment and the mark, see `annotated`) into the flow."""
+    f.comment, f.marked = annotated(f.metadata, f.comment, f.marked, values, complete=complete)
 

@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import select
 import signal
 import sys
 import time
+from typing import Any
 
+from eas.diagnosis import Diagnoser
+from eas.evidence import FlowEvidence
 from eas.exchange import Exchange
+from eas.verdicts import judge
 
-from addon.metadata import analysis_metadata
+from addon.metadata import META_FINDING, analysis_metadata, annotated
+from addon.spool import ROTATE_BYTES, SPOOL_HEADER, Spool, replay_spool, spool_path
 from addon.worker_protocol import (
     READ_BYTES,
     CLOSE_SERIAL,
     FLAG_ANALYSE,
     FLAG_WAITING,
     FRAME_CLOSE,
+    FRAME_FLOW,
     FRAME_HEAD,
+    FRAME_OPEN,
     Answer,
     CaptureSettings,
     Job,
     answers_message,
+    frame_bodies,
     frame_fields,
-    split_frame,
+    frame_head_fields,
 )
-from capture.analysis import analyze_parts
+from capture.analysis import analyze_parts, flow_facts
 from capture.mitm import flow_input_from_fields
 from capture.model import FlowInput
 from capture.writer import CaptureWriter
@@ -53,6 +62,9 @@ WORKER_NICE = 10
 
 # A backlog is analysed this many flows at a time, each batch then written while the analysis waits.
 RECORD_BATCH_FLOWS = 200
+# While the spool holds frames the capture has not committed, the idle worker looks this often whether it has
+# (then the spool is emptied).
+SPOOL_CHECK_SECONDS = 0.2
 
 
 class Recorder:
@@ -67,17 +79,45 @@ class Recorder:
         self.writer: CaptureWriter | None = None
         self.settings: CaptureSettings | None = None
         self.unrecorded: list[tuple[FlowInput, Exchange | None]] = []
+        self.spool: Spool | None = None  # the writer's capture's spool (None: another process holds it)
+        self.handed = 0  # flows handed to the writer, or queued in `unrecorded` for it, since it opened
+        # The live diagnosis: every analysed flow's facts, in the order the flows finished; flows are known to
+        # it by their frame serial (the capture's ids come later, from its writer).
+        self.diagnoser = Diagnoser()
 
     def writer_for(self, settings: CaptureSettings) -> CaptureWriter:
-        """The capture writer for these settings; reopened when they change."""
+        """The capture writer for these settings; reopened when they change. A capture opened here first gets
+        the flows its spool holds that it lacks (a proxy and worker killed before they were committed)."""
         if self.writer is not None and self.settings == settings:
             return self.writer
         self.close()  # records what the old writer has still to take
-        self.writer = CaptureWriter(
+        writer = CaptureWriter(
             settings.path, keep_credentials=settings.keep_credentials, max_body_size=settings.max_body
         )
-        self.settings = settings
-        return self.writer
+        self.writer, self.settings = writer, settings
+        self.spool = self.open_spool(writer)
+        self.handed = writer.written_count + writer.refused_count
+        return writer
+
+    def open_spool(self, writer: CaptureWriter) -> Spool | None:
+        """Lock the capture's spool, replay what it holds into the capture, and empty it for this run's frames.
+        None (said on stderr) when it cannot be: the flows are still recorded, only not spooled first."""
+        path = spool_path(writer.path)
+        try:
+            spool = Spool(path, writer.path)
+        except Exception as err:  # CaptureError (another proxy holds it), OSError
+            print(f"eas-inspector worker: no spool for {writer.path}: {err}", file=sys.stderr)
+            return None
+        try:
+            recovery = replay_spool(path, writer)
+            spool.start()
+        except Exception as err:  # kept as it is for `eas-inspector recover`
+            print(f"eas-inspector worker: cannot recover {path}: {err}", file=sys.stderr)
+            spool.close(committed=False)
+            return None
+        if recovery.recovered:
+            print(f"eas-inspector worker: recovered {recovery.recovered} flows from {path}", file=sys.stderr)
+        return spool
 
     def run(
         self, serial: int, flags: int, raw: object, request_body: bytes | None, response_body: bytes | None
@@ -85,11 +125,12 @@ class Recorder:
         """Analyse one flow (its frame's marshalled fields and bodies) and queue it for the capture; never raises."""
         metadata = error = capture_error = writer_error = None
         exchange = None
+        findings: list[dict[str, Any]] | None = None
         try:
             fields = frame_fields(raw)
             flow_input = flow_input_from_fields(fields.flow, request_body, response_body)
         except Exception as err:  # a bug; nothing to analyse or record
-            return Answer(serial, None, f"{type(err).__name__}: {err}", None, f"{type(err).__name__}: {err}")
+            return Answer(serial, None, f"{type(err).__name__}: {err}", None, f"{type(err).__name__}: {err}", None)
         capture = fields.capture
         if flags & FLAG_ANALYSE:
             try:
@@ -106,7 +147,12 @@ class Recorder:
                     annotate=capture is not None,
                     plain_xml=False,
                 )
-                metadata = analysis_metadata(fields.kind, exchange)
+                verdict = judge(exchange, transport_error=flow_input.error)
+                metadata = analysis_metadata(fields.kind, exchange, verdict)
+                findings = self.diagnose(serial, flow_input, exchange)
+                if findings:
+                    metadata[META_FINDING] = "; ".join(f"{item['rule']}: {item['summary']}" for item in findings)
+                flow_input = with_analysis(flow_input, metadata)
             except Exception as err:
                 exchange = None  # the capture's writer analyses the flow itself
                 error = f"{type(err).__name__}: {err}"
@@ -115,11 +161,31 @@ class Recorder:
                 writer = self.writer_for(capture)
                 writer.check_open()
                 self.unrecorded.append((flow_input, exchange))
+                self.handed += 1
                 last_error = writer.last_error
                 writer_error = str(last_error) if last_error is not None else None
             except Exception as err:
                 capture_error = f"{type(err).__name__}: {err}"
-        return Answer(serial, metadata, capture_error, writer_error, error)
+        return Answer(serial, metadata, capture_error, writer_error, error, findings)
+
+    def diagnose(self, serial: int, flow_input: FlowInput, exchange: Exchange) -> list[dict[str, Any]] | None:
+        """Feed the flow to the live diagnosis; the findings it completes or extends (as JSON), None for none."""
+        facts = flow_facts(exchange, flow_input.error)
+        if facts is None:
+            return None
+        end = flow_input.timestamps.get("response_end") or flow_input.timestamps.get("error")
+        evidence = FlowEvidence(
+            flow_id=serial,
+            ts=flow_input.ts_start,
+            user=exchange.user,
+            device_id=exchange.device_id,
+            device_type=exchange.device_type,
+            host=flow_input.display_host(),
+            facts=facts,
+            duration=None if end is None else float(end) - flow_input.ts_start,
+        )
+        findings = self.diagnoser.feed(evidence)
+        return [finding.to_json() for finding in findings] or None
 
     def record(self, *, wait: bool) -> None:
         """Hand the flows analysed so far to the capture writer; with `wait`, return once it has committed them
@@ -137,17 +203,47 @@ class Recorder:
         except Exception as err:  # CaptureError: a write failed (kept and retried), or the writer stopped on a bug
             print(f"eas-inspector worker: capture {writer.path}: {err}", file=sys.stderr)
 
+    def committed(self) -> int:
+        """How many of the flows handed to the writer it has committed (or refused: they never will be)."""
+        writer = self.writer
+        return 0 if writer is None else writer.written_count + writer.refused_count
+
     def close(self) -> str | None:
-        """Record what is analysed, flush and close the capture; returns what went wrong, if anything."""
+        """Record what is analysed, flush and close the capture (and delete its spool once the capture holds
+        everything); returns what went wrong, if anything."""
         self.record(wait=False)
         writer, self.writer, self.settings = self.writer, None, None
+        spool, self.spool = self.spool, None
         if writer is None:
             return None
+        problem = None
         try:
             writer.close()
         except Exception as err:
-            return f"{type(err).__name__}: {err}"
-        return None
+            problem = f"{type(err).__name__}: {err}"
+        if spool is not None:
+            try:
+                spool.close(committed=problem is None)
+            except OSError as err:
+                problem = problem or f"{type(err).__name__}: {err}"
+        return problem
+
+
+def with_analysis(flow_input: FlowInput, values: dict[str, Any]) -> FlowInput:
+    """The flow as the capture stores it: its comment, mark and metadata after the analysis (addon.metadata's
+    `annotated`, which the proxy applies to the live flow too)."""
+    extra = dict(flow_input.extra)
+    metadata = dict(extra.get("metadata") or {})
+    comment, marked = annotated(
+        metadata, str(extra.get("comment") or ""), str(extra.get("marked") or ""), values, complete=True
+    )
+    extra["metadata"] = metadata
+    for key, value in (("comment", comment), ("marked", marked)):
+        if value:
+            extra[key] = value
+        else:
+            extra.pop(key, None)
+    return dataclasses.replace(flow_input, extra=extra)
 
 
 class WorkerLoop:
@@ -170,6 +266,14 @@ class WorkerLoop:
         self.answered_at = time.monotonic()
         self.eof = False
         self.proxy_gone = False
+        # The spool's ledger (see addon/spool.py): frames numbered as appended; `marks` pairs each frame
+        # analysed with the count of flows the writer must have committed before it is safe (0: nothing to
+        # commit); frames up to `done_seq` are committed, those up to `old_until` are in the rotated part.
+        self.spooled_seq = 0
+        self.done_seq = 0
+        self.old_until = 0
+        self.marks: collections.deque[tuple[int, int]] = collections.deque()
+        self.spool_failed = False  # an append failed (said once); flows are still recorded
 
     def read(self, *, wait: bool, timeout: float | None = None) -> None:
         """Take what the pipe holds (waiting for something, at most `timeout` s, when `wait`), split into frames."""
@@ -187,18 +291,105 @@ class WorkerLoop:
         buffer = self.buffer
         start = 0
         now = time.monotonic()
+        spooled: list[bytes] = []
         while len(buffer) - start >= FRAME_HEAD.size:
             size, kind_flags, serial, _, _, _ = FRAME_HEAD.unpack_from(buffer, start)
             end = start + 4 + size
             if end > len(buffer):
                 break
             kind, flags = kind_flags & 15, kind_flags >> 4
-            self.jobs.append(Job(kind, flags, serial, bytes(buffer[start:end]), now))
+            frame = bytes(buffer[start:end])
+            fields = None
+            if kind in (FRAME_FLOW, FRAME_OPEN):
+                try:
+                    fields = frame_head_fields(frame)
+                except Exception:  # a bug in the addon: reported when the frame's turn comes
+                    pass
+            seq = 0
+            if kind == FRAME_FLOW and fields is not None and fields[1] is not None:
+                if self.recorder.settings is None:  # the first flow to record: open its capture (and spool) now
+                    self.open_capture(fields[1])
+                if self.recorder.spool is not None and self.recorder.settings == tuple(fields[1]):
+                    self.spooled_seq += 1
+                    seq = self.spooled_seq
+                    spooled.append(frame)
+            self.jobs.append(Job(kind, flags, serial, frame, now, fields, seq))
             self.jobs_size += end - start
-            self.urgent += kind == FRAME_CLOSE or bool(flags & FLAG_WAITING)
+            self.urgent += kind in (FRAME_CLOSE, FRAME_OPEN) or bool(flags & FLAG_WAITING)
             self.arrived_at = now
             start = end
         del buffer[:start]
+        if spooled:
+            self.spool_append(b"".join(spooled))
+
+    def spool_append(self, data: bytes) -> None:
+        """Append frames to the spool: before the analysis is held back, so a kill of everything loses none."""
+        spool = self.recorder.spool
+        if spool is None:
+            return
+        try:
+            spool.append(data)
+        except OSError as err:  # a full disk: the capture still records them, without the spool's safety
+            if not self.spool_failed:
+                self.spool_failed = True
+                print(f"eas-inspector worker: cannot write {spool.path}: {err}", file=sys.stderr)
+
+    def open_capture(self, raw_settings: object) -> None:
+        """Open the capture a flow is recorded in (replaying its spool first) unless it is the open one; a new
+        spool starts an empty ledger and takes the queued frames of its capture."""
+        before = self.recorder.spool
+        try:
+            settings = CaptureSettings._make(raw_settings)  # type: ignore[arg-type]
+            self.recorder.writer_for(settings)
+        except Exception:  # the flow's answer says why (Recorder.run opens it again)
+            return
+        spool = self.recorder.spool
+        if spool is before:
+            return
+        self.spooled_seq = self.done_seq = self.old_until = 0
+        self.marks.clear()
+        self.spool_failed = False
+        if spool is None:
+            return
+        jobs: collections.deque[Job] = collections.deque()
+        spooled: list[bytes] = []
+        for job in self.jobs:
+            if job.kind == FRAME_FLOW and job.fields is not None and job.fields[1] is not None:
+                if settings == tuple(job.fields[1]):
+                    self.spooled_seq += 1
+                    spooled.append(job.frame)
+                    job = job._replace(spool_seq=self.spooled_seq)
+                else:
+                    job = job._replace(spool_seq=0)
+            jobs.append(job)
+        self.jobs = jobs
+        if spooled:
+            self.spool_append(b"".join(spooled))
+
+    def settle_spool(self, *, idle: bool) -> None:
+        """Let go of the spooled frames the capture has committed: when idle and all are, empty the spool;
+        past ROTATE_BYTES, move it aside; the part moved aside is deleted once all of it is committed."""
+        spool = self.recorder.spool
+        if spool is None:
+            return
+        committed = self.recorder.committed()
+        marks = self.marks
+        while marks and marks[0][1] <= committed:
+            self.done_seq = marks.popleft()[0]
+        try:
+            if spool.old_pending and self.done_seq >= self.old_until:
+                spool.forget_old()
+            if self.done_seq == self.spooled_seq:
+                if idle and spool.size > len(SPOOL_HEADER):
+                    spool.empty()
+            elif spool.size >= ROTATE_BYTES and spool.rotate():
+                self.old_until = self.spooled_seq
+        except OSError as err:
+            print(f"eas-inspector worker: spool {spool.path}: {err}", file=sys.stderr)
+
+    def spool_unsettled(self) -> bool:
+        """The spool holds frames the capture may not have committed yet."""
+        return self.recorder.spool is not None and self.done_seq < self.spooled_seq
 
     def hold_for(self) -> float | None:
         """Seconds to hold the analysis back because traffic flows (see PAUSE_SECONDS); None: go on now."""
@@ -231,6 +422,7 @@ class WorkerLoop:
             idle = not self.jobs and not self.eof
             if idle:
                 self.recorder.record(wait=False)  # written while this thread waits for work
+                self.settle_spool(idle=True)
             timeout = None
             if idle and self.answers:
                 # Answers go at most every ANSWER_SECONDS: one per flow would wake the proxy's event loop (a
@@ -239,6 +431,8 @@ class WorkerLoop:
                 if timeout <= 0:
                     self.answer()
                     timeout = None
+            if idle and self.spool_unsettled():  # come back to empty the spool once the capture commits
+                timeout = SPOOL_CHECK_SECONDS if timeout is None else min(timeout, SPOOL_CHECK_SECONDS)
             self.read(wait=idle, timeout=timeout)
             if not self.jobs:
                 if self.eof:
@@ -246,25 +440,39 @@ class WorkerLoop:
                 continue
             if idle and self.hold_for() is not None:  # the first frames after a pause: traffic is flowing
                 continue
+            head = self.jobs[0]
+            if head.kind in (FRAME_FLOW, FRAME_OPEN) and head.fields is not None:
+                settings = head.fields if head.kind == FRAME_OPEN else head.fields[1]
+                if settings is not None and self.recorder.settings != tuple(settings):
+                    self.open_capture(settings)  # another capture: the old one is closed, its spool deleted
             job = self.jobs.popleft()
             self.jobs_size -= len(job.frame)
-            self.urgent -= job.kind == FRAME_CLOSE or bool(job.flags & FLAG_WAITING)
+            self.urgent -= job.kind in (FRAME_CLOSE, FRAME_OPEN) or bool(job.flags & FLAG_WAITING)
             if job.kind == FRAME_CLOSE:
                 self.answer()
-                self.answers.append(Answer(CLOSE_SERIAL, None, self.recorder.close(), None, None))
+                self.answers.append(Answer(CLOSE_SERIAL, None, self.recorder.close(), None, None, None))
                 self.answer()
                 return
+            if job.kind == FRAME_OPEN:
+                continue
             try:
-                raw, request_body, response_body = split_frame(job.frame)
+                if job.fields is None:
+                    raise ValueError("the flow frame's fields cannot be read")
+                request_body, response_body = frame_bodies(job.frame)
             except Exception as err:  # a bug: say so, keep going
                 message = f"{type(err).__name__}: {err}"
-                self.answers.append(Answer(job.serial, None, message, None, message))
+                self.answers.append(Answer(job.serial, None, message, None, message, None))
                 continue
-            self.answers.append(self.recorder.run(job.serial, job.flags, raw, request_body, response_body))
+            answer = self.recorder.run(job.serial, job.flags, job.fields, request_body, response_body)
+            self.answers.append(answer)
+            if job.spool_seq:
+                recorded = answer.capture_error is None and self.recorder.spool is not None
+                self.marks.append((job.spool_seq, self.recorder.handed if recorded else 0))
             if job.flags & FLAG_WAITING or time.monotonic() - self.answered_at >= ANSWER_SECONDS:
                 self.answer()
             if len(self.recorder.unrecorded) >= RECORD_BATCH_FLOWS:
                 self.recorder.record(wait=True)
+                self.settle_spool(idle=False)
         self.answer()
         problem = self.recorder.close()
         if problem is not None:

@@ -36,15 +36,23 @@ from capture.model import FlowInput
 #    close frame or the proxy's end; it runs at idle priority on one CPU (addon.worker.lower_priority).
 # 8. The worker answers in batches, at most every ANSWER_SECONDS (a waiting flow at once): one Answer per flow,
 #    whose metadata the proxy writes into the flow.
+# 9. Holding back never costs a flow: the worker appends each frame it reads for its capture to the capture's
+#    spool (addon/spool.py) at once, before any holding or analysis, in one write per read; a thread syncs the
+#    file at most SYNC_SECONDS later. The spool lets go of frames once the capture has committed them. A kill
+#    of the proxy and the worker together (or a machine reset, minus the last SYNC_SECONDS) loses at most what
+#    was still in the proxy (DISPATCH_DELAY_SECONDS) or the pipe: the next worker to open the capture (the
+#    addon's `running`, or a change of the capture option, sends FRAME_OPEN) or `eas-inspector recover`
+#    replays the spool's frames whose mitmproxy flow id the capture lacks.
 #
 # Proxy to worker, each frame: FRAME_HEAD (payload size, kind | flags << 4, serial, fields size, request body
 # size, response body size; -1 for no body) + the FrameFields (marshal, plain tuples) + the bodies as they are.
 # Worker to proxy: ANSWER_HEAD (payload size) + marshal([Answer as a plain tuple, ...]); serial CLOSE_SERIAL
-# answers the close frame.
+# answers the close frame. An open frame (FRAME_OPEN) carries a marshalled CaptureSettings as its fields.
 FRAME_HEAD = struct.Struct("!IBQIqq")
 ANSWER_HEAD = struct.Struct("!I")
 FRAME_FLOW = 1
 FRAME_CLOSE = 2
+FRAME_OPEN = 3  # its fields: the CaptureSettings of a capture to open now (and recover its spool into)
 FLAG_ANALYSE = 1
 FLAG_WAITING = 2  # the flow waits for its analysis ("wait" mode): answer as soon as it is done
 CLOSE_SERIAL = 0
@@ -79,6 +87,7 @@ class Answer(NamedTuple):
     capture_error: str | None  # the capture cannot take the flow (for the close: what closing it said)
     writer_error: str | None  # the capture's writer fails to write (it keeps the flows and retries)
     error: str | None  # the analysis failed
+    findings: list[dict[str, Any]] | None  # the diagnosis findings this flow completes or extends (Finding.to_json)
 
 
 class Job(NamedTuple):
@@ -89,6 +98,8 @@ class Job(NamedTuple):
     serial: int
     frame: bytes
     arrived: float  # monotonic
+    fields: Any  # the marshalled fields of a flow frame (plain tuples), of an open frame its settings; else None
+    spool_seq: int  # its place in the spool (1, 2, ...), 0 when not spooled
 
 
 class Frame(NamedTuple):
@@ -117,16 +128,31 @@ def close_frame() -> bytes:
     return FRAME_HEAD.pack(FRAME_HEAD.size - 4, FRAME_CLOSE, CLOSE_SERIAL, 0, -1, -1)
 
 
-def split_frame(frame: bytes) -> tuple[Any, bytes | None, bytes | None]:
-    """A flow frame's marshalled fields (plain tuples) and bodies."""
+def open_frame(capture: CaptureSettings) -> bytes:
+    """The frame that asks the worker to open a capture now, recovering its spool first."""
+    packed = marshal.dumps(tuple(capture))
+    return FRAME_HEAD.pack(FRAME_HEAD.size - 4 + len(packed), FRAME_OPEN, CLOSE_SERIAL, len(packed), -1, -1) + packed
+
+
+def frame_head_fields(frame: bytes) -> Any:
+    """The marshalled fields of a frame (plain tuples)."""
+    fields_size = FRAME_HEAD.unpack_from(frame)[3]
+    return marshal.loads(frame[FRAME_HEAD.size : FRAME_HEAD.size + fields_size])
+
+
+def frame_bodies(frame: bytes) -> tuple[bytes | None, bytes | None]:
+    """A flow frame's bodies."""
     _, _, _, fields_size, request_size, response_size = FRAME_HEAD.unpack_from(frame)
-    at = FRAME_HEAD.size
-    fields = marshal.loads(frame[at : at + fields_size])
-    at += fields_size
+    at = FRAME_HEAD.size + fields_size
     request_body = frame[at : at + request_size] if request_size >= 0 else None
     at += max(request_size, 0)
     response_body = frame[at : at + response_size] if response_size >= 0 else None
-    return fields, request_body, response_body
+    return request_body, response_body
+
+
+def split_frame(frame: bytes) -> tuple[Any, bytes | None, bytes | None]:
+    """A flow frame's marshalled fields (plain tuples) and bodies."""
+    return (frame_head_fields(frame), *frame_bodies(frame))
 
 
 def read_frame(frame: bytes) -> Frame:

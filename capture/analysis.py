@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -9,6 +11,8 @@ from typing import Any
 
 import eas
 from eas.exchange import Exchange, Problem
+from eas.facts import FlowFacts
+from eas.verdicts import JudgedStatus, Verdict, judge
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +100,77 @@ def search_words(host: str, exchange: Exchange, error: str | None) -> str:
         )
         if part
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The verdict columns: what the capture stores of eas.verdicts and eas.facts, computed once per flow.
+
+
+def flow_facts(exchange: Exchange, error: str | None) -> FlowFacts | None:
+    """The exchange's diagnosis facts with the flow's transport error (which only the flow knows)."""
+    facts = exchange.facts
+    if facts is None:
+        return None
+    if error and facts.transport_error != error:
+        facts = dataclasses.replace(facts, transport_error=error)
+    return facts
+
+
+def response_sync_key(facts: FlowFacts | None) -> str | None:
+    """The SyncKey the server answered: the first collection's (Sync, GetItemEstimate), else FolderSync's."""
+    if facts is None:
+        return None
+    for step in facts.collections:
+        if step.response_sync_key is not None:
+            return step.response_sync_key
+    return facts.folder_sync_key_response
+
+
+def statuses_json(statuses: Sequence[JudgedStatus]) -> str:
+    """The `statuses` column: every judged Status as {path, code, meaning, ok, outcome, table, section}."""
+    return json.dumps([
+        {"path": s.path, "code": s.code, "meaning": s.meaning, "ok": s.outcome == "ok", "outcome": str(s.outcome),
+         "table": s.table, "section": s.section}
+        for s in statuses
+    ])
+
+
+def statuses_from_json(text: str | None) -> tuple[JudgedStatus, ...]:
+    """The judged statuses of a `statuses` column (see `statuses_json`)."""
+    if not text:
+        return ()
+    return tuple(
+        JudgedStatus(str(item["path"]), int(item["code"]), item.get("meaning"), eas.Outcome(item["outcome"]),
+                     str(item.get("table") or ""), str(item.get("section") or ""))
+        for item in json.loads(text)
+    )
+
+
+def problem_count(verdict: Verdict) -> int:
+    """What the capture counts as a flow's problems: every judgement that is not ok (a decode or schema problem,
+    an HTTP failure, a failed or warning Status, a transport error), so a 401 or a Sync Status 3 is a problem."""
+    return len(verdict.reasons)
+
+
+def verdict_columns(exchange: Exchange, error: str | None, *, analysed: bool = True) -> dict[str, Any]:
+    """The capture's verdict columns of one flow (eas.verdicts.judge with the flow's transport error).
+
+    Args:
+        analysed: False for a flow stored without analysis: its columns stay empty (outcome NULL).
+    """
+    if not analysed:
+        return {"outcome": None, "statuses": "[]", "eas_status": None, "eas_status_meaning": None,
+                "problem_count": 0, "response_sync_key": None, "facts": None, "reasons": "[]"}
+    verdict = judge(exchange, transport_error=error)
+    shown_status = verdict.worst
+    facts = flow_facts(exchange, error)
+    return {
+        "outcome": str(verdict.outcome),
+        "statuses": statuses_json(verdict.statuses),
+        "eas_status": shown_status.code if shown_status else None,
+        "eas_status_meaning": shown_status.meaning if shown_status else None,
+        "problem_count": problem_count(verdict),
+        "response_sync_key": response_sync_key(facts),
+        "facts": None if facts is None else json.dumps(facts.to_json(), separators=(",", ":")),
+        "reasons": json.dumps(list(verdict.reasons)),
+    }

@@ -9,7 +9,7 @@ from typing import Any
 
 from mitmproxy.addons.savehar import SaveHar
 
-from capture.files import write_private_text
+from capture.exportfile import open_export
 from capture.mitm import UNBUILDABLE, flow_from_record, selected_records
 from capture.model import CaptureError, FlowRecord
 
@@ -46,7 +46,8 @@ def export_har(
     before = len(damaged) if damaged is not None else 0
     har = make_har(records, damaged)
     try:
-        write_private_text(dst_path, json.dumps(har, indent=2))
+        with open_export(dst_path) as dst:
+            json.dump(har, dst, indent=2)
     except OSError as err:
         raise CaptureError(f"{dst_path}: cannot write: {err.strerror or err}") from err
     return len(records) - ((len(damaged) - before) if damaged is not None else 0)

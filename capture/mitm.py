@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from mitmproxy import connection, flow, http, io
 from mitmproxy.proxy.mode_specs import ProxyMode
 
-from capture.files import open_private
+from capture.exportfile import open_export
 from capture.model import CaptureError, FlowInput, FlowRecord, Headers
 from capture.reader import CaptureReader
 
@@ -435,7 +435,7 @@ def export_mitm(
     records = selected_records(capture_path, flow_ids, damaged)
     written = 0
     try:
-        with open_private(dst_path) as dst:
+        with open_export(dst_path, binary=True) as dst:
             writer = io.FlowWriter(dst)  # type: ignore[no-untyped-call]
             for record in records:
                 try:

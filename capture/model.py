@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eas.exchange import Exchange, Problem
+from eas.facts import FlowFacts
+from eas.verdicts import JudgedStatus, Outcome
 
 from capture.analysis import analyze_parts
 
@@ -22,7 +24,8 @@ class CaptureError(Exception):
 class SessionRow:
     """One device session: host + user + device_id + device_type.
 
-    `problem_count` counts the session's flows that have at least one problem.
+    `problem_count` counts the session's flows that have at least one problem: a judgement that is not ok
+    (a decode or schema problem, an HTTP failure, a failed Status, a transport error; see FlowRow.problem_count).
     """
 
     id: int
@@ -43,6 +46,11 @@ class FlowRow:
 
     `host` is the host the client asked for (Host header or :authority, else the connection target);
     `request_size`/`response_size` are the raw body sizes on the wire, even when the stored body was truncated.
+    `outcome` is the verdict (eas.verdicts.judge; None for a flow stored without analysis); `statuses` every EAS
+    Status of the response judged by its own table; `eas_status`/`eas_status_meaning` the worst of them;
+    `problem_count` the judgements that are not ok (decode and schema problems, HTTP failures, failed and
+    warning statuses, a transport error); `sync_key` the first SyncKey of the request, `response_sync_key` the
+    one the server answered (first collection, or FolderSync).
     """
 
     id: int
@@ -69,6 +77,9 @@ class FlowRow:
     is_eas: bool = False
     is_autodiscover: bool = False
     error: str | None = None
+    outcome: Outcome | None = None
+    response_sync_key: str | None = None
+    statuses: tuple[JudgedStatus, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,8 @@ class FlowRecord:
     collection_ids: tuple[str, ...] = ()
     sync_keys: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
+    reasons: tuple[str, ...] = ()  # why the outcome is not ok, worst first (eas.verdicts.Verdict.reasons)
+    facts: FlowFacts | None = None  # the diagnosis facts (eas.facts), with the transport error
     # The request's and response's annotated XML (or readable text) as indexed for search: base64/hex runs of
     # 512+ characters and anything beyond MAX_INDEXED_CHARS left out; None when the flow was not analyzed.
     request_text: str | None = None

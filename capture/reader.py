@@ -11,15 +11,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from eas.evidence import FlowEvidence
 from eas.exchange import Problem
+from eas.facts import ChainLink, FlowFacts, folder_names, sync_key_chain
+from eas.verdicts import JudgedStatus, Outcome
 
+from capture.analysis import statuses_from_json
 from capture.model import CaptureError, FlowRecord, FlowRow, SessionRow
 from capture.schema import BUSY_TIMEOUT_MS, check_capture, headers_from_json, sql_text, sqlite_uri, text_from_sql
 
 _ROW_COLUMNS = (
     "id, session_id, ts_start, ts_end, method, url, host, command, collection_id, sync_key, http_status, "
     "eas_status, eas_status_meaning, request_size, response_size, problem_count, replay_of, user, device_id, "
-    "device_type, protocol_version, is_eas, is_autodiscover, error"
+    "device_type, protocol_version, is_eas, is_autodiscover, error, outcome, response_sync_key, statuses"
 )
 
 _ORDERS = {
@@ -97,7 +101,26 @@ def _flow_row(stored: Sequence[Any]) -> FlowRow:
         is_eas=bool(row[21]),
         is_autodiscover=bool(row[22]),
         error=_text(row[23]),
+        outcome=_outcome(row[24]),
+        response_sync_key=_text(row[25]),
+        statuses=_statuses(row[26]),
     )
+
+
+def _outcome(value: Any) -> Outcome | None:
+    """A stored verdict; a damaged one is read as unknown (None) like the row's other damaged values."""
+    try:
+        return None if value is None else Outcome(value)
+    except ValueError:
+        return None
+
+
+def _statuses(value: Any) -> tuple[JudgedStatus, ...]:
+    """The judged statuses of a `statuses` column; a damaged column is read as none."""
+    try:
+        return statuses_from_json(_text(value))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        return ()
 
 
 def _column(flow_id: int, column: str, read: Any, value: Any) -> Any:
@@ -147,18 +170,55 @@ def _port(value: Any) -> int:
     return port
 
 
+
+def _facts(text: str | None) -> FlowFacts | None:
+    """The FlowFacts of a `facts` column; None when absent or unreadable (a newer FACTS_VERSION's shape)."""
+    if not text:
+        return None
+    try:
+        return FlowFacts.from_json(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        return None
+
+
+# Rows per query when streaming the evidence of a capture.
+EVIDENCE_PAGE = 2000
+
 _CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
 
 
+_SEARCH_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+
+
 def fts_query(text: str) -> str | None:
-    """A safe FTS5 query for what a user typed: every word must occur; `word*` matches a prefix."""
+    """A safe FTS5 query for what a user typed: every term must occur.
+
+    A bare word matches as a prefix (`mail%2F39` finds `mail%2F39165e`; a trailing `*` says the same); a
+    "quoted phrase" matches those words exactly and in that order (an unclosed quote runs to the end).
+    """
     terms = []
-    for word in _CONTROL_CHARS.sub(" ", text).split():
-        prefix = word.endswith("*") and len(word) > 1
-        core = word[:-1] if prefix else word
-        quoted = '"' + core.replace('"', '""') + '"'
-        terms.append(quoted + ("*" if prefix else ""))
+    for match in _SEARCH_TERM.finditer(_CONTROL_CHARS.sub(" ", text)):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            if phrase.strip():
+                terms.append('"' + phrase + '"')
+            continue
+        core = word.rstrip("*") or word
+        terms.append('"' + core.replace('"', '""') + '"*')
     return " ".join(terms) or None
+
+
+# A status filter: exactly this code, or codes from low to high (inclusive), or (negated) any other code.
+StatusMatch = int | tuple[int, int, bool]
+
+
+def _status_clause(column: str, match: StatusMatch) -> tuple[str, list[Any]]:
+    """SQL for a status filter; a negated one leaves out flows without that status (no response, no EAS status)."""
+    if isinstance(match, int):
+        return f"{column} = ?", [match]
+    low, high, negated = match
+    clause = f"{column} NOT BETWEEN ? AND ?" if negated else f"{column} BETWEEN ? AND ?"
+    return clause, [low, high]
 
 
 class CaptureReader:
@@ -254,27 +314,46 @@ class CaptureReader:
         *,
         session_id: int | None = None,
         command: str | None = None,
-        eas_status: int | None = None,
-        http_status: int | None = None,
+        eas_status: StatusMatch | None = None,
+        http_status: StatusMatch | None = None,
         problems_only: bool = False,
         text: str | None = None,
         user: str | None = None,
         replay_of: int | None = None,
         min_id: int | None = None,
+        outcome: str | None = None,
+        collection_id: str | None = None,
+        flow_ids: Sequence[int] | None = None,
+        failed_only: bool = False,
+        device_id: str | None = None,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         parameters: list[Any] = []
         for column, value in (
             ("session_id", session_id),
             ("command", command),
-            ("eas_status", eas_status),
-            ("http_status", http_status),
             ("user", user),
             ("replay_of", replay_of),
+            ("device_id", device_id),
+            ("collection_id", collection_id),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 parameters.append(sql_text(value))
+        for column, status in (("eas_status", eas_status), ("http_status", http_status)):
+            if status is not None:
+                clause, values = _status_clause(column, status)
+                clauses.append(clause)
+                parameters += values
+        if flow_ids is not None:
+            # a finding's flows: few (a long loop keeps its first and latest), far below SQLite's parameter limit
+            clauses.append(f"id IN ({', '.join('?' * len(flow_ids))})" if flow_ids else "0")
+            parameters += [int(flow_id) for flow_id in flow_ids]
+        if outcome is not None:
+            clauses.append("outcome = ?")
+            parameters.append(str(Outcome(outcome)))
+        if failed_only:
+            clauses.append("outcome = 'failed'")
         if problems_only:
             clauses.append("problem_count > 0")
         if min_id is not None:
@@ -291,8 +370,8 @@ class CaptureReader:
         *,
         session_id: int | None = None,
         command: str | None = None,
-        eas_status: int | None = None,
-        http_status: int | None = None,
+        eas_status: StatusMatch | None = None,
+        http_status: StatusMatch | None = None,
         problems_only: bool = False,
         text: str | None = None,
         order: str = "ts_start",
@@ -302,10 +381,19 @@ class CaptureReader:
         user: str | None = None,
         replay_of: int | None = None,
         min_id: int | None = None,
+        outcome: str | None = None,
+        collection_id: str | None = None,
+        flow_ids: Sequence[int] | None = None,
+        failed_only: bool = False,
+        device_id: str | None = None,
     ) -> list[FlowRow]:
         """Flows matching every given filter; `text` is a full-text search over URL, summary and decoded XML.
 
+        `eas_status` and `http_status` take a code, or `(low, high, negated)` for a range or its complement.
+
         `min_id` keeps only flows with a larger id (for following a live capture); `limit=None` means all.
+        `outcome` ("ok", "warning", "failed") and `failed_only` read the verdict column (indexed).
+        `collection_id` keeps one collection's flows; `flow_ids` only these flows (a finding's).
         """
         if order not in _ORDERS:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
@@ -319,6 +407,11 @@ class CaptureReader:
             user=user,
             replay_of=replay_of,
             min_id=min_id,
+            outcome=outcome,
+            failed_only=failed_only,
+            device_id=device_id,
+            collection_id=collection_id,
+            flow_ids=flow_ids,
         )
         direction = "DESC" if descending else "ASC"
         # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.
@@ -345,7 +438,7 @@ class CaptureReader:
             "response_headers, response_body, response_reason, timestamps, server_address, tls, target_host, "
             "authority, request_trailers, response_http_version, response_trailers, request_truncated, "
             "response_truncated, credentials_redacted, connection, extra, policy_key, collection_ids, sync_keys, "
-            "problems FROM flows JOIN flow_bodies ON flow_bodies.flow_id = flows.id WHERE id = ?",
+            "problems, reasons, facts FROM flows JOIN flow_bodies ON flow_bodies.flow_id = flows.id WHERE id = ?",
             (flow_id,),
         )
         if not rows:
@@ -356,7 +449,7 @@ class CaptureReader:
             http_version, scheme, port, path, request_headers, request_body, response_headers, response_body,
             response_reason, timestamps, server_address, tls, target_host, authority, request_trailers,
             response_http_version, response_trailers, request_truncated, response_truncated, credentials_redacted,
-            connection, extra, policy_key, collection_ids, sync_keys, problems,
+            connection, extra, policy_key, collection_ids, sync_keys, problems, reasons, facts,
         ) = row[base:]  # fmt: skip
         http_version, scheme, path, response_reason, server_address, target_host, authority = map(
             text_from_sql, (http_version, scheme, path, response_reason, server_address, target_host, authority)
@@ -394,6 +487,8 @@ class CaptureReader:
             collection_ids=_column(flow_id, "collection_ids", _json_texts, collection_ids),
             sync_keys=_column(flow_id, "sync_keys", _json_texts, sync_keys),
             problems=_column(flow_id, "problems", _problems, problems),
+            reasons=_column(flow_id, "reasons", _json_texts, reasons),
+            facts=_facts(_text(facts)),
             request_text=_text(request_text) or None,
             response_text=_text(response_text) or None,
         )
@@ -403,6 +498,63 @@ class CaptureReader:
         ids = self.flow_ids() if flow_ids is None else list(flow_ids)
         for flow_id in ids:
             yield self.flow(flow_id)
+
+    # -- the diagnosis' view: facts in time order, streamed
+
+    def evidence(self, session_id: int | None = None, *, device_id: str | None = None) -> Iterator[FlowEvidence]:
+        """Every analysed flow as the diagnosis reads it (eas.diagnosis), in time order (then id), read
+        EVIDENCE_PAGE rows at a time so memory stays bounded however large the capture.
+
+        `FlowEvidence.missing` is the flow's `extra["missing"]` list, which importers of partial evidence set.
+        """
+        clauses = ["facts IS NOT NULL"]
+        parameters: list[Any] = []
+        if session_id is not None:
+            clauses.append("session_id = ?")
+            parameters.append(session_id)
+        if device_id is not None:
+            clauses.append("device_id = ?")
+            parameters.append(sql_text(device_id))
+        yield from self._evidence(" AND ".join(clauses), parameters)
+
+    def _evidence(self, where: str, parameters: list[Any]) -> Iterator[FlowEvidence]:
+        after: tuple[float, int] = (float("-inf"), -1)
+        while True:
+            rows = self._query(
+                "SELECT id, ts_start, ts_end, user, device_id, device_type, host, facts, extra FROM flows "
+                f"WHERE {where} AND (ts_start > ? OR (ts_start = ? AND id > ?)) ORDER BY ts_start, id LIMIT ?",
+                [*parameters, after[0], after[0], after[1], EVIDENCE_PAGE],
+            )
+            for flow_id, ts_start, ts_end, user, device_id, device_type, host, facts, extra in rows:
+                missing: frozenset[str] = frozenset()
+                if '"missing"' in extra:
+                    missing = frozenset(json.loads(extra).get("missing") or ())
+                yield FlowEvidence(
+                    flow_id=flow_id,
+                    ts=ts_start,
+                    user=text_from_sql(user),
+                    device_id=text_from_sql(device_id),
+                    device_type=text_from_sql(device_type),
+                    host=text_from_sql(host),
+                    facts=_facts(facts) or FlowFacts(),
+                    missing=missing,
+                    duration=None if ts_end is None else ts_end - ts_start,
+                )
+            if len(rows) < EVIDENCE_PAGE:
+                return
+            after = (rows[-1][1], rows[-1][0])
+
+    def folder_names(self, session_id: int) -> dict[str, str]:
+        """Collection id -> folder name, from the session's FolderSync (and folder commands), latest state."""
+        where = "session_id = ? AND facts IS NOT NULL AND command IN ('FolderSync', 'FolderCreate', " \
+                "'FolderUpdate', 'FolderDelete')"  # fmt: skip
+        return folder_names(item.facts for item in self._evidence(where, [session_id]))
+
+    def sync_key_chain(self, session_id: int, collection_id: str) -> list[ChainLink]:
+        """One collection's SyncKey chain in a session: per Sync or GetItemEstimate that names it, in time order,
+        the key sent, the key answered, the collection's Status and the HTTP status (eas.facts.ChainLink)."""
+        where = "session_id = ? AND facts IS NOT NULL AND command IN ('Sync', 'GetItemEstimate')"
+        return sync_key_chain(self._evidence(where, [session_id]), collection_id)
 
     def flow_ids(self) -> list[int]:
         """Every flow id, in order."""

@@ -7,17 +7,18 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import eas
 from eas.wiretext import is_clean, wire_bytes
 
+from capture.analysis import analyze_parts, verdict_columns
 from capture.model import CaptureError, Headers
 
 APP_NAME = "eas-inspector"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 
 FLOW_COLUMNS = (
@@ -27,7 +28,8 @@ FLOW_COLUMNS = (
     "port", "authority", "path", "http_version", "response_http_version", "response_reason", "tls",
     "server_address", "credentials_redacted", "request_truncated", "response_truncated", "collection_ids",
     "sync_keys", "eas_statuses", "problems", "timestamps", "connection", "extra", "request_headers",
-    "request_trailers", "response_headers", "response_trailers",
+    "request_trailers", "response_headers", "response_trailers", "outcome", "statuses", "reasons",
+    "response_sync_key", "facts",
 )  # fmt: skip
 
 # Small, browsed columns first; bodies in a table of their own, so listing and sorting flows never reads them.
@@ -43,7 +45,7 @@ CREATE TABLE sessions (
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
     flow_count INTEGER NOT NULL DEFAULT 0,
-    problem_count INTEGER NOT NULL DEFAULT 0   -- flows with at least one problem
+    problem_count INTEGER NOT NULL DEFAULT 0   -- flows with at least one problem (a judgement that is not ok)
 );
 CREATE UNIQUE INDEX sessions_key ON sessions (host, ifnull(user, ''), ifnull(device_id, ''), ifnull(device_type, ''));
 CREATE TABLE flows (
@@ -64,11 +66,11 @@ CREATE TABLE flows (
     collection_id TEXT,
     sync_key TEXT,
     http_status INTEGER,
-    eas_status INTEGER,
-    eas_status_meaning TEXT,
+    eas_status INTEGER,                 -- the worst EAS Status of the response (eas.verdicts.Verdict.worst)
+    eas_status_meaning TEXT,            -- its meaning, from its own table
     request_size INTEGER NOT NULL,      -- raw body size on the wire
     response_size INTEGER NOT NULL DEFAULT 0,
-    problem_count INTEGER NOT NULL DEFAULT 0,
+    problem_count INTEGER NOT NULL DEFAULT 0,  -- judgements that are not ok: problems, HTTP, statuses, transport
     is_eas INTEGER NOT NULL DEFAULT 0,
     is_autodiscover INTEGER NOT NULL DEFAULT 0,
     error TEXT,
@@ -95,7 +97,12 @@ CREATE TABLE flows (
     request_headers TEXT NOT NULL,      -- JSON [[name, value], ...], in order, bytes as UTF-8 + surrogateescape
     request_trailers TEXT,
     response_headers TEXT,              -- NULL: no response
-    response_trailers TEXT
+    response_trailers TEXT,
+    outcome TEXT,                       -- ok | warning | failed (eas.verdicts.judge); NULL: not analysed
+    statuses TEXT NOT NULL DEFAULT '[]',       -- JSON [{{path, code, meaning, ok, outcome, table, section}}, ...]
+    reasons TEXT NOT NULL DEFAULT '[]',        -- JSON [why the outcome is not ok, worst first]
+    response_sync_key TEXT,             -- the SyncKey the server answered (first collection, or FolderSync)
+    facts TEXT                          -- JSON eas.facts.FlowFacts.to_json(), transport error included
 );
 CREATE TABLE flow_bodies (
     flow_id INTEGER PRIMARY KEY REFERENCES flows (id),
@@ -111,12 +118,56 @@ CREATE INDEX flows_user ON flows (user);
 CREATE INDEX flows_collection ON flows (collection_id);
 CREATE INDEX flows_problems ON flows (ts_start) WHERE problem_count > 0;
 CREATE INDEX flows_replay_of ON flows (replay_of) WHERE replay_of IS NOT NULL;
+CREATE INDEX flows_outcome ON flows (outcome, ts_start);
 CREATE VIRTUAL TABLE flow_text USING fts5 (url, summary, request_text, response_text);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
-# Schema upgrades: MIGRATIONS[n] turns version n into n + 1.
-MIGRATIONS: dict[int, str] = {}
+# Schema upgrades: MIGRATIONS[n] turns version n into n + 1; then MIGRATION_FILLS[n], when there is one, fills the
+# new columns of the rows already stored (in the same transaction).
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: the verdict (eas.verdicts) and the diagnosis facts (eas.facts) of each flow.
+    1: """
+    ALTER TABLE flows ADD COLUMN outcome TEXT;
+    ALTER TABLE flows ADD COLUMN statuses TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE flows ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE flows ADD COLUMN response_sync_key TEXT;
+    ALTER TABLE flows ADD COLUMN facts TEXT;
+    CREATE INDEX flows_outcome ON flows (outcome, ts_start);
+    """,
+}
+
+
+def _fill_verdicts(connection: sqlite3.Connection) -> None:
+    """Schema 2's columns for flows stored before it: each flow analysed again from its stored parts, and each
+    session's problem count taken again under the new rule (failures count)."""
+    columns = ("outcome", "statuses", "reasons", "eas_status", "eas_status_meaning", "problem_count",
+               "response_sync_key", "facts")  # fmt: skip
+    rows = connection.execute(
+        "SELECT id, method, url, request_headers, request_body, http_status, response_headers, response_body, "
+        "error, is_eas + is_autodiscover FROM flows JOIN flow_bodies ON flow_bodies.flow_id = flows.id"
+    )
+    updates = []
+    for flow_id, method, url, request_headers, request_body, http_status, response_headers, response_body, error, \
+            analysed in rows:  # fmt: skip
+        method, url, error = text_from_sql(method), text_from_sql(url), text_from_sql(error)
+        exchange = analyze_parts(
+            method, url, headers_from_json(request_headers) or (), bytes(request_body), http_status,
+            headers_from_json(response_headers), None if response_body is None else bytes(response_body),
+            annotate=False, plain_xml=False,
+        )  # fmt: skip
+        values = verdict_columns(exchange, error, analysed=bool(analysed))
+        updates.append([sql_text(values[column]) for column in columns] + [flow_id])
+    connection.executemany(
+        f"UPDATE flows SET {', '.join(f'{column} = ?' for column in columns)} WHERE id = ?", updates
+    )
+    connection.execute(
+        "UPDATE sessions SET problem_count = (SELECT count(*) FROM flows "
+        "WHERE flows.session_id = sessions.id AND flows.problem_count > 0)"
+    )
+
+
+MIGRATION_FILLS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _fill_verdicts}
 
 
 def app_version() -> str:
@@ -205,6 +256,9 @@ def migrate(connection: sqlite3.Connection, path: Path, version: int) -> None:
                 raise CaptureError(f"{path}: no upgrade from capture schema version {version}")
             for statement in split_sql(MIGRATIONS[version]):
                 connection.execute(statement)
+            fill = MIGRATION_FILLS.get(version)
+            if fill is not None:
+                fill(connection)
             version += 1
             connection.execute(f"PRAGMA user_version = {version}")
         connection.execute(

@@ -40,7 +40,7 @@ from typing import Any
 from eas.exchange import Exchange
 from eas.wiretext import shown
 
-from capture.analysis import analyze_parts, indexed_text, search_words
+from capture.analysis import analyze_parts, indexed_text, search_words, verdict_columns
 from capture.model import CaptureError, FlowInput
 from capture.redaction import redact_headers, redact_request_body, redact_stored_url, with_content_length
 from capture.schema import (
@@ -389,6 +389,7 @@ class CaptureWriter:
     ) -> _Prepared:
         url = flow_input.display_url()
         host = flow_input.display_host()
+        analysed = exchange is not None or self._analyze
         if exchange is None and self._analyze:
             exchange = analyze_parts(
                 flow_input.method,
@@ -419,7 +420,6 @@ class CaptureWriter:
         timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
         ts_start = flow_input.ts_start
         ts_end = timestamps.get("response_end") or timestamps.get("error") or timestamps.get("request_end")
-        first_status = exchange.eas_statuses[0] if exchange.eas_statuses else None
         problems = [
             {"where": p.where, "reason": p.reason, "offset": p.offset, "severity": p.severity}
             for p in exchange.problems
@@ -467,11 +467,10 @@ class CaptureWriter:
             "sync_key": exchange.sync_keys[0] if exchange.sync_keys else None,
             "collection_ids": json.dumps(list(exchange.collection_ids)),
             "sync_keys": json.dumps(list(exchange.sync_keys)),
-            "eas_status": first_status.code if first_status else None,
-            "eas_status_meaning": first_status.meaning if first_status else None,
             "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
-            "problem_count": len(problems),
             "problems": json.dumps(problems),
+            # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
+            **verdict_columns(exchange, flow_input.error, analysed=analysed),
         }
         request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
         search_words_text = search_words(host, exchange, flow_input.error)

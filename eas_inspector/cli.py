@@ -25,9 +25,13 @@ _COMMAND_MODULES = {
     "explain": "cmd_explain",
     "import": "cmd_capture",
     "export": "cmd_capture",
+    "recover": "cmd_capture",
     "share": "cmd_share",
+    "report": "cmd_report",
     "proxy": "cmd_proxy",
     "view": "cmd_view",
+    "diagnose": "cmd_diagnose",
+    "list": "cmd_diagnose",
 }
 
 
@@ -70,10 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "import",
-        help="import evidence into a capture: .mitm, HAR, Fiddler .saz, Exchange mailbox log, z-push log",
+        help="import evidence into a capture: .mitm, HAR, Fiddler .saz, Exchange mailbox log, z-push log, a spool",
         description="Import the EAS and Autodiscover flows of a file into a capture. The form is recognised by "
         "the content: mitmproxy .mitm, HAR 1.2, Fiddler .saz, an Exchange ActiveSync mailbox log, a z-push or "
-        "grommunio-sync debug log. Exit status: 0 all imported, 3 some entries could not be read (each is "
+        "grommunio-sync debug log, or a proxy's spool (CAPTURE-spool, as `recover` does). Exit status: 0 all imported, 3 some entries could not be read (each is "
         "named, everything before them is imported), 1 nothing could be imported.",
     )
     p.add_argument("source", help="the file to import")
@@ -81,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=["mitm", "har", "saz", "mailbox-log", "zpush-log"],
                    help="read the file as this form instead of recognising it")
     p.add_argument("--all-http", action="store_true", help="import every HTTP flow, not only EAS and Autodiscover")
+
+    p = sub.add_parser("recover", help="record the flows a killed proxy left in a capture's spool, then delete it")
+    p.add_argument("spool", help="the spool (the capture's name + -spool)")
+    p.add_argument("capture", nargs="?", help="capture to write (default: the one the spool sits beside)")
 
     p = sub.add_parser("export", help="export a capture to .mitm or HAR")
     p.add_argument("capture", help="the capture (.sqlite)")
@@ -95,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-content", action="store_true", help="keep subjects, bodies and attachments (still pseudonymised)"
     )
 
+    p = sub.add_parser("report", help="write a capture as one self-contained HTML file: sessions, diagnosis, timelines")
+    p.add_argument("capture", help="the capture (.sqlite), or any file `import` reads (.mitm, HAR, .saz, logs)")
+    p.add_argument("out", help="the .html file to write (mode 0600)")
+    p.add_argument(
+        "--share", action="store_true",
+        help="pseudonymise first, as `eas-inspector share` does, so the report can be handed on",
+    )
+
     p = sub.add_parser("proxy", help="run mitmdump with the ActiveSync addon (extra arguments go to mitmdump)")
     p.add_argument("--ui", choices=["dump", "console", "web"], default="dump", help="which mitmproxy front end")
     p.add_argument("mitm_args", nargs=argparse.REMAINDER, help="arguments passed to mitmproxy")
@@ -102,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("view", help="browse a capture in the terminal viewer")
     p.add_argument("capture", nargs="?", help="capture or .mitm file (default: the newest in captures/)")
     p.add_argument("--follow", action="store_true", help="follow a capture the proxy is still writing")
+
+    p = sub.add_parser("diagnose", help="what went wrong in each device session of a capture or a .mitm file")
+    p.add_argument("file", help="an eas-inspector capture (.sqlite) or a mitmproxy .mitm file")
+    p.add_argument("--device", metavar="ID", help="only this DeviceId's sessions")
+    p.add_argument("--json", action="store_true", help='print {"findings": [...]}')
+
+    p = sub.add_parser("list", help="one line per flow of a capture or a .mitm file: command, outcome, statuses")
+    p.add_argument("file", help="an eas-inspector capture (.sqlite) or a mitmproxy .mitm file")
+    p.add_argument("--device", metavar="ID", help="only this DeviceId's flows")
+    p.add_argument("--command", dest="eas_command", metavar="C", help="only this EAS command (Sync, Ping ...)")
+    p.add_argument("--failed", action="store_true", help="only flows whose outcome is failed")
+    p.add_argument("--json", action="store_true", help="print a JSON array of flows")
 
     return parser
 

@@ -1,4 +1,4 @@
-"""`eas-inspector import` (any form of evidence into a capture) and `export` (a capture to .mitm or HAR)."""
+"""`eas-inspector import` (any form of evidence into a capture), `recover` (a spool into its capture), `export`."""
 
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ def run_import(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.is_file():
         return _fail(f"{source}: no such file")
+    if is_spool(source):
+        return run_recover(source, Path(args.capture) if args.capture else None)
     progress = _ProgressLine(source.name) if sys.stderr.isatty() else None
     try:
         capture = Path(args.capture) if args.capture else default_capture_path()
@@ -100,6 +102,40 @@ def run_import(args: argparse.Namespace) -> int:
     where = f", reading stopped at {stopped.where}" if stopped else ""
     fail(f"{source}: partial import: {summary}{where} (issues above)")
     return EXIT_PARTIAL if report.imported or report.entries_seen else 1
+
+
+def is_spool(path: Path) -> bool:
+    """The file starts as a proxy's spool does (addon.spool.SPOOL_HEADER)."""
+    from addon.spool import SPOOL_HEADER
+
+    try:
+        with path.open("rb") as source:
+            return source.read(len(SPOOL_HEADER)) == SPOOL_HEADER
+    except OSError:
+        return False
+
+
+def run_recover(spool: Path, capture: Path | None) -> int:
+    from addon.spool import capture_path_of, recover_spool
+    from capture.model import CaptureError
+
+    try:
+        target = capture if capture is not None else capture_path_of(spool)
+        recovery = recover_spool(spool, target)
+    except CaptureError as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(f"{err.filename or spool}: {err.strerror or err}")
+    notes = []
+    if recovery.already:
+        notes.append(f"{_flows(recovery.already, 'EAS/Autodiscover')} already there")
+    if recovery.torn_bytes:
+        notes.append(f"an unfinished last frame ({recovery.torn_bytes} bytes) left out")
+    note = f"; {', '.join(notes)}" if notes else ""
+    print(f"recovered {_flows(recovery.recovered, 'EAS/Autodiscover')} into {_shown(target)}{note}")
+    if recovery.damaged:
+        return _fail(f"{recovery.damaged} damaged frames in {spool} could not be read")
+    return 0
 
 
 def _flows(count: int, kind: str) -> str:
@@ -143,4 +179,9 @@ def run_export(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.command == "import":
         return run_import(args)
+    if args.command == "recover":
+        spool = Path(args.spool)
+        if not spool.exists() and not Path(f"{spool}.old").exists():
+            return _fail(f"{spool}: no such file")
+        return run_recover(spool, Path(args.capture) if args.capture else None)
     return run_export(args)

@@ -6,9 +6,10 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from eas.exchange import DecodedBody, Exchange, HeaderNote, analyze
+from eas.verdicts import judge
 
 from eas_inspector.cli import fail
 
@@ -29,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
     shown = 0
     damaged: list[str] = []
     try:
-        for number, exchange in _exchanges(path, annotate=not args.plain, damaged=damaged):
+        for number, exchange, transport_error in _exchanges(path, annotate=not args.plain, damaged=damaged):
             if shown:
                 out.write("\n")
-            out.write(format_exchange(exchange, number=number, plain=args.plain))
+            out.write(format_exchange(exchange, number=number, plain=args.plain, transport_error=transport_error))
             shown += 1
     except ExplainError as err:
         out.flush()
@@ -73,7 +74,7 @@ class _BoundedReader:
         return getattr(self._handle, name)  # tell, seek, peek: the file's own
 
 
-def _exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange]]:
+def _exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange, str | None]]:
     try:
         with path.open("rb") as handle:
             magic = handle.read(len(SQLITE_MAGIC))
@@ -89,14 +90,14 @@ def _pairs(headers: Any) -> list[tuple[str, str]]:
     return [(str(name), str(value)) for name, value in headers.items(multi=True)]
 
 
-def _mitm_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange]]:
+def _mitm_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange, str | None]]:
     from mitmproxy import http, io
     from mitmproxy.exceptions import FlowReadException
 
     number = 0
     try:
         with path.open("rb") as handle:
-            reader = io.FlowReader(_BoundedReader(handle, path.stat().st_size))
+            reader = io.FlowReader(cast(BinaryIO, _BoundedReader(handle, path.stat().st_size)))
             for number, flow in enumerate(reader.stream(), start=1):
                 if not isinstance(flow, http.HTTPFlow):
                     continue
@@ -106,7 +107,7 @@ def _mitm_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterat
                     damaged.append(f"flow {number}: cannot be read ({type(err).__name__}: {err})")
                     continue
                 if exchange.is_eas or exchange.is_autodiscover:
-                    yield number, exchange
+                    yield number, exchange, flow.error.msg if flow.error is not None else None
     except (FlowReadException, *_DAMAGED_RECORD) as err:
         kept = f"; the {number} flows before it were read" if number else ""
         raise ExplainError(f"not a readable mitmproxy flow file at flow {number + 1} ({type(err).__name__}: {err})"
@@ -131,7 +132,7 @@ def _mitm_exchange(flow: Any, *, annotate: bool) -> Exchange:
     )
 
 
-def _capture_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange]]:
+def _capture_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange, str | None]]:
     from capture.model import CaptureError
     from capture.reader import CaptureReader
 
@@ -159,7 +160,7 @@ def _capture_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Ite
                 damaged.append(str(err))
                 continue
             if exchange.is_eas or exchange.is_autodiscover:
-                yield row.id, exchange
+                yield row.id, exchange, record.error
     except CaptureError as err:
         raise ExplainError(str(err)) from err
     finally:
@@ -195,10 +196,22 @@ def _body_lines(title: str, body: DecodedBody | None, *, plain: bool) -> list[st
     return lines
 
 
-def format_exchange(exchange: Exchange, *, number: int | None = None, plain: bool = False) -> str:
-    """The whole exchange as text: summary, HTTP status, query, headers, bodies (annotated unless plain), problems."""
+def format_exchange(
+    exchange: Exchange, *, number: int | None = None, plain: bool = False, transport_error: str | None = None
+) -> str:
+    """The whole exchange as text: summary, verdict, HTTP status, query, headers, bodies (annotated unless plain),
+    problems. The verdict (eas.verdicts.judge) gives the outcome, why, and every Status with its own meaning."""
     heading = f"=== #{number} " if number is not None else "=== "
+    verdict = judge(exchange, transport_error=transport_error)
     lines = [f"{heading}{exchange.method} {exchange.url}", exchange.summary()]
+    outcome = f"Outcome: {verdict.outcome}"
+    worst = verdict.worst
+    if worst is not None and worst.outcome != "ok":
+        outcome += f" ({worst.path} = {worst.code}{f': {worst.meaning}' if worst.meaning else ''})"
+    elif verdict.reasons:
+        outcome += f" ({verdict.reasons[0]})"
+    lines.append(outcome)
+    lines += [f"{INDENT}{reason}" for reason in verdict.reasons if len(verdict.reasons) > 1]
     if exchange.http_status is not None:
         meaning = f": {exchange.http_status_meaning}" if exchange.http_status_meaning else ""
         lines.append(f"HTTP {exchange.http_status}{meaning}")
@@ -214,9 +227,9 @@ def format_exchange(exchange: Exchange, *, number: int | None = None, plain: boo
         lines.append(f"Server offers commands: {', '.join(exchange.offered_commands) or '(none)'}")
     if exchange.redirect_location:
         lines.append(f"Redirect to: {exchange.redirect_location}")
-    for note in exchange.eas_statuses:
-        meaning = f" ({note.meaning})" if note.meaning else ""
-        lines.append(f"EAS status {note.path} = {note.code}{meaning}")
+    for status in verdict.statuses:
+        meaning = f" ({status.meaning})" if status.meaning else ""
+        lines.append(f"EAS status {status.path} = {status.code}{meaning} [{status.outcome}, {status.table}]")
     if exchange.collection_ids:
         lines.append(f"Collections: {', '.join(exchange.collection_ids)}")
     if exchange.collection_classes:

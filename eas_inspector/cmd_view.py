@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable
@@ -21,12 +23,16 @@ class ViewError(Exception):
 
 @dataclass
 class Target:
-    """What the viewer opens: a capture path, its label, follow mode, and a temporary directory to remove."""
+    """What the viewer opens: a capture path, its label, follow mode, and a temporary directory to remove.
+
+    `kept_as`: for a temporary capture, where it is kept when the viewer stored replays in it.
+    """
 
     path: Path
     label: str
     follow: bool
     temporary: tempfile.TemporaryDirectory[str] | None = None
+    kept_as: Path | None = None
 
     def cleanup(self) -> None:
         if self.temporary is not None:
@@ -74,6 +80,7 @@ def resolve(
             if not imported.exists():
                 raise ViewError(f"{path}: no ActiveSync flows to show")
             target.path = imported
+            target.kept_as = unused_path(directory / f"{path.stem}-replays.sqlite")
             # a damaged file shows what could be read; `eas-inspector import` names each issue
             damage = "" if report.complete else f", partial: {len(report.issues)} unreadable parts"
             target.label = f"{path.name} ({report.imported} flows imported{damage})"
@@ -100,13 +107,43 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"view: {err}")
     from viewer.app import make_app
 
-    app = make_app(target.path, follow=target.follow, label=target.label)
+    app = make_app(target.path, follow=target.follow, label=target.label, kept_as=target.kept_as)
     try:
         app.run()
+        if app.replays_stored and target.temporary is not None and target.kept_as is not None:
+            try:
+                keep_capture(target.path, target.kept_as)
+            except (OSError, sqlite3.Error) as err:
+                return fail(f"view: cannot keep the replays in {target.kept_as}: {err}")
+            print(f"{app.replays_stored} replay(s) kept with the imported flows in {target.kept_as}", file=sys.stderr)
     finally:
         target.cleanup()
     # Textual prints the traceback of an error that ended the app and sets a non-zero return code.
     return app.return_code or 0
+
+
+def unused_path(wanted: Path) -> Path:
+    """`wanted`, or `wanted` with -2, -3 ... before its suffix when that file exists."""
+    candidate, number = wanted, 1
+    while candidate.exists():
+        number += 1
+        candidate = wanted.with_name(f"{wanted.stem}-{number}{wanted.suffix}")
+    return candidate
+
+
+def keep_capture(source: Path, destination: Path) -> None:
+    """Copy the capture `source` (with what its WAL holds) to `destination`, readable by its owner only.
+
+    Raises:
+        OSError, sqlite3.Error: the copy could not be made.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 before a byte is written
+    os.close(fd)
+    with sqlite3.connect(source) as src, sqlite3.connect(destination) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
 
 
 def _head(path: Path) -> bytes:
@@ -117,4 +154,4 @@ def _head(path: Path) -> bytes:
         raise ViewError(f"{path}: cannot read: {err.strerror or err}") from err
 
 
-__all__ = ["Target", "ViewError", "newest_capture", "resolve", "run"]
+__all__ = ["Target", "ViewError", "keep_capture", "newest_capture", "resolve", "run", "unused_path"]

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from eas.wiretext import shown
+from viewer.export import EXPORT_FORMATS
 from viewer.screens.exchange import ExchangeScreen
 from viewer.screens.main import MainScreen
 from viewer.source import SORT_ORDERS
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class InspectorCommands(Provider):
-    """Flow, filter, sort, session, capture and view commands for the current screen."""
+    """Flow, filter, sort, session, capture, view and copy commands for the current screen."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app: EasInspectorApp = self.app  # type: ignore[assignment]
@@ -39,6 +41,20 @@ class InspectorCommands(Provider):
                 ("capture: Reload", screen.action_reload, "read sessions and flows again"),
                 ("sort: Reverse order", screen.action_reverse_sort, ""),
             ]
+            out += [
+                ("view: Diagnosis of the session", screen.action_diagnosis, "D: findings, most severe first"),
+                ("view: SyncKey chain of this collection", screen.action_sync_key_chain, "K: key sent -> key answered"),
+                ("filter: This flow's collection", screen.action_collection_filter, "f; again: every collection"),
+            ]
+            for (session_id, collection_id), name in sorted(screen.folder_names.items(), key=lambda item: item[1]):
+                if screen.filter.session_id in (None, session_id):
+                    out.append(
+                        (f"filter: Collection {shown(name)}", partial(screen.filter_collection, collection_id), collection_id)
+                    )
+            for fmt, (_, label) in EXPORT_FORMATS.items():
+                out.append(
+                    (f"capture: Export as {label}", partial(screen.action_export, fmt), "the marked flows, else the list (x: XML)")
+                )
             for command in screen.commands:
                 out.append((f"filter: Command {command}", partial(screen.set_filter, command=command), ""))
             for order, label in SORT_ORDERS.items():
@@ -51,6 +67,16 @@ class InspectorCommands(Provider):
                 ("view: Problems", partial(screen.action_tab, "tab-problems"), "decode problems with offsets"),
                 ("view: Diff with the original", partial(screen.action_tab, "tab-diff"), "for a replay"),
                 ("view: Toggle XML tree", screen.action_toggle_tree, "foldable tree of the XML"),
+                ("view: Wrap long lines", screen.action_toggle_wrap, "w; again to scroll them"),
+                ("flow: Next", partial(screen.action_neighbour, 1), "]: the next flow of the list"),
+                ("flow: Previous", partial(screen.action_neighbour, -1), "[: the previous flow of the list"),
+                ("copy: XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
+                ("copy: Request as curl", partial(screen.copy_request, False), "a shell command sending the same bytes"),
+                (
+                    "copy: Request as eas-inspector encode | curl",
+                    partial(screen.copy_request, True),
+                    "the XML to edit, encoded and sent",
+                ),
             ]
         return out
 

@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from viewer.replay import ReplayResult
 
 
+class FolderNamesLoaded(Message):
+    """Folder names of every session (session id, CollectionId) -> name, from the sessions' FolderSync."""
+
+    def __init__(self, folder_names: dict[tuple[int | None, str], str]) -> None:
+        super().__init__()
+        self.folder_names = folder_names
+
+
 class CaptureOpened(Message):
     """The capture is readable: its sessions, commands and newest flow id."""
 
@@ -103,13 +111,15 @@ class LoadedFlow:
 
 
 class FlowLoaded(Message):
-    """A flow is read and analysed, ready to show (purpose: "show" or "edit"); `view` is what the screen shows."""
+    """A flow is read and analysed, ready to show (purpose: "show", "replace" the exchange shown, or "edit");
+    `view` is what the exchange screen shows."""
 
-    def __init__(self, flow: LoadedFlow, purpose: str, view: Any = None) -> None:
+    def __init__(self, flow: LoadedFlow, purpose: str, view: Any = None, tab: str | None = None) -> None:
         super().__init__()
         self.flow = flow
         self.purpose = purpose
         self.view = view
+        self.tab = tab  # for "replace" (next / previous flow): the tab to show
 
 
 class FlowLoadFailed(Message):

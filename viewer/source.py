@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from capture.reader import CaptureReader
-
+from capture.reader import CaptureReader, StatusMatch
 
 T = TypeVar("T")
 
@@ -34,10 +34,12 @@ class FlowFilter:
 
     session_id: int | None = None
     command: str | None = None
-    eas_status: int | None = None
-    http_status: int | None = None
+    eas_status: StatusMatch | None = None
+    http_status: StatusMatch | None = None
     problems_only: bool = False
     text: str | None = None
+    collection_id: str | None = None  # one collection's flows (picked by the user)
+    flow_ids: tuple[int, ...] | None = None  # only these flows (a diagnosis finding's)
     order: str = "ts_start"
     descending: bool = False
 
@@ -50,6 +52,8 @@ class FlowFilter:
             "http_status": self.http_status,
             "problems_only": self.problems_only,
             "text": self.text or None,
+            "collection_id": self.collection_id,
+            "flow_ids": self.flow_ids,
         }
 
     def with_(self, **changes: Any) -> FlowFilter:
@@ -61,37 +65,77 @@ class FlowFilter:
         if self.command:
             parts.append(self.command)
         if self.http_status is not None:
-            parts.append(f"HTTP {self.http_status}")
+            parts.append(f"HTTP {status_text(self.http_status)}")
         if self.eas_status is not None:
-            parts.append(f"EAS {self.eas_status}")
+            parts.append(f"EAS {status_text(self.eas_status)}")
         if self.problems_only:
             parts.append("problems only")
         if self.text:
             parts.append(f"text {self.text!r}")
+        if self.collection_id is not None:
+            parts.append(f"collection {self.collection_id}")
+        if self.flow_ids is not None:
+            parts.append(f"{len(self.flow_ids)} flow(s) of a finding")
         parts.append(f"by {SORT_ORDERS.get(self.order, self.order)} {'↓' if self.descending else '↑'}")
         return " · ".join(parts)
 
 
-def parse_status(text: str) -> tuple[int | None, int | None]:
-    """Read the status filter field: `401` / `http 401` (HTTP), `3` / `eas 3` (EAS); empty means no filter.
+# The status field: an optional kind, an optional "!" (any other code), then `401`, `4xx` or `3-9`.
+_STATUS_FORM = re.compile(r"^(?:(?P<kind>http|eas)\s+)?(?P<negated>!)?\s*(?:(?P<low>\d+)(?:\s*-\s*(?P<high>\d+))?|(?P<klass>[1-5])xx)$")
+HTTP_FROM = 200  # a bare code from 200 up is an HTTP status; below, an EAS status (MS-ASCMD's codes end below 200)
 
-    A bare number of 200 or more is an HTTP status, a smaller one an EAS status.
+STATUS_HELP = "a number (401, 3), 'http 401' / 'eas 3', a class (4xx), a range (3-9), or ! for any other (!1)"
+
+
+def parse_status(text: str) -> tuple[StatusMatch | None, StatusMatch | None]:
+    """Read the status filter field into (HTTP, EAS) filters for CaptureReader.flows(); empty means no filter.
+
+    `401`, `http 401`, `eas 3`, `3`; `4xx` (400 to 499); `3-9` (a range); `!1` (a status other than 1). A bare
+    number, or a range starting, from 200 up is an HTTP status, a smaller one an EAS status; `Nxx` is HTTP.
 
     Raises:
         ValueError: the text is not one of these forms.
     """
-    words = text.strip().lower().replace(":", " ").split()
-    if not words:
+    cleaned = " ".join(text.strip().lower().replace(":", " ").split())
+    if not cleaned:
         return None, None
-    kind = None
-    if words[0] in ("http", "eas"):
-        kind = words.pop(0)
-    if len(words) != 1 or not words[0].isdigit():
-        raise ValueError(f"status filter {text!r}: expected a number, 'http 401' or 'eas 3'")
-    code = int(words[0])
-    if kind is None:
-        kind = "http" if code >= 200 else "eas"
-    return (code, None) if kind == "http" else (None, code)
+    form = _STATUS_FORM.match(cleaned)
+    if form is None:
+        raise ValueError(f"status filter {text!r}: expected {STATUS_HELP}")
+    negated = form["negated"] is not None
+    if form["klass"] is not None:
+        low = high = int(form["klass"]) * 100
+        high += 99
+    else:
+        low = int(form["low"])
+        high = int(form["high"]) if form["high"] is not None else low
+    if high < low:
+        raise ValueError(f"status filter {text!r}: the range {low}-{high} is empty")
+    kind = form["kind"] or ("http" if form["klass"] is not None or low >= HTTP_FROM else "eas")
+    match: StatusMatch = (low, high, negated) if negated or high != low else low
+    return (match, None) if kind == "http" else (None, match)
+
+
+def status_text(match: StatusMatch) -> str:
+    """A status filter as the field shows it: `401`, `4xx`, `3-9`, `!1`."""
+    if isinstance(match, int):
+        return str(match)
+    low, high, negated = match
+    mark = "!" if negated else ""
+    if low == high:
+        return f"{mark}{low}"
+    if low % 100 == 0 and high == low + 99:
+        return f"{mark}{low // 100}xx"
+    return f"{mark}{low}-{high}"
+
+
+def status_field(http_status: StatusMatch | None, eas_status: StatusMatch | None) -> str:
+    """The status field's text for these filters (the kind spelled out, so it reads back the same)."""
+    if http_status is not None:
+        return f"http {status_text(http_status)}"
+    if eas_status is not None:
+        return f"eas {status_text(eas_status)}"
+    return ""
 
 
 class CaptureSource:
@@ -146,4 +190,13 @@ class CaptureSource:
         self._executor.shutdown(wait=True)
 
 
-__all__ = ["PAGE_SIZE", "SORT_ORDERS", "CaptureSource", "FlowFilter", "parse_status"]
+__all__ = [
+    "PAGE_SIZE",
+    "SORT_ORDERS",
+    "STATUS_HELP",
+    "CaptureSource",
+    "FlowFilter",
+    "parse_status",
+    "status_field",
+    "status_text",
+]

@@ -195,7 +195,7 @@ def test_a_complete_flow_is_annotated_and_left_byte_for_byte(tctx: taddons.conte
     assert f.metadata["activesync.problems"] == 0, f.metadata.get("activesync.problem")
     assert f.metadata["activesync.status"] == 1
     assert "activesync.error" not in f.metadata
-    assert "status=1" in f.comment
+    assert "HTTP 200 ok FolderSync/Status=1 (success)" in f.comment
 
 
 @pytest.mark.parametrize(
@@ -213,8 +213,10 @@ def test_undecodable_bodies_are_problems_not_failures(
     assert wire_state(f) == before
     assert "activesync.error" not in f.metadata
     assert f.metadata["activesync.problems"] >= 1
-    assert f.metadata["activesync.problem"].startswith(where)
-    assert "problem" in f.comment
+    assert f.metadata["activesync.outcome"] == "failed"
+    # the worst judgement first: an HTTP failure before an undecodable body
+    assert f.metadata["activesync.problem"].startswith(where if status == 200 else f"HTTP {status}")
+    assert f"HTTP {status} failed" in f.comment
 
 
 def test_a_large_body_is_analysed_too(tctx: taddons.context) -> None:
@@ -272,7 +274,7 @@ def test_live_annotation_arrives_after_the_flow_went_on(tctx: taddons.context, t
     assert wire_state(f) == before
     assert f.metadata["activesync.status"] == 1
     assert f.metadata["activesync.problems"] == 0
-    assert "status=1" in f.comment
+    assert "HTTP 200 ok FolderSync/Status=1 (success)" in f.comment
     addon.done()
     assert [record.row.command for record in read_capture(capture)] == ["FolderSync"]
 

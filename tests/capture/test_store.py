@@ -286,9 +286,27 @@ def test_long_opaque_data_is_not_indexed(tmp_path: Path) -> None:
     assert reader.count_flows(text="ItemOperations") == 1
 
 
-def test_fts_query_quotes_every_word() -> None:
-    assert fts_query('a "b" c*') == '"a" """b""" "c"*'
-    assert fts_query("  ") is None
+def test_fts_query_matches_words_as_prefixes_and_quoted_phrases_exactly() -> None:
+    assert fts_query('a "b c" d*') == '"a"* "b c" "d"*'
+    assert fts_query('x"y') == '"x""y"*'
+    assert fts_query('"open phrase') == '"open phrase"'
+    assert fts_query("  ") is None and fts_query('""') is None
+
+
+def test_text_search_matches_prefixes_and_phrases(tmp_path: Path) -> None:
+    reader, _ = stored(tmp_path, eas_flow(device_id="DEV1"))
+    assert reader.count_flows(text="DEV") == 1  # a prefix of DeviceId=DEV1, without a `*`
+    assert reader.count_flows(text='"Microsoft-Server-ActiveSync"') == 1
+    assert reader.count_flows(text='"ActiveSync Server"') == 0  # a phrase keeps its word order
+    assert reader.count_flows(text='"DEV"') == 0  # a quoted word matches whole words only
+
+
+def test_status_filters_take_ranges_and_complements(tmp_path: Path) -> None:
+    reader, _ = stored(tmp_path, eas_flow(status_code=200), eas_flow(status_code=401), eas_flow(status_code=503))
+    assert reader.count_flows(http_status=(400, 499, False)) == 1
+    assert reader.count_flows(http_status=(200, 200, True)) == 2
+    assert reader.count_flows(http_status=(400, 599, False)) == 2
+    assert reader.count_flows(http_status=401) == 1
 
 
 @pytest.fixture(scope="module")
@@ -730,3 +748,14 @@ def test_records_keep_the_stored_json_summary(tmp_path: Path) -> None:
         statuses = json.loads(raw.execute("SELECT eas_statuses FROM flows WHERE id = ?", (flow_id,)).fetchone()[0])
     assert statuses and statuses[0][1] == 1
     assert reader.flow(flow_id).exchange().command == "Sync"
+
+
+def test_flows_filter_by_collection_and_by_flow_ids(tmp_path: Path) -> None:
+    # SYNC_REQUEST names CollectionId 5 (written token by token above); FolderSync names none
+    reader, ids = stored(tmp_path, eas_flow("FolderSync", request_body=FOLDERSYNC_REQUEST, response_body=FOLDERSYNC_RESPONSE),
+                         eas_flow(request_body=SYNC_REQUEST, response_body=sync_response()),
+                         eas_flow(request_body=SYNC_REQUEST, response_body=sync_response()))
+    assert [row.id for row in reader.flows(collection_id="5")] == ids[1:]
+    assert reader.count_flows(collection_id="6") == 0
+    assert [row.id for row in reader.flows(flow_ids=[ids[2], ids[0]])] == [ids[0], ids[2]]
+    assert reader.count_flows(flow_ids=[]) == 0

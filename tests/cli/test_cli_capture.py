@@ -76,6 +76,6 @@ def test_bad_input_exits_1_with_one_line(tmp_path: Path) -> None:
         assert result.stderr.startswith("eas-inspector: "), result.stderr
     write_traffic(tmp_path / "traffic.mitm")
     assert cli("import", "traffic.mitm", "ok.sqlite", cwd=tmp_path).returncode == 0
-    (tmp_path / "a-file").write_text("")
-    result = cli("export", "ok.sqlite", "--mitm", str(tmp_path / "a-file" / "x.mitm"), cwd=tmp_path)
+    # a missing folder is made (capture.exportfile); one that cannot be (a file is in the way) is one line
+    result = cli("export", "ok.sqlite", "--mitm", str(tmp_path / "notes.txt" / "x.mitm"), cwd=tmp_path)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1

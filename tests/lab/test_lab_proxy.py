@@ -14,6 +14,7 @@ import eas
 from capture.model import FlowRecord
 from capture.reader import CaptureReader
 from eas.multipart import MULTIPART_CONTENT_TYPE, parse_multipart
+from eas.verdicts import judge
 
 from .conftest import LAB_PATH, LAB_USER
 from tests.addon.conftest import launch_mitmdump
@@ -192,7 +193,10 @@ def test_no_decode_problem_on_any_flow(proxy_run: ProxyRun) -> None:
     for record in proxy_run.records:
         errors = [p for p in record.exchange().problems if p.severity == "error"]
         assert errors == [], (record.row.id, record.row.command, errors)
-        assert record.row.problem_count == len(record.exchange().problems)
+        # the capture counts every judgement that is not ok (issue 12): decode problems, HTTP, statuses
+        verdict = judge(record.exchange(), transport_error=record.error)
+        assert record.row.problem_count == len(verdict.reasons)
+        assert record.row.outcome == verdict.outcome
 
 
 def test_no_schema_warning_on_either_client(proxy_run: ProxyRun) -> None:

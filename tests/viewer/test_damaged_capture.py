@@ -10,7 +10,7 @@ import pytest
 from tests.capture.hostile import DAMAGED_CAPTURES, GOOD_FLOWS, damaged_capture
 from tests.viewer.helpers import flow_list, notifications, wait_for, wait_loaded
 from viewer.app import make_app
-from viewer.widgets.flow_list import UNKNOWN_TIME, clock_text, row_text
+from viewer.widgets.flow_list import UNKNOWN_TIME, clock_text, layout, row_text
 
 SIZE = (120, 36)
 
@@ -21,7 +21,7 @@ async def test_rows_with_damaged_values_are_listed(tmp_path: Path, damage: str) 
     app = make_app(capture)
     async with app.run_test(size=SIZE) as pilot:
         flows = await wait_loaded(pilot, app, GOOD_FLOWS)
-        texts = [str(row_text(flows.row_at(index))) for index in range(GOOD_FLOWS)]  # type: ignore[arg-type]
+        texts = [str(row_text(flows.row_at(index), layout(SIZE[0]))) for index in range(GOOD_FLOWS)]  # type: ignore[arg-type]
         assert len(texts) == GOOD_FLOWS
         await pilot.pause()
     assert app.return_code in (None, 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from capture.model import FlowRow
-from viewer.widgets.flow_list import row_text
+from viewer.widgets.flow_list import layout, row_text
 
 
 def test_a_method_that_is_not_utf8_is_shown_escaped() -> None:
@@ -14,6 +14,6 @@ def test_a_method_that_is_not_utf8_is_shown_escaped() -> None:
         http_status=200, eas_status=None, eas_status_meaning=None, request_size=0, response_size=0, problem_count=0,
         replay_of=None,
     )  # fmt: skip
-    plain = row_text(row).plain
+    plain = row_text(row, layout(120)).plain
     assert "PO\\xffST" in plain
     assert "\udcff" not in plain

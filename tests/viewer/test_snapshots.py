@@ -19,8 +19,10 @@ from tests.viewer.conftest import standard_flows, write_capture
 from tests.viewer.helpers import wait_for, wait_loaded
 from viewer.app import make_app
 from viewer.screens.exchange import ExchangeScreen
+from viewer.widgets.code_view import CodeView
 
 SIZE = (120, 36)
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 50), id="200x50")]
 
 
 @pytest.fixture
@@ -56,6 +58,37 @@ def test_main_screen(snap_compare: Any, snapshot_capture: Path) -> None:
         await pilot.press("down", "down")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_flow_list(snap_compare: Any, snapshot_capture: Path, size: tuple[int, int]) -> None:
+    app = make_app(snapshot_capture)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot, app, 5)
+        await pilot.press("down", "m", "down")
+        await wait_for(pilot, lambda: "sync key" in str(app.main_screen.query_one("#flow-header").render()), "header")
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_exchange(snap_compare: Any, snapshot_capture: Path, size: tuple[int, int]) -> None:
+    app = make_app(snapshot_capture)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app.animation_level = "none"  # the tab underline slides otherwise: a picture mid-way differs
+        await wait_loaded(pilot, app, 5)
+        await pilot.press("down", "down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExchangeScreen), "exchange")
+        await wait_for(pilot, lambda: isinstance(app.focused, CodeView), "the body in focus")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "response-xml", "the response")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: getattr(app.focused, "cursor_line", 0) == 1, "the cursor on line 2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_help_screen(snap_compare: Any, snapshot_capture: Path) -> None:

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from lxml import etree
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static, Switch
+from textual.timer import Timer
+from textual.widgets import Button, Collapsible, Footer, Input, Label, Static, Switch, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import eas
 from eas.headers import explain_http_status
 from eas.schema import validate_request
-from lxml import etree
-
 from viewer import credentials
 from viewer.messages import LoadedFlow, ReplayFailed, ReplayFinished
 from viewer.screens.exchange import prepare
@@ -27,6 +27,9 @@ from viewer.widgets.xml_text import XmlTextArea
 
 if TYPE_CHECKING:
     from viewer.app import EasInspectorApp
+
+NOTES_DELAY = 0.6  # seconds without typing before the notes are made again
+TALL_SCREEN = 40  # rows from which the request headers show unfolded
 
 # Headers that follow from the body or the connection; the transport sets them.
 _SKIPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "proxy-connection"})
@@ -82,6 +85,47 @@ def schema_problems(text: str) -> list[str] | None:
         return None
 
 
+def renote(text: str, flow: LoadedFlow) -> str | None:
+    """`text` with its annotation comments made again for what it now says, or None when it does not parse."""
+    try:
+        root = eas.parse_xml(text)
+    except eas.EasError:
+        return None
+    for comment in list(root.iter(etree.Comment)):
+        parent = comment.getparent()
+        if parent is not None:
+            parent.remove(comment)  # keeps the tail: the indentation is made again below
+    ex = flow.exchange
+    context = eas.AnnotationContext(
+        command=ex.command if ex is not None else None,
+        is_response=False,
+        protocol_version=ex.protocol_version if ex is not None else None,
+    )
+    try:
+        eas.annotate(root, context)
+    except Exception:  # noqa: BLE001 - notes are a help: an annotator failure leaves the text as typed
+        return None
+    etree.indent(root, space="  ")
+    return eas.to_xml(root, pretty=True).rstrip("\n") + ("\n" if text.endswith("\n") else "")
+
+
+def _is_comment_line(line: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith("<!--") and stripped.endswith("-->")
+
+
+def _line_after_renote(old: list[str], new: list[str], row: int) -> int:
+    """The line of `new` that holds what line `row` of `old` held (lines other than notes keep their order)."""
+    wanted = sum(1 for line in old[: row + 1] if not _is_comment_line(line))
+    seen = 0
+    for index, line in enumerate(new):
+        if not _is_comment_line(line):
+            seen += 1
+            if seen == wanted:
+                return index
+    return max(0, len(new) - 1)
+
+
 class EditorScreen(Screen[None]):
     """Ctrl+S sends; Escape cancels a running send, else closes the editor."""
 
@@ -104,6 +148,8 @@ class EditorScreen(Screen[None]):
         if record.credentials_redacted and self.auth == "present":
             self.auth = "redacted"
         self.sending = False
+        self._notes_timer: Timer | None = None
+        self._refreshing_notes = False
         self._canceller: Canceller | None = None
         self.last_request: ReplayRequest | None = None
 
@@ -127,7 +173,9 @@ class EditorScreen(Screen[None]):
                 yield Static(f"base64 query: {decoded}", id="replay-query-note", classes="field-note")
             with Horizontal(classes="field"):
                 yield Label("Proxy", classes="field-label")
-                yield Input(placeholder="direct; or the running mitmproxy: http://127.0.0.1:8080", id="replay-proxy", compact=True)
+                yield Input(placeholder="none: direct (mitmproxy: http://127.0.0.1:8080)", id="replay-proxy", compact=True)
+            with Horizontal(classes="field", id="replay-options"):
+                yield Label("", classes="field-label")
                 yield Label("Verify TLS", classes="switch-label")
                 yield Switch(True, id="replay-verify")
                 yield Label("Schema", classes="switch-label")
@@ -139,15 +187,18 @@ class EditorScreen(Screen[None]):
                 yield Input(credentials.basic_user(record.request_headers) or (self.flow.exchange.user if self.flow.exchange else None) or "", id="replay-user", compact=True)
                 yield Label("Password", classes="switch-label")
                 yield Input(placeholder="the capture hid it: type it to send", password=True, id="replay-password", compact=True)
-        with VerticalScroll(id="replay-headers"):
-            for index, (name, value) in enumerate(record.request_headers):
-                if name.lower() in _SKIPPED_HEADERS:
-                    continue
-                if name.lower() == "authorization" and self.auth == "redacted":
-                    continue
-                with Horizontal(classes="field header-row"):
-                    yield Label(name, classes="header-name")
-                    yield Input(value, id=f"header-{index}", password=name.lower() in ("authorization", "cookie"), compact=True)
+        shown_headers = [
+            (index, name, value)
+            for index, (name, value) in enumerate(record.request_headers)
+            if name.lower() not in _SKIPPED_HEADERS and not (name.lower() == "authorization" and self.auth == "redacted")
+        ]
+        title = f"Request headers ({len(shown_headers)}; Content-Length follows the body)"
+        with Collapsible(title=title, collapsed=True, id="replay-headers-fold"):
+            with VerticalScroll(id="replay-headers"):
+                for index, name, value in shown_headers:
+                    with Horizontal(classes="field header-row"):
+                        yield Label(name, classes="header-name")
+                        yield Input(value, id=f"header-{index}", password=name.lower() in ("authorization", "cookie"), compact=True)
         yield XmlTextArea(self.original_text, id="replay-xml", show_line_numbers=True, soft_wrap=False)
         yield Static("Ctrl+S sends. The unedited request is sent byte for byte.", id="replay-status")
         with Horizontal(id="replay-buttons"):
@@ -157,10 +208,48 @@ class EditorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#credentials").display = self.auth == "redacted"
-        self.query_one("#replay-headers").border_title = "Request headers (Content-Length follows the body)"
+        # A tall terminal has room for the headers; a small one keeps it for the XML (the fold opens on click).
+        self.query_one("#replay-headers-fold", Collapsible).collapsed = self.app.size.height < TALL_SCREEN
         self.query_one("#replay-xml", XmlTextArea).focus()
         if self.auth == "redacted":
-            self.set_status("The capture hid the password: type it (it is sent, never stored or shown).")
+            password = self.inspector.passwords.get(self._password_key())
+            if password is not None:
+                self.query_one("#replay-password", Input).value = password
+                self.set_status("Using the password typed earlier in this viewer session (kept in memory only).")
+            else:
+                self.set_status("The capture hid the password: type it (it is sent, never stored or shown).")
+
+    def _password_key(self) -> tuple[str, str]:
+        return (self.original_netloc, self.query_one("#replay-user", Input).value)
+
+    # ------------------------------------------------------------------ notes
+    @on(TextArea.Changed, "#replay-xml")
+    def _xml_changed(self, event: TextArea.Changed) -> None:
+        if not self.is_xml or self._refreshing_notes:
+            return
+        if self._notes_timer is not None:
+            self._notes_timer.stop()
+        self._notes_timer = self.set_timer(NOTES_DELAY, self.refresh_notes)
+
+    def refresh_notes(self) -> None:
+        """Annotate the edited XML again, so that a note that no longer holds goes and a new one shows.
+
+        Left alone while the XML does not parse (the user is typing); the cursor stays on its element's line.
+        """
+        self._notes_timer = None
+        area = self.query_one("#replay-xml", XmlTextArea)
+        text = area.text
+        renoted = renote(text, self.flow)
+        if renoted is None or renoted == text:
+            return
+        row, column = area.cursor_location
+        target = _line_after_renote(text.split("\n"), renoted.split("\n"), row)
+        self._refreshing_notes = True
+        try:
+            area.replace(renoted, (0, 0), area.document.end)
+        finally:
+            self._refreshing_notes = False
+        area.move_cursor((target, column))
 
     def set_status(self, text: str, error: bool = False) -> None:
         status = self.query_one("#replay-status", Static)
@@ -187,7 +276,7 @@ class EditorScreen(Screen[None]):
                 if problems:
                     message = "Schema: " + "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
                     self.set_status(message + " (turn Schema off to send anyway)", error=True)
-                    self.inspector.notify(message, title="Not sent", severity="error")
+                    self.inspector.inform(message, title="Not sent", severity="error")
                     return None
         base = self.query_one("#replay-url", Input).value.strip()
         query = self.query_one("#replay-query", Input).value.strip()
@@ -207,10 +296,11 @@ class EditorScreen(Screen[None]):
             password = self.query_one("#replay-password", Input).value
             if not password:
                 self.set_status("Type the password: the capture does not hold it.", error=True)
-                self.inspector.notify("The capture hid the password: type it first.", title="Not sent", severity="error")
+                self.inspector.inform("The capture hid the password: type it first.", title="Not sent", severity="error")
                 self.query_one("#replay-password", Input).focus()
                 return None
             headers = credentials.replace_header(headers, "Authorization", credentials.basic_authorization(user, password))
+            self.inspector.passwords[self._password_key()] = password
         new_netloc = urlsplit(url).netloc
         if new_netloc and new_netloc != self.original_netloc and credentials.header(headers, "Host") is not None:
             headers = credentials.replace_header(headers, "Host", new_netloc)
@@ -231,7 +321,7 @@ class EditorScreen(Screen[None]):
 
     def _show_encode_error(self, err: EncodeFailed) -> None:
         self.set_status(f"Not sent: {err}", error=True)
-        self.inspector.notify(str(err), title="Not sent", severity="error")
+        self.inspector.inform(str(err), title="Not sent", severity="error")
         if err.line is not None:
             area = self.query_one("#replay-xml", XmlTextArea)
             area.move_cursor((max(0, err.line - 1), 0), center=True)
@@ -262,7 +352,7 @@ class EditorScreen(Screen[None]):
 
     def action_send(self) -> None:
         if self.sending:
-            self.inspector.notify("Already sending; Escape cancels.", severity="warning")
+            self.inspector.inform("Already sending; Escape cancels.", severity="warning")
             return
         request = self.build_request()
         if request is None:
@@ -312,7 +402,7 @@ class EditorScreen(Screen[None]):
             "Cancelled": "Cancelled",
         }.get(event.kind, "Replay failed")
         self.set_status(f"{title}: {event.error}", error=True)
-        self.inspector.notify(event.error, title=title, severity="warning" if event.kind == "Cancelled" else "error", timeout=10)
+        self.inspector.inform(event.error, title=title, severity="warning" if event.kind == "Cancelled" else "error", timeout=10)
 
     @on(ReplayFinished)
     def _replay_finished(self, event: ReplayFinished) -> None:
@@ -321,11 +411,13 @@ class EditorScreen(Screen[None]):
         meaning = explain_http_status(result.status, result.headers) or result.reason
         line = f"HTTP {result.status} {result.reason}: {meaning}" if meaning != result.reason else f"HTTP {result.status} {result.reason}"
         if event.store_error:
-            self.inspector.notify(event.store_error, title="Capture", severity="error", timeout=10)
+            self.inspector.inform(event.store_error, title="Capture", severity="error", timeout=10)
         severity: SeverityLevel = "error" if result.status >= 400 else "information"
         stored = f" (stored as #{event.flow_id})" if event.flow_id is not None else ""
+        if event.flow_id is not None and self.inspector.kept_as is not None:
+            stored = f" (stored as #{event.flow_id}; the capture is kept as {self.inspector.kept_as} on exit)"
         self.set_status(line + stored, error=result.status >= 400)
-        self.inspector.notify(line + stored, title="Replay answered", severity=severity)
+        self.inspector.inform(line + stored, title="Replay answered", severity=severity)
         self.inspector.replay_finished(self, event)
 
     def _done(self) -> None:

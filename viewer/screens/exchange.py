@@ -14,14 +14,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import AwaitMount, Widget
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
 from eas.headers import explain_headers
+from eas.verdicts import Outcome
 from eas.wiretext import shown
 
+from viewer.curl import RESPONSE_FILE, curl_command, encode_curl_command
 from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
-from viewer.widgets.flow_list import human_size
+from viewer.widgets.flow_list import human_size, worst_status
 from viewer.widgets.hexdump import hexdump, line_of_offset
 from viewer.widgets.code_view import CodeView
 from viewer.widgets.xml_tree import XmlTree
@@ -45,11 +47,18 @@ def body_text(body: DecodedBody | None, raw: bytes | None) -> str:
     return "(not decoded: see the Raw tab)"
 
 
+# The exchange header's colour for a verdict (and for the status that decided it).
+OUTCOME_STYLES: dict[Outcome, str] = {Outcome.OK: "green", Outcome.WARNING: "yellow", Outcome.FAILED: "red"}
+
+
 def summary(flow: LoadedFlow) -> Text:
     """The header line of an exchange: id, method, command, statuses, sizes, duration, device."""
     row = flow.record.row
     ex = flow.exchange
     text = Text()
+    if row.outcome is not None:
+        text.append(f" {row.outcome.upper()} ", style=f"bold reverse {OUTCOME_STYLES[row.outcome]}")
+        text.append(" ")
     if flow.stored:
         text.append(f"#{row.id} ", style="bold")
     else:
@@ -63,7 +72,11 @@ def summary(flow: LoadedFlow) -> Text:
         text.append(shown(f"HTTP {row.http_status} {meaning}  "), style="red" if row.http_status >= 400 else "green")
     elif flow.record.error:
         text.append(f"error: {flow.record.error}  ", style="red")
-    if row.eas_status is not None:
+    worst = worst_status(row)
+    if worst is not None:
+        place = f" ({worst.table})" if worst.table else ""
+        text.append(f"EAS status {worst.code} {worst.meaning or ''}{place}  ", style=OUTCOME_STYLES[worst.outcome])
+    elif row.eas_status is not None:
         text.append(f"EAS status {row.eas_status} {row.eas_status_meaning or ''}  ", style="yellow" if row.eas_status != 1 else "green")
     text.append(f"{human_size(row.request_size)} → {human_size(row.response_size)} bytes  ")
     if row.ts_end is not None:
@@ -76,6 +89,20 @@ def summary(flow: LoadedFlow) -> Text:
         replays = " ".join(f"#{i}" for i in flow.replay_ids[-5:])
         text.append(f"  ↻ replayed as {replays} (r: latest)", style="italic")
     return text
+
+
+BODY_WIDGETS = (CodeView, XmlTree, DataTable)  # what holds the focus on this screen: the content, not the tab bar
+
+
+def shown_now(widget: Widget) -> bool:
+    """Whether `widget` is in the pane each of its tab sets shows (its region lags behind until the next layout,
+    and focusing a widget of a hidden pane would switch the tabs back to it)."""
+    for ancestor in widget.ancestors:
+        if isinstance(ancestor, TabPane):
+            switcher = ancestor.parent
+            if isinstance(switcher, ContentSwitcher) and switcher.current != ancestor.id:
+                return False
+    return True
 
 
 class OnDemand(Widget):
@@ -99,6 +126,8 @@ class OnDemand(Widget):
 class ExchangeScreen(Screen[None]):
     """Everything about one flow; Escape goes back, `e` edits and replays the request."""
 
+    AUTO_FOCUS = None  # the body of the tab shown takes the focus once built (focus_body), never the tab bar
+
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="exchange-back"),
         Binding("e", "replay", "Edit & replay", id="exchange-replay"),
@@ -111,14 +140,21 @@ class ExchangeScreen(Screen[None]):
         Binding("t", "toggle_tree", "XML / tree", id="exchange-toggle-tree"),
         Binding("r", "latest_replay", "Latest replay", show=False, id="exchange-latest-replay"),
         Binding("o", "original", "Original of a replay", show=False, id="exchange-original"),
+        Binding("right_square_bracket", "neighbour(1)", "Next flow", id="exchange-next-flow"),
+        Binding("left_square_bracket", "neighbour(-1)", "Previous flow", show=False, id="exchange-previous-flow"),
+        Binding("w", "toggle_wrap", "Wrap lines", show=False, id="exchange-wrap"),
+        Binding("y", "copy", "Copy", id="exchange-copy"),
     ]
 
-    def __init__(self, flow: LoadedFlow, view: ExchangeView | None = None) -> None:
+    def __init__(self, flow: LoadedFlow, view: ExchangeView | None = None, *, tab: str | None = None) -> None:
         super().__init__(classes=f"exchange-{flow.record.row.id}")
         if view is None:
             flow, view = prepare(flow)
         self.flow = flow
         self.view = view
+        self.initial_tab = tab  # the tab to open on (next / previous flow keep the one being read)
+        self._body_wanted = True  # the next pane shown takes the focus (set by the keys that choose a pane)
+        self.wrap = False
 
     @property
     def inspector(self) -> EasInspectorApp:
@@ -152,7 +188,7 @@ class ExchangeScreen(Screen[None]):
                     yield OnDemand(lambda: _viewer(view.request_text, "both-request"))
                     yield OnDemand(lambda: _viewer(view.response_text, "both-response"))
             with TabPane(f"Problems ({len(view.problems)})", id="tab-problems"):
-                yield OnDemand(lambda: TableView(view.problems, ("where", "severity", "offset", "reason"), id="problems"))
+                yield OnDemand(lambda: ProblemTable(view.problems, id="problems"))
             with TabPane("Raw", id="tab-raw"):
                 with TabbedContent(id="raw-tabs"):
                     with TabPane("Request bytes", id="raw-request-pane"):
@@ -166,7 +202,26 @@ class ExchangeScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
-        self.call_after_refresh(self._build_visible)
+        self.call_after_refresh(self._show_body)
+
+    async def _show_body(self) -> None:
+        """Build the panes now visible; give the body the focus when a key or the opening chose the tab (a user
+        moving along the tab bar keeps the focus there)."""
+        await self._build_visible_now()
+        if self._body_wanted or not isinstance(self.focused, Tabs):
+            self.call_after_refresh(self.focus_body)
+
+    def focus_body(self) -> None:
+        """Focus the view, tree or table of the visible pane, so its keys (j/k, PgDn, +/-, Enter) work at once."""
+        focused = self.focused
+        if isinstance(focused, BODY_WIDGETS) and shown_now(focused):
+            self._body_wanted = False
+            return
+        for widget in self.query("CodeView, XmlTree, DataTable"):
+            if shown_now(widget) and widget.can_focus:
+                widget.focus()
+                self._body_wanted = False
+                return
 
     def _build_visible(self) -> None:
         for placeholder in self.query(OnDemand):
@@ -181,12 +236,15 @@ class ExchangeScreen(Screen[None]):
                     await mounting
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._build_visible)
         ex = self.flow.exchange
-        if ex is not None and ex.problems and not (ex.request_body and ex.request_body.xml):
-            self.query_one("#exchange-tabs", TabbedContent).active = "tab-problems"
+        tabs = self.query_one("#exchange-tabs", TabbedContent)
+        if self.initial_tab is not None and tabs.query(f"#{self.initial_tab}"):
+            tabs.active = self.initial_tab
+        elif ex is not None and ex.problems and not (ex.request_body and ex.request_body.xml):
+            tabs.active = "tab-problems"
         elif self.flow.original is not None:
-            self.query_one("#exchange-tabs", TabbedContent).active = "tab-diff"
+            tabs.active = "tab-diff"
+        self.call_after_refresh(self._show_body)
 
     @on(DataTable.RowSelected, "#problems")
     def _problem_selected(self, event: DataTable.RowSelected) -> None:
@@ -222,22 +280,68 @@ class ExchangeScreen(Screen[None]):
 
     def action_latest_replay(self) -> None:
         if not self.flow.replay_ids:
-            self.inspector.notify("This flow has not been replayed.", severity="warning")
+            self.inspector.inform("This flow has not been replayed.", severity="warning")
             return
         self.inspector.open_flow(self.flow.replay_ids[-1], "show")
 
     def action_original(self) -> None:
         if self.flow.record.row.replay_of is None:
-            self.inspector.notify("This flow is not a replay.", severity="warning")
+            self.inspector.inform("This flow is not a replay.", severity="warning")
             return
         self.inspector.open_flow(self.flow.record.row.replay_of, "show")
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#exchange-tabs", TabbedContent)
         if tab == "tab-diff" and self.flow.original is None:
-            self.inspector.notify("This flow is not a replay: nothing to compare.", severity="warning")
+            self.inspector.inform("This flow is not a replay: nothing to compare.", severity="warning")
             return
+        self._body_wanted = True
         tabs.active = tab
+        self.call_after_refresh(self._show_body)
+
+    def action_neighbour(self, step: int) -> None:
+        """Show the next (1) or previous (-1) flow of the list, on the same tab."""
+        self.inspector.open_neighbour(self.flow.record.row.id, step, self.query_one("#exchange-tabs", TabbedContent).active)
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long lines in every text view of this exchange (or stop wrapping)."""
+        self.wrap = not self.wrap
+        for view in self.query(CodeView):
+            view.wrap = self.wrap
+        self.inspector.inform("Long lines wrap." if self.wrap else "Long lines scroll (left / right).", replace="wrap")
+
+    def action_copy(self) -> None:
+        """Copy the selected text, else the current element of a tree, else the whole text or table in focus."""
+        selected = self.get_selected_text()
+        what = "the selection"
+        if not selected:
+            selected, what = copy_text(self.focused, self.view)
+        if not selected:
+            self.inspector.inform("Nothing to copy here.", severity="warning")
+            return
+        self.app.copy_to_clipboard(selected)
+        lines = selected.count("\n") + 1
+        self.inspector.inform(f"Copied {what} ({lines:,} line{'s' if lines != 1 else ''}) to the clipboard.", replace="copy")
+
+    def copy_request(self, as_encode: bool) -> None:
+        """Copy the request as a curl command (the bytes), or as `eas-inspector encode | curl` (the XML)."""
+        record = self.flow.record
+        row = record.row
+        if not row.url:
+            self.inspector.inform("This flow has no request.", severity="warning")
+            return
+        if as_encode:
+            xml = self.view.request_plain_xml
+            if xml is None:
+                self.inspector.inform("The request has no decoded XML to encode: copy it as curl.", severity="warning")
+                return
+            command = encode_curl_command(row.method, row.url, record.request_headers, xml)
+            what = "the request as eas-inspector encode | curl"
+        else:
+            command = curl_command(row.method, row.url, record.request_headers, record.request_body)
+            what = "the request as curl"
+        self.app.copy_to_clipboard(command)
+        self.inspector.inform(f"Copied {what}; the answer goes to {RESPONSE_FILE}.", replace="copy")
 
     def action_toggle_tree(self) -> None:
         tabs = self.query_one("#exchange-tabs", TabbedContent)
@@ -246,6 +350,8 @@ class ExchangeScreen(Screen[None]):
             tabs.active = "tab-request"
         inner = self.query_one(f"#{side}-tabs", TabbedContent)
         inner.active = f"{side}-tree-pane" if inner.active != f"{side}-tree-pane" else f"{side}-xml-pane"
+        self._body_wanted = True
+        self.call_after_refresh(self._show_body)
 
 
 @dataclass(frozen=True)
@@ -255,6 +361,7 @@ class ExchangeView:
     summary: Text
     request_text: str
     response_text: str
+    request_plain_xml: str | None
     request_xml: str | None
     response_xml: str | None
     query_rows: list[tuple[str, ...]]
@@ -287,6 +394,7 @@ def _prepare(flow: LoadedFlow) -> ExchangeView:
         summary=summary(flow),
         request_text=body_text(req_body, record.request_body),
         response_text=body_text(resp_body, record.response_body),
+        request_plain_xml=(req_body.plain_xml or req_body.xml) if req_body is not None and req_body.kind == "wbxml" else None,
         request_xml=req_body.xml if req_body is not None else None,
         response_xml=resp_body.xml if resp_body is not None else None,
         query_rows=_query_rows(ex),
@@ -343,6 +451,54 @@ class TableView(DataTable[str]):
         self.add_columns(*columns)
         for index, row in enumerate(rows):
             self.add_row(*row, key=str(index))
+
+
+class ProblemTable(DataTable[Text]):
+    """The problems, each reason whole: the reason column takes the width left and wraps."""
+
+    COLUMNS = ("where", "severity", "offset", "reason")
+
+    def __init__(self, rows: list[tuple[str, ...]], *, id: str) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.problem_rows = rows
+        self._laid_out_for = 0
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if width and width != self._laid_out_for:
+            self._laid_out_for = width
+            self._fill(width)
+
+    def _fill(self, width: int) -> None:
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        fixed = [max([len(title)] + [len(row[i]) for row in self.problem_rows]) for i, title in enumerate(self.COLUMNS[:3])]
+        gaps = 2 * len(self.COLUMNS)  # DataTable pads each cell with one space on either side
+        reason_width = max(20, width - sum(fixed) - gaps)
+        for title, column_width in zip(self.COLUMNS, [*fixed, reason_width]):
+            self.add_column(title, width=column_width, key=title)
+        for index, row in enumerate(self.problem_rows):
+            self.add_row(*(Text(cell) for cell in row), key=str(index), height=None)
+        if self.problem_rows:
+            self.move_cursor(row=min(cursor, len(self.problem_rows) - 1))
+
+
+def copy_text(focused: Widget | None, view: ExchangeView) -> tuple[str, str]:
+    """What `y` copies from the widget in focus, and how to name it: a tree's current element, a view's text,
+    a table's rows as tab-separated lines; else the request's XML."""
+    if isinstance(focused, XmlTree):
+        element = focused.current_element()
+        if element is not None:
+            return element, "the element"
+    if isinstance(focused, CodeView):
+        return focused.text, "the text"
+    if isinstance(focused, DataTable):
+        rows = [
+            "\t".join(str(cell.plain if isinstance(cell, Text) else cell) for cell in focused.get_row_at(i))
+            for i in range(focused.row_count)
+        ]
+        return "\n".join(rows), "the table"
+    return view.request_text, "the request"
 
 
 def _query_rows(ex: Exchange | None) -> list[tuple[str, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -15,17 +16,21 @@ from textual.worker import get_current_worker
 
 from eas.wiretext import shown
 
+from capture.model import CaptureError
+from viewer.screens.diagnosis import ChainScreen, DiagnosisScreen, session_findings
+from viewer.export import EXPORT_FORMATS, ExportPathScreen, default_export_path, export_flows
 from viewer.messages import (
     CaptureFailed,
     CaptureOpened,
     FlowCountLoaded,
     FlowPageLoaded,
     FlowsAppended,
+    FolderNamesLoaded,
     LoadProgressed,
     ProblemLocated,
 )
-from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status
-from viewer.widgets.flow_list import FlowList, header_text
+from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status, status_field
+from viewer.widgets.flow_list import FlowList, device_text, header_text, needs_attention
 
 if TYPE_CHECKING:
     from capture.model import FlowRow, SessionRow
@@ -44,6 +49,26 @@ def _when(ts: float) -> str:
         return "--:-- --:--:--"  # a damaged stored time: the session is still listed
 
 
+def empty_reason(flow_filter: FlowFilter, following: bool = False) -> str:
+    """Why the flow list is empty, and what to do about it."""
+    narrowing = [part for part in flow_filter.describe().split(" · ") if not part.startswith("by ") and not part.startswith("text ")]
+    if flow_filter.session_id is not None:
+        narrowing.append("this session (a: all sessions)")
+    if flow_filter.text:
+        reason = (
+            f"No flow contains {flow_filter.text!r}: each word matches the start of a word in the URL, the summary "
+            'or the decoded XML; "quotes" match a phrase exactly.'
+        )
+        if narrowing:
+            reason += " Also filtered by: " + ", ".join(narrowing) + "."
+        return reason + " c clears every filter; F1 explains the search."
+    if narrowing:
+        return "No flow matches: " + ", ".join(narrowing) + ". c clears the filters; F1 explains them."
+    if following:
+        return "No flows yet: new flows show here as the proxy stores them."
+    return "This capture holds no flows."
+
+
 class FlowCountGrew(FlowCountLoaded):
     """A recount after the capture grew (following): keeps the selection."""
 
@@ -54,6 +79,7 @@ class MainScreen(Screen[None]):
     AUTO_FOCUS = "#flows"
     BINDINGS = [
         Binding("slash", "focus_search", "Filter", id="main-filter"),
+        Binding("q", "leave", "Quit", show=False, id="main-quit"),
         Binding("n", "next_problem", "Next problem", id="main-next-problem"),
         Binding("N", "previous_problem", "Previous problem", show=False, id="main-previous-problem"),
         Binding("p", "toggle_problems", "Problems only", show=False, id="main-problems-only"),
@@ -65,6 +91,10 @@ class MainScreen(Screen[None]):
         Binding("s", "focus_sessions", "Sessions", show=False, id="main-focus-sessions"),
         Binding("l", "focus_flows", "Flows", show=False, id="main-focus-flows"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="main-reload"),
+        Binding("x", "export('xml')", "Export", show=False, id="main-export"),
+        Binding("D", "diagnosis", "Diagnosis", show=False, id="main-diagnosis"),
+        Binding("f", "collection_filter", "This collection", show=False, id="main-collection"),
+        Binding("K", "sync_key_chain", "SyncKey chain", show=False, id="main-chain"),
     ]
 
     def __init__(self) -> None:
@@ -72,6 +102,7 @@ class MainScreen(Screen[None]):
         self.filter = FlowFilter()
         self.generation = 0
         self.sessions: list[SessionRow] = []
+        self.folder_names: dict[tuple[int | None, str], str] = {}  # (session id, CollectionId) -> name
         self.commands: list[str] = []
         self.max_flow_id = 0
         self.total = 0
@@ -89,9 +120,9 @@ class MainScreen(Screen[None]):
         with Horizontal(id="filters"):
             yield Input(placeholder="search decoded XML, Enter", id="filter-text", compact=True)
             yield Select[str]([], prompt="any command", id="filter-command", compact=True)
-            yield Input(placeholder="status: 401 / eas 3", id="filter-status", compact=True)
+            yield Input(placeholder="status 401 4xx !1 3-9", id="filter-status", compact=True)
             yield Checkbox("problems only", id="filter-problems")
-        yield Static(header_text(), id="flow-header")
+        yield Static("", id="flow-header")
         yield FlowList(id="flows")
         yield Static("Opening…", id="status")
         yield Footer()
@@ -100,7 +131,9 @@ class MainScreen(Screen[None]):
         table = self.query_one("#sessions", DataTable)
         for title in ("user", "device id", "type", "host", "versions", "first seen", "last seen", "flows", "problems"):
             table.add_column(title, key=title)
-        self.query_one(FlowList).loading = True
+        flows = self.query_one(FlowList)
+        flows.show_device = self.filter.session_id is None
+        flows.loading = True
         self.open_capture(initial=True)
 
     # ------------------------------------------------------------------ workers (I/O only)
@@ -117,6 +150,7 @@ class MainScreen(Screen[None]):
             self.post_message(CaptureFailed(f"cannot open {source.path}: {err}"))
             return
         self.post_message(CaptureOpened(sessions, commands, max_id))
+        self.load_folder_names([session.id for session in sessions])
         if initial:
             self.post_message(FlowCountLoaded(1, total))
             self.post_message(FlowPageLoaded(1, 0, rows))
@@ -136,6 +170,19 @@ class MainScreen(Screen[None]):
                     self.post_message(FlowPageLoaded(generation, first_page, rows))
         except Exception as err:  # noqa: BLE001
             self.post_message(CaptureFailed(f"cannot list flows ({flow_filter.describe()}): {err}"))
+
+    @work(thread=True, exclusive=True, group="folders")
+    def load_folder_names(self, session_ids: list[int]) -> None:
+        """The coll. column's folder names: each session's FolderSync, read after the first page is shown."""
+        names: dict[tuple[int | None, str], str] = {}
+        try:
+            for session_id in session_ids:
+                folders = self.inspector.source.call(lambda r: r.folder_names(session_id))
+                names.update(((session_id, collection_id), name) for collection_id, name in folders.items())
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot read folder names: {err}"))
+            return
+        self.post_message(FolderNamesLoaded(names))
 
     @work(thread=True, group="pages")
     def load_page(self, generation: int, flow_filter: FlowFilter, page: int) -> None:
@@ -190,7 +237,7 @@ class MainScreen(Screen[None]):
                     break
                 positions = range(len(rows)) if forward else range(len(rows) - 1, -1, -1)
                 for i in positions:
-                    if rows[i].problem_count:
+                    if needs_attention(rows[i]):
                         self.post_message(ProblemLocated(generation, offset + i, forward))
                         return
                 scanned += len(rows)
@@ -223,11 +270,16 @@ class MainScreen(Screen[None]):
         if self.inspector.follow:
             self.follow(event.max_flow_id)
 
+    @on(FolderNamesLoaded)
+    def _folder_names_loaded(self, event: FolderNamesLoaded) -> None:
+        self.folder_names = event.folder_names
+        self.query_one(FlowList).set_folder_names(event.folder_names)
+
     @on(CaptureFailed)
     def _capture_failed(self, event: CaptureFailed) -> None:
         self.query_one(FlowList).loading = False
         self.progress = ""
-        self.inspector.notify(event.error, title="Capture", severity="error", timeout=10)
+        self.inspector.inform(event.error, title="Capture", severity="error", timeout=10)
         self._update_status()
 
     @on(FlowCountLoaded)
@@ -242,9 +294,15 @@ class MainScreen(Screen[None]):
             if event.total != self.total:
                 self.generation += 1  # pages asked for before this are stale
                 selected = flows.current_row
-                flows.grow(self.generation, event.total, selected.id if selected is not None else None)
+                # Following: a cursor on the last row stays on the last row; on the first row of a newest-first
+                # list it stays on the first row; anywhere else it stays on its flow.
+                tail = self.total > 0 and flows.cursor == self.total - 1 and not self.filter.descending
+                head = flows.cursor == 0 and self.filter.descending and self.filter.order == "ts_start"
+                keep = None if head or selected is None else selected.id
+                flows.grow(self.generation, event.total, keep, tail=tail)
         else:
             flows.reset(event.generation, event.total, keep_cursor=self._keep_cursor)
+        flows.empty_message = empty_reason(self.filter, self.inspector.follow)
         self.total = event.total
         self._update_status()
 
@@ -260,6 +318,15 @@ class MainScreen(Screen[None]):
     @on(FlowList.Opened)
     def _flow_opened(self, event: FlowList.Opened) -> None:
         self.inspector.open_flow(event.row.id, "show")
+
+    @on(FlowList.ColumnsChanged)
+    def _columns_changed(self, event: FlowList.ColumnsChanged) -> None:
+        self._update_header()
+        self._update_status()  # it names the flow's device when the device column does not fit
+
+    def _update_header(self) -> None:
+        columns = self.query_one(FlowList).columns
+        self.query_one("#flow-header", Static).update(header_text(columns, self.filter.order, self.filter.descending))
 
     @on(FlowList.Highlighted)
     def _flow_highlighted(self, event: FlowList.Highlighted) -> None:
@@ -277,6 +344,7 @@ class MainScreen(Screen[None]):
             if self.filter.command in event.commands:
                 select.value = self.filter.command
         self.load_flows(self.generation, self.filter, 0, True)
+        self.load_folder_names([session.id for session in event.sessions])  # a new FolderSync may name folders
 
     @on(ProblemLocated)
     def _problem_located(self, event: ProblemLocated) -> None:
@@ -284,7 +352,7 @@ class MainScreen(Screen[None]):
         if event.generation != self.generation:
             return
         if event.index is None:
-            self.inspector.notify("No more flows with problems " + ("below." if event.forward else "above."))
+            self.inspector.inform("No more flows with problems " + ("below." if event.forward else "above."))
         else:
             self.query_one(FlowList).move_cursor(event.index)
         self._update_status()
@@ -321,7 +389,7 @@ class MainScreen(Screen[None]):
         try:
             http_status, eas_status = parse_status(event.value)
         except ValueError as err:
-            self.inspector.notify(str(err), title="Filter", severity="error")
+            self.inspector.inform(str(err), title="Filter", severity="error")
             return
         self.apply_filter(self.filter.with_(http_status=http_status, eas_status=eas_status))
         self.query_one(FlowList).focus()
@@ -352,7 +420,9 @@ class MainScreen(Screen[None]):
         self.workers.cancel_group(self, "problem")
         self.progress = "counting…"
         self._sync_filter_widgets()
-        self.query_one("#flow-header", Static).update(header_text(flow_filter.order, flow_filter.descending))
+        flows = self.query_one(FlowList)
+        flows.set_show_device(flow_filter.session_id is None)
+        self._update_header()
         self.load_flows(self.generation, flow_filter, 0, False)
         self._update_status()
 
@@ -373,7 +443,7 @@ class MainScreen(Screen[None]):
         if check.value != f.problems_only:
             check.value = f.problems_only
         status = self.query_one("#filter-status", Input)
-        status_text = f"http {f.http_status}" if f.http_status is not None else f"eas {f.eas_status}" if f.eas_status is not None else ""
+        status_text = status_field(f.http_status, f.eas_status)
         try:
             current = parse_status(status.value)
         except ValueError:
@@ -424,8 +494,13 @@ class MainScreen(Screen[None]):
             position = f"{flows.cursor + 1:,}/" if self.total else ""
             parts.append(f"{position}{self.total:,} flows")
             parts.append(self.filter.describe())
+            row = flows.current_row
+            if row is not None and flows.show_device and "device" not in {c.key for c in flows.columns}:
+                parts.append(shown(device_text(row)))  # every session's flows, no room for the device column
+        if flows.marked:
+            parts.append(f"{len(flows.marked)} marked")
         if self.inspector.follow:
-            parts.append("following ●")
+            parts.append("following")
         if self.progress:
             parts.append(self.progress)
         self.query_one("#status", Static).update(" │ ".join(parts))
@@ -461,12 +536,12 @@ class MainScreen(Screen[None]):
             row = flows.row_at(index)
             if row is None:
                 break
-            if row.problem_count:
+            if needs_attention(row):
                 flows.move_cursor(index)
                 return
             index += step
         if not 0 <= index < self.total:
-            self.inspector.notify("No more flows with problems " + ("below." if forward else "above."))
+            self.inspector.inform("No more flows with problems " + ("below." if forward else "above."))
             return
         self.progress = "searching problems…"
         self._update_status()
@@ -485,7 +560,10 @@ class MainScreen(Screen[None]):
 
     def set_sort(self, order: str, descending: bool) -> None:
         self.apply_filter(self.filter.with_(order=order, descending=descending))
-        self.inspector.notify(f"Sorted by {SORT_ORDERS.get(order, order)} {'(newest/largest first)' if descending else ''}".strip())
+        self.inspector.inform(
+            f"Sorted by {SORT_ORDERS.get(order, order)} {'(newest/largest first)' if descending else ''}".strip(),
+            replace="sort",
+        )
 
     def action_all_sessions(self) -> None:
         self.query_one("#sessions", DataTable).move_cursor(row=0)
@@ -497,12 +575,121 @@ class MainScreen(Screen[None]):
     def action_reload(self) -> None:
         self.open_capture()
 
+    def action_leave(self) -> None:
+        """`q`: on the flow list, quit (elsewhere it goes back). Not called `quit`: Ctrl+C names the quit key."""
+        self.app.exit()
+
     def action_replay(self) -> None:
         row = self.current_flow
         if row is None:
-            self.inspector.notify("No flow selected.", severity="warning")
+            self.inspector.inform("No flow selected.", severity="warning")
             return
         self.inspector.open_flow(row.id, "edit")
+
+    def action_export(self, fmt: str = "xml") -> None:
+        """Export the marked flows, or (none marked) every flow the list shows, after asking where."""
+        marked = sorted(self.query_one(FlowList).marked)
+        what = f"{len(marked)} marked flow(s)" if marked else f"the {self.total} flow(s) of the list"
+        title = f"Export {what} as {EXPORT_FORMATS[fmt][1]} to:"
+        suggested = default_export_path(self.inspector.capture_path, fmt)
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.export_worker(fmt, path, marked, self.filter)
+
+        self.app.push_screen(ExportPathScreen(title, suggested), chosen)
+
+    @work(thread=True, group="export")
+    def export_worker(self, fmt: str, dst: Path, marked: list[int], flow_filter: FlowFilter) -> None:
+        try:
+            flow_ids = marked or self.inspector.source.call(
+                lambda r: [
+                    row.id
+                    for row in r.flows(
+                        **flow_filter.filters(), order=flow_filter.order, descending=flow_filter.descending, limit=None
+                    )
+                ]
+            )
+            count = export_flows(self.inspector.capture_path, flow_ids, dst, fmt)
+        except CaptureError as err:
+            self.inspector.inform(f"Export failed: {err}", severity="error")
+            return
+        self.inspector.inform(f"Exported {count} flow(s) to {dst}")
+
+    def folder_name(self, session_id: int | None, collection_id: str) -> str:
+        """The folder's name when the session's FolderSync gave one, else its CollectionId."""
+        return self.folder_names.get((session_id, collection_id), collection_id)
+
+    def action_collection_filter(self) -> None:
+        """`f`: only the selected flow's collection (]/[ in an exchange then step through it); again: every one."""
+        if self.filter.collection_id is not None:
+            self.apply_filter(self.filter.with_(collection_id=None))
+            return
+        row = self.current_flow
+        if row is None or not row.collection_id:
+            self.inspector.inform("The selected flow names no collection.", severity="warning")
+            return
+        self.filter_collection(row.collection_id)
+
+    def filter_collection(self, collection_id: str) -> None:
+        self.apply_filter(self.filter.with_(collection_id=collection_id))
+
+    def action_diagnosis(self) -> None:
+        """`D`: the findings of the session shown (of every session when all are shown)."""
+        self.progress = "diagnosing…"
+        self._update_status()
+        self.diagnosis_worker(self.filter.session_id)
+
+    @work(thread=True, exclusive=True, group="diagnosis")
+    def diagnosis_worker(self, session_id: int | None) -> None:
+        try:
+            findings = self.inspector.source.call(lambda r: session_findings(r, session_id))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot diagnose: {err}"))
+            return
+        self.app.call_from_thread(self._show_findings, session_id, findings)
+
+    def _show_findings(self, session_id: int | None, findings: list[Any]) -> None:
+        self.progress = ""
+        self._update_status()
+        whose = "every session" if session_id is None else f"session {self._session_name(session_id)}"
+        title = f"Diagnosis of {whose}: {len(findings)} finding(s), most severe first"
+
+        def chosen(flow_ids: tuple[int, ...] | None) -> None:
+            if flow_ids:
+                self.apply_filter(self.filter.with_(flow_ids=flow_ids))
+
+        self.app.push_screen(DiagnosisScreen(title, findings), chosen)
+
+    def _session_name(self, session_id: int) -> str:
+        for session in self.sessions:
+            if session.id == session_id:
+                return shown(" ".join(str(part) for part in (session.user, session.device_type, session.device_id) if part))
+        return f"#{session_id}"
+
+    def action_sync_key_chain(self) -> None:
+        """`K`: the SyncKey chain of the selected flow's collection in its session; Enter opens a flow of it."""
+        row = self.current_flow
+        if row is None or not row.collection_id or row.session_id is None:
+            self.inspector.inform("The selected flow names no collection.", severity="warning")
+            return
+        self.chain_worker(row.session_id, row.collection_id)
+
+    @work(thread=True, exclusive=True, group="chain")
+    def chain_worker(self, session_id: int, collection_id: str) -> None:
+        try:
+            links = self.inspector.source.call(lambda r: r.sync_key_chain(session_id, collection_id))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot read the SyncKey chain: {err}"))
+            return
+        title = f"SyncKey chain of {self.folder_name(session_id, collection_id)} ({len(links)} step(s)); Enter opens a flow"
+        self.app.call_from_thread(
+            self.app.push_screen, ChainScreen(shown(title), links), self._chain_chosen
+        )
+
+    def _chain_chosen(self, flow_id: int | None) -> None:
+        if flow_id is not None:
+            self.inspector.open_flow(flow_id, "show")
 
     def set_filter(self, **changes: Any) -> None:
         """Change some filter fields (the command palette uses this)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
@@ -15,6 +17,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from eas.verdicts import JudgedStatus, Outcome
 from eas.wiretext import shown
 
 from viewer.source import PAGE_SIZE
@@ -24,20 +27,90 @@ if TYPE_CHECKING:
 
 MAX_PAGES = 40  # pages kept in memory (PAGE_SIZE rows each); older pages are dropped and reloaded on demand
 
-# (title, width) of each column; the last one takes what is left.
-COLUMNS: tuple[tuple[str, int], ...] = (
-    ("", 2),
-    ("#", 7),
-    ("time", 13),
-    ("command", 17),
-    ("coll.", 7),
-    ("sync key", 12),
-    ("HTTP", 5),
-    ("EAS status", 28),
-    ("req", 7),
-    ("resp", 7),
-    ("ms", 7),
+# Folder names by (session id, collection id): a CollectionId is a folder's ServerId, which names a folder only
+# within the account's own FolderSync hierarchy (MS-ASCMD 2.2.3.151.2), hence the session in the key.
+FolderNames = Mapping[tuple[int | None, str], str]
+NO_FOLDER_NAMES: FolderNames = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the flow list.
+
+    `minimum` is its width when the terminal is narrow, `natural` (when larger) the width it gets first when there
+    is room; `weight` is its share of the width left after that (0: none), up to `maximum` (None: no limit).
+    A column with `keep` 0 is always there; the others join, highest `keep` first, while the columns already in
+    keep their natural widths and the newcomer gets its own (or its minimum, with `squeeze`).
+    """
+
+    key: str
+    title: str
+    minimum: int
+    natural: int = 0
+    weight: int = 0
+    maximum: int | None = None
+    keep: int = 0
+    squeeze: bool = False
+    right: bool = False
+    width: int = 0
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("mark", "", 3),
+    Column("id", "#", 6, right=True),
+    Column("time", "time", 9, natural=13, keep=5, squeeze=True),
+    Column("device", "device", 10, natural=14, weight=2, maximum=30, keep=4),
+    Column("command", "command", 10, natural=13, weight=1, maximum=18),
+    Column("collection", "coll.", 7, natural=10, weight=2, maximum=40),
+    Column("sync_key", "sync key", 10, natural=14, weight=3, maximum=60),
+    Column("http", "HTTP", 5),
+    Column("eas", "EAS status", 12, natural=16, weight=3),
+    Column("request_size", "req", 7, keep=1, right=True),
+    Column("response_size", "resp", 7, keep=2, right=True),
+    Column("duration", "ms", 7, keep=3, right=True),
 )
+
+
+# Which columns get their natural width first when there is some room but not much.
+NATURAL_FIRST = ("command", "eas", "time", "id", "sync_key", "device", "collection")
+
+
+def layout(width: int, *, device: bool = False) -> tuple[Column, ...]:
+    """The columns that fit `width` cells, each with its `width` set; they fill `width` exactly when they fit.
+
+    The device column is there only when `device` (the list shows the flows of every session).
+    """
+    candidates = [c for c in COLUMNS if device or c.key != "device"]
+    chosen = {c.key for c in candidates if not c.keep}
+    used = sum(max(c.minimum, c.natural) for c in candidates if c.key in chosen)
+    for c in sorted((c for c in candidates if c.keep), key=lambda c: -c.keep):
+        needed = c.minimum if c.squeeze else max(c.minimum, c.natural)
+        if used + needed <= width:
+            chosen.add(c.key)
+            used += needed
+    columns = [c for c in candidates if c.key in chosen]
+    widths = {c.key: c.minimum for c in columns}
+    extra = width - sum(widths.values())
+    for c in sorted(columns, key=lambda c: NATURAL_FIRST.index(c.key) if c.key in NATURAL_FIRST else len(NATURAL_FIRST)):
+        grown = min(max(0, c.natural - c.minimum), extra)
+        widths[c.key] += grown
+        extra -= grown
+    while extra > 0:
+        growing = [c for c in columns if c.weight and (c.maximum is None or widths[c.key] < c.maximum)]
+        if not growing:
+            break
+        total_weight = sum(c.weight for c in growing)
+        share_left = extra
+        for c in growing:
+            share = max(1, share_left * c.weight // total_weight)
+            if c.maximum is not None:
+                share = min(share, c.maximum - widths[c.key])
+            share = min(share, extra)
+            widths[c.key] += share
+            extra -= share
+            if not extra:
+                break
+    return tuple(replace(c, width=widths[c.key]) for c in columns)
 
 
 def human_size(size: int) -> str:
@@ -48,31 +121,40 @@ def human_size(size: int) -> str:
     return f"{size / 1024 / 1024:.1f}M"
 
 
-def _cell(value: str, width: int, right: bool = False) -> str:
-    if len(value) >= width:
-        value = value[: width - 2] + "…" if width > 2 else value[:width]
-    return (value.rjust(width - 1) if right else value.ljust(width - 1)) + " "
+def _cell(value: str, width: int, right: bool = False, cut: str = "end") -> str:
+    """`value` in `width` cells (the last one a gap); too long, it is cut with "…" at the "end" or in the
+    "middle", or just cut ("plain")."""
+    room = width - 1
+    if len(value) > room:
+        if room <= 1 or cut == "plain":
+            value = value[:room]
+        elif cut == "middle":
+            head = (room - 1) // 2
+            value = value[:head] + "…" + value[len(value) - (room - 1 - head) :]
+        else:
+            value = value[: room - 1] + "…"
+    return (value.rjust(room) if right else value.ljust(room)) + " "
 
 
 # which column shows the value each sort order sorts by
 SORT_COLUMNS = {
     "ts_start": "time",
     "command": "command",
-    "http_status": "HTTP",
-    "eas_status": "EAS status",
-    "request_size": "req",
-    "response_size": "resp",
-    "duration": "ms",
+    "http_status": "http",
+    "eas_status": "eas",
+    "request_size": "request_size",
+    "response_size": "response_size",
+    "duration": "duration",
 }
 
 
-def header_text(order: str = "ts_start", descending: bool = False) -> str:
+def header_text(columns: tuple[Column, ...], order: str = "ts_start", descending: bool = False) -> str:
     """The column titles, the sorted one marked with ↑ or ↓."""
     marked = SORT_COLUMNS.get(order)
     cells = []
-    for title, width in COLUMNS:
-        shown = f"{title}{'↓' if descending else '↑'}" if title == marked else title
-        cells.append(_cell(shown, width, right=title in ("req", "resp", "ms", "#")))
+    for column in columns:
+        title = f"{column.title}{'↓' if descending else '↑'}" if column.key == marked else column.title
+        cells.append(_cell(title, column.width, right=column.right))
     return "".join(cells)
 
 
@@ -89,41 +171,111 @@ def clock_text(seconds: object) -> str:
         return UNKNOWN_TIME
 
 
-def row_text(row: FlowRow) -> Text:
-    """One flow as a line of the list, with the problem mark and status colours."""
-    mark = "!" if row.problem_count else ("↻" if row.replay_of is not None else "")
-    when = clock_text(row.ts_start)
+def needs_attention(row: FlowRow) -> bool:
+    """The verdict is failed or warning; a flow stored without a verdict counts by its problems."""
+    if row.outcome is None:
+        return row.problem_count > 0
+    return row.outcome is not Outcome.OK
+
+
+def worst_status(row: FlowRow) -> JudgedStatus | None:
+    """The response's EAS Status that went worst (the first of equals), each read with its own table."""
+    worst: JudgedStatus | None = None
+    for status in row.statuses:
+        if worst is None or status.outcome.rank > worst.outcome.rank:
+            worst = status
+    return worst
+
+
+def status_text(row: FlowRow) -> str:
+    """The worst EAS Status with its meaning in its own table, else the stored first status."""
+    worst = worst_status(row)
+    if worst is not None:
+        return f"{worst.code} {worst.meaning or ''}".strip()
+    return "" if row.eas_status is None else f"{row.eas_status} {row.eas_status_meaning or ''}".strip()
+
+
+# The flow list's mark and colour per verdict: a failed exchange red `!`, a warning yellow `~`.
+OUTCOME_MARKS: dict[Outcome, tuple[str, str]] = {
+    Outcome.FAILED: ("!", "bold red"),
+    Outcome.WARNING: ("~", "bold yellow"),
+}
+
+
+def outcome_mark(row: FlowRow) -> tuple[str, str]:
+    """(mark, style) for the verdict column: by outcome, `!` for problems without one, `↻` for a replay."""
+    if row.outcome is not None and row.outcome in OUTCOME_MARKS:
+        return OUTCOME_MARKS[row.outcome]
+    if row.outcome is None and row.problem_count:
+        return OUTCOME_MARKS[Outcome.FAILED]
+    return ("↻", "") if row.replay_of is not None else (" ", "")
+
+
+def sync_key_text(row: FlowRow) -> str:
+    """`4-17 -> 4-18` (request's key, response's key), or the one that is known."""
+    request_key, response_key = row.sync_key or "", row.response_sync_key or ""
+    if request_key and response_key:
+        return f"{request_key} -> {response_key}"
+    return request_key or (f"-> {response_key}" if response_key else "")
+
+
+def collection_text(row: FlowRow, folder_names: FolderNames) -> str:
+    """The folder's name from the session's FolderSync when known, else its CollectionId."""
+    if not row.collection_id:
+        return ""
+    return folder_names.get((row.session_id, row.collection_id), row.collection_id)
+
+
+def device_text(row: FlowRow) -> str:
+    return " ".join(part for part in (row.device_type, row.device_id) if part) or row.user or ""
+
+
+def cell_values(row: FlowRow, folder_names: FolderNames, marked: bool = False) -> dict[str, str]:
+    """What each column shows for `row`, by column key."""
+    mark = outcome_mark(row)[0]
     try:
         duration = "" if row.ts_end is None else f"{(row.ts_end - row.ts_start) * 1000:.0f}"
     except (TypeError, OverflowError, ValueError):
         duration = ""
-    if row.eas_status is None:
-        eas = ""
-    else:
-        eas = f"{row.eas_status} {row.eas_status_meaning or ''}".strip()
-    values = (
-        mark,
-        str(row.id),
-        when,
-        row.command or ("(not EAS)" if not row.url else row.method),
-        row.collection_id or "",
-        row.sync_key or "",
-        "" if row.http_status is None else str(row.http_status),
-        eas,
-        human_size(row.request_size),
-        human_size(row.response_size),
-        duration,
-    )
+    eas = status_text(row)
+    return {
+        "mark": ("●" if marked else " ") + mark,
+        "id": str(row.id),
+        # milliseconds last: a narrow column cuts them off and keeps the time of day
+        "time": clock_text(row.ts_start),
+        "device": device_text(row),
+        "command": row.command or ("(not EAS)" if not row.url else row.method),
+        "collection": collection_text(row, folder_names),
+        "sync_key": sync_key_text(row),
+        "http": "" if row.http_status is None else str(row.http_status),
+        "eas": eas,
+        "request_size": human_size(row.request_size),
+        "response_size": human_size(row.response_size),
+        "duration": duration,
+    }
+
+
+# How a value too long for its column is cut: sync keys and device ids differ at their ends as often as at their
+# starts; the time loses its milliseconds.
+_CUTS = {"sync_key": "middle", "device": "middle", "collection": "middle", "time": "plain"}
+
+
+def row_text(row: FlowRow, columns: tuple[Column, ...], folder_names: FolderNames = NO_FOLDER_NAMES, marked: bool = False) -> Text:
+    """One flow as a line of the list, with the marks and status colours."""
+    values = cell_values(row, folder_names, marked)
     text = Text(no_wrap=True)
-    for (title, width), value in zip(COLUMNS, values):
+    for column in columns:
+        value = values[column.key]
         style = ""
-        if title == "" and value == "!":
-            style = "bold red"
-        elif title == "HTTP" and row.http_status is not None and row.http_status >= 400:
+        if column.key == "mark":
+            style = outcome_mark(row)[1] or ("bold yellow" if marked else "")
+        elif column.key == "http" and row.http_status is not None and row.http_status >= 400:
             style = "red"
-        elif title == "EAS status" and row.eas_status not in (None, 1):
+        elif column.key in ("eas", "command") and row.outcome in OUTCOME_MARKS:
+            style = OUTCOME_MARKS[row.outcome][1].removeprefix("bold ")
+        elif column.key == "eas" and row.outcome is None and row.eas_status not in (None, 1):
             style = "yellow"
-        text.append(_cell(shown(value), width, right=title in ("req", "resp", "ms", "#")), style=style)
+        text.append(_cell(shown(value), column.width, right=column.right, cut=_CUTS.get(column.key, "end")), style=style)
     return text
 
 
@@ -139,6 +291,7 @@ class FlowList(ScrollView, can_focus=True):
         Binding("home,g", "first", "First flow", show=False, id="flows-first"),
         Binding("end,G", "last", "Last flow", show=False, id="flows-last"),
         Binding("enter", "open", "Open", id="flows-open"),
+        Binding("m", "toggle_mark", "Mark", show=False, id="flows-mark"),
     ]
     DEFAULT_CSS = """
     FlowList { height: 1fr; }
@@ -165,6 +318,14 @@ class FlowList(ScrollView, can_focus=True):
             self.index = index
             self.row = row
 
+    class ColumnsChanged(Message):
+        """The columns were laid out again (the width changed, or the device column came or went)."""
+
+        def __init__(self, flow_list: FlowList, columns: tuple[Column, ...]) -> None:
+            super().__init__()
+            self.flow_list = flow_list
+            self.columns = columns
+
     class Opened(Message):
         """Enter (or a click) on a loaded row."""
 
@@ -182,7 +343,12 @@ class FlowList(ScrollView, can_focus=True):
         self._reselect: int | None = None  # flow id to put the cursor back on after `grow`
         self._reselect_page = 0
         self._reselect_tries = 0
-        self._width = sum(width for _, width in COLUMNS) + 10
+        self.columns = layout(sum(c.minimum for c in COLUMNS))
+        self._laid_out = False
+        self.show_device = False  # the device column: on while the list shows every session's flows
+        self.folder_names: FolderNames = NO_FOLDER_NAMES
+        self.marked: set[int] = set()  # flow ids the user marked (`m`), for this viewer session
+        self.empty_message = ""  # shown instead of rows when nothing matches (says why)
 
     # --- data, set by the screen ---
     def reset(self, generation: int, total: int, keep_cursor: bool = False) -> None:
@@ -192,7 +358,7 @@ class FlowList(ScrollView, can_focus=True):
         self.total = total
         self._pages.clear()
         self._wanted.clear()
-        self.virtual_size = Size(self._width, total)
+        self.virtual_size = Size(self.size.width, total)
         if not keep_cursor:
             self.scroll_to(y=0, animate=False, immediate=True)
             self.cursor = 0
@@ -200,17 +366,23 @@ class FlowList(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, total - 1))
         self.refresh()
 
-    def grow(self, generation: int, total: int, keep_id: int | None) -> None:
+    def grow(self, generation: int, total: int, keep_id: int | None, tail: bool = False) -> None:
         """The capture grew (following): reload the visible pages, keep the view and the selected flow.
 
         New flows may land anywhere in the order (a long Ping is stored when it ends, with its start time), so
         every page is reloaded on demand; when the selected flow has moved, the cursor and the view follow it.
+        With `tail` (the cursor was on the last row) the cursor goes to the new last row instead, as `tail -f`.
         """
         self.generation = generation
         self._pages.clear()
         self._wanted.clear()
         self.total = total
-        self.virtual_size = Size(self._width, total)
+        self.virtual_size = Size(self.size.width, total)
+        if tail and total:
+            self._reselect = None
+            self.cursor = total - 1
+            self.refresh()
+            return
         self._reselect = keep_id
         self._reselect_page = self.cursor // PAGE_SIZE
         self._reselect_tries = 3
@@ -280,13 +452,19 @@ class FlowList(ScrollView, can_focus=True):
         width = self.size.width
         base = self.rich_style
         if index >= self.total:
+            if self.total == 0 and self.empty_message and not self.loading:
+                message = Text(self.empty_message, style=self.get_component_rich_style("flow-list--loading"))
+                lines = message.wrap(self.app.console, max(10, width - 2))
+                if y < len(lines):
+                    line = Text(" ") + lines[y]
+                    return Strip(line.render(self.app.console), line.cell_len).extend_cell_length(width, base)
             return Strip.blank(width, base)
         row = self.row_at(index)
         if row is None:
             self._want(index // PAGE_SIZE)
             text = Text("  …", style=self.get_component_rich_style("flow-list--loading"))
         else:
-            text = row_text(row)
+            text = row_text(row, self.columns, self.folder_names, row.id in self.marked)
         if index == self.cursor:
             text.stylize(self.get_component_rich_style("flow-list--cursor"))
         strip = Strip(text.render(self.app.console), text.cell_len)
@@ -300,7 +478,36 @@ class FlowList(ScrollView, can_focus=True):
         self.post_message(self.PageWanted(self, self.generation, page))
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self._width, self.total)
+        self.virtual_size = Size(self.size.width, self.total)
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Fit the columns to the width (and the device column to `show_device`); tell the screen when they change."""
+        width = self.scrollable_content_region.width or self.size.width
+        columns = layout(width, device=self.show_device)
+        if columns != self.columns or not self._laid_out:
+            self._laid_out = True
+            self.columns = columns
+            self.refresh()
+            self.post_message(self.ColumnsChanged(self, columns))
+
+    def set_show_device(self, show: bool) -> None:
+        if show != self.show_device:
+            self.show_device = show
+            self.relayout()
+
+    def set_folder_names(self, folder_names: FolderNames) -> None:
+        """Show these folder names in the collection column (keys: session id and CollectionId)."""
+        self.folder_names = folder_names
+        self.refresh()
+
+    def action_toggle_mark(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        self.marked.symmetric_difference_update({row.id})
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.cursor, row))
 
     # --- cursor ---
     def watch_cursor(self, old: int, new: int) -> None:
@@ -356,4 +563,17 @@ class FlowList(ScrollView, can_focus=True):
             self.move_cursor(index)
 
 
-__all__ = ["COLUMNS", "FlowList", "header_text", "human_size", "row_text"]
+__all__ = [
+    "COLUMNS",
+    "Column",
+    "FlowList",
+    "FolderNames",
+    "UNKNOWN_TIME",
+    "cell_values",
+    "clock_text",
+    "header_text",
+    "human_size",
+    "layout",
+    "row_text",
+    "sync_key_text",
+]

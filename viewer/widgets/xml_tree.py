@@ -66,6 +66,7 @@ class XmlTree(Tree[str]):
         self.show_root = True
         self._initial_xml = xml
         self._pending: dict[int, etree._Element] = {}  # node id -> element whose children are not built yet
+        self._elements: dict[int, etree._Element] = {}  # node id -> its element (for copying it)
         self.element_count = 0
 
     def on_mount(self) -> None:
@@ -75,6 +76,7 @@ class XmlTree(Tree[str]):
         """Replace the tree with the document `xml` (None: nothing to show)."""
         self.clear()
         self._pending.clear()
+        self._elements.clear()
         if not xml:
             self.root.set_label("(no XML)")
             return
@@ -86,6 +88,7 @@ class XmlTree(Tree[str]):
         self.element_count = sum(1 for _ in root.iter(tag=etree.Element))
         self.root.set_label(_label(root))
         self.root.data = _name(root)
+        self._elements[self.root.id] = root
         depth = 99 if self.element_count <= EXPAND_ALL_UP_TO else 2
         self._grow_xml(self.root, root, depth)
         self.root.expand()
@@ -97,12 +100,14 @@ class XmlTree(Tree[str]):
                 continue
             if any(isinstance(grand.tag, str) for grand in child):
                 sub = node.add(_label(child), data=_name(child), expand=depth > 1, allow_expand=True)
+                self._elements[sub.id] = child
                 if depth > 1:
                     self._grow_xml(sub, child, depth - 1)
                 else:
                     self._pending[sub.id] = child
             else:
-                node.add_leaf(_label(child), data=_name(child))
+                leaf = node.add_leaf(_label(child), data=_name(child))
+                self._elements[leaf.id] = child
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
         element = self._pending.pop(event.node.id, None)
@@ -116,11 +121,20 @@ class XmlTree(Tree[str]):
         for child in node.children:
             self._grow_all_xml(child)
 
+    def current_element(self) -> str | None:
+        """The element under the cursor as XML (with its annotation comments), or None."""
+        node = self.cursor_node
+        element = self._elements.get(node.id) if node is not None else None
+        if element is None:
+            return None
+        return etree.tostring(element, encoding="unicode", with_tail=False)
+
     def action_expand_all(self) -> None:
         if self.element_count > UNFOLD_ALL_LIMIT:
             self.notify(
                 f"{self.element_count:,} elements: too many to unfold at once; unfold them level by level (Enter).",
                 severity="warning",
+                markup=False,
             )
             return
         self._grow_all_xml(self.root)
