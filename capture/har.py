@@ -10,30 +10,44 @@ from typing import Any
 from mitmproxy.addons.savehar import SaveHar
 
 from capture.exportfile import open_export
-from capture.mitm import flow_from_record, selected_records
+from capture.mitm import UNBUILDABLE, flow_from_record, selected_records
 from capture.model import CaptureError, FlowRecord
 
 
-def make_har(records: Sequence[FlowRecord]) -> dict[str, Any]:
-    """HAR 1.2 of the records, built by mitmproxy's own HAR exporter."""
-    har: dict[str, Any] = SaveHar().make_har([flow_from_record(record) for record in records])
+def make_har(records: Sequence[FlowRecord], damaged: list[str] | None = None) -> dict[str, Any]:
+    """HAR 1.2 of the records, built by mitmproxy's own HAR exporter. With `damaged`, a record that cannot be
+    made into a flow is left out and named there; otherwise its CaptureError is raised."""
+    flows = []
+    for record in records:
+        try:
+            flows.append(flow_from_record(record))
+        except UNBUILDABLE as err:
+            if damaged is None:
+                raise CaptureError(f"flow {record.row.id}: cannot be exported ({err})") from err
+            damaged.append(f"flow {record.row.id}: cannot be exported ({type(err).__name__}: {err})")
+    har: dict[str, Any] = SaveHar().make_har(flows)
     har["log"]["creator"]["comment"] = "exported by eas-inspector"
     return har
 
 
 def export_har(
-    capture_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], flow_ids: Iterable[int] | None = None
+    capture_path: str | os.PathLike[str],
+    dst_path: str | os.PathLike[str],
+    flow_ids: Iterable[int] | None = None,
+    damaged: list[str] | None = None,
 ) -> int:
-    """Write flows of a capture (all when `flow_ids` is None) as HAR 1.2 JSON; returns how many.
+    """Write flows of a capture (all when `flow_ids` is None) as HAR 1.2 JSON (0600, its folder created); returns
+    how many. With `damaged`, flows that cannot be read are left out and named there.
 
     Raises:
         CaptureError: the capture cannot be read, a flow id does not exist, or the file cannot be written.
     """
-    records = selected_records(capture_path, flow_ids)
-    har = make_har(records)
+    records = selected_records(capture_path, flow_ids, damaged)
+    before = len(damaged) if damaged is not None else 0
+    har = make_har(records, damaged)
     try:
         with open_export(dst_path) as dst:
             json.dump(har, dst, indent=2)
     except OSError as err:
         raise CaptureError(f"{dst_path}: cannot write: {err.strerror or err}") from err
-    return len(records)
+    return len(records) - ((len(damaged) - before) if damaged is not None else 0)

@@ -14,8 +14,6 @@ from typing import Any, NamedTuple
 from mitmproxy import connection, flow, http, io
 from mitmproxy.proxy.mode_specs import ProxyMode
 
-from eas.constants import path_kind
-
 from capture.exportfile import open_export
 from capture.model import CaptureError, FlowInput, FlowRecord, Headers
 from capture.reader import CaptureReader
@@ -396,26 +394,59 @@ def _restore_connection(conn: connection.Connection, state: dict[str, Any]) -> N
 # .mitm export
 
 
-def selected_records(capture_path: str | os.PathLike[str], flow_ids: Iterable[int] | None) -> list[FlowRecord]:
-    """The records of the given flows of a capture (all when `flow_ids` is None)."""
+def selected_records(
+    capture_path: str | os.PathLike[str], flow_ids: Iterable[int] | None, damaged: list[str] | None = None
+) -> list[FlowRecord]:
+    """The records of the given flows of a capture (all when `flow_ids` is None).
+
+    Args:
+        damaged: when given, a flow whose row is damaged is left out and the reason appended here (one line
+            naming the flow and column); otherwise its CaptureError is raised.
+    """
     with CaptureReader(capture_path) as reader:
-        return list(reader.records(None if flow_ids is None else list(flow_ids)))
+        ids = reader.flow_ids() if flow_ids is None else list(flow_ids)
+        records = []
+        for flow_id in ids:
+            try:
+                records.append(reader.flow(flow_id))
+            except CaptureError as err:
+                if damaged is None:
+                    raise
+                damaged.append(str(err))
+        return records
+
+
+# What building a mitmproxy flow from a damaged record can raise (a port or status out of range, a wrong type).
+UNBUILDABLE = (ValueError, TypeError, KeyError, OverflowError, AttributeError)
 
 
 def export_mitm(
-    capture_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], flow_ids: Iterable[int] | None = None
+    capture_path: str | os.PathLike[str],
+    dst_path: str | os.PathLike[str],
+    flow_ids: Iterable[int] | None = None,
+    damaged: list[str] | None = None,
 ) -> int:
-    """Write flows of a capture (all when `flow_ids` is None) to a mitmproxy flow file; returns how many.
+    """Write flows of a capture (all when `flow_ids` is None) to a mitmproxy flow file (0600, its folder created);
+    returns how many. With `damaged`, flows that cannot be read are left out and named there.
 
     Raises:
         CaptureError: the capture cannot be read, a flow id does not exist, or the file cannot be written.
     """
-    records = selected_records(capture_path, flow_ids)
+    records = selected_records(capture_path, flow_ids, damaged)
+    written = 0
     try:
         with open_export(dst_path, binary=True) as dst:
             writer = io.FlowWriter(dst)  # type: ignore[no-untyped-call]
             for record in records:
-                writer.add(flow_from_record(record))
+                try:
+                    mitm_flow = flow_from_record(record)
+                except UNBUILDABLE as err:
+                    if damaged is None:
+                        raise CaptureError(f"flow {record.row.id}: cannot be exported ({err})") from err
+                    damaged.append(f"flow {record.row.id}: cannot be exported ({type(err).__name__}: {err})")
+                    continue
+                writer.add(mitm_flow)
+                written += 1
     except OSError as err:
         raise CaptureError(f"{dst_path}: cannot write: {err.strerror or err}") from err
-    return len(records)
+    return written

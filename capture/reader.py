@@ -14,7 +14,7 @@ from typing import Any
 from eas.evidence import FlowEvidence
 from eas.exchange import Problem
 from eas.facts import ChainLink, FlowFacts, folder_names, sync_key_chain
-from eas.verdicts import Outcome
+from eas.verdicts import JudgedStatus, Outcome
 
 from capture.analysis import statuses_from_json
 from capture.model import CaptureError, FlowRecord, FlowRow, SessionRow
@@ -45,37 +45,130 @@ _ORDERS = {
 }
 
 
+# The latest time a stored timestamp may hold (9999-12-31): anything later, or not a number, is damage.
+_MAX_TIMESTAMP = 253402300799.0
+# The largest integer a count or status column may hold (SQLite's own INTEGER range).
+_MAX_INTEGER = 2**63 - 1
+
+
+def _time(value: Any) -> float | None:
+    """A stored timestamp as seconds, or None when it is not one (text, a BLOB, out of range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 <= value <= _MAX_TIMESTAMP else None
+
+
+def _integer(value: Any) -> int | None:
+    """A stored integer, or None when the column holds something else."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > _MAX_INTEGER:
+        return None
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A stored text (a BLOB of non-UTF-8 bytes already decoded by text_from_sql), a number as its digits."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
 def _flow_row(stored: Sequence[Any]) -> FlowRow:
+    """A row of the list, every column checked for its type: a damaged value (text in a time column, a number
+    out of range) is read as unknown (None, 0 for sizes and counts) so the rest of the row can still be shown."""
     row = [text_from_sql(value) for value in stored]
     return FlowRow(
-        id=row[0],
-        session_id=row[1],
-        ts_start=row[2],
-        ts_end=row[3],
-        method=row[4],
-        url=row[5],
-        host=row[6],
-        command=row[7],
-        collection_id=row[8],
-        sync_key=row[9],
-        http_status=row[10],
-        eas_status=row[11],
-        eas_status_meaning=row[12],
-        request_size=row[13],
-        response_size=row[14],
-        problem_count=row[15],
-        replay_of=row[16],
-        user=row[17],
-        device_id=row[18],
-        device_type=row[19],
-        protocol_version=row[20],
+        id=int(row[0]),
+        session_id=_integer(row[1]),
+        ts_start=_time(row[2]) or 0.0,
+        ts_end=_time(row[3]),
+        method=_text(row[4]) or "",
+        url=_text(row[5]) or "",
+        host=_text(row[6]) or "",
+        command=_text(row[7]),
+        collection_id=_text(row[8]),
+        sync_key=_text(row[9]),
+        http_status=_integer(row[10]),
+        eas_status=_integer(row[11]),
+        eas_status_meaning=_text(row[12]),
+        request_size=_integer(row[13]) or 0,
+        response_size=_integer(row[14]) or 0,
+        problem_count=_integer(row[15]) or 0,
+        replay_of=_integer(row[16]),
+        user=_text(row[17]),
+        device_id=_text(row[18]),
+        device_type=_text(row[19]),
+        protocol_version=_text(row[20]),
         is_eas=bool(row[21]),
         is_autodiscover=bool(row[22]),
-        error=row[23],
-        outcome=None if row[24] is None else Outcome(row[24]),
-        response_sync_key=row[25],
-        statuses=statuses_from_json(row[26]),
+        error=_text(row[23]),
+        outcome=_outcome(row[24]),
+        response_sync_key=_text(row[25]),
+        statuses=_statuses(row[26]),
     )
+
+
+def _outcome(value: Any) -> Outcome | None:
+    """A stored verdict; a damaged one is read as unknown (None) like the row's other damaged values."""
+    try:
+        return None if value is None else Outcome(value)
+    except ValueError:
+        return None
+
+
+def _statuses(value: Any) -> tuple[JudgedStatus, ...]:
+    """The judged statuses of a `statuses` column; a damaged column is read as none."""
+    try:
+        return statuses_from_json(_text(value))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        return ()
+
+
+def _column(flow_id: int, column: str, read: Any, value: Any) -> Any:
+    """`read(value)`, or a CaptureError that names the flow and the column when the stored value is damaged."""
+    try:
+        return read(value)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as err:
+        raise CaptureError(f"flow {flow_id}: the {column} column is damaged ({type(err).__name__}: {err})") from err
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise TypeError(f"a JSON object was expected, not {type(value).__name__}")
+    return value
+
+
+def _json_texts(text: Any) -> tuple[str, ...]:
+    value = json.loads(text)
+    if not isinstance(value, list):
+        raise TypeError(f"a JSON list was expected, not {type(value).__name__}")
+    return tuple(str(item) for item in value)
+
+
+def _timestamps(text: Any) -> dict[str, float]:
+    """The stored timestamps that are times; a damaged one (text, out of range) is left out."""
+    times = {str(name): _time(value) for name, value in _json_object(text).items()}
+    return {name: value for name, value in times.items() if value is not None}
+
+
+def _problems(text: Any) -> tuple[Problem, ...]:
+    value = json.loads(text)
+    if not isinstance(value, list):
+        raise TypeError(f"a JSON list was expected, not {type(value).__name__}")
+    return tuple(Problem(str(p["where"]), str(p["reason"]), p.get("offset"), str(p.get("severity", "error")))
+                 for p in value)
+
+
+def _body(value: Any) -> bytes:
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
+def _port(value: Any) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{port} is not a TCP port")
+    return port
+
 
 
 def _facts(text: str | None) -> FlowFacts | None:
@@ -84,7 +177,7 @@ def _facts(text: str | None) -> FlowFacts | None:
         return None
     try:
         return FlowFacts.from_json(json.loads(text))
-    except ValueError:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         return None
 
 
@@ -367,40 +460,37 @@ class CaptureReader:
         flow_row = _flow_row(row[:base])
         return FlowRecord(
             row=flow_row,
-            http_version=http_version,
-            scheme=scheme,
-            port=port,
-            path=path,
-            request_headers=headers_from_json(request_headers) or (),
-            request_body=bytes(request_body),
-            response_headers=headers_from_json(response_headers),
-            response_body=None if response_body is None else bytes(response_body),
-            response_reason=response_reason,
+            http_version=_text(http_version) or "",
+            scheme=_text(scheme) or "",
+            port=_column(flow_id, "port", _port, port),
+            path=_text(path) or "",
+            request_headers=_column(flow_id, "request_headers", headers_from_json, request_headers) or (),
+            request_body=_column(flow_id, "request_body", _body, request_body),
+            response_headers=_column(flow_id, "response_headers", headers_from_json, response_headers),
+            response_body=None if response_body is None else _column(flow_id, "response_body", _body, response_body),
+            response_reason=_text(response_reason),
             error=flow_row.error,
-            timestamps={str(k): float(v) for k, v in json.loads(timestamps).items()},
-            server_address=server_address,
+            timestamps=_column(flow_id, "timestamps", _timestamps, timestamps),
+            server_address=_text(server_address),
             tls=bool(tls),
-            target_host=target_host,
-            authority=authority,
-            request_trailers=headers_from_json(request_trailers),
-            response_http_version=response_http_version,
-            response_trailers=headers_from_json(response_trailers),
+            target_host=_text(target_host) or "",
+            authority=_text(authority) or "",
+            request_trailers=_column(flow_id, "request_trailers", headers_from_json, request_trailers),
+            response_http_version=_text(response_http_version),
+            response_trailers=_column(flow_id, "response_trailers", headers_from_json, response_trailers),
             request_truncated=bool(request_truncated),
             response_truncated=bool(response_truncated),
             credentials_redacted=bool(credentials_redacted),
-            connection=json.loads(connection),
-            extra=json.loads(extra),
-            policy_key=policy_key,
-            collection_ids=tuple(json.loads(collection_ids)),
-            sync_keys=tuple(json.loads(sync_keys)),
-            problems=tuple(
-                Problem(p["where"], p["reason"], p.get("offset"), p.get("severity", "error"))
-                for p in json.loads(problems)
-            ),
-            reasons=tuple(json.loads(reasons)),
-            facts=_facts(facts),
-            request_text=request_text or None,
-            response_text=response_text or None,
+            connection=_column(flow_id, "connection", _json_object, connection),
+            extra=_column(flow_id, "extra", _json_object, extra),
+            policy_key=_text(policy_key),
+            collection_ids=_column(flow_id, "collection_ids", _json_texts, collection_ids),
+            sync_keys=_column(flow_id, "sync_keys", _json_texts, sync_keys),
+            problems=_column(flow_id, "problems", _problems, problems),
+            reasons=_column(flow_id, "reasons", _json_texts, reasons),
+            facts=_facts(_text(facts)),
+            request_text=_text(request_text) or None,
+            response_text=_text(response_text) or None,
         )
 
     def records(self, flow_ids: Iterable[int] | None = None) -> Iterator[FlowRecord]:

@@ -1,41 +1,66 @@
-"""The one redaction of secrets in stored headers: Authorization (eas.auth's stored form), cookies, Set-Cookie."""
+"""The one redaction of what a capture stores: secret headers, secret URL query parameters, body passwords.
+
+eas.sensitive decides what is a secret (is_secret_header, is_secret_parameter, SECRET_ELEMENTS) and eas.auth how
+an Authorization value is kept (stored_authorization); this module applies both to a flow before it is written,
+so the SQLite file, its WAL, the full-text index and every export hold no secret unless keep_credentials is set.
+X-MS-PolicyKey is kept: it names the security policy the device acknowledged (MS-ASPROV 2.2.2.42) and grants no
+access without the credentials, while the diagnosis of provisioning loops needs it.
+"""
 
 from __future__ import annotations
 
 from eas.auth import STORED_REDACTED as REDACTED
 from eas.auth import stored_authorization
+from eas.sensitive import SECRET_ELEMENTS, hide_header_value, is_secret_header, redact_url, redact_wbxml
 
 from capture.model import Headers
 
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
-COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+# The root elements of the requests that can carry a password (the pages of eas.sensitive.SECRET_ELEMENTS).
+SECRET_BODY_ROOTS = frozenset(page for page, _local in SECRET_ELEMENTS)
 
 
 def redact_cookies(value: str, *, set_cookie: bool) -> str:
-    """Cookie names kept, values redacted (`Set-Cookie` keeps its attributes)."""
-    pairs = value.split(";")
-    redacted: list[str] = []
-    for index, pair in enumerate(pairs):
-        name, equals, _ = pair.partition("=")
-        if set_cookie and index > 0:
-            redacted.append(pair)
-        elif equals:
-            redacted.append(f"{name}={REDACTED}")
-        else:
-            redacted.append(pair)
-    return ";".join(redacted)
+    """Cookie names kept, values `<redacted>` (a nameless cookie whole; `Set-Cookie` keeps its attributes)."""
+    return hide_header_value("set-cookie" if set_cookie else "cookie", value, REDACTED)
+
+
+def redact_header(name: str, value: str) -> str:
+    """One header's value as a capture keeps it: Authorization in eas.auth's stored form (`Basic alice:<redacted>`),
+    cookies with their values `<redacted>`, any other secret header (X-Auth-Token ...) `<redacted>` whole."""
+    lower = name.strip().lower()
+    if lower in CREDENTIAL_HEADERS:
+        return stored_authorization(value)
+    if is_secret_header(lower):
+        return hide_header_value(lower, value, REDACTED)
+    return value
 
 
 def redact_headers(headers: Headers | None) -> Headers | None:
-    """Authorization, Proxy-Authorization, Cookie and Set-Cookie with their secrets replaced."""
+    """The headers with the secrets of every secret header (eas.sensitive.is_secret_header) replaced."""
     if headers is None:
         return None
-    out: list[tuple[str, str]] = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower in CREDENTIAL_HEADERS:
-            value = stored_authorization(value)  # `Basic alice:<redacted>`: eas.auth owns the reading
-        elif lower in COOKIE_HEADERS:
-            value = redact_cookies(value, set_cookie=lower == "set-cookie")
-        out.append((name, value))
-    return tuple(out)
+    return tuple((name, redact_header(name, value)) for name, value in headers)
+
+
+def redact_stored_url(url: str) -> str:
+    """A URL or path (query included) with the values of secret query parameters and a URL password hidden."""
+    return redact_url(url) if url else url
+
+
+def redact_request_body(body: bytes, root_tag: str | None) -> bytes:
+    """A WBXML request body with its passwords hidden (Settings DevicePassword ...), re-encoded; the body as it
+    was when its root (the decoded body's root tag, as `Settings` or `{Settings}Settings`) cannot hold one."""
+    if not body or root_tag is None:
+        return body
+    local = root_tag.rsplit("}", 1)[-1]
+    if local not in SECRET_BODY_ROOTS:
+        return body
+    redacted = redact_wbxml(body)
+    return body if redacted is None else redacted
+
+
+def with_content_length(headers: Headers, body: bytes) -> Headers:
+    """The headers with Content-Length (when present) telling the length of `body`: a redacted body is shorter or
+    longer than the one sent, and an export must stay a valid HTTP message."""
+    return tuple((name, str(len(body)) if name.lower() == "content-length" else value) for name, value in headers)

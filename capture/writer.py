@@ -42,7 +42,7 @@ from eas.wiretext import shown
 
 from capture.analysis import analyze_parts, indexed_text, search_words, verdict_columns
 from capture.model import CaptureError, FlowInput
-from capture.redaction import redact_headers
+from capture.redaction import redact_headers, redact_request_body, redact_stored_url, with_content_length
 from capture.schema import (
     BUSY_TIMEOUT_MS,
     FLOW_COLUMNS,
@@ -109,8 +109,9 @@ class CaptureWriter:
 
     Args:
         path: the capture file; created (mode 0600) when missing, appended to when it is a capture.
-        keep_credentials: store Authorization, Proxy-Authorization, Cookie and Set-Cookie values as sent;
-            by default they are redacted (Basic keeps the user name: `Basic alice:<redacted>`).
+        keep_credentials: store secrets as sent; by default capture.redaction hides them (secret headers:
+            Authorization keeps the Basic user, `Basic alice:<redacted>`; secret URL query parameters;
+            the passwords of Settings DevicePassword and the like in request bodies).
         max_body_size: store at most this many bytes of each body (the original size and a truncated flag are
             recorded); None stores bodies whole.
         analyze: run eas.analyze on each flow (False stores raw flows only, for benchmarks).
@@ -314,7 +315,9 @@ class CaptureWriter:
                     break
         except BaseException as err:  # a bug: make it visible, never lose flows silently
             self.last_error = err
-            logger.exception("capture writer for %s stopped", self.path)
+            # One line for the user (the command line adds its own); the traceback for a debug log only.
+            logger.error("capture writer for %s stopped: %s: %s", self.path, type(err).__name__, err)
+            logger.debug("capture writer for %s stopped", self.path, exc_info=True)
             for item in self._unwritten:
                 if item.result is not None and not item.result.done():
                     item.result.set_exception(err)
@@ -402,10 +405,17 @@ class CaptureWriter:
             exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
         request_headers = flow_input.request_headers
         response_headers = flow_input.response_headers
+        path = flow_input.path
+        kept_request_body = flow_input.request_body
         if not self.keep_credentials:
             request_headers = redact_headers(request_headers) or ()
             response_headers = redact_headers(response_headers)
-        request_body, request_truncated = self._limit(flow_input.request_body)
+            url, path = redact_stored_url(url), redact_stored_url(path)
+            root_tag = exchange.request_body.root_tag if exchange.request_body is not None else None
+            kept_request_body = redact_request_body(kept_request_body, root_tag)
+            if kept_request_body is not flow_input.request_body:
+                request_headers = with_content_length(request_headers, kept_request_body)
+        request_body, request_truncated = self._limit(kept_request_body)
         response_body, response_truncated = self._limit(flow_input.response_body)
         timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
         ts_start = flow_input.ts_start
@@ -424,7 +434,7 @@ class CaptureWriter:
             "host": host,
             "port": int(flow_input.port),
             "authority": flow_input.authority,
-            "path": flow_input.path,
+            "path": path,
             "url": url,
             "http_version": flow_input.http_version,
             "request_headers": headers_json(request_headers),

@@ -98,27 +98,6 @@ def credential_user(value: str) -> str | None:
     return auth.parse_authorization(value).user
 
 
-def _redact_cookie(value: str) -> str:
-    names = [piece.split("=", 1)[0].strip() for piece in value.split(";") if piece.strip()]
-    return "; ".join(f"{name}=(hidden)" for name in names if name)
-
-
-def _redact_set_cookie(value: str) -> str:
-    first, _, rest = value.partition(";")
-    name = first.split("=", 1)[0].strip()
-    return f"{name}=(hidden)" + (f";{rest}" if rest else "")
-
-
-# How a secret header is shown, where more than its length can be shown safely (eas.sensitive decides which
-# headers are secret).
-_REDACT: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {
-        "cookie": _redact_cookie,
-        "set-cookie": _redact_set_cookie,
-    }
-)
-
-
 def shown_header_value(name: str, value: str, request_time: float | None = None) -> str:
     """A header's value as it may be shown: secrets (eas.sensitive.is_secret_header) hidden, the rest as sent."""
     key = name.lower()
@@ -126,8 +105,9 @@ def shown_header_value(name: str, value: str, request_time: float | None = None)
         return redact_authorization(value, request_time)
     if not sensitive.is_secret_header(key):
         return value
-    redact = _REDACT.get(key)
-    return redact(value) if redact is not None else f"(hidden, {len(value)} characters)"
+    if key in ("cookie", "cookie2", "set-cookie", "set-cookie2"):
+        return sensitive.hide_header_value(key, value)  # the names and attributes may be shown, not the values
+    return f"(hidden, {len(value)} characters)"
 
 
 def _authorization_meaning(value: str) -> str:

@@ -19,7 +19,10 @@ __all__ = [
     "HIDDEN",
     "SECRET_ELEMENTS",
     "hidden_text",
+    "hide_cookie",
+    "hide_header_value",
     "hide_secret_elements",
+    "hide_set_cookie",
     "is_secret_element",
     "is_secret_header",
     "is_secret_parameter",
@@ -85,6 +88,77 @@ def is_secret_element(namespace: str, local: str) -> bool:
 def hidden_text(text: str | None) -> str:
     """What is shown instead of a secret text: its length only."""
     return f"{HIDDEN} {len(text or '')} characters"
+
+
+# Set-Cookie attributes (RFC 6265 5.2; SameSite and Partitioned from RFC 6265bis; Priority as browsers send it) and
+# the shape of a value that is kept as sent: anything else in a Set-Cookie value may be a cookie's value and is
+# hidden. A Path holding a comma or a space is hidden too: that is a folded second cookie, not a path.
+_COOKIE_ATTRIBUTES: dict[str, re.Pattern[str]] = {
+    "expires": re.compile(r"[A-Za-z]{3},? ?\d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{1,2}:\d{2}:\d{2} ?(?:GMT|UTC)?"),
+    "max-age": re.compile(r"-?\d{1,12}"),
+    "domain": re.compile(r"\.?[A-Za-z0-9.-]{0,253}"),
+    "path": re.compile(r"/[^,;\s]{0,1024}"),
+    "samesite": re.compile(r"[A-Za-z]{1,8}"),
+    "priority": re.compile(r"[A-Za-z]{1,8}"),
+    "version": re.compile(r"\d{1,3}"),
+    "secure": re.compile(""),
+    "httponly": re.compile(""),
+    "partitioned": re.compile(""),
+}
+# A cookie name (RFC 6265 4.1.1: an RFC 9110 token): shown; a piece with no such name is a value and is hidden.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
+# Where a folded Set-Cookie (several cookies joined by commas) starts its next cookie: a comma before `name=`
+# (the comma inside an Expires date is followed by a day number, never by `name=`).
+_NEXT_COOKIE = re.compile(r",\s*(?=[!#$%&'*+.^_`|~0-9A-Za-z-]+=)")
+
+
+def _hidden_cookie(piece: str, marker: str) -> str:
+    """`name=marker` for a `name=value` piece with a token name; the marker alone for a nameless cookie."""
+    name, equals, _value = piece.partition("=")
+    name = name.strip()
+    return f"{name}={marker}" if equals and _COOKIE_NAME.fullmatch(name) else marker
+
+
+def hide_cookie(value: str, marker: str = HIDDEN) -> str:
+    """A Cookie value with the value of every cookie replaced by `marker`, names kept (RFC 6265 4.2.1).
+
+    A piece without `=`, or whose name is not a token, is a nameless cookie: all of it is a value and is hidden.
+    """
+    return "; ".join(_hidden_cookie(piece, marker) for piece in value.split(";") if piece.strip())
+
+
+def hide_set_cookie(value: str, marker: str = HIDDEN) -> str:
+    """A Set-Cookie value with each cookie's value replaced by `marker` (RFC 6265 4.1.1); its name and the
+    attributes of known shape (Path, Expires, Max-Age, Domain, SameSite, Secure ...) kept. A folded value
+    (`a=1; Path=/, S=SECRET`) is read as the cookies it joins; an unknown attribute's value is hidden too."""
+    cookies = []
+    for cookie in _NEXT_COOKIE.split(value):
+        first, *attributes = cookie.split(";")
+        pieces = [_hidden_cookie(first, marker)] if first.strip() else []
+        for attribute in attributes:
+            name, equals, attribute_value = attribute.partition("=")
+            key = name.strip()
+            shape = _COOKIE_ATTRIBUTES.get(key.lower())
+            if shape is not None and shape.fullmatch(attribute_value.strip()):
+                pieces.append(f"{key}={attribute_value.strip()}" if equals else key)
+            elif key and equals and _COOKIE_NAME.fullmatch(key):
+                pieces.append(f"{key}={marker}")
+            elif attribute.strip():
+                pieces.append(marker)
+        cookies.append("; ".join(pieces))
+    return ", ".join(cookies)
+
+
+def hide_header_value(name: str, value: str, marker: str = HIDDEN) -> str:
+    """A secret header's value (is_secret_header) with its secret replaced by `marker`: cookie names and
+    Set-Cookie attributes kept, any other such header's value (X-Auth-Token ...) replaced whole. Authorization
+    is eas.auth's to read (stored_authorization, describe_authorization)."""
+    key = name.strip().lower()
+    if key in ("cookie", "cookie2"):
+        return hide_cookie(value, marker)
+    if key in ("set-cookie", "set-cookie2"):
+        return hide_set_cookie(value, marker)
+    return marker
 
 
 def redact_query(query: str) -> str:

@@ -34,12 +34,17 @@ _PLACEHOLDER_TAG: Final = re.compile(r"tag-([0-9A-Fa-f]{2})-([0-9A-Fa-f]{2})")
 
 _local = threading.local()
 
+# The largest XML document parse_xml takes. libxml2's own limits (10 MB per text node, depth 256) would refuse
+# the decoded form of an ordinary large OPAQUE body (an 8 MB attachment is about 11 MB of base64), so the parser
+# runs with huge_tree and this explicit bound instead; entities, DTDs and the network stay off whatever the size.
+MAX_XML_SIZE: Final = 64 * 1024 * 1024
+
 
 def _safe_parser() -> etree.XMLParser:
     parser: etree.XMLParser | None = getattr(_local, "safe_parser", None)
     if parser is None:
         parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=True
         )
         _local.safe_parser = parser
     return parser
@@ -51,6 +56,8 @@ def parse_xml(text: str | bytes) -> etree._Element:
     Raises:
         EncodeError: malformed XML (with the line of the problem).
     """
+    if len(text) > MAX_XML_SIZE:
+        raise EncodeError(f"XML of {len(text)} characters is larger than the {MAX_XML_SIZE} the encoder takes")
     try:
         if isinstance(text, str):
             text = _XML_DECLARATION.sub("", text, count=1)

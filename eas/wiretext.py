@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["SHOWN_ERRORS", "wire_bytes", "shown", "shown_errors", "is_clean"]
+import re
+
+__all__ = ["SHOWN_ERRORS", "error_line", "terminal_text", "wire_bytes", "shown", "shown_errors", "is_clean"]
 
 # Header names and values, methods, paths and reason phrases are bytes; they travel as str decoded from UTF-8
 # with surrogate escapes (as mitmproxy decodes them), so a byte that is not UTF-8, 0xFF say, is the lone
@@ -56,3 +58,27 @@ def shown_errors(error: UnicodeError) -> tuple[str, int]:
         else:
             pieces.append(char.encode("ascii", "backslashreplace").decode("ascii"))
     return "".join(pieces), error.end
+
+
+# C0 and C1 control characters, DEL, and the line and paragraph separators: a terminal acts on them (ESC starts an
+# escape sequence that can retitle the window or move the cursor, BEL rings), so an error line shows them escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAKS = re.compile(r"\s*(?:\r\n|[\r\n\u2028\u2029\x0b\x0c\x85])\s*")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def terminal_text(text: str) -> str:
+    """A value as it may be written to a terminal: every control character (line breaks too) as `\\xNN`, bytes
+    that were not UTF-8 as `shown` writes them."""
+    return _CONTROL.sub(_escaped, shown(text))
+
+
+def error_line(message: str) -> str:
+    """An error message made safe for a terminal as one line: line breaks (and the blanks around them) become
+    " / ", every other control character is written `\\xNN` (ESC as `\\x1b`), bytes that were not UTF-8 as
+    `shown` writes them. The one function the command line and the viewer pass every error message through."""
+    return terminal_text(_LINE_BREAKS.sub(" / ", str(message).strip()))

@@ -6,10 +6,16 @@ import argparse
 import codecs
 import importlib
 import io
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from eas.wiretext import SHOWN_ERRORS, shown_errors
+from eas.wiretext import SHOWN_ERRORS, error_line, shown_errors
+
+PROG = "eas-inspector"
+# Set to 1 to get the traceback of an unexpected error instead of its one line (for bug reports).
+DEBUG_VARIABLE = "EAS_INSPECTOR_DEBUG"
 
 # subcommand -> module under eas_inspector that has `run(args: argparse.Namespace) -> int`
 _COMMAND_MODULES = {
@@ -128,6 +134,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: object, status: int = 1) -> int:
+    """Write one error line to standard error (`eas-inspector: message`, made safe by eas.wiretext.error_line:
+    one line, control characters escaped) and return the exit status to give."""
+    sys.stdout.flush()
+    print(error_line(f"{PROG}: {message}"), file=sys.stderr, flush=True)
+    return status
+
+
+class _ErrorLineFormatter(logging.Formatter):
+    """Log records (the capture writer's warnings) as error lines: `eas-inspector: message`, one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return error_line(f"{PROG}: {record.getMessage()}")
+
+
+def _log_to_stderr() -> None:
+    """Warnings and errors the layers log reach standard error as one line each, never with a traceback."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, _ErrorLineFormatter)]:
+        root.removeHandler(old)  # main() run again in one process (tests): one handler, on today's stderr
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ErrorLineFormatter())
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -136,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors=SHOWN_ERRORS)
+    if args.command not in ("proxy", "view"):  # mitmproxy and Textual own the terminal there
+        _log_to_stderr()
     module = importlib.import_module(f"eas_inspector.{_COMMAND_MODULES[args.command]}")
     try:
         return int(module.run(args))
@@ -143,6 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (Exception, RecursionError, MemoryError) as err:
+        # The last line of defence for damaged input a subcommand did not foresee: one line, never a traceback.
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            raise
+        return fail(f"{args.command} failed: {type(err).__name__}: {err} (set {DEBUG_VARIABLE}=1 for details)", 2)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from eas_inspector.cli import fail
+
 CAPTURE_NAME_FORMAT = "eas-%Y%m%d-%H%M%S.sqlite"
 
 
@@ -23,8 +25,7 @@ def default_capture_path(directory: Path | None = None) -> Path:
 
 
 def _fail(message: str) -> int:
-    print(f"eas-inspector: {message}", file=sys.stderr)
-    return 1
+    return fail(message)
 
 
 EXIT_PARTIAL = 3  # some entries could not be read; everything else was imported
@@ -86,22 +87,20 @@ def run_import(args: argparse.Namespace) -> int:
     kind = "HTTP" if args.all_http else "EAS/Autodiscover"
     print(f"imported {_flows(report.imported, kind)} into {_shown(capture)}{note}")
     if report.not_stored:
-        print(f"eas-inspector: {_flows(report.not_stored, kind)} could not be stored (see the messages above)",
-              file=sys.stderr)
+        fail(f"{_flows(report.not_stored, kind)} could not be stored (see the messages above)")
     if report.complete:
         return 0 if not report.not_stored else EXIT_PARTIAL
     for issue in report.issues[:MAX_ISSUES_SHOWN]:
-        print(f"eas-inspector: {source}: {issue}", file=sys.stderr)
+        fail(f"{source}: {issue}")
     if len(report.issues) > MAX_ISSUES_SHOWN:
-        print(f"eas-inspector: {source}: ... and {len(report.issues) - MAX_ISSUES_SHOWN} more issues",
-              file=sys.stderr)
+        fail(f"{source}: ... and {len(report.issues) - MAX_ISSUES_SHOWN} more issues")
     nouns = FORMS[report.form].entries_noun
     lost = sum(1 for issue in report.issues if not issue.kept)
     total = report.entries_seen + lost
     summary = f"{report.entries_seen:,} of {total:,} {nouns} read" if lost else f"all {total:,} {nouns} read"
     stopped = report.stopped
     where = f", reading stopped at {stopped.where}" if stopped else ""
-    print(f"eas-inspector: {source}: partial import: {summary}{where} (issues above)", file=sys.stderr)
+    fail(f"{source}: partial import: {summary}{where} (issues above)")
     return EXIT_PARTIAL if report.imported or report.entries_seen else 1
 
 
@@ -157,18 +156,23 @@ def run_export(args: argparse.Namespace) -> int:
     from capture.model import CaptureError
 
     capture = Path(args.capture)
+    damaged: list[str] = []
     try:
         if args.mitm:
-            count = export_mitm(capture, args.mitm)
+            count = export_mitm(capture, args.mitm, damaged=damaged)
             destination = args.mitm
         else:
-            count = export_har(capture, args.har)
+            count = export_har(capture, args.har, damaged=damaged)
             destination = args.har
     except CaptureError as err:
         return _fail(str(err))
     except OSError as err:
         return _fail(f"{err.filename or capture}: {err.strerror or err}")
     print(f"exported {count} flow{'' if count == 1 else 's'} to {destination}")
+    for line in damaged:
+        _fail(f"{capture}: {line}")
+    if damaged:
+        return _fail(f"{capture}: {len(damaged)} damaged flow{'' if len(damaged) == 1 else 's'} left out of the export")
     return 0
 
 

@@ -11,6 +11,9 @@ from typing import Any
 import eas
 from eas.errors import EasError
 from eas.pasted import bytes_from_paste
+from eas.wiretext import terminal_text
+
+from eas_inspector.cli import fail
 
 PROG = "eas-inspector"
 STDIN_NAME = "<stdin>"
@@ -33,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return handlers[args.command](args)
     except CommandError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return 1
+        return fail(err)
 
 
 def run_decode(args: argparse.Namespace) -> int:
@@ -134,15 +136,12 @@ def looks_like_response(root: Any) -> bool:
     return any(local_name(element.tag) in RESPONSE_MARKERS for element in root.iter())
 
 
-def shown(value: str) -> str:
-    """A value safe to print on one line: control characters escaped."""
-    return value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
-
-
 def format_fields(fields: list[tuple[str, str]]) -> str:
-    """Labels and values in two aligned columns."""
-    width = max((len(label) for label, _ in fields), default=0)
-    return "".join(f"{label:<{width}}  {shown(value)}\n" for label, value in fields)
+    """Labels and values in two aligned columns, control characters escaped (eas.wiretext.terminal_text): a
+    parameter name or value from the query never writes an escape sequence to the terminal."""
+    rows = [(terminal_text(label), terminal_text(value)) for label, value in fields]
+    width = max((len(label) for label, _ in rows), default=0)
+    return "".join(f"{label:<{width}}  {value}\n" for label, value in rows)
 
 
 def query_as_json(query: eas.EasQuery) -> dict[str, Any]:

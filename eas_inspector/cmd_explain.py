@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from eas.exchange import DecodedBody, Exchange, HeaderNote, analyze
 from eas.verdicts import judge
+
+from eas_inspector.cli import fail
 
 PROG = "eas-inspector"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -21,12 +23,14 @@ class ExplainError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print every EAS exchange of `args.file`; exit status 1 (one line on stderr) when the file cannot be read."""
+    """Print every EAS exchange of `args.file`; exit status 1 (one line on stderr for each) when the file, or a
+    flow in it, cannot be read: the flows that can be read are printed all the same."""
     path = Path(args.file)
     out = sys.stdout
     shown = 0
+    damaged: list[str] = []
     try:
-        for number, exchange, transport_error in _exchanges(path, annotate=not args.plain):
+        for number, exchange, transport_error in _exchanges(path, annotate=not args.plain, damaged=damaged):
             if shown:
                 out.write("\n")
             out.write(format_exchange(exchange, number=number, plain=args.plain, transport_error=transport_error))
@@ -35,44 +39,79 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
         message = str(err)
         where = "" if message.startswith(str(path)) else f"{path}: "
-        print(f"{PROG}: {where}{message}", file=sys.stderr)
+        for line in damaged:
+            fail(f"{path}: {line}")
+        return fail(f"{where}{message}")
+    for line in damaged:
+        fail(f"{path}: {line}")
+    if damaged:
         return 1
     if not shown:
-        print(f"{PROG}: {path}: no ActiveSync or Autodiscover exchange in this file", file=sys.stderr)
+        fail(f"{path}: no ActiveSync or Autodiscover exchange in this file")
     return 0
 
 
-def _exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange, str | None]]:
+# What mitmproxy's reader and its flow classes raise on a damaged record besides FlowReadException: a deep
+# nesting, a length or number beyond what the types take, a missing key, a value of the wrong type.
+_DAMAGED_RECORD = (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RecursionError,
+                   MemoryError, UnicodeError)
+
+
+class _BoundedReader:
+    """A binary file whose reads never ask for more than the bytes left in it: a record that claims a length of
+    999999999999 reads the rest of the file (and is then short) instead of allocating that much."""
+
+    def __init__(self, handle: Any, size: int) -> None:
+        self._handle = handle
+        self._size = size
+
+    def read(self, count: int = -1) -> bytes:
+        left = max(0, self._size - int(self._handle.tell()))
+        data: bytes = self._handle.read(left if count < 0 or count > left else count)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)  # tell, seek, peek: the file's own
+
+
+def _exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange, str | None]]:
     try:
         with path.open("rb") as handle:
             magic = handle.read(len(SQLITE_MAGIC))
     except OSError as err:
         raise ExplainError(err.strerror or str(err)) from err
     if magic == SQLITE_MAGIC:
-        yield from _capture_exchanges(path, annotate=annotate)
+        yield from _capture_exchanges(path, annotate=annotate, damaged=damaged)
     else:
-        yield from _mitm_exchanges(path, annotate=annotate)
+        yield from _mitm_exchanges(path, annotate=annotate, damaged=damaged)
 
 
 def _pairs(headers: Any) -> list[tuple[str, str]]:
     return [(str(name), str(value)) for name, value in headers.items(multi=True)]
 
 
-def _mitm_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange, str | None]]:
+def _mitm_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange, str | None]]:
     from mitmproxy import http, io
     from mitmproxy.exceptions import FlowReadException
 
+    number = 0
     try:
         with path.open("rb") as handle:
-            reader = io.FlowReader(handle)
+            reader = io.FlowReader(cast(BinaryIO, _BoundedReader(handle, path.stat().st_size)))
             for number, flow in enumerate(reader.stream(), start=1):
                 if not isinstance(flow, http.HTTPFlow):
                     continue
-                exchange = _mitm_exchange(flow, annotate=annotate)
+                try:
+                    exchange = _mitm_exchange(flow, annotate=annotate)
+                except _DAMAGED_RECORD as err:
+                    damaged.append(f"flow {number}: cannot be read ({type(err).__name__}: {err})")
+                    continue
                 if exchange.is_eas or exchange.is_autodiscover:
                     yield number, exchange, flow.error.msg if flow.error is not None else None
-    except FlowReadException as err:
-        raise ExplainError(f"not a readable mitmproxy flow file ({err})") from err
+    except (FlowReadException, *_DAMAGED_RECORD) as err:
+        kept = f"; the {number} flows before it were read" if number else ""
+        raise ExplainError(f"not a readable mitmproxy flow file at flow {number + 1} ({type(err).__name__}: {err})"
+                           f"{kept}") from err
     except OSError as err:
         raise ExplainError(err.strerror or str(err)) from err
 
@@ -93,7 +132,7 @@ def _mitm_exchange(flow: Any, *, annotate: bool) -> Exchange:
     )
 
 
-def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exchange, str | None]]:
+def _capture_exchanges(path: Path, *, annotate: bool, damaged: list[str]) -> Iterator[tuple[int, Exchange, str | None]]:
     from capture.model import CaptureError
     from capture.reader import CaptureReader
 
@@ -104,18 +143,22 @@ def _capture_exchanges(path: Path, *, annotate: bool) -> Iterator[tuple[int, Exc
     try:
         rows = reader.flows(limit=None)
         for row in rows:
-            record = reader.flow(row.id)
-            exchange = analyze(
-                record.row.method,
-                record.row.url,
-                record.request_headers,
-                record.request_body,
-                record.row.http_status,
-                record.response_headers,
-                record.response_body,
-                annotate=annotate,
-                request_time=record.timestamps.get("request_start"),
-            )
+            try:
+                record = reader.flow(row.id)
+                exchange = analyze(
+                    record.row.method,
+                    record.row.url,
+                    record.request_headers,
+                    record.request_body,
+                    record.row.http_status,
+                    record.response_headers,
+                    record.response_body,
+                    annotate=annotate,
+                    request_time=record.timestamps.get("request_start"),
+                )
+            except CaptureError as err:
+                damaged.append(str(err))
+                continue
             if exchange.is_eas or exchange.is_autodiscover:
                 yield row.id, exchange, record.error
     except CaptureError as err:

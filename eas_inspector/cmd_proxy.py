@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import eas_inspector
+from eas_inspector.cli import fail
 
 PROG = "eas-inspector"
 ENTRY_SCRIPT = "activesync_addon.py"
@@ -97,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         argv = build_command(args.ui, mitm_args, root)
     except FileNotFoundError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return 1
+        return fail(err)
     print(describe(args.ui, mitm_args, root), file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execv(argv[0], argv)

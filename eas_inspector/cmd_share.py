@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from eas_inspector.cli import fail
 
 
 def _fail(message: str) -> int:
-    print(f"eas-inspector: {message}", file=sys.stderr)
-    return 1
+    return fail(message)
 
 
 # The kinds of `Pseudonyms.mapping()` as the summary names them (singular, plural).

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from eas_inspector.cli import fail
+
 DEFAULT_DIR = Path("captures")
 MITM_SUFFIXES = (".mitm", ".flows", ".flow")
 
@@ -102,23 +104,22 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda text: print(text, file=sys.stderr, flush=True),
         )
     except ViewError as err:
-        print(f"eas-inspector view: {err}", file=sys.stderr)
-        return 1
+        return fail(f"view: {err}")
     from viewer.app import make_app
 
+    app = make_app(target.path, follow=target.follow, label=target.label, kept_as=target.kept_as)
     try:
-        app = make_app(target.path, follow=target.follow, label=target.label, kept_as=target.kept_as)
         app.run()
         if app.replays_stored and target.temporary is not None and target.kept_as is not None:
             try:
                 keep_capture(target.path, target.kept_as)
             except (OSError, sqlite3.Error) as err:
-                print(f"eas-inspector view: cannot keep the replays in {target.kept_as}: {err}", file=sys.stderr)
-                return 1
+                return fail(f"view: cannot keep the replays in {target.kept_as}: {err}")
             print(f"{app.replays_stored} replay(s) kept with the imported flows in {target.kept_as}", file=sys.stderr)
     finally:
         target.cleanup()
-    return 0
+    # Textual prints the traceback of an error that ended the app and sets a non-zero return code.
+    return app.return_code or 0
 
 
 def unused_path(wanted: Path) -> Path:

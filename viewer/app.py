@@ -16,6 +16,8 @@ from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from eas.wiretext import error_line
+
 from capture.model import FlowRecord, FlowRow, SessionRow
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
@@ -116,7 +118,11 @@ class EasInspectorApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """Show a notification and log it (Textual's own messages use markup: `Press [b]ctrl+q[/b] to quit`)."""
+        """Show a notification and log it (Textual's own messages use markup: `Press [b]ctrl+q[/b] to quit`; the
+        app's own go through `inform`, plain); an error or warning as one line with its control characters escaped
+        (eas.wiretext.error_line)."""
+        if severity in ("error", "warning"):
+            message = error_line(message)
         self.notices.append((severity, Text.from_markup(message).plain if markup else message))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 

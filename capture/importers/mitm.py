@@ -49,13 +49,31 @@ def records(source: BinaryIO) -> Iterator[Record | ImportIssue]:
             reason = "the file ends inside this flow (cut short?)" if not character else "not a flow record"
             yield ImportIssue(f"flow {number}", f"{reason}; it starts at byte {offset:,}", stopped=True)
             return
-        body = source.read(int(digits) + 1)
+        body = _read_up_to(source, int(digits) + 1)
         if len(body) < int(digits) + 1:
             yield ImportIssue(f"flow {number}", f"the file ends inside this flow (cut short?); it starts at byte "
                               f"{offset:,}", stopped=True)
             return
         yield Record(number, offset, digits + b":" + body)
         offset += len(digits) + 1 + len(body)
+
+
+# How much of a record is read at once: a length prefix of 999999999999 reads what the file holds, 1 MiB at a time,
+# instead of asking for that much memory up front.
+READ_STEP: Final = 1024 * 1024
+
+
+def _read_up_to(source: BinaryIO, length: int) -> bytes:
+    """Up to `length` bytes of the source, fewer when it ends first."""
+    pieces = []
+    left = length
+    while left > 0:
+        piece = source.read(min(left, READ_STEP))
+        if not piece:
+            break
+        pieces.append(piece)
+        left -= len(piece)
+    return b"".join(pieces)
 
 
 def entry(record: Record, name: str) -> ImportedEntry:

@@ -199,8 +199,8 @@ def test_accept_multipart_t_in_any_case_asks_for_multipart_else_inline() -> None
 
 def test_cookie_names_stay_and_every_value_is_hidden() -> None:
     assert explained([("Cookie", "a=1; b=2;  ; c"), ("cookie", "=x; d=4")], response=False) == [
-        ("Cookie", "a=(hidden); b=(hidden); c=(hidden)", "cookies (values hidden)"),
-        ("cookie", "d=(hidden)", "cookies (values hidden)"),
+        ("Cookie", "a=(hidden); b=(hidden); (hidden)", "cookies (values hidden)"),  # "c": a nameless cookie
+        ("cookie", "(hidden); d=(hidden)", "cookies (values hidden)"),  # "=x": a value without a name
     ]
 
 

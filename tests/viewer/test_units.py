@@ -31,6 +31,7 @@ def test_flow_filter_describe_and_filters() -> None:
     assert f.describe() == "Sync · HTTP 401 · problems only · text 'inbox' · by response size ↓"
     assert f.filters() == {
         "session_id": None, "command": "Sync", "eas_status": None, "http_status": 401, "problems_only": True, "text": "inbox",
+        "collection_id": None, "flow_ids": None,
     }
     assert FlowFilter(text="").filters()["text"] is None
 

@@ -43,7 +43,10 @@ PROBLEM_SCAN_PAGE = 1000
 
 
 def _when(ts: float) -> str:
-    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
+    try:
+        return time.strftime("%m-%d %H:%M:%S", time.localtime(ts))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "--:-- --:--:--"  # a damaged stored time: the session is still listed
 
 
 def empty_reason(flow_filter: FlowFilter, following: bool = False) -> str:

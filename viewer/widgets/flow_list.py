@@ -158,6 +158,19 @@ def header_text(columns: tuple[Column, ...], order: str = "ts_start", descending
     return "".join(cells)
 
 
+UNKNOWN_TIME = "--:--:--.---"
+
+
+def clock_text(seconds: object) -> str:
+    """A timestamp as the local time of day with milliseconds; UNKNOWN_TIME for a value that is not a time."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return UNKNOWN_TIME
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
+    except (ValueError, OverflowError, OSError):
+        return UNKNOWN_TIME
+
+
 def needs_attention(row: FlowRow) -> bool:
     """The verdict is failed or warning; a flow stored without a verdict counts by its problems."""
     if row.outcome is None:
@@ -220,13 +233,16 @@ def device_text(row: FlowRow) -> str:
 def cell_values(row: FlowRow, folder_names: FolderNames, marked: bool = False) -> dict[str, str]:
     """What each column shows for `row`, by column key."""
     mark = outcome_mark(row)[0]
-    duration = "" if row.ts_end is None else f"{(row.ts_end - row.ts_start) * 1000:.0f}"
+    try:
+        duration = "" if row.ts_end is None else f"{(row.ts_end - row.ts_start) * 1000:.0f}"
+    except (TypeError, OverflowError, ValueError):
+        duration = ""
     eas = status_text(row)
     return {
         "mark": ("●" if marked else " ") + mark,
         "id": str(row.id),
         # milliseconds last: a narrow column cuts them off and keeps the time of day
-        "time": time.strftime("%H:%M:%S", time.localtime(row.ts_start)) + f".{int(row.ts_start * 1000) % 1000:03d}",
+        "time": clock_text(row.ts_start),
         "device": device_text(row),
         "command": row.command or ("(not EAS)" if not row.url else row.method),
         "collection": collection_text(row, folder_names),
@@ -552,7 +568,9 @@ __all__ = [
     "Column",
     "FlowList",
     "FolderNames",
+    "UNKNOWN_TIME",
     "cell_values",
+    "clock_text",
     "header_text",
     "human_size",
     "layout",
