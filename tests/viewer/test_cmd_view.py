@@ -31,20 +31,20 @@ def test_no_capture_and_missing_file_are_clear_errors(tmp_path: Path, capsys: py
     with pytest.raises(ViewError, match="no capture in"):
         resolve(None, False, directory=tmp_path / "empty")
     assert main(["view", str(tmp_path / "missing.sqlite")]) == 1
-    assert capsys.readouterr().err == f"eas-inspector view: {tmp_path / 'missing.sqlite'}: no such file\n"
+    assert capsys.readouterr().err == f"eas-inspector: view: {tmp_path / 'missing.sqlite'}: no such file\n"
 
 
 def test_not_a_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bogus = tmp_path / "bogus.sqlite"
     bogus.write_text("hello")
     assert main(["view", str(bogus)]) == 1
-    assert capsys.readouterr().err == f"eas-inspector view: {bogus}: neither an eas-inspector capture nor a mitmproxy flow file\n"
+    assert capsys.readouterr().err == f"eas-inspector: view: {bogus}: neither an eas-inspector capture nor a mitmproxy flow file\n"
     fake = tmp_path / "fake.mitm"
     fake.write_text("hello")
     assert main(["view", str(fake)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"importing {fake} into a temporary capture …"
-    assert err[1].startswith(f"eas-inspector view: {fake}: ")
+    assert err[1].startswith(f"eas-inspector: view: {fake}: ")
 
 
 def test_mitm_file_is_imported_into_a_temporary_capture(tmp_path: Path) -> None:
