@@ -1,26 +1,56 @@
-"""How fast `eas-inspector import` reads a large .mitm: the writer analysing alone, and worker processes."""
+"""How fast `eas-inspector import` reads a large .mitm: the direct reader against mitmproxy's Flow objects."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mitmproxy import http, io  # noqa: E402
+from mitmproxy.io import tnetstring  # noqa: E402
 
 from bench.bench_store import sync_response_with  # noqa: E402
 from capture.importers import import_file, parallel  # noqa: E402
 from tests.capture.test_store import HEADER, _str, _tag, eas_flow  # noqa: E402
 
+LAB_SESSION = Path(__file__).resolve().parents[1] / "tests" / "data" / "real" / "lab-session.mitm"
+# The lab mix: per 20 flows, 10 Ping, 6 Sync, 1 FolderSync and 3 of the session's other commands, in turn.
+LAB_MIX = ("Ping",) * 10 + ("Sync",) * 6 + ("FolderSync",) + ("other",) * 3
 
-def traffic_mix() -> list[http.HTTPFlow]:
+
+def _command(flow: http.HTTPFlow) -> str:
+    query = flow.request.query
+    return str(query.get("Cmd") or "other")
+
+
+def lab_states() -> list[dict[str, Any]]:
+    """The states of the lab session's flows in the lab mix (20 flows), as mitmproxy writes them."""
+    with LAB_SESSION.open("rb") as file:
+        flows = [flow for flow in io.FlowReader(file).stream() if isinstance(flow, http.HTTPFlow)]
+    by_command: dict[str, list[http.HTTPFlow]] = {}
+    for flow in flows:
+        command = _command(flow)
+        by_command.setdefault(command if command in LAB_MIX else "other", []).append(flow)
+    turns = dict.fromkeys(by_command, 0)
+    states = []
+    for command in LAB_MIX:
+        flow = by_command[command][turns[command] % len(by_command[command])]
+        turns[command] += 1
+        states.append(flow.get_state())
+    return states
+
+
+def store_states() -> list[dict[str, Any]]:
     """bench_store's mix: per 10 flows, 6 Ping, 2 small Sync, 1 FolderSync, 1 Sync with 25 e-mails (~60 kB)."""
     big, small = sync_response_with(25), sync_response_with(1)
     ping_response = HEADER + b"\x00\x0d" + _tag(0x05, _tag(0x07, _str("1")))
@@ -35,53 +65,85 @@ def traffic_mix() -> list[http.HTTPFlow]:
             flows.append(eas_flow("FolderSync", timestamp=timestamp))
         else:
             flows.append(eas_flow("Sync", response_body=big, timestamp=timestamp))
-    return flows
+    return [flow.get_state() for flow in flows]
 
 
-def write_flows(path: Path, count: int) -> None:
-    mix = traffic_mix()
+def write_flows(path: Path, count: int, mix: str) -> None:
+    """`count` flows of the mix, each with an id of its own and one second after the one before."""
+    states = lab_states() if mix == "lab" else store_states()
     with path.open("wb") as file:
-        writer = io.FlowWriter(file)
         for index in range(count):
-            flow = mix[index % len(mix)]
-            flow.id = str(uuid.uuid4())
-            writer.add(flow)
+            state = dict(states[index % len(states)])
+            state["id"] = str(uuid.uuid4())
+            state["timestamp_created"] = 1_795_310_000.0 + index
+            file.write(tnetstring.dumps(state))
 
 
-def measure(run: Callable[[Path], int], directory: Path, name: str) -> tuple[str, int, float, float, float]:
-    capture = directory / f"{name}.sqlite"
-    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+def run_once(source: Path, capture: Path, workers: int, flow_objects: bool) -> dict[str, float]:
+    """One import in this process: wall, CPU of this process and of its workers, peak RSS of each."""
     wall, cpu = time.perf_counter(), time.process_time()
-    imported = run(capture)
+    report = import_file(source, capture, workers=workers, flow_objects=flow_objects)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    worker_cpu = (children.ru_utime - before_children.ru_utime) + (children.ru_stime - before_children.ru_stime)
-    capture.unlink()
-    return name, imported, wall, cpu, worker_cpu
+    return {
+        "imported": report.imported,
+        "wall": wall,
+        "cpu": cpu,
+        "workers_cpu": children.ru_utime + children.ru_stime,
+        "main_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_peak_mb": children.ru_maxrss / 1024,
+    }
+
+
+def measure(source: Path, directory: Path, workers: int, flow_objects: bool) -> dict[str, float]:
+    """`run_once` in a fresh process, so that its peaks and CPU are its own."""
+    capture = directory / f"capture-{workers}-{int(flow_objects)}.sqlite"
+    command = [sys.executable, __file__, "--run", str(source), str(capture), str(workers), str(int(flow_objects))]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{capture}{suffix}").unlink(missing_ok=True)
+    return dict(json.loads(output.splitlines()[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--flows", type=int, default=20_000, help="flows in the generated .mitm (default 20,000)")
+    parser.add_argument("--mix", choices=("lab", "store"), default="lab",
+                        help="lab: the lab session's flows, Ping-heavy (default); store: bench_store's mix")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every path, interleaved (default 1)")
+    parser.add_argument("--no-sequential", action="store_true", help="leave out the runs without workers")
+    parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run:
+        source, capture, workers, flow_objects = args.run
+        print(json.dumps(run_once(Path(source), Path(capture), int(workers), flow_objects == "1")))
+        return 0
+    cpus = parallel.worker_count()
+    paths = [(f"Flow objects, {cpus} workers (anchor)", cpus, True), (f"direct reader, {cpus} workers", cpus, False)]
+    if not args.no_sequential:
+        paths += [("Flow objects, no workers", 0, True), ("direct reader, no workers", 0, False)]
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         source = directory / "traffic.mitm"
-        write_flows(source, args.flows)
+        write_flows(source, args.flows, args.mix)
         size = source.stat().st_size
-        rows = [
-            measure(lambda capture: import_file(source, capture, workers=0).imported, directory,
-                    "import, writer analyses"),
-            measure(lambda capture: import_file(source, capture).imported, directory,
-                    f"import, {parallel.worker_count()} worker processes"),
-        ]
-    print(f"{args.flows:,} flows, {size / 1e6:.0f} MB .mitm\n")
-    print("| path | flows | wall s | main CPU s | workers CPU s | CPU ms/flow | flows/s (wall) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, imported, wall, cpu, worker_cpu in rows:
-        per_flow = (cpu + worker_cpu) * 1000 / max(imported, 1)
-        print(f"| {label} | {imported:,} | {wall:.1f} | {cpu:.1f} | {worker_cpu:.1f} | {per_flow:.2f} | "
-              f"{imported / wall:,.0f} |")
+        results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in paths}
+        for _ in range(args.rounds):
+            for label, workers, flow_objects in paths:
+                results[label].append(measure(source, directory, workers, flow_objects))
+    load = os.getloadavg()[0]
+    print(f"{args.flows:,} flows ({args.mix} mix), {size / 1e6:.0f} MB .mitm, {cpus} CPUs, load average {load:.1f}\n")
+    print("| path | flows | wall s | main CPU s | workers CPU s | CPU ms/flow | main peak MB | worker peak MB |"
+          " CPU vs anchor |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    anchor_cpu = None
+    for label, _, _ in paths:
+        best = min(results[label], key=lambda run: run["cpu"] + run["workers_cpu"])
+        total = best["cpu"] + best["workers_cpu"]
+        anchor_cpu = anchor_cpu or total
+        print(f"| {label} | {best['imported']:,.0f} | {best['wall']:.1f} | {best['cpu']:.1f} | "
+              f"{best['workers_cpu']:.1f} | {total * 1000 / max(best['imported'], 1):.2f} | "
+              f"{best['main_peak_mb']:.0f} | {best['worker_peak_mb']:.0f} | {anchor_cpu / total:.2f}x |")
     return 0
 
 

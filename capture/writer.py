@@ -86,10 +86,13 @@ class _Queued:
     replay_of: int | None
     result: concurrent.futures.Future[int | None] | None
     exchange: Exchange | None = None  # the caller's analysis of the flow, else the thread makes one
+    prepared: PreparedFlow | None = None  # the flow already prepared by the caller (flow_input is then unused)
 
 
 @dataclass
-class _Prepared:
+class PreparedFlow:
+    """A flow as its rows will hold it (see `prepare_flow`): plain values, which a worker process can send."""
+
     values: dict[str, Any] | None  # None: a flush marker
     search_text: tuple[str, str, str, str]
     session_key: tuple[str, str | None, str | None, str | None]
@@ -98,6 +101,116 @@ class _Prepared:
     request_body: bytes = b""
     response_body: bytes | None = None
 
+
+def prepare_flow(
+    flow_input: FlowInput,
+    exchange: Exchange | None,
+    *,
+    keep_credentials: bool,
+    max_body_size: int | None,
+    analyze: bool = True,
+    replay_of: int | None = None,
+) -> PreparedFlow:
+    """The rows of a flow as the capture writer stores them: redacted, bodies limited, analysis columns and
+    search text filled in (`exchange` as for `CaptureWriter.add`; without it, made here when `analyze`)."""
+    url = flow_input.display_url()
+    host = flow_input.display_host()
+    analysed = exchange is not None or analyze
+    if exchange is None and analyze:
+        exchange = analyze_parts(
+            flow_input.method,
+            url,
+            flow_input.request_headers,
+            flow_input.request_body,
+            flow_input.response_status,
+            flow_input.response_headers,
+            flow_input.response_body,
+            plain_xml=False,  # only the annotated XML is indexed
+        )
+    elif exchange is None:
+        exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
+    request_headers = flow_input.request_headers
+    response_headers = flow_input.response_headers
+    path = flow_input.path
+    kept_request_body = flow_input.request_body
+    if not keep_credentials:
+        request_headers = redact_headers(request_headers) or ()
+        response_headers = redact_headers(response_headers)
+        url, path = redact_stored_url(url), redact_stored_url(path)
+        root_tag = exchange.request_body.root_tag if exchange.request_body is not None else None
+        kept_request_body = redact_request_body(kept_request_body, root_tag)
+        if kept_request_body is not flow_input.request_body:
+            request_headers = with_content_length(request_headers, kept_request_body)
+    request_body, request_truncated = _limit(kept_request_body, max_body_size)
+    response_body, response_truncated = _limit(flow_input.response_body, max_body_size)
+    timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
+    ts_start = flow_input.ts_start
+    ts_end = timestamps.get("response_end") or timestamps.get("error") or timestamps.get("request_end")
+    problems = [
+        {"where": p.where, "reason": p.reason, "offset": p.offset, "severity": p.severity}
+        for p in exchange.problems
+    ]
+    values: dict[str, Any] = {
+        "replay_of": replay_of,
+        "ts_start": ts_start,
+        "ts_end": ts_end,
+        "method": flow_input.method,
+        "scheme": flow_input.scheme,
+        "target_host": flow_input.target_host,
+        "host": host,
+        "port": int(flow_input.port),
+        "authority": flow_input.authority,
+        "path": path,
+        "url": url,
+        "http_version": flow_input.http_version,
+        "request_headers": headers_json(request_headers),
+        "request_trailers": headers_json(flow_input.request_trailers),
+        "request_size": len(flow_input.request_body or b""),
+        "request_truncated": int(request_truncated),
+        "response_http_version": flow_input.response_http_version,
+        "http_status": flow_input.response_status,
+        "response_reason": flow_input.response_reason,
+        "response_headers": headers_json(response_headers),
+        "response_trailers": headers_json(flow_input.response_trailers),
+        "response_size": len(flow_input.response_body or b""),
+        "response_truncated": int(response_truncated),
+        "error": flow_input.error,
+        "timestamps": json.dumps(timestamps),
+        "connection": json.dumps(dict(flow_input.connection)),
+        "extra": json.dumps(dict(flow_input.extra)),
+        "tls": int(flow_input.tls),
+        "server_address": flow_input.server_address,
+        "credentials_redacted": int(not keep_credentials),
+        "is_eas": int(exchange.is_eas),
+        "is_autodiscover": int(exchange.is_autodiscover),
+        "command": exchange.command,
+        "user": exchange.user,
+        "device_id": exchange.device_id,
+        "device_type": exchange.device_type,
+        "protocol_version": exchange.protocol_version,
+        "policy_key": exchange.policy_key,
+        "collection_id": exchange.collection_ids[0] if exchange.collection_ids else None,
+        "sync_key": exchange.sync_keys[0] if exchange.sync_keys else None,
+        "collection_ids": json.dumps(list(exchange.collection_ids)),
+        "sync_keys": json.dumps(list(exchange.sync_keys)),
+        "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
+        "problems": json.dumps(problems),
+        # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
+        **verdict_columns(exchange, flow_input.error, analysed=analysed),
+    }
+    request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
+    search_words_text = search_words(host, exchange, flow_input.error)
+    search_text = (shown(url), shown(search_words_text), shown(request_text), shown(response_text))
+    session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
+    return PreparedFlow(
+        values, search_text, session_key, exchange.protocol_version, None, request_body or b"", response_body
+    )
+
+
+def _limit(body: bytes | None, max_body_size: int | None) -> tuple[bytes | None, bool]:
+    if body is None or max_body_size is None or len(body) <= max_body_size:
+        return body, False
+    return body[:max_body_size], True
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -142,7 +255,7 @@ class CaptureWriter:
         # Set when someone waits (add_sync, flush, close): ends the batch window at once.
         self._hurry = threading.Event()
         self._closed = False
-        self._unwritten: list[_Prepared] = []
+        self._unwritten: list[PreparedFlow] = []
         self._retry_at = 0.0  # monotonic time before which a failed write is not retried
         self._failing_since: float | None = None
         self._last_failure_log = 0.0
@@ -162,6 +275,11 @@ class CaptureWriter:
         """
         self._check_open()
         self._queue.put(_Queued(flow_input, replay_of, None, exchange))
+
+    def add_prepared(self, prepared: PreparedFlow) -> None:
+        """Queue a flow that `prepare_flow` made (with this writer's keep_credentials and max_body_size)."""
+        self._check_open()
+        self._queue.put(_Queued(None, None, None, prepared=prepared))
 
     def add_sync(
         self,
@@ -219,7 +337,7 @@ class CaptureWriter:
         lost = sum(1 for item in self._unwritten if item.values is not None)
         while not self._queue.empty():  # left behind only when the thread stopped on a bug
             item = self._queue.get_nowait()
-            lost += int(item is not None and item.flow_input is not None)
+            lost += int(item is not None and (item.flow_input is not None or item.prepared is not None))
         try:
             if not lost:
                 self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -368,9 +486,11 @@ class CaptureWriter:
             if item is not None:
                 self._unwritten.append(self._prepare(item))
 
-    def _prepare(self, item: _Queued) -> _Prepared:
+    def _prepare(self, item: _Queued) -> PreparedFlow:
+        if item.prepared is not None:
+            return item.prepared
         if item.flow_input is None:
-            return _Prepared(None, ("", "", "", ""), ("", None, None, None), None, item.result)
+            return PreparedFlow(None, ("", "", "", ""), ("", None, None, None), None, item.result)
         try:
             return self._prepare_flow(item.flow_input, item.replay_of, item.result, item.exchange)
         except Exception as err:
@@ -378,7 +498,7 @@ class CaptureWriter:
             logger.error("capture %s: cannot store a flow: %r", self.path, err)
             if item.result is not None:
                 item.result.set_exception(CaptureError(f"cannot store this flow: {err!r}"))
-            return _Prepared(None, ("", "", "", ""), ("", None, None, None), None, None)
+            return PreparedFlow(None, ("", "", "", ""), ("", None, None, None), None, None)
 
     def _prepare_flow(
         self,
@@ -386,104 +506,13 @@ class CaptureWriter:
         replay_of: int | None,
         result: concurrent.futures.Future[int | None] | None,
         exchange: Exchange | None = None,
-    ) -> _Prepared:
-        url = flow_input.display_url()
-        host = flow_input.display_host()
-        analysed = exchange is not None or self._analyze
-        if exchange is None and self._analyze:
-            exchange = analyze_parts(
-                flow_input.method,
-                url,
-                flow_input.request_headers,
-                flow_input.request_body,
-                flow_input.response_status,
-                flow_input.response_headers,
-                flow_input.response_body,
-                plain_xml=False,  # only the annotated XML is indexed
-            )
-        elif exchange is None:
-            exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
-        request_headers = flow_input.request_headers
-        response_headers = flow_input.response_headers
-        path = flow_input.path
-        kept_request_body = flow_input.request_body
-        if not self.keep_credentials:
-            request_headers = redact_headers(request_headers) or ()
-            response_headers = redact_headers(response_headers)
-            url, path = redact_stored_url(url), redact_stored_url(path)
-            root_tag = exchange.request_body.root_tag if exchange.request_body is not None else None
-            kept_request_body = redact_request_body(kept_request_body, root_tag)
-            if kept_request_body is not flow_input.request_body:
-                request_headers = with_content_length(request_headers, kept_request_body)
-        request_body, request_truncated = self._limit(kept_request_body)
-        response_body, response_truncated = self._limit(flow_input.response_body)
-        timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
-        ts_start = flow_input.ts_start
-        ts_end = timestamps.get("response_end") or timestamps.get("error") or timestamps.get("request_end")
-        problems = [
-            {"where": p.where, "reason": p.reason, "offset": p.offset, "severity": p.severity}
-            for p in exchange.problems
-        ]
-        values: dict[str, Any] = {
-            "replay_of": replay_of,
-            "ts_start": ts_start,
-            "ts_end": ts_end,
-            "method": flow_input.method,
-            "scheme": flow_input.scheme,
-            "target_host": flow_input.target_host,
-            "host": host,
-            "port": int(flow_input.port),
-            "authority": flow_input.authority,
-            "path": path,
-            "url": url,
-            "http_version": flow_input.http_version,
-            "request_headers": headers_json(request_headers),
-            "request_trailers": headers_json(flow_input.request_trailers),
-            "request_size": len(flow_input.request_body or b""),
-            "request_truncated": int(request_truncated),
-            "response_http_version": flow_input.response_http_version,
-            "http_status": flow_input.response_status,
-            "response_reason": flow_input.response_reason,
-            "response_headers": headers_json(response_headers),
-            "response_trailers": headers_json(flow_input.response_trailers),
-            "response_size": len(flow_input.response_body or b""),
-            "response_truncated": int(response_truncated),
-            "error": flow_input.error,
-            "timestamps": json.dumps(timestamps),
-            "connection": json.dumps(dict(flow_input.connection)),
-            "extra": json.dumps(dict(flow_input.extra)),
-            "tls": int(flow_input.tls),
-            "server_address": flow_input.server_address,
-            "credentials_redacted": int(not self.keep_credentials),
-            "is_eas": int(exchange.is_eas),
-            "is_autodiscover": int(exchange.is_autodiscover),
-            "command": exchange.command,
-            "user": exchange.user,
-            "device_id": exchange.device_id,
-            "device_type": exchange.device_type,
-            "protocol_version": exchange.protocol_version,
-            "policy_key": exchange.policy_key,
-            "collection_id": exchange.collection_ids[0] if exchange.collection_ids else None,
-            "sync_key": exchange.sync_keys[0] if exchange.sync_keys else None,
-            "collection_ids": json.dumps(list(exchange.collection_ids)),
-            "sync_keys": json.dumps(list(exchange.sync_keys)),
-            "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
-            "problems": json.dumps(problems),
-            # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
-            **verdict_columns(exchange, flow_input.error, analysed=analysed),
-        }
-        request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
-        search_words_text = search_words(host, exchange, flow_input.error)
-        search_text = (shown(url), shown(search_words_text), shown(request_text), shown(response_text))
-        session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
-        return _Prepared(
-            values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body
-        )
-
-    def _limit(self, body: bytes | None) -> tuple[bytes | None, bool]:
-        if body is None or self.max_body_size is None or len(body) <= self.max_body_size:
-            return body, False
-        return body[: self.max_body_size], True
+    ) -> PreparedFlow:
+        prepared = prepare_flow(
+            flow_input, exchange, keep_credentials=self.keep_credentials, max_body_size=self.max_body_size,
+            analyze=self._analyze, replay_of=replay_of,
+        )  # fmt: skip
+        prepared.result = result
+        return prepared
 
     def _commit(self) -> bool:
         """Write the unwritten flows, BATCH_MAX_FLOWS per transaction; False (logged, kept) when one fails."""
@@ -513,7 +542,7 @@ class CaptureWriter:
                     item.result.set_result(flow_id)
         return True
 
-    def _write(self, batch: list[_Prepared]) -> list[int | None]:
+    def _write(self, batch: list[PreparedFlow]) -> list[int | None]:
         connection = self._connection
         ids: list[int | None] = []
         connection.execute("BEGIN IMMEDIATE")
@@ -533,7 +562,7 @@ class CaptureWriter:
             raise
         return ids
 
-    def _refuse(self, item: _Prepared, err: BaseException) -> None:
+    def _refuse(self, item: PreparedFlow, err: BaseException) -> None:
         """Leave one flow out of its batch: log which flow and why, fail its caller; the others are written."""
         assert item.values is not None
         self.refused_count += 1
@@ -573,7 +602,7 @@ class CaptureWriter:
                 item.result.set_exception(err)
         self._unwritten = kept
 
-    def _insert(self, connection: sqlite3.Connection, item: _Prepared) -> int:
+    def _insert(self, connection: sqlite3.Connection, item: PreparedFlow) -> int:
         assert item.values is not None
         values = item.values
         values["session_id"] = self._session_id(connection, item)
@@ -594,7 +623,7 @@ class CaptureWriter:
         )
         return flow_id
 
-    def _session_id(self, connection: sqlite3.Connection, item: _Prepared) -> int:
+    def _session_id(self, connection: sqlite3.Connection, item: PreparedFlow) -> int:
         assert item.values is not None
         host, user, device_id, device_type = item.session_key
         ts = item.values["ts_start"]

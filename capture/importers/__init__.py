@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import os
 import re
 import zipfile
@@ -12,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from capture.model import CaptureError, FlowInput
-from capture.writer import CaptureWriter
-from eas.constants import path_kind
+from capture.model import CaptureError
+from capture.writer import CaptureWriter, PreparedFlow
 
 from . import har, mailbox_log, mitm, parallel, saz, zpush_log
 from .evidence import ImportedEntry, ImportIssue, SkippedEntry
@@ -167,12 +167,14 @@ def import_file(
     max_body_size: int | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    flow_objects: bool = False,
 ) -> ImportReport:
     """Import the EAS and Autodiscover flows of any known form into a capture (all HTTP flows with `all_http`).
 
     Entries the file holds before a damaged part are all written; the report names where reading stopped.
     `workers` processes read and analyse the flows (default: one per CPU for files of MIN_PARALLEL_BYTES and
-    more; 0 or 1: none, the capture writer analyses).
+    more; 0 or 1: none, the capture writer analyses). `flow_objects` reads .mitm records through mitmproxy's
+    Flow objects only, the reference the direct reader (`mitm_state`) is checked and measured against.
 
     Raises:
         CaptureError: the source cannot be read or is no known form, or the capture cannot be written.
@@ -188,15 +190,23 @@ def import_file(
     if workers is None:
         workers = parallel.worker_count() if size >= parallel.MIN_PARALLEL_BYTES else 0
     pool = parallel.start_pool(workers) if workers > 1 else None
+    options = parallel.RowOptions(keep_credentials, max_body_size, all_http, flow_objects)
+    read = functools.partial(mitm.read, flow_objects=True) if flow_objects and chosen.name == mitm.FORM else chosen.read
     with file, pool or contextlib.nullcontext():
         writer = CaptureWriter(capture_path, keep_credentials=keep_credentials, max_body_size=max_body_size)
         entries = (
-            parallel.analyzed_entries(chosen.read, chosen.name, file, source.name, pool, workers)
+            parallel.analyzed_entries(read, chosen.name, file, source.name, pool, workers, options)
             if pool is not None
-            else parallel.sequential_entries(chosen.read, file, source.name)
+            else parallel.sequential_entries(read, file, source.name)
         )
         try:
-            for item, exchange in entries:
+            for analyzed in entries:
+                if isinstance(analyzed, PreparedFlow):  # an EAS flow (or any, with all_http) as its rows
+                    report.entries_seen += 1
+                    writer.add_prepared(analyzed)
+                    _count_imported(report, writer, progress, file, size)
+                    continue
+                item, exchange = analyzed
                 if isinstance(item, ImportIssue):
                     report.issues.append(item)
                     continue
@@ -205,15 +215,11 @@ def import_file(
                     report.skipped_not_http += 1
                     continue
                 _, flow_input = item
-                if not all_http and not _is_eas(flow_input):
+                if not all_http and not parallel.is_eas(flow_input):
                     report.skipped_other_http += 1
                     continue
                 writer.add(flow_input, exchange=exchange)
-                report.imported += 1
-                if report.imported % FLUSH_EVERY == 0:
-                    writer.flush()
-                if progress is not None:
-                    progress(report, file.tell() if not file.closed else size, size)
+                _count_imported(report, writer, progress, file, size)
         finally:
             writer.close()
             report.not_stored = writer.refused_count
@@ -221,5 +227,12 @@ def import_file(
     return report
 
 
-def _is_eas(flow_input: FlowInput) -> bool:
-    return path_kind(flow_input.path) is not None
+def _count_imported(
+    report: ImportReport, writer: CaptureWriter, progress: Progress | None, file: BinaryIO, size: int
+) -> None:
+    """One more flow handed to the writer: flush now and then (bounded memory), tell the progress line."""
+    report.imported += 1
+    if report.imported % FLUSH_EVERY == 0:
+        writer.flush()
+    if progress is not None:
+        progress(report, file.tell() if not file.closed else size, size)

@@ -15,9 +15,10 @@ from typing import Any, BinaryIO, Final
 from mitmproxy import flow, http
 from mitmproxy.io import compat, tnetstring
 
-from capture.mitm import flow_input_from_mitm
+from capture.mitm import flow_input_from_fields, flow_input_from_mitm
+from capture.model import FlowInput
 
-from . import evidence
+from . import evidence, mitm_state
 from .evidence import ImportedEntry, ImportIssue, SkippedEntry
 
 FORM: Final = "mitm"
@@ -76,29 +77,51 @@ def _read_up_to(source: BinaryIO, length: int) -> bytes:
     return b"".join(pieces)
 
 
-def entry(record: Record, name: str) -> ImportedEntry:
-    """The flow of one record (as mitmproxy reads it), a skipped non-HTTP flow, or why it cannot be read."""
+def entry(record: Record, name: str, *, flow_objects: bool = False) -> ImportedEntry:
+    """The flow of one record, a skipped non-HTTP flow, or why it cannot be read.
+
+    A record of the current format is read straight into the capture's fields (`mitm_state`); any other, and
+    every record with `flow_objects`, through mitmproxy's Flow objects (`flow_object_entry`), the reference.
+    """
+    fast = None if flow_objects else mitm_state.http_flow(record.data)
+    if fast is None:
+        return flow_object_entry(record, name)
+    fields, request_body, response_body = fast
+    return _imported(record, name, flow_input_from_fields(fields, request_body, response_body),
+                     has_response=fields.response is not None)
+
+
+def flow_object_entry(record: Record, name: str) -> ImportedEntry:
+    """The entry of one record as mitmproxy reads it: tnetstring parser, format migrations, Flow.from_state."""
     try:
         loaded: Any = tnetstring.loads(record.data)
         if not isinstance(loaded, dict):
             raise ValueError("not a flow")
         mitm_flow = flow.Flow.from_state(compat.migrate_flow(loaded))
+        if not isinstance(mitm_flow, http.HTTPFlow):
+            return SkippedEntry(record.number, f"{mitm_flow.type} flow")
+        # Inside the try: from_state lets some wrong values through (an error of 0, metadata that is no dict),
+        # which only the conversion meets.
+        flow_input = flow_input_from_mitm(mitm_flow)
     except Exception as err:  # mitmproxy raises ValueError, KeyError, TypeError ... on damaged records
         return ImportIssue(f"flow {record.number}", f"not a readable flow ({err or type(err).__name__}); it starts "
                            f"at byte {record.offset:,}")
-    if not isinstance(mitm_flow, http.HTTPFlow):
-        return SkippedEntry(record.number, f"{mitm_flow.type} flow")
-    flow_input = flow_input_from_mitm(mitm_flow)
-    missing = [] if mitm_flow.response else [evidence.RESPONSE]
-    if mitm_flow.request.raw_content is None:
+    return _imported(record, name, flow_input, has_response=mitm_flow.response is not None)
+
+
+def _imported(record: Record, name: str, flow_input: FlowInput, *, has_response: bool) -> ImportedEntry:
+    """The entry with its provenance: form, file, flow number, and the parts the flow lacks."""
+    missing = [] if has_response else [evidence.RESPONSE]
+    if flow_input.extra.get("request_body_missing"):
         missing.append(evidence.REQUEST_BODY)
-    if mitm_flow.response and mitm_flow.response.raw_content is None:
+    if has_response and flow_input.response_body is None:
         missing.append(evidence.RESPONSE_BODY)
     origin = evidence.provenance(FORM, name, record.number, missing=missing)
     return record.number, dataclasses.replace(flow_input, extra={**flow_input.extra, **origin})
 
 
-def read(source: BinaryIO, name: str) -> Iterator[ImportedEntry]:
-    """Every flow of a .mitm file: (flow number from 1, flow), non-HTTP flows skipped, damaged ones named."""
+def read(source: BinaryIO, name: str, *, flow_objects: bool = False) -> Iterator[ImportedEntry]:
+    """Every flow of a .mitm file: (flow number from 1, flow), non-HTTP flows skipped, damaged ones named
+    (`flow_objects`: every record through mitmproxy's Flow objects, see `entry`)."""
     for item in records(source):
-        yield item if isinstance(item, ImportIssue) else entry(item, name)
+        yield item if isinstance(item, ImportIssue) else entry(item, name, flow_objects=flow_objects)

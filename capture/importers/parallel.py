@@ -1,10 +1,12 @@
-"""Import work in worker processes: .mitm records turned into flows and every flow analysed, in file order."""
+"""Import work in worker processes: .mitm records turned into flows, analysed and prepared as rows, in file order."""
 
-# The expensive part of an import is per flow and independent: reading a .mitm record (mitmproxy's parser and
-# Flow.from_state) and `eas.analyze` (decode, annotate, statuses), which the capture writer would otherwise run
-# in its thread, one flow after the other, under the same interpreter lock as the reading. Here worker
-# processes do both and hand back (entry, analysis); the main process only splits the file and writes, passing
-# each analysis to `CaptureWriter.add(exchange=...)`. Chunks go out in file order and come back in file order;
+# The expensive part of an import is per flow and independent: reading a .mitm record, `eas.analyze` (decode,
+# annotate, statuses) and turning the flow into its rows (redaction, JSON columns, search text), which the
+# capture writer would otherwise do in its thread, one flow after the other, under the same interpreter lock as
+# the reading. Here worker processes do all three and hand back each flow as its rows (`PreparedFlow`: plain
+# values, cheap to send); the main process only splits the file and writes (`CaptureWriter.add_prepared`).
+# An entry a worker does not prepare (an issue, a skipped or non-EAS flow) comes back as it is.
+# Chunks go out in file order and come back in file order;
 # at most WINDOW_PER_WORKER chunks per worker are in flight, so memory stays bounded however large the file.
 # Workers are forked before the writer starts its thread (a fork copies no running thread), or spawned when
 # other threads already run.
@@ -16,12 +18,15 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from multiprocessing.pool import Pool
 from typing import Any, BinaryIO, Final, TypeAlias
 
 from capture.analysis import analyze_parts
 from capture.model import FlowInput
+from capture.writer import PreparedFlow, prepare_flow
+from eas.constants import path_kind
 from eas.exchange import Exchange
 
 from . import mitm
@@ -32,7 +37,18 @@ WINDOW_PER_WORKER: Final = 4
 # Below this size the workers' start-up costs more than they save.
 MIN_PARALLEL_BYTES: Final = 4 * 1024 * 1024
 
-Analyzed: TypeAlias = tuple[ImportedEntry, Exchange | None]
+# An entry with the analysis made of it (None: left to the writer), or a flow a worker prepared as its rows.
+Analyzed: TypeAlias = tuple[ImportedEntry, Exchange | None] | PreparedFlow
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """How the rows of an import are made: what the capture writer and the import's filter are told."""
+
+    keep_credentials: bool = False
+    max_body_size: int | None = None
+    all_http: bool = False  # keep every HTTP flow, not only EAS and Autodiscover
+    flow_objects: bool = False  # read .mitm records through mitmproxy's Flow objects (the reference path)
 
 
 def worker_count() -> int:
@@ -57,15 +73,27 @@ def analyze(flow_input: FlowInput) -> Exchange:
     )
 
 
-def _work(items: list[Any], name: str) -> list[Analyzed]:
+def is_eas(flow_input: FlowInput) -> bool:
+    """A flow an import keeps without `all_http`: its path is EAS or Autodiscover."""
+    return path_kind(flow_input.path) is not None
+
+
+def _work(items: list[Any], name: str, options: RowOptions) -> list[Analyzed]:
     results: list[Analyzed] = []
     for item in items:
         if isinstance(item, mitm.Record):
-            item = mitm.entry(item, name)
-        if isinstance(item, tuple):
-            results.append((item, analyze(item[1])))
-        else:
+            item = mitm.entry(item, name, flow_objects=options.flow_objects)
+        if not isinstance(item, tuple) or not (options.all_http or is_eas(item[1])):
             results.append((item, None))
+            continue
+        exchange = analyze(item[1])
+        try:
+            prepared = prepare_flow(item[1], exchange, keep_credentials=options.keep_credentials,
+                                    max_body_size=options.max_body_size)
+        except Exception:  # the writer's thread tries again, and logs what it cannot store
+            results.append((item, exchange))
+            continue
+        results.append(prepared)
     return results
 
 
@@ -93,10 +121,11 @@ def analyzed_entries(
     name: str,
     pool: Pool,
     workers: int,
+    options: RowOptions,
 ) -> Iterator[Analyzed]:
-    """The entries of `source` with their analyses, made by the pool's `workers` processes, in file order."""
+    """The entries of `source`, prepared or analysed by the pool's `workers` processes, in file order."""
     items: Iterable[Any] = mitm.records(source) if form == mitm.FORM else read(source, name)
-    work = partial(_work, name=name)
+    work = partial(_work, name=name, options=options)
     in_flight: deque[Any] = deque()
     for chunk in _chunks(items):
         in_flight.append(pool.apply_async(work, (chunk,)))
@@ -114,5 +143,5 @@ def sequential_entries(
         yield item, None
 
 
-__all__ = ["Analyzed", "MIN_PARALLEL_BYTES", "analyze", "analyzed_entries", "sequential_entries", "start_pool",
-           "worker_count"]
+__all__ = ["Analyzed", "MIN_PARALLEL_BYTES", "RowOptions", "analyze", "analyzed_entries", "is_eas",
+           "sequential_entries", "start_pool", "worker_count"]
