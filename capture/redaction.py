@@ -9,6 +9,8 @@ access without the credentials, while the diagnosis of provisioning loops needs 
 
 from __future__ import annotations
 
+import functools
+
 from eas.auth import STORED_REDACTED as REDACTED
 from eas.auth import stored_authorization
 from eas.sensitive import SECRET_ELEMENTS, hide_header_value, is_secret_header, redact_url, redact_wbxml
@@ -43,6 +45,11 @@ def redact_headers(headers: Headers | None) -> Headers | None:
     return tuple((name, redact_header(name, value)) for name, value in headers)
 
 
+# URLs remembered by redact_stored_url: a device sends the same few command URLs again and again.
+URL_MEMO_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=URL_MEMO_SIZE)
 def redact_stored_url(url: str) -> str:
     """A URL or path (query included) with the values of secret query parameters and a URL password hidden."""
     return redact_url(url) if url else url

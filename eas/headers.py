@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -229,18 +230,34 @@ def explain_headers(headers: Sequence[tuple[str, str]], *, response: bool,
         response: True for response headers, False for request headers.
         request_time: when the request was sent (seconds since 1970): a bearer token's expiry is told against it.
     """
-    table = _RESPONSE_MEANINGS if response else _REQUEST_MEANINGS
     notes: list[HeaderNote] = []
     for name, value in headers:
-        key = name.lower()
-        shown = shown_header_value(key, value, request_time)
-        if len(shown) > _MAX_SHOWN:
-            shown = shown[:_MAX_SHOWN] + f"... ({len(shown)} characters)"
-        explain = table.get(key)
-        if explain is None and sensitive.is_secret_header(key):
-            explain = _fixed("a credential (value hidden)")
-        notes.append(HeaderNote(name=name, shown_value=shown, meaning=explain(value) if explain else None))
+        if name.lower() in _TIMED_HEADERS:
+            notes.append(_header_note(name, value, response, request_time))
+        else:  # the same few headers come back in every request of a device: each note is made once
+            notes.append(_remembered_header_note(name, value, response))
     return notes
+
+
+# Headers whose note depends on when the request was sent (a bearer token's expiry).
+_TIMED_HEADERS = frozenset({"authorization", "proxy-authorization"})
+HEADER_NOTE_MEMO_SIZE = 4096
+
+
+def _header_note(name: str, value: str, response: bool, request_time: float | None) -> HeaderNote:
+    key = name.lower()
+    shown = shown_header_value(key, value, request_time)
+    if len(shown) > _MAX_SHOWN:
+        shown = shown[:_MAX_SHOWN] + f"... ({len(shown)} characters)"
+    explain = (_RESPONSE_MEANINGS if response else _REQUEST_MEANINGS).get(key)
+    if explain is None and sensitive.is_secret_header(key):
+        explain = _fixed("a credential (value hidden)")
+    return HeaderNote(name=name, shown_value=shown, meaning=explain(value) if explain else None)
+
+
+@functools.lru_cache(maxsize=HEADER_NOTE_MEMO_SIZE)
+def _remembered_header_note(name: str, value: str, response: bool) -> HeaderNote:
+    return _header_note(name, value, response, None)
 
 
 # MS-ASHTTP 2.2.2.1.1 (status line table, with 451) and the troubleshooting advice of 2.2.2.1.1.2-2.2.2.1.1.4;

@@ -6,6 +6,7 @@ functions, so that a secret hidden in one place is hidden in every other.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import quote, unquote
@@ -55,6 +56,7 @@ _SECRET_PARAMETERS = frozenset({
 SECRET_ELEMENTS = frozenset({("Settings", "Password"), ("ItemOperations", "Password"), ("Search", "Password")})
 
 
+@functools.lru_cache(maxsize=1024)  # a capture repeats the same few header names in every flow
 def is_secret_header(name: str) -> bool:
     """Whether a header's value is (or carries) a credential: Authorization, Cookie, X-Auth-Token-like names.
 

@@ -3,18 +3,17 @@
 # Theory of operation
 # -------------------
 # mitmproxy reads a record in three steps: its tnetstring parser builds the state (dicts, lists, bytes), its
-# format migrations bring an older state up to date, and `Flow.from_state` builds the objects, checking each
-# field's type as it goes. The capture needs none of those objects, only the fields `capture.mitm.FlowFields`
-# names, so for a record already in the current format (FLOW_FORMAT_VERSION) this module does the two steps it
-# needs itself: a parser that walks the record by offsets (no memoryview slicing, no recursion per byte), and a
-# check of the state against what `from_state` accepts, then the FlowFields straight from the state.
+# format migrations bring an older state up to date, and `Flow.from_state` builds the objects (two connections,
+# a request, a response, headers), checking each field's type as it goes; that last step costs more than the
+# parsing. The capture needs none of those objects, only the fields `capture.mitm.FlowFields` names, so for a
+# record already in the current format (FLOW_FORMAT_VERSION) this module takes the state from mitmproxy's parser,
+# checks it against what `from_state` accepts, and builds the FlowFields straight from it.
 #
 # The rule that keeps it faithful: this reader accepts a subset of what mitmproxy accepts, and for every record
 # it accepts it gives the values mitmproxy's path gives. Anything it is not sure of (another format version,
 # another flow type, a WebSocket, an unknown or missing key, a value of a type other than the usual one, a
-# nesting deeper than a flow has, a number in a form other than plain digits) makes it answer None, and the
-# caller reads that record with mitmproxy's own code, which stays the reference (and words the error of a
-# damaged record). The checks are stricter than mitmproxy's: an int where mitmproxy also takes a float, exact
+# state the parser cannot read) makes it answer None, and the caller reads that record with mitmproxy's own
+# code, which stays the reference (and words the error of a damaged record). The checks are stricter than mitmproxy's: an int where mitmproxy also takes a float, exact
 # types where it takes subclasses. Values mitmproxy would parse by calling into other code (TLS certificates,
 # the proxy mode) are handed to that code once per distinct value and remembered.
 
@@ -24,6 +23,7 @@ import functools
 from typing import Any, Final
 
 from mitmproxy import certs, version
+from mitmproxy.io import tnetstring
 from mitmproxy.proxy.mode_specs import ProxyMode
 
 from capture.mitm import ConnectionFields, FlowFields, ResponseFields, scalar_metadata
@@ -60,85 +60,12 @@ TRANSPORT_PROTOCOLS: Final = frozenset({"tcp", "udp"})
 TLS_VERSIONS: Final = frozenset({"SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", "DTLSv0.9", "DTLSv1",
                                  "DTLSv1.2", "QUICv1"})  # fmt: skip
 
-# A flow's state nests five deep (flow, connection, certificate list); anything deeper is left to mitmproxy.
-MAX_DEPTH: Final = 8
-MAX_LENGTH_DIGITS: Final = 12  # mitmproxy's own limit on a length prefix
 # Distinct certificates and proxy modes remembered (a capture has a few of each).
 MEMO_SIZE: Final = 256
 
 
 class _Unsure(Exception):
     """The record is not in the shape this reader vouches for: mitmproxy's path reads it."""
-
-
-_DIGITS: Final = frozenset(b"0123456789")
-_BYTES, _TEXT, _DICT, _LIST, _INTEGER, _FLOAT, _NULL, _BOOLEAN = b",;}]#^~!"
-
-
-def parse_record(data: bytes) -> Any:
-    """The state of one whole record, as mitmproxy's `tnetstring.loads` gives it; raises _Unsure."""
-    find, digits = data.find, _DIGITS.issuperset
-
-    def value_at(start: int, end: int, depth: int) -> tuple[Any, int]:
-        """The value whose tnetstring starts at `start` (its type byte before `end`), and where the next starts."""
-        colon = find(b":", start, start + MAX_LENGTH_DIGITS + 1)
-        if colon <= start or not digits(data[start:colon]):
-            raise _Unsure
-        value_start = colon + 1
-        value_end = value_start + int(data[start:colon])
-        if value_end >= end:
-            raise _Unsure
-        kind = data[value_end]
-        if kind == _BYTES:
-            return data[value_start:value_end], value_end + 1
-        if kind == _TEXT:
-            return data[value_start:value_end].decode("utf-8"), value_end + 1
-        if kind == _DICT:
-            if depth >= MAX_DEPTH:
-                raise _Unsure
-            mapping: dict[str, Any] = {}
-            position = value_start
-            while position < value_end:
-                # The key, read here rather than by a call: every key of a flow state is text.
-                colon = find(b":", position, position + MAX_LENGTH_DIGITS + 1)
-                if colon <= position or not digits(data[position:colon]):
-                    raise _Unsure
-                key_start = colon + 1
-                key_end = key_start + int(data[position:colon])
-                if key_end >= value_end or data[key_end] != _TEXT:
-                    raise _Unsure
-                key = data[key_start:key_end].decode("utf-8")
-                mapping[key], position = value_at(key_end + 1, value_end, depth + 1)
-            return mapping, value_end + 1
-        if kind == _LIST:
-            if depth >= MAX_DEPTH:
-                raise _Unsure
-            items = []
-            position = value_start
-            while position < value_end:
-                item, position = value_at(position, value_end, depth + 1)
-                items.append(item)
-            return items, value_end + 1
-        if kind == _INTEGER:
-            number = data[value_start:value_end]
-            if not number or number == b"-" or not digits(number[1:] if number[0] == 0x2D else number):
-                raise _Unsure
-            return int(number), value_end + 1
-        if kind == _FLOAT:
-            return float(data[value_start:value_end]), value_end + 1
-        if kind == _NULL and value_end == value_start:
-            return None, value_end + 1
-        if kind == _BOOLEAN and data[value_start:value_end] in (b"true", b"false"):
-            return data[value_start] == 0x74, value_end + 1  # "t"
-        raise _Unsure
-
-    try:
-        value, end = value_at(0, len(data), 0)
-    except ValueError as err:  # text that is not UTF-8, a float mitmproxy would refuse too
-        raise _Unsure from err
-    if end != len(data):
-        raise _Unsure
-    return value
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -295,7 +222,7 @@ def http_flow(data: bytes) -> tuple[FlowFields, bytes | None, bytes | None] | No
     if not ACTIVE:
         return None
     try:
-        state = _keys(parse_record(data), FLOW_KEYS, OPTIONAL_FLOW_KEYS)
+        state = _keys(tnetstring.loads(data), FLOW_KEYS, OPTIONAL_FLOW_KEYS)
         if state["version"] != KNOWN_FORMAT or type(state["version"]) is not int or state["type"] != "http":
             return None
         if state["websocket"] is not None:
@@ -346,9 +273,9 @@ def http_flow(data: bytes) -> tuple[FlowFields, bytes | None, bytes | None] | No
             None if tcp_setup is None else float(tcp_setup),
             proxy_mode,
         )
-    except (_Unsure, ValueError, TypeError, OverflowError):  # a shape this reader does not vouch for
+    except (_Unsure, ValueError, TypeError, OverflowError, RecursionError):  # a shape it does not vouch for
         return None
     return fields, request_body, response_body
 
 
-__all__ = ["ACTIVE", "KNOWN_FORMAT", "http_flow", "parse_record"]
+__all__ = ["ACTIVE", "KNOWN_FORMAT", "http_flow"]

@@ -201,39 +201,6 @@ def test_an_older_format_goes_through_mitmproxys_migrations() -> None:
     assert entry[1].connection["client"]["tls_version"] == "QUICv1"
 
 
-def test_the_parser_reads_tnetstrings_as_written_by_hand() -> None:
-    assert mitm_state.parse_record(b"5:hello,") == b"hello"
-    assert mitm_state.parse_record(b"5:caf\xc3\xa9;") == "café"
-    assert mitm_state.parse_record(b"2:-7#") == -7
-    assert mitm_state.parse_record(b"3:1.5^") == 1.5
-    assert mitm_state.parse_record(b"0:~") is None
-    assert mitm_state.parse_record(b"4:true!") is True
-    assert mitm_state.parse_record(b"5:false!") is False
-    assert mitm_state.parse_record(b"0:]") == []
-    assert mitm_state.parse_record(b"0:}") == {}
-    # {"a": [1, b"xy"], "b": {}}: "1:a;" (4) + "9:1:1#2:xy,]" (12) + "1:b;" (4) + "0:}" (3) = 23 bytes inside
-    assert mitm_state.parse_record(b"23:1:a;9:1:1#2:xy,]1:b;0:}}") == {"a": [1, b"xy"], "b": {}}
-
-
-@pytest.mark.parametrize("data", [
-    b" 5:hello,",      # a length with a blank before it
-    b"5:hello",        # no type byte
-    b"5:hello,x",      # something after the record
-    b"2: 7#",          # an integer in a form other than digits
-    b"1:x?",           # an unknown type byte
-    b"3:abc!",         # neither true nor false
-    b"1:x~",           # a null with content
-    b"6:1:1#1:2#}",    # a dict with a key that is not text
-    b"4:1:a;}",        # a key without a value
-    b"2:\xff\xfe;",    # text that is not UTF-8
-    b"9999999999999:x,",  # a length prefix of more than twelve digits
-], ids=["blank", "no-type", "trailing", "int-blank", "type", "boolean", "null", "int-key", "no-value", "utf8",
-        "long-length"])
-def test_the_parser_leaves_anything_unusual_to_mitmproxy(data: bytes) -> None:
-    with pytest.raises(mitm_state._Unsure):
-        mitm_state.parse_record(data)
-
-
 def test_the_keys_it_knows_are_those_of_the_installed_mitmproxy() -> None:
     """Checked against mitmproxy's own get_state: a mitmproxy that changed the format without a new version
     number would otherwise be read with the old keys."""
