@@ -4,7 +4,8 @@
 # -------------------
 # A producer (the addon's worker, an import, the viewer's replays) calls `CaptureWriter.add(FlowInput)`; that
 # only puts the value on a queue. The writer thread takes values off the queue, runs `eas.analyze` on each (a
-# caller that has analyzed the flow already, like the addon's worker, passes its Exchange along instead),
+# caller that has analyzed the flow already, like the addon's worker, passes its Exchange along instead; one
+# that has turned it into its rows already with `prepare_flow`, like an import's worker processes, passes those),
 # and commits them in batches: a batch ends after BATCH_SECONDS or BATCH_MAX_FLOWS, whichever comes first, so a
 # completed flow is committed at most about 0.1 s (plus its analysis) after `add()`. The database is in WAL mode
 # with synchronous=NORMAL: a committed transaction survives the death of the process (SIGKILL) because it is in

@@ -26,6 +26,7 @@ FORBIDDEN_FOR_VIEWER = ("addon", "eas_inspector")
 # The capture modules that read or write mitmproxy's own formats; no other capture module imports mitmproxy.
 CAPTURE_MITMPROXY_MODULES = (
     "capture/mitm.py", "capture/har.py", "capture/share.py", "capture/importers/mitm.py",
+    "capture/importers/mitm_state.py",
 )
 # The packages and the packages each may import (the standard library and third-party libraries aside).
 LAYERS = {
