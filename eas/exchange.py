@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from copy import deepcopy
@@ -23,6 +24,9 @@ from .model import DecodedBody, Exchange, HeaderNote, Problem, StatusNote
 from .multipart import parse_multipart
 from .query import decode_query
 from .schema import validate_request
+
+# A device sends the same few request URIs again and again; a decoded query (frozen) is made once per URI.
+_remembered_query = functools.lru_cache(maxsize=1024)(decode_query)
 
 __all__ = ["DecodedBody", "Exchange", "HeaderNote", "Problem", "StatusNote", "analyze"]
 
@@ -614,7 +618,7 @@ def _analyze(
     if is_eas and query_text:
 
         try:
-            query = decode_query(query_text)
+            query = _remembered_query(query_text)
         except EasError as err:
             problems.append(Problem("query", str(err), err.offset))
         except NotImplementedError:
