@@ -95,10 +95,30 @@ def run_once(source: Path, capture: Path, workers: int, flow_objects: bool) -> d
     }
 
 
-def measure(source: Path, directory: Path, workers: int, flow_objects: bool) -> dict[str, float]:
-    """`run_once` in a fresh process, so that its peaks and CPU are its own."""
-    capture = directory / f"capture-{workers}-{int(flow_objects)}.sqlite"
+# An import by another tree of this project (`--baseline`, an older commit), measured as `run_once` measures.
+BASELINE_RUN = """
+import json, resource, sys, time
+code_root, source, capture, workers = sys.argv[1:]
+sys.path.insert(0, code_root)
+from capture.importers import import_file
+wall, cpu = time.perf_counter(), time.process_time()
+report = import_file(source, capture, workers=int(workers))
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"imported": report.imported, "wall": wall, "cpu": cpu,
+                  "workers_cpu": children.ru_utime + children.ru_stime,
+                  "main_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_peak_mb": children.ru_maxrss / 1024}))
+"""
+
+
+def measure(source: Path, directory: Path, workers: int, flow_objects: bool, baseline: str | None = None
+            ) -> dict[str, float]:
+    """`run_once` in a fresh process, so that its peaks and CPU are its own (`baseline`: another tree's import)."""
+    capture = directory / f"capture-{workers}-{int(flow_objects)}-{int(bool(baseline))}.sqlite"
     command = [sys.executable, __file__, "--run", str(source), str(capture), str(workers), str(int(flow_objects))]
+    if baseline:
+        command = [sys.executable, "-c", BASELINE_RUN, baseline, str(source), str(capture), str(workers)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     for suffix in ("", "-wal", "-shm"):
         Path(f"{capture}{suffix}").unlink(missing_ok=True)
@@ -112,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="lab: the lab session's flows, Ping-heavy (default); store: bench_store's mix")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of every path, interleaved (default 1)")
     parser.add_argument("--no-sequential", action="store_true", help="leave out the runs without workers")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also measure the import of another tree of this project (an older commit, its codec "
+                             "compiled), with workers, as the first row")
     parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
@@ -119,25 +142,30 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_once(Path(source), Path(capture), int(workers), flow_objects == "1")))
         return 0
     cpus = parallel.worker_count()
-    paths = [(f"Flow objects, {cpus} workers (anchor)", cpus, True), (f"direct reader, {cpus} workers", cpus, False)]
+    paths: list[tuple[str, int, bool, str | None]] = [
+        (f"Flow objects, {cpus} workers (anchor)", cpus, True, None),
+        (f"direct reader, {cpus} workers", cpus, False, None),
+    ]
     if not args.no_sequential:
-        paths += [("Flow objects, no workers", 0, True), ("direct reader, no workers", 0, False)]
+        paths += [("Flow objects, no workers", 0, True, None), ("direct reader, no workers", 0, False, None)]
+    if args.baseline:
+        paths.insert(1, (f"before: {Path(args.baseline).name}, {cpus} workers", cpus, False, args.baseline))
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         source = directory / "traffic.mitm"
         write_flows(source, args.flows, args.mix)
         size = source.stat().st_size
-        results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in paths}
+        results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _, _ in paths}
         for _ in range(args.rounds):
-            for label, workers, flow_objects in paths:
-                results[label].append(measure(source, directory, workers, flow_objects))
+            for label, workers, flow_objects, baseline in paths:
+                results[label].append(measure(source, directory, workers, flow_objects, baseline))
     load = os.getloadavg()[0]
     print(f"{args.flows:,} flows ({args.mix} mix), {size / 1e6:.0f} MB .mitm, {cpus} CPUs, load average {load:.1f}\n")
     print("| path | flows | wall s | main CPU s | workers CPU s | CPU ms/flow | main peak MB | worker peak MB |"
           " CPU vs anchor |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     anchor_cpu = None
-    for label, _, _ in paths:
+    for label, _, _, _ in paths:
         best = min(results[label], key=lambda run: run["cpu"] + run["workers_cpu"])
         total = best["cpu"] + best["workers_cpu"]
         anchor_cpu = anchor_cpu or total
