@@ -293,9 +293,9 @@ class EditorScreen(Screen[None]):
             edited = False
             if self.is_xml and HIDDEN in text:
                 try:  # sent byte for byte, unless the capture hid a password it holds (a placeholder would go)
-                    encode_body(text, self.is_xml, captured_body(self.flow))
-                except EncodeFailed as err:
-                    self._show_encode_error(err)
+                    restore_hidden_secrets(eas.parse_xml(text), captured_body(self.flow))
+                except eas.EncodeError as err:
+                    self._show_encode_error(EncodeFailed(str(err), err.line))
                     return None
         else:
             try:
