@@ -289,7 +289,9 @@ def set_aside(spool: Path) -> bool:
     fresh = Path(os.fspath(old) + ".new")
     fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, b"".join(data))
+        view = memoryview(b"".join(data))
+        while view:
+            view = view[os.write(fd, view) :]
         os.fdatasync(fd)
     finally:
         os.close(fd)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from addon.spool import SPOOL_HEADER, read_spool, recover_spool, spool_path
+from addon import spooler as spooler_module
 from addon.spooler import QUIET_SECONDS, Spooler
 from addon.worker import WorkerLoop
 from addon.worker_protocol import (
@@ -215,3 +216,48 @@ def test_recover_of_a_file_that_is_not_a_spool_says_so_in_one_line(tmp_path: Pat
     result = eas_inspector("recover", str(spool))
     assert result.returncode == 1
     assert result.stderr == f"eas-inspector: {spool}: not an eas-inspector spool (version 1) file\n"
+
+
+def test_a_large_spool_is_rotated_and_its_old_part_deleted_once_committed(
+    workers: Workers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = tmp_path / "c.sqlite"
+    spool = spool_path(capture)
+    old = spool.with_name(spool.name + ".old")
+    first = frame(capture, 1, "A") + frame(capture, 2, "B")
+    monkeypatch.setattr(spooler_module, "ROTATE_BYTES", len(first))
+    spooler = workers.spooler
+    os.write(workers.proxy, first)
+    spooler.take()
+    spooler.settle(time.monotonic())  # nothing committed, the spool full: it is moved aside
+    assert old.read_bytes() == SPOOL_HEADER + first
+    assert spool.read_bytes() == SPOOL_HEADER
+    os.write(workers.proxy, frame(capture, 3, "C"))
+    spooler.take()
+    os.write(workers.notice_write, COMMITTED_HEAD.pack(1))
+    spooler.hear()
+    spooler.settle(time.monotonic())
+    assert old.exists()  # frame 2 is in it, not committed
+    os.write(workers.notice_write, COMMITTED_HEAD.pack(2))
+    spooler.hear()
+    spooler.settle(time.monotonic())
+    assert not old.exists()
+    assert [device_of(f) for f in read_spool(spool).frames] == ["C"]
+    spooler.finish()  # frame 3 is not committed: the spool stays for the next start
+    assert [device_of(f) for f in read_spool(spool).frames] == ["C"]
+
+
+def test_the_spool_of_a_capture_left_behind_goes_once_its_frames_are_committed(
+    workers: Workers, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
+    os.write(workers.proxy, frame(first, 1, "A") + frame(second, 2, "B"))
+    spooler = workers.spooler
+    spooler.take()
+    assert spool_path(first).exists() and spool_path(second).exists()
+    os.write(workers.notice_write, COMMITTED_HEAD.pack(1))
+    spooler.hear()
+    spooler.settle(time.monotonic())
+    assert not spool_path(first).exists()  # no longer written and all committed
+    assert [device_of(f) for f in read_spool(spool_path(second)).frames] == ["B"]
+    spooler.finish()
