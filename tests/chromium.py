@@ -46,13 +46,14 @@ BROWSER_INTERNAL = ("chrome:", "chrome-untrusted:", "devtools:")
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
     """The URLs the browser requested since the last call (Chromium's Network.requestWillBeSent events), but
-    for its own internal pages."""
+    for its own internal pages and what they load."""
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
             url = message["params"]["request"]["url"]
-            if not url.startswith(BROWSER_INTERNAL):
+            document = message["params"].get("documentURL", "")  # the page that asked for it
+            if not url.startswith(BROWSER_INTERNAL) and not document.startswith(BROWSER_INTERNAL):
                 urls.append(url)
     return urls
 
