@@ -18,7 +18,7 @@ except ImportError:  # not POSIX: the pipes keep their default size
 
 from mitmproxy import http
 
-from addon.worker_protocol import PIPE_BYTES, READ_BYTES, Answer, AnswerReader, CaptureSettings
+from addon.worker_protocol import PIPE_BYTES, Answer, AnswerReader, CaptureSettings, drain
 
 @dataclass(frozen=True)
 class QueuedFlow:
@@ -123,18 +123,10 @@ class WorkerProcess:
         Raises:
             EOFError: the worker is gone.
         """
-        chunks: list[bytes] = []
-        while True:
-            try:
-                data = os.read(self.answer_fd, READ_BYTES)
-            except BlockingIOError:
-                break
-            if not data:
-                if chunks:
-                    break
-                raise EOFError("the worker process closed its pipe")
-            chunks.append(data)
-        return self.answers.feed(b"".join(chunks)) if chunks else []
+        data, closed = drain(self.answer_fd)
+        if not data and closed:
+            raise EOFError("the worker process closed its pipe")
+        return self.answers.feed(data) if data else []
 
     def pump(self) -> list[Answer]:
         """Wait until the worker answers or takes more of what is unsent; write what it takes, return answers."""

@@ -19,7 +19,6 @@ from eas.verdicts import judge
 from addon.metadata import META_FINDING, analysis_metadata, annotated
 from addon.spool import ROTATE_BYTES, SPOOL_HEADER, Spool, replay_spool, spool_path
 from addon.worker_protocol import (
-    READ_BYTES,
     CLOSE_SERIAL,
     FLAG_ANALYSE,
     FLAG_WAITING,
@@ -31,6 +30,7 @@ from addon.worker_protocol import (
     CaptureSettings,
     Job,
     answers_message,
+    drain,
     frame_bodies,
     frame_fields,
     frame_head_fields,
@@ -279,15 +279,9 @@ class WorkerLoop:
         """Take what the pipe holds (waiting for something, at most `timeout` s, when `wait`), split into frames."""
         if wait:
             select.select([self.read_fd], [], [], timeout)
-        while True:
-            try:
-                data = os.read(self.read_fd, READ_BYTES)
-            except BlockingIOError:
-                break
-            if not data:
-                self.eof = True
-                break
-            self.buffer += data
+        data, closed = drain(self.read_fd)
+        self.buffer += data
+        self.eof = self.eof or closed
         buffer = self.buffer
         start = 0
         now = time.monotonic()
