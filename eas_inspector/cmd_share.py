@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from eas_inspector.cli import counted, fail, file_error
+from eas_inspector.cmd_view import ViewError, resolve
 
 
 # The kinds of `Pseudonyms.mapping()` as the summary names them (singular, plural).
@@ -29,11 +30,18 @@ def run(args: argparse.Namespace) -> int:
     if not capture.is_file():
         return fail(f"{capture}: no such file")
     try:
-        report = share_capture(capture, args.out, keep_content=args.keep_content)
+        # A .mitm file is imported into a temporary capture first, as `list`, `diagnose` and `view` do.
+        target = resolve(args.capture, False)
+    except ViewError as err:
+        return fail(str(err))
+    try:
+        report = share_capture(target.path, args.out, keep_content=args.keep_content)
     except CaptureError as err:
         return fail(str(err))
     except OSError as err:
         return fail(file_error(err, capture))
+    finally:
+        target.cleanup()
     kinds = ", ".join(
         counted(len(values), *KIND_NOUNS.get(kind, (kind, kind + "s"))) for kind, values in report.pseudonyms.items()
     )
