@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from mitmproxy import http
 
-from addon.worker_protocol import READ_BYTES, Answer, AnswerReader, CaptureSettings, enlarge_pipe
+from addon.worker_protocol import Answer, AnswerReader, CaptureSettings, drain, enlarge_pipe
 
 @dataclass(frozen=True)
 class QueuedFlow:
@@ -110,18 +110,10 @@ class WorkerProcess:
         Raises:
             EOFError: the worker is gone.
         """
-        chunks: list[bytes] = []
-        while True:
-            try:
-                data = os.read(self.answer_fd, READ_BYTES)
-            except BlockingIOError:
-                break
-            if not data:
-                if chunks:
-                    break
-                raise EOFError("the worker process closed its pipe")
-            chunks.append(data)
-        return self.answers.feed(b"".join(chunks)) if chunks else []
+        data, closed = drain(self.answer_fd)
+        if not data and closed:
+            raise EOFError("the worker process closed its pipe")
+        return self.answers.feed(data) if data else []
 
     def pump(self) -> list[Answer]:
         """Wait until the worker answers or takes more of what is unsent; write what it takes, return answers."""

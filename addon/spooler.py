@@ -18,8 +18,8 @@ from addon.worker_protocol import (
     FRAME_FLOW,
     FRAME_HEAD,
     FRAME_OPEN,
-    READ_BYTES,
     CaptureSettings,
+    drain,
     enlarge_pipe,
     frame_head_fields,
     open_frame,
@@ -73,15 +73,9 @@ class Spooler:
     def take(self) -> None:
         """Read what the proxy's pipe holds, spool the recorded flow frames, then queue every frame for the
         analysis (an open frame with FLAG_RECOVER first where a killed run's frames were set aside)."""
-        while True:
-            try:
-                data = os.read(self.read_fd, READ_BYTES)
-            except BlockingIOError:
-                break
-            if not data:
-                self.proxy_gone = True
-                break
-            self.buffer += data
+        data, closed = drain(self.read_fd)
+        self.buffer += data
+        self.proxy_gone = self.proxy_gone or closed
         buffer = self.buffer
         start = 0
         passed: list[bytes] = []
@@ -159,15 +153,9 @@ class Spooler:
 
     def hear(self) -> None:
         """Read what the analysis says the capture has committed."""
-        while True:
-            try:
-                data = os.read(self.notice_fd, READ_BYTES)
-            except BlockingIOError:
-                break
-            if not data:
-                self.analysis_gone = True
-                break
-            self.notices += data
+        data, closed = drain(self.notice_fd)
+        self.notices += data
+        self.analysis_gone = self.analysis_gone or closed
         whole = len(self.notices) - len(self.notices) % COMMITTED_HEAD.size
         if whole:
             (serial,) = COMMITTED_HEAD.unpack_from(self.notices, whole - COMMITTED_HEAD.size)

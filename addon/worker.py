@@ -20,7 +20,6 @@ from addon.metadata import META_FINDING, analysis_metadata, annotated
 from addon.spool import replay_leftover, spool_path
 from addon.spooler import keep_to_one_cpu
 from addon.worker_protocol import (
-    READ_BYTES,
     CLOSE_SERIAL,
     COMMITTED_HEAD,
     FLAG_ANALYSE,
@@ -34,6 +33,7 @@ from addon.worker_protocol import (
     CaptureSettings,
     Job,
     answers_message,
+    drain,
     frame_bodies,
     frame_fields,
     frame_head_fields,
@@ -279,15 +279,9 @@ class WorkerLoop:
         """Take what the pipe holds (waiting for something, at most `timeout` s, when `wait`), split into frames."""
         if wait:
             select.select([self.read_fd], [], [], timeout)
-        while True:
-            try:
-                data = os.read(self.read_fd, READ_BYTES)
-            except BlockingIOError:
-                break
-            if not data:
-                self.eof = True
-                break
-            self.buffer += data
+        data, closed = drain(self.read_fd)
+        self.buffer += data
+        self.eof = self.eof or closed
         buffer = self.buffer
         start = 0
         now = time.monotonic()

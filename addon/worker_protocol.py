@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import os
 import struct
 from typing import Any, NamedTuple
 
@@ -79,6 +80,19 @@ CLOSE_SERIAL = 0
 PIPE_BYTES = 1 << 20
 # What one read takes from a pipe: a read allocates its whole size, so a large one costs page faults each time.
 READ_BYTES = 64 * 1024
+
+
+def drain(fd: int) -> tuple[bytes, bool]:
+    """What a non-blocking pipe holds now, and whether the other end has closed it (EOF after that data)."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(fd, READ_BYTES)
+        except BlockingIOError:
+            return b"".join(chunks), False
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
 
 
 class CaptureSettings(NamedTuple):

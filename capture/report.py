@@ -13,7 +13,6 @@ from __future__ import annotations
 # 0600 temporary file beside the destination and renamed into place when complete.
 
 import os
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,7 +27,8 @@ from eas.facts import folder_names
 from eas.headers import explain_headers
 from eas.verdicts import Outcome
 
-from capture.model import CaptureError, FlowRecord, SessionRow
+from capture.exportfile import replace_privately
+from capture.model import FlowRecord, SessionRow
 from capture.reader import CaptureReader
 from capture.report_html import (
     FlowView,
@@ -209,21 +209,7 @@ def write_report(
             ("findings", f"{len(collected.findings)} ({errors} {'error' if errors == 1 else 'errors'})"),
             ("made by", f"eas-inspector {__version__} on {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"),
         ]
-        directory = destination.parent if str(destination.parent) else Path(".")
-        try:
-            handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=directory)
-        except OSError as err:
-            raise CaptureError(f"{destination}: cannot write: {err.strerror or err}") from err
-        try:
-            # mkstemp makes the file 0600; the page may hold mailbox content and names.
-            with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="\n") as out:
-                _write(out, reader, collected, "ActiveSync report", facts)
-            os.replace(temporary, destination)
-        except OSError as err:
-            Path(temporary).unlink(missing_ok=True)
-            raise CaptureError(f"{destination}: cannot write: {err.strerror or err}") from err
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with replace_privately(destination) as out:  # the page may hold mailbox content and names
+            _write(out, reader, collected, "ActiveSync report", facts)
     sessions = sum(1 for session in collected.sessions if session.anchor != OTHER_ANCHOR)
     return ReportSummary(collected.flow_count, sessions, len(collected.findings), errors)

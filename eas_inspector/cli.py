@@ -142,6 +142,16 @@ def fail(message: object, status: int = 1) -> int:
     return status
 
 
+def file_error(err: OSError, path: object) -> str:
+    """An OSError as `FILE: reason`, FILE being the file it names, else `path`."""
+    return f"{err.filename or path}: {err.strerror or err}"
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 flow`, `2 flows`; `plural` where an added s is wrong (`2 bodies`)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 class _ErrorLineFormatter(logging.Formatter):
     """Log records (the capture writer's warnings) as error lines: `eas-inspector: message`, one line."""
 

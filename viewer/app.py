@@ -27,7 +27,7 @@ from viewer.screens.editor import EditorScreen
 from viewer.screens.exchange import ExchangeScreen, prepare
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
-from viewer.source import PAGE_SIZE, CaptureSource, FlowFilter
+from viewer.source import PAGE_SIZE, CaptureSource, FlowListing
 from viewer.store_replay import replay_input, unsaved_record
 from viewer.widgets.flow_list import FlowList
 from viewer.widgets.xml_tree import XmlTree
@@ -66,13 +66,13 @@ InitialRead = tuple[list["SessionRow"], list[str], int, int, list["FlowRow"]]
 
 def read_initial(reader: CaptureReader) -> InitialRead:
     """What the first screen shows: sessions, commands, newest id, flow count and the first page (default filter)."""
-    first = FlowFilter()
+    first = FlowListing()
     return (
         reader.sessions(),
         reader.commands(),
         reader.max_flow_id(),
-        reader.count_flows(**first.filters()),
-        reader.flows(**first.filters(), order=first.order, descending=first.descending, offset=0, limit=PAGE_SIZE),
+        reader.count_flows(first),
+        first.rows(reader, 0, PAGE_SIZE),
     )
 
 
@@ -198,16 +198,11 @@ class EasInspectorApp(App[None]):
         self.load_neighbour_worker(self.main_screen.filter, target, row.id if row is not None else None, tab)
 
     @work(thread=True, exclusive=True, group="flow")
-    def load_neighbour_worker(self, flow_filter: FlowFilter, index: int, flow_id: int | None, tab: str) -> None:
+    def load_neighbour_worker(self, flow_filter: FlowListing, index: int, flow_id: int | None, tab: str) -> None:
         worker = get_current_worker()
         try:
             if flow_id is None:  # not among the pages the list holds
-                rows = self.source.call(
-                    lambda r: r.flows(
-                        **flow_filter.filters(), order=flow_filter.order, descending=flow_filter.descending,
-                        offset=index, limit=1,
-                    )
-                )
+                rows = self.source.call(lambda r: flow_filter.rows(r, index, 1))
                 if not rows:
                     return
                 flow_id = rows[0].id

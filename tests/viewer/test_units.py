@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from viewer import credentials
-from viewer.source import FlowFilter, parse_status
+from capture.model import FlowFilter
+from viewer.source import FlowListing, parse_status
 from viewer.widgets.hexdump import hexdump, line_of_offset
 from viewer.widgets.xml_text import xml_highlights
 
@@ -26,14 +27,14 @@ def test_parse_status_refuses(text: str) -> None:
         parse_status(text)
 
 
-def test_flow_filter_describe_and_filters() -> None:
-    f = FlowFilter(command="Sync", http_status=401, problems_only=True, text="inbox", order="response_size", descending=True)
-    assert f.describe() == "Sync · HTTP 401 · problems only · text 'inbox' · by response size ↓"
-    assert f.filters() == {
-        "session_id": None, "command": "Sync", "eas_status": None, "http_status": 401, "problems_only": True, "text": "inbox",
-        "collection_id": None, "flow_ids": None,
-    }
-    assert FlowFilter(text="").filters()["text"] is None
+def test_flow_listing_describes_its_filter_and_is_the_readers_filter() -> None:
+    listing = FlowListing(command="Sync", http_status=401, problems_only=True, text="inbox", order="response_size",
+                          descending=True)
+    assert listing.describe() == "Sync · HTTP 401 · problems only · text 'inbox' · by response size ↓"
+    assert isinstance(listing, FlowFilter)
+    assert listing.with_(command=None, order="ts_start") == FlowListing(
+        http_status=401, problems_only=True, text="inbox", descending=True
+    )
 
 
 def test_credentials_states() -> None:
