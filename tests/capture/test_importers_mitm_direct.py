@@ -117,13 +117,17 @@ def test_the_direct_reader_stores_every_column_as_flow_objects_do(
     assert _rows(tmp_path / "direct.sqlite") == _rows(tmp_path / "reference.sqlite")
 
 
+@pytest.mark.parametrize("options", [{}, {"keep_credentials": True, "max_body_size": 100}],
+                         ids=["defaults", "credentials-kept-bodies-cut"])
 @pytest.mark.parametrize("fixture", ["lab-session", "special", "bit-flip"])
-def test_worker_processes_store_every_column_as_the_writer_alone_does(tmp_path: Path, fixture: str) -> None:
+def test_worker_processes_store_every_column_as_the_writer_alone_does(
+    tmp_path: Path, fixture: str, options: dict[str, Any]
+) -> None:
     """The workers prepare each flow's rows (writer.prepare_flow); the writer's own thread must store the same."""
     source = tmp_path / f"{fixture}.mitm"
     source.write_bytes(FIXTURES[fixture])
-    alone = import_file(source, tmp_path / "alone.sqlite", workers=0, all_http=True)
-    pooled = import_file(source, tmp_path / "pooled.sqlite", workers=2, all_http=True)
+    alone = import_file(source, tmp_path / "alone.sqlite", workers=0, all_http=True, **options)
+    pooled = import_file(source, tmp_path / "pooled.sqlite", workers=2, all_http=True, **options)
     assert alone == pooled
     assert _rows(tmp_path / "alone.sqlite") == _rows(tmp_path / "pooled.sqlite")
 
