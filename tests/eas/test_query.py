@@ -451,3 +451,90 @@ def test_a_base64_field_that_is_not_utf8_names_the_byte() -> None:
         decode_query(base64.b64encode(bytes([141, 0, 0, 0, 0, 0, 2, 0x41, 0xFF])).decode())
     assert (info.value.reason, info.value.offset, info.value.field) == (
         "not UTF-8 text: invalid start byte", 8, "DeviceType")
+
+
+# ------------------------------------------------------------------------ encoding refusals, one by one
+
+_SYNC = EasQuery(command="Sync", protocol_version="14.1", locale=0)
+_LONE = "\ud800"  # a lone surrogate: not Unicode text, has no UTF-8 form
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "field"),
+    [
+        ({"protocol_version": None}, "the base64 form needs a protocol version (such as 14.1)", "ProtocolVersion"),
+        ({"protocol_version": "25.6"}, "protocol version '25.6' does not fit the version byte", "ProtocolVersion"),
+        ({"protocol_version": "fourteen"}, "protocol version 'fourteen' does not fit the version byte",
+         "ProtocolVersion"),
+        ({"protocol_version": "14.10"}, "protocol version '14.10' does not fit the version byte", "ProtocolVersion"),
+        ({"command": None}, "the base64 form needs a command", "Command"),
+        ({"command": "Nope"}, "command 'Nope' has no MS-ASHTTP command code", "Command"),
+        ({"command": "Command256"}, "command 'Command256' has no MS-ASHTTP command code", "Command"),
+        ({"command_code": 256}, "command code 256 does not fit a byte", "Command"),
+        ({"command_code": -1}, "command code -1 does not fit a byte", "Command"),
+        ({"locale": None}, "the base64 form needs a locale (0-0xFFFF)", "Locale"),
+        ({"locale": -1}, "the base64 form needs a locale (0-0xFFFF)", "Locale"),
+        ({"device_id_hex": "0G"}, "device_id_hex is not hex", "DeviceId"),
+        ({"device_id": _LONE}, "DeviceId is not Unicode text (lone surrogate)", "DeviceId"),
+        ({"device_id": "d" * 256}, "256 bytes do not fit a one-byte length", "DeviceId"),
+        ({"device_id_hex": "AB" * 256}, "256 bytes do not fit a one-byte length", "DeviceId"),
+        ({"policy_key": 0x1_0000_0000}, "policy key does not fit in 32 bits", "PolicyKey"),
+        ({"policy_key": -1}, "policy key does not fit in 32 bits", "PolicyKey"),
+        ({"device_type": _LONE}, "DeviceType is not Unicode text (lone surrogate)", "DeviceType"),
+        ({"device_type": "t" * 256}, "256 bytes do not fit a one-byte length", "DeviceType"),
+        ({"parameters": (("ItemId", _LONE),)}, "ItemId is not Unicode text (lone surrogate)", "ItemId"),
+        ({"parameters": (("ItemId", "é" * 128),)}, "256 bytes do not fit a one-byte length", "ItemId"),
+        ({"user": _LONE}, "User is not Unicode text (lone surrogate)", "User"),
+        ({"user": "u" * 256}, "256 bytes do not fit a one-byte length", "User"),
+    ],
+)
+def test_encode_base64_refusals_name_the_field_and_say_why(changes: dict[str, object], reason: str,
+                                                           field: str) -> None:
+    with pytest.raises(QueryError) as info:
+        encode_base64(dataclasses.replace(_SYNC, **changes))  # type: ignore[arg-type]
+    assert (info.value.reason, info.value.field) == (reason, field)
+
+
+def test_encode_base64_fills_each_field_to_its_edge() -> None:
+    # MS-ASHTTP 2.2.1.1.1.1: one version byte (25.5 -> 255), one command byte (a placeholder up to 255, a name in
+    # any case), a four-byte policy key (the largest, little-endian), one-byte lengths (255 bytes fit).
+    q = EasQuery(command="Command255", protocol_version=" 25.5 ", locale=0, device_id="d" * 255,
+                 policy_key=0xFFFFFFFF, device_type="", user="")
+    data = base64.b64decode(encode_base64(q))
+    assert data == bytes([255, 255, 0, 0, 255, *b"d" * 255, 4, 0xFF, 0xFF, 0xFF, 0xFF, 0, 8, 0])
+    lower = EasQuery(command="itemoperations", protocol_version="2.5", locale=0, policy_key=0)
+    assert base64.b64decode(encode_base64(lower)) == bytes([25, 19, 0, 0, 0, 4, 0, 0, 0, 0, 0])
+    lowest = EasQuery(command="Sync", command_code=255, protocol_version="0.0", locale=0)
+    assert base64.b64decode(encode_base64(lowest)) == bytes([0, 255, 0, 0, 0, 0, 0])
+
+
+def test_encode_base64_keeps_save_in_sent_only_when_true() -> None:
+    # SaveInSent travels as Options bit 0x01 (MS-ASHTTP 2.2.1.1.1.5); F, its default, is left out, and the
+    # parameters after it are still written (ItemId is tag 3)
+    def parameters_of(value: str) -> bytes:
+        q = dataclasses.replace(_SYNC, parameters=(("SaveInSent", value), ("ItemId", "1")))
+        return base64.b64decode(encode_base64(q))[7:]
+
+    assert parameters_of("t") == bytes([3, 1, *b"1", 7, 1, 0x01])
+    assert parameters_of("F") == bytes([3, 1, *b"1"])
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (frozenset({"AcceptMultiPart"}),
+         "option AcceptMultiPart has no plain-text form (send the MS-ASAcceptMultiPart: T header instead)"),
+        (frozenset({"0x04"}), "option 0x04 has no plain-text form"),
+    ],
+)
+def test_encode_plain_refuses_options_it_cannot_say(options: frozenset[str], reason: str) -> None:
+    with pytest.raises(QueryError) as info:
+        encode_plain(EasQuery(command="Sync", options=options))
+    assert (info.value.reason, info.value.field) == (reason, "Options")
+
+
+def test_encode_plain_refuses_text_that_is_not_unicode() -> None:
+    with pytest.raises(QueryError) as info:
+        encode_plain(EasQuery(command="Sync", user=_LONE))
+    assert (info.value.reason, info.value.field) == ("plain query is not Unicode text (lone surrogate)",
+                                                     "plain query")
