@@ -239,6 +239,7 @@ def test_the_newest_offered_version_is_the_highest_number(listed: str, meaning: 
     [
         ("application/vnd.ms-sync.wbxml", "body is WBXML (MS-ASWBXML)"),
         ("Application/VND.MS-SYNC.WBXML; charset=utf-8", "body is WBXML (MS-ASWBXML)"),
+        ("application/vnd.ms-sync.wbxml; charset=utf-8; q=1", "body is WBXML (MS-ASWBXML)"),  # two parameters
         ("application/vnd.ms-sync", "body is WBXML (MS-ASWBXML)"),
         ("application/vnd.ms-sync.multipart",
          "body is a multipart ItemOperations response: a part table, then the parts (MS-ASCMD 2.2.2.10.1)"),
@@ -381,6 +382,16 @@ def test_a_version_with_a_part_that_is_not_a_number_is_older_than_any_number() -
 def test_credential_user_names_the_basic_user_and_none_without_one() -> None:
     assert credential_user("Basic " + base64.b64encode(b"alice:pw").decode()) == "alice"
     assert credential_user("abcdef") is None
+
+
+def test_a_bearer_token_names_a_user_that_basic_user_does_not_report() -> None:
+    # RFC 7519: a JWT of three base64url parts; its upn claim names the user (credential_user), not a Basic one
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    bearer = "Bearer " + ".".join([part(b'{"alg":"none"}'), part(b'{"upn":"alice@example.com"}'), part(b"sig")])
+    assert credential_user(bearer) == "alice@example.com"
+    assert basic_user(bearer) is None
 
 
 # MS-ASHTTP 2.2.2.1.1 (the status table) and 2.2.2.1.1.1 (the ranges).
