@@ -538,3 +538,32 @@ def test_encode_plain_refuses_text_that_is_not_unicode() -> None:
         encode_plain(EasQuery(command="Sync", user=_LONE))
     assert (info.value.reason, info.value.field) == ("plain query is not Unicode text (lone surrogate)",
                                                      "plain query")
+
+
+# ----------------------------------------------------------------------------------------- display rows
+
+
+def test_fields_rows_in_the_base64_layout_with_secrets_hidden_and_notes_last() -> None:
+    q = EasQuery(form="base64", command="Command99", protocol_version="14.1", locale=0x0001,
+                 device_id="a b", policy_key=0, device_type="t", user="u",
+                 parameters=(("access_token", "SECRET"), ("ItemId", "5")),
+                 options=frozenset({"0x04", "AcceptMultiPart", "SaveInSent", "0x80"}), notes=("odd",))
+    assert q.fields() == [
+        ("Form", "base64"), ("ProtocolVersion", "14.1"), ("Command", "Command99"), ("Locale", "0x0001"),
+        ("DeviceId", "a b"), ("PolicyKey", "0"), ("DeviceType", "t"), ("User", "u"),
+        ("access_token", "(hidden)"), ("ItemId", "5"),
+        # named options by their bit (SaveInSent 0x01, AcceptMultiPart 0x02), then placeholders by name
+        ("Options", "SaveInSent, AcceptMultiPart, 0x04, 0x80"),
+        ("Note", "odd"),
+    ]
+    assert EasQuery(command="Sync", command_code=0, locale=0x0409).fields() == [
+        ("Form", "plain"), ("Command", "Sync (0)"), ("Locale", "0x0409 (en-US)")]
+
+
+@pytest.mark.parametrize(("device_id", "shown"), [
+    (b"a b", "a b"), (b" ", " "), (b"~", "~"),  # 0x20-0x7E: printable ASCII, shown as text
+    (b"a\x7f", "617F"), (b"a\x1f", "611F"), (b"\xe9", "E9"),  # anything else: upper-case hex
+])
+def test_a_base64_device_id_is_text_when_printable_else_hex(device_id: bytes, shown: str) -> None:
+    data = bytes([141, 0, 0x09, 0x04, len(device_id), *device_id, 0, 0])
+    assert decode_query(b64(data)).device_id == shown
