@@ -238,6 +238,7 @@ def test_legacy_command_codes() -> None:
         (b64(hexbytes("8d 00 09 04 01 41 00 00 07 02 01 02")), "Options", 9),
         (b64(hexbytes("8d 00 09 04 01 41 00 00 08 02 ff fe")), "User", 10),
         ("Cmd=Sync&User=%zz", "User", 14),
+        ("Cmd=Sync&User=%XX", "User", 14),  # X is no hex digit, whatever its case
         ("Cmd=Sync&User=%C3", "User", 14),
         ("Cmd=Sync&Us%2=x", "Us%2", 11),
     ],
