@@ -333,3 +333,13 @@ def test_judge_status_reads_ok_warning_and_failed_from_the_table_of_its_place() 
     # a common code (MS-ASCMD 2.2.2) is judged by the common table, and its section is that table's
     common = judge_status("Ping", "Ping/Status", 110)
     assert (common.outcome, common.table, common.section) == (Outcome.FAILED, "Ping", "MS-ASCMD 2.2.2")
+
+
+def test_the_command_names_the_table_before_the_root_of_the_document() -> None:
+    # Ping 2 (MS-ASCMD 2.2.3.177.11: changes in the folders) is ok; Sync defines no top-level 2, so reading the
+    # path's root (Sync) instead of the command (Ping) would fail it
+    assert judge_status("Ping", "Sync/Status", 2).outcome is Outcome.OK
+    assert judge_status(None, "Sync/Status", 2).outcome is Outcome.FAILED
+    base = exchange("Ping", '<Ping xmlns="Ping"><Status>2</Status></Ping>')
+    odd = replace(base, eas_statuses=(StatusNote("Sync/Status", 2, None),))
+    assert (judge(odd).outcome, judge(odd).statuses[0].table) == (Outcome.OK, "Ping")
