@@ -513,6 +513,8 @@ def test_a_table_reads_its_own_codes_and_falls_back_to_the_common_ones_from_101(
     assert folder_sync.source_of(9) is folder_sync
     assert folder_sync.source_of(100) is None and folder_sync.meaning(100) is None
     assert folder_sync.source_of(2) is None and folder_sync.meaning(2) is None
+    # MS-ASCMD 2.2.2 defines no 157-159: a code from 101 up that the common table lacks is unknown too
+    assert folder_sync.source_of(157) is None and folder_sync.meaning(157) is None
 
 
 def test_tables_are_equal_only_to_themselves() -> None:
