@@ -568,3 +568,68 @@ def test_fields_rows_in_the_base64_layout_with_secrets_hidden_and_notes_last() -
 def test_a_base64_device_id_is_text_when_printable_else_hex(device_id: bytes, shown: str) -> None:
     data = bytes([141, 0, 0x09, 0x04, len(device_id), *device_id, 0, 0])
     assert decode_query(b64(data)).device_id == shown
+
+
+# ------------------------------------------------------------------- decoding: each field's refusal and note
+
+_HEAD = [141, 0, 0x09, 0x04]  # MS-ASHTTP 2.2.1.1.1.1: version 14.1, Sync, locale 0x0409
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "offset", "field"),
+    [
+        ([141], "the query ends before the Command byte", 1, "Command"),
+        ([141, 0, 0x09], "2 bytes announced, 1 left", 2, "Locale"),
+        (_HEAD, "the query ends before the DeviceId length byte", 4, "DeviceId length"),
+        ([*_HEAD, 3, 0x41], "3 bytes announced, 1 left", 5, "DeviceId"),
+        ([*_HEAD, 0], "the query ends before the PolicyKey length byte", 5, "PolicyKey length"),
+        ([*_HEAD, 0, 4, 1, 2], "4 bytes announced, 2 left", 6, "PolicyKey"),
+        ([*_HEAD, 0, 0], "the query ends before the DeviceType length byte", 6, "DeviceType length"),
+        ([*_HEAD, 0, 0, 2, 0x41], "2 bytes announced, 1 left", 7, "DeviceType"),
+        ([*_HEAD, 0, 0, 0, 1], "the query ends before the CollectionId length byte", 8, "CollectionId length"),
+        ([*_HEAD, 0, 0, 0, 9], "the query ends before the Tag9 length byte", 8, "Tag9 length"),
+        ([*_HEAD, 0, 0, 0, 7, 1], "the query ends before the Options byte", 9, "Options"),
+        ([*_HEAD, 0, 0, 0, 8, 3, 0x75], "3 bytes announced, 1 left", 9, "User"),
+        ([*_HEAD, 0, 0, 0, 7, 0], "Options must be 1 byte, not 0", 8, "Options"),
+        ([*_HEAD, 0, 3, 0, 0, 0], "policy key length must be 0 or 4, not 3", 5, "PolicyKey length"),
+    ],
+)
+def test_a_cut_or_bad_base64_field_says_what_where_and_which(data: list[int], reason: str, offset: int,
+                                                              field: str) -> None:
+    with pytest.raises(QueryError) as info:
+        decode_query(b64(bytes(data)))
+    assert (info.value.reason, info.value.offset, info.value.field) == (reason, offset, field)
+
+
+def test_every_oddity_of_a_base64_query_is_noted_in_order() -> None:
+    data = bytes([99, 30, 0x09, 0x04, 17, *b"a" * 17, 0, 17, *b"t" * 17,
+                  2, 1, *b"c", 5, 1, *b"p", 9, 1, *b"x", 7, 1, 0x01, 7, 1, 0x02, 8, 1, *b"u", 8, 1, *b"v"])
+    q = decode_query(b64(data))
+    assert q.notes == (
+        "protocol version byte 99 is not one MS-ASHTTP 2.2.1.1.1.1 names",
+        "command code 30 is not in MS-ASHTTP 2.2.1.1.1.3",
+        "device ID of 17 bytes (MS-ASHTTP allows 0-16)",
+        "device type of 17 bytes (MS-ASHTTP allows 0-16)",
+        "parameter tag 2 (CollectionName) is in the 2009 edition of MS-ASHTTP only; the current edition lists tags"
+        " 0, 1, 3, 4, 6, 7, 8",
+        "parameter tag 5 (ParentId) is in the 2009 edition of MS-ASHTTP only; the current edition lists tags"
+        " 0, 1, 3, 4, 6, 7, 8",
+        "parameter tag 9 is not in MS-ASHTTP 2.2.1.1.1.5",
+        "Options appears more than once; the bits are combined",
+        "User appears more than once; the first is used",
+    )
+    assert (q.protocol_version, q.command, q.command_code, q.locale) == ("9.9", "Command30", 30, 0x0409)
+    assert (q.device_id, q.device_type, q.user) == ("a" * 17, "t" * 17, "u")
+    assert q.parameters == (("CollectionName", "c"), ("ParentId", "p"), ("Tag9", "x"), ("User", "v"))
+    assert q.options == frozenset({"SaveInSent", "AcceptMultiPart"})
+    # 16 bytes is the most MS-ASHTTP allows: no note
+    edge = decode_query(b64(bytes([*_HEAD, 16, *b"a" * 16, 0, 16, *b"t" * 16])))
+    assert edge.notes == () and edge.device_id_guid is None  # printable: text, not a GUID
+
+
+def test_every_oddity_of_a_plain_query_is_noted() -> None:
+    q = decode_query("User=a&Cmd=Sync&cmd=Ping&User=b")
+    assert q.notes == ("Cmd appears more than once (offset 16); the first is used",
+                       "User appears more than once (offset 25); the first is used")
+    assert decode_query("Cmd=Frobnicate").notes == ("command 'Frobnicate' is not in MS-ASHTTP 2.2.1.1.1.3",)
+    assert decode_query("User=a").notes == ("no Cmd parameter",)
