@@ -571,3 +571,10 @@ def test_a_session_the_diagnoser_never_saw_knows_no_folder() -> None:
     diagnoser.feed(ev(1, folders()))
     assert diagnoser.folder_names(ev(1, folders(), device="OTHER").session) == {}
     assert diagnoser.finish() == []
+
+
+def test_within_a_session_findings_of_one_severity_are_in_the_order_of_their_first_flow() -> None:
+    # the MoreAvailable of flow 1 is found at the end, after the churn of flows 2-7: still listed first
+    flows = [ev(1, sync("c1", "c2", collection=CALENDAR, more_available=True)), *_churn("DEV1", 2)]
+    assert [(finding.rule, finding.flows[0]) for finding in diagnose(flows)] == [
+        ("more-available-not-followed", 1), ("sync-key-reset-churn", 4)]
