@@ -578,3 +578,18 @@ def test_within_a_session_findings_of_one_severity_are_in_the_order_of_their_fir
     flows = [ev(1, sync("c1", "c2", collection=CALENDAR, more_available=True)), *_churn("DEV1", 2)]
     assert [(finding.rule, finding.flows[0]) for finding in diagnose(flows)] == [
         ("more-available-not-followed", 1), ("sync-key-reset-churn", 4)]
+
+
+def test_a_first_flow_without_a_command_does_not_hide_the_rules_of_the_next_commands() -> None:
+    # a request without Cmd (no command) opens the session; the Sync loop after it is still found
+    flows = [ev(1, FlowFacts(command=None, http_status=200)), ev(2, sync("k5", None, 3)), ev(3, sync("k5", None, 3))]
+    assert [finding.rule for finding in diagnose(flows)] == ["sync-key-invalid-loop"]
+
+
+def test_finish_returns_the_findings_of_every_session() -> None:
+    diagnoser = Diagnoser()
+    for device in ("DEV1", "DEV2"):  # MoreAvailable on the calendar, then the session goes on without it
+        diagnoser.feed(ev(1, sync("c1", "c2", collection=CALENDAR, more_available=True), device=device))
+        diagnoser.feed(ev(2, sync("k1", "k2"), device=device))
+    assert [(finding.device_id, finding.rule) for finding in diagnoser.finish()] == [
+        ("DEV1", "more-available-not-followed"), ("DEV2", "more-available-not-followed")]
