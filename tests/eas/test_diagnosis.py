@@ -593,3 +593,10 @@ def test_finish_returns_the_findings_of_every_session() -> None:
         diagnoser.feed(ev(2, sync("k1", "k2"), device=device))
     assert [(finding.device_id, finding.rule) for finding in diagnoser.finish()] == [
         ("DEV1", "more-available-not-followed"), ("DEV2", "more-available-not-followed")]
+
+
+def test_sessions_of_equal_worst_are_in_the_order_they_were_first_seen() -> None:
+    # DEV1 is seen first (a quiet Ping) but churns later than DEV3: DEV1's finding is still listed first
+    flows = [ev(1, ping(1)), *_churn("DEV3", 2), *_churn("DEV1", 10)]
+    assert [(finding.device_id, finding.rule) for finding in diagnose(flows)] == [
+        ("DEV1", "sync-key-reset-churn"), ("DEV3", "sync-key-reset-churn")]
