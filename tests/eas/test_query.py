@@ -633,3 +633,27 @@ def test_every_oddity_of_a_plain_query_is_noted() -> None:
                        "User appears more than once (offset 25); the first is used")
     assert decode_query("Cmd=Frobnicate").notes == ("command 'Frobnicate' is not in MS-ASHTTP 2.2.1.1.1.3",)
     assert decode_query("User=a").notes == ("no Cmd parameter",)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason", "offset", "field"),
+    [
+        ("Cmd=Sync&User=%zzz", "bad percent escape '%zz'", 14, "User"),
+        ("Cmd=Sync&User=a%z", "bad percent escape '%z'", 15, "User"),
+        ("Cmd=Sync&user=%zz", "bad percent escape '%zz'", 14, "User"),  # the field by its canonical name
+        ("Cmd=Sync&Foo=%zz", "bad percent escape '%zz'", 13, "Foo"),  # an unknown one by its own
+        ("Cmd=Sync&User=+\ud800", "character that is not Unicode text", 15, "User"),
+        ("Cmd=Sync&User=%C3+", "percent-decoded bytes are not UTF-8: invalid continuation byte", 14, "User"),
+    ],
+)
+def test_a_bad_plain_value_says_what_where_and_which(query: str, reason: str, offset: int, field: str) -> None:
+    with pytest.raises(QueryError) as info:
+        decode_query(query)
+    assert (info.value.reason, info.value.offset, info.value.field) == (reason, offset, field)
+
+
+def test_plain_values_are_form_decoded() -> None:
+    # HTML form encoding, as the query of MS-ASHTTP 2.2.1.1.1 uses it: + is a space, %XX a byte in either case
+    q = decode_query("Cmd=Sync&&User=a+b&DeviceId=%c3%a9%C3%A9&ItemId=5:1=x&")
+    assert (q.user, q.device_id) == ("a b", "éé")
+    assert q.parameters == (("ItemId", "5:1=x"),)  # the first = splits name from value
