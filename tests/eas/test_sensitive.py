@@ -11,6 +11,7 @@ from lxml import etree
 
 import eas
 from eas.constants import WBXML_NS
+from eas.errors import EncodeError
 from eas.sensitive import (
     hidden_text,
     hide_cookie,
@@ -22,6 +23,7 @@ from eas.sensitive import (
     is_secret_parameter,
     redact_query,
     redact_url,
+    restore_hidden_secrets,
 )
 
 
@@ -143,3 +145,18 @@ def test_hide_secret_elements_counts_the_passwords_and_drops_their_markers() -> 
     assert hide_secret_elements(etree.Comment("c")) == 0
     assert hide_secret_elements(eas.decode(eas.encode(
         '<Search xmlns="Search"><Store><Options><Password>pw</Password></Options></Store></Search>'))) == 1
+
+
+def test_hide_cookie_splits_a_piece_at_its_first_equals_sign() -> None:
+    # RFC 6265 4.2.1: cookie-pair = cookie-name "=" cookie-value; the value may hold "=" (base64 padding)
+    assert hide_cookie("a=b=c; d=e==") == "a=(hidden); d=(hidden)"
+
+
+def test_an_unrestorable_placeholder_names_itself_its_element_and_its_line() -> None:
+    edited = eas.parse_xml('<Settings xmlns="Settings">\n<DevicePassword><Set>\n'
+                           "<Password>(hidden) 4 characters</Password></Set></DevicePassword></Settings>")
+    with pytest.raises(EncodeError) as info:
+        restore_hidden_secrets(edited, None)
+    assert (info.value.reason, info.value.element, info.value.line) == (
+        "(hidden) 4 characters at Settings/DevicePassword/Set/Password cannot be sent: the original body is not at"
+        " hand; type the value to send", "{Settings}Password", 3)
