@@ -160,3 +160,24 @@ def test_an_unrestorable_placeholder_names_itself_its_element_and_its_line() -> 
     assert (info.value.reason, info.value.element, info.value.line) == (
         "(hidden) 4 characters at Settings/DevicePassword/Set/Password cannot be sent: the original body is not at"
         " hand; type the value to send", "{Settings}Password", 3)
+
+
+def test_placeholders_are_restored_under_a_password_root_only() -> None:
+    placeholder = "<Password>(hidden) 4 characters</Password>"
+    # a Ping (no password in its command) and an unknown namespace are left alone, whatever they hold
+    assert restore_hidden_secrets(eas.parse_xml(f'<Ping xmlns="Ping"><x:Set xmlns:x="Settings">{placeholder}'
+                                                "</x:Set></Ping>"), None) == 0
+    assert restore_hidden_secrets(etree.fromstring(f'<Foo xmlns="urn:nope">{placeholder}</Foo>'), None) == 0
+    # a root of the Settings page is read whatever its name: its placeholder cannot be sent without the original
+    with pytest.raises(EncodeError) as info:
+        restore_hidden_secrets(eas.parse_xml(f'<Foo xmlns="Settings">{placeholder}</Foo>'), None)
+    assert info.value.reason.startswith("(hidden) 4 characters at Foo/Password cannot be sent")
+
+
+def test_a_placeholder_whose_original_body_does_not_decode_is_refused() -> None:
+    edited = eas.parse_xml('<Settings xmlns="Settings"><DevicePassword><Set><Password>(hidden) 4 characters'
+                           "</Password></Set></DevicePassword></Settings>")
+    with pytest.raises(EncodeError) as info:
+        restore_hidden_secrets(edited, b"\x03\x01")
+    assert info.value.reason == ("(hidden) 4 characters at Settings/DevicePassword/Set/Password cannot be sent: "
+                                 "the original body does not decode; type the value to send")
