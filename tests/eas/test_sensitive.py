@@ -181,3 +181,21 @@ def test_a_placeholder_whose_original_body_does_not_decode_is_refused() -> None:
         restore_hidden_secrets(edited, b"\x03\x01")
     assert info.value.reason == ("(hidden) 4 characters at Settings/DevicePassword/Set/Password cannot be sent: "
                                  "the original body does not decode; type the value to send")
+
+
+@pytest.mark.parametrize(
+    ("original_password", "why"),
+    [
+        ("", "the original value there is not the 4 characters the placeholder stands for"),  # empty: no text
+        ("(hidden) 4 characters", "the capture hid the original value when it stored the body"),
+    ],
+)
+def test_a_placeholder_without_its_value_in_the_original_is_refused(original_password: str, why: str) -> None:
+    def settings(password: str) -> str:
+        return (f'<Settings xmlns="Settings"><DevicePassword><Set><Password>{password}</Password></Set>'
+                "</DevicePassword></Settings>")
+
+    with pytest.raises(EncodeError) as info:
+        restore_hidden_secrets(eas.parse_xml(settings("(hidden) 4 characters")), eas.encode(settings(original_password)))
+    assert info.value.reason == (f"(hidden) 4 characters at Settings/DevicePassword/Set/Password cannot be sent: {why}"
+                                 "; type the value to send")
