@@ -40,6 +40,7 @@ class InspectorCommands(Provider):
                 ("session: All sessions", screen.action_all_sessions, "flows of every device"),
                 ("capture: Reload", screen.action_reload, "read sessions and flows again"),
                 ("sort: Reverse order", screen.action_reverse_sort, ""),
+                ("view: Split list and detail", screen.action_toggle_split, "v: the selected flow beside the list"),
             ]
             out += [
                 ("view: Diagnosis of the session", screen.action_diagnosis, "D: findings, most severe first"),
