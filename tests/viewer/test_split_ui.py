@@ -9,6 +9,7 @@ from textual.selection import Selection
 from textual.geometry import Offset
 from textual.widgets import DataTable
 
+from tests.viewer.conftest import SYNC_RESPONSE, eas_flow, write_capture
 from tests.viewer.helpers import flow_list, wait_for, wait_loaded, wait_screen
 from viewer.app import make_app
 from viewer.commands import InspectorCommands
@@ -241,3 +242,31 @@ async def test_an_empty_list_empties_the_detail(capture: Path) -> None:
         app.main_screen.set_filter(http_status=None)
         await wait_loaded(pilot, app, 5)
         await wait_detail(pilot, app, 1)
+
+
+async def test_a_drag_on_a_wrapped_row_selects_the_characters_shown_there(tmp_path: Path) -> None:
+    import eas
+
+    value = "".join(f"{i:03d}," for i in range(60))  # 240 characters, each place distinct
+    request = bytes(eas.encode(f'<Sync xmlns="AirSync"><Collections><Collection><SyncKey>{value}</SyncKey>'
+                               "</Collection></Collections></Sync>"))
+    path = tmp_path / "long.sqlite"
+    write_capture(path, [eas_flow("Sync", request, SYNC_RESPONSE)])
+    app = make_app(path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot, app, 1)
+        await pilot.press("enter")
+        await wait_screen(pilot, app, ExchangeScreen)
+        await wait_for(pilot, lambda: isinstance(app.focused, CodeView), "the body")
+        view = app.focused
+        assert isinstance(view, CodeView)
+        await pilot.press("w")
+        gutter = len(str(view.line_count)) + 2
+        text_width = view.scrollable_content_region.width - gutter
+        assert view.lines[3] == f"      <SyncKey>{value}</SyncKey>"
+        # row 5 on screen shows line 4's characters from text_width on; `      <SyncKey>` is 15 of them
+        await pilot.mouse_down(view, offset=(gutter, 4))
+        await pilot.hover(view, offset=(gutter + 4, 4))
+        await pilot.mouse_up(view, offset=(gutter + 4, 4))
+        await pilot.press("y")
+        assert app.clipboard == value[text_width - 15 : text_width - 10]
