@@ -71,7 +71,7 @@ class InspectorCommands(Provider):
                 ("view: Wrap long lines", screen.action_toggle_wrap, "w; again to scroll them"),
                 ("flow: Next", partial(screen.action_neighbour, 1), "]: the next flow of the list"),
                 ("flow: Previous", partial(screen.action_neighbour, -1), "[: the previous flow of the list"),
-                ("copy: XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
+                ("copy: Selection, else the XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
                 ("copy: Request as curl", partial(screen.copy_request, False), "a shell command sending the same bytes"),
                 (
                     "copy: Request as eas-inspector encode | curl",
