@@ -207,6 +207,9 @@ async def test_a_mouse_drag_selects_and_y_copies_it(capture: Path) -> None:
         await wait_for(pilot, lambda: view in app.screen.selections, "a selection")
         await pilot.press("y")
         assert app.clipboard == "<SyncKey>0"
+        await pilot.press("shift+right", "shift+right")  # Shift+arrows extend what the mouse selected
+        await pilot.press("y")
+        assert app.clipboard == "<SyncKey>0</"
         await pilot.mouse_down(view, offset=(0, 1))  # from the gutter: the line's first column
         await pilot.hover(view, offset=(gutter + 4, 2))
         await pilot.mouse_up(view, offset=(gutter + 4, 2))

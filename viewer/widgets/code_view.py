@@ -132,7 +132,6 @@ class CodeView(ScrollView, can_focus=True):
         self._set_content(text if isinstance(text, CodeText) else CodeText.of(text, xml))
 
     def _set_content(self, content: CodeText) -> None:
-        self._content = content
         self._text = content.text
         self._lines = content.lines
         self._xml = content.xml
@@ -318,12 +317,22 @@ class CodeView(ScrollView, can_focus=True):
             return Offset(0, line + 1)
         return Offset(column, line)
 
-    def _select_to(self, end: Offset) -> None:
-        if self._anchor is None or self not in self.screen.selections:
-            self._anchor = Offset(0, self.cursor_line)
-            self._select_end = self._anchor
-        self._select_end = end
-        self.screen.selections = {self: Selection.from_offsets(self._anchor, end)}
+    def _selection_ends(self) -> tuple[Offset, Offset]:
+        """(anchor, moving end) of the selection to extend: the keyboard's, else a mouse selection (from its start
+        to its end), else none yet: both at the cursor line's start."""
+        selection = self.screen.selections.get(self)
+        if selection is None:
+            return Offset(0, self.cursor_line), Offset(0, self.cursor_line)
+        if self._anchor is not None and selection == Selection.from_offsets(self._anchor, self._select_end):
+            return self._anchor, self._select_end
+        last = len(self._lines) - 1
+        start, end = selection.start or Offset(0, 0), selection.end or Offset(len(self._lines[last]), last)
+        end_line = min(end.y, last)  # a drag may end below the text or past a line's end
+        return start, Offset(min(end.x, len(self._lines[end_line])), end_line)
+
+    def _select_to(self, anchor: Offset, end: Offset) -> None:
+        self._anchor, self._select_end = anchor, end
+        self.screen.selections = {self: Selection.from_offsets(anchor, end)}
         self.move_cursor((end.y, 0))
         self._show_column(end)
 
@@ -333,24 +342,24 @@ class CodeView(ScrollView, can_focus=True):
             return
         cell = self._gutter + end.x
         width = max(1, self.scrollable_content_region.width)
-        if cell < self.scroll_offset.x + self._gutter:
+        if cell < self.scroll_offset.x:
             self.scroll_to(x=max(0, cell - self._gutter), animate=False, immediate=True)
         elif cell >= self.scroll_offset.x + width:
             self.scroll_to(x=cell - width + 1, animate=False, immediate=True)
 
     def action_select(self, lines: int, columns: int) -> None:
         """Shift and an arrow: extend the selection by a character or a line (it starts at the cursor line)."""
-        end = self._select_end if self._anchor is not None and self in self.screen.selections else Offset(0, self.cursor_line)
+        anchor, end = self._selection_ends()
         if lines:
             line = max(0, min(len(self._lines) - 1, end.y + lines))
-            self._select_to(Offset(min(end.x, len(self._lines[line])), line))
+            self._select_to(anchor, Offset(min(end.x, len(self._lines[line])), line))
         else:
-            self._select_to(self._moved_to(end.x + columns, end.y))
+            self._select_to(anchor, self._moved_to(end.x + columns, end.y))
 
     def action_select_line_edge(self, to_end: bool) -> None:
         """Shift+Home / Shift+End: extend the selection to the start or the end of its line."""
-        end = self._select_end if self._anchor is not None and self in self.screen.selections else Offset(0, self.cursor_line)
-        self._select_to(Offset(len(self._lines[end.y]) if to_end else 0, end.y))
+        anchor, end = self._selection_ends()
+        self._select_to(anchor, Offset(len(self._lines[end.y]) if to_end else 0, end.y))
 
     def _clear_own_selection(self) -> None:
         if self in self.screen.selections:
