@@ -99,6 +99,8 @@ async def test_the_detail_waits_until_the_cursor_rests(capture: Path) -> None:
             seen.append(pane.shown_id)
         assert seen == [1, 1, 1]  # flows #2 and #3 were passed over, never shown
         await wait_detail(pilot, app, 4)
+        await pilot.press("k", "j")  # away and back before the delay: flow #4's detail stays, summary and all
+        assert pane.shown_id == 4 and "#4 Ping" in summary_text(app) and "problems:" in summary_text(app)
 
 
 async def test_toggle_turns_the_split_on_and_off_at_any_width(capture: Path) -> None:

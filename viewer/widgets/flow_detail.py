@@ -131,7 +131,7 @@ class FlowDetail(Vertical):
         super().__init__(id=id)
         self.source = source
         self.wanted_id: int | None = None  # the flow the cursor is on: only its detail is shown
-        self.shown_id: int | None = None  # the flow whose detail is on screen
+        self.shown: FlowDetailView | None = None  # the detail on screen
         self._timer: Timer | None = None
         self.delay = DETAIL_DELAY
         self.display = False  # until the split knows its width
@@ -152,17 +152,24 @@ class FlowDetail(Vertical):
         if row is None:
             return
         self.wanted_id = row.id
-        if row.id == self.shown_id:
+        if self.shown is not None and row.id == self.shown.flow_id:  # back on the flow shown: its summary again
+            self.query_one("#detail-summary", Static).update(self.shown.summary)
             return
         self.query_one("#detail-summary", Static).update(Text(shown(f"#{row.id} {row.command or row.method} …"), style="bold"))
         self._timer = self.set_timer(self.delay, lambda: self.load_detail(row.id, folder_name))
+
+    @property
+    def shown_id(self) -> int | None:
+        """The flow whose detail is on screen."""
+        return None if self.shown is None else self.shown.flow_id
 
     def clear(self) -> None:
         """No flow selected (the list is empty)."""
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.wanted_id = self.shown_id = None
+        self.wanted_id = None
+        self.shown = None
         self.query_one("#detail-summary", Static).update("No flow selected.")
         for view in self.query(CodeView):
             view.show(CodeText.of(""))
@@ -183,7 +190,7 @@ class FlowDetail(Vertical):
         event.stop()
         if event.view.flow_id != self.wanted_id:
             return  # the cursor has moved on
-        self.shown_id = event.view.flow_id
+        self.shown = event.view
         self.query_one("#detail-summary", Static).update(event.view.summary)
         self.query_one("#detail-response", CodeView).show(event.view.response)
         self.query_one("#detail-request", CodeView).show(event.view.request)
@@ -192,7 +199,7 @@ class FlowDetail(Vertical):
     def _load_failed(self, event: LoadFailed) -> None:
         event.stop()
         if event.flow_id == self.wanted_id:
-            self.shown_id = None
+            self.shown = None
             self.query_one("#detail-summary", Static).update(Text(shown(event.error), style="red"))
 
     def action_copy(self) -> None:
