@@ -249,7 +249,7 @@ async def test_an_empty_list_empties_the_detail(capture: Path) -> None:
         await wait_detail(pilot, app, 1)
 
 
-async def test_a_drag_on_a_wrapped_row_selects_the_characters_shown_there(tmp_path: Path) -> None:
+async def test_a_drag_selects_the_characters_shown_when_scrolled_sideways_or_wrapped(tmp_path: Path) -> None:
     import eas
 
     value = "".join(f"{i:03d}," for i in range(60))  # 240 characters, each place distinct
@@ -265,10 +265,19 @@ async def test_a_drag_on_a_wrapped_row_selects_the_characters_shown_there(tmp_pa
         await wait_for(pilot, lambda: isinstance(app.focused, CodeView), "the body")
         view = app.focused
         assert isinstance(view, CodeView)
-        await pilot.press("w")
         gutter = len(str(view.line_count)) + 2
-        text_width = view.scrollable_content_region.width - gutter
         assert view.lines[3] == f"      <SyncKey>{value}</SyncKey>"
+        view.scroll_to(x=40, animate=False, immediate=True)  # scrolled sideways, the gutter out of sight
+        await pilot.pause()
+        await pilot.mouse_down(view, offset=(0, 3))
+        await pilot.hover(view, offset=(4, 3))
+        await pilot.mouse_up(view, offset=(4, 3))
+        await pilot.press("y")
+        assert app.clipboard == view.lines[3][40 - gutter : 45 - gutter]
+        assert app.clipboard == value[40 - gutter - 15 : 45 - gutter - 15]
+        await pilot.press("w")
+        await pilot.pause()
+        text_width = view.scrollable_content_region.width - gutter
         # row 5 on screen shows line 4's characters from text_width on; `      <SyncKey>` is 15 of them
         await pilot.mouse_down(view, offset=(gutter, 4))
         await pilot.hover(view, offset=(gutter + 4, 4))
