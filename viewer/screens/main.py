@@ -30,6 +30,7 @@ from viewer.messages import (
     ProblemLocated,
 )
 from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowListing, parse_status, status_field
+from viewer.widgets.flow_detail import SPLIT_MIN_WIDTH, FlowDetail, FlowSplit
 from viewer.widgets.flow_list import FlowList, device_text, header_text, needs_attention
 
 if TYPE_CHECKING:
@@ -95,6 +96,9 @@ class MainScreen(Screen[None]):
         Binding("D", "diagnosis", "Diagnosis", show=False, id="main-diagnosis"),
         Binding("f", "collection_filter", "This collection", show=False, id="main-collection"),
         Binding("K", "sync_key_chain", "SyncKey chain", show=False, id="main-chain"),
+        Binding(
+            "v", "toggle_split", f"Split: list + detail (on from {SPLIT_MIN_WIDTH} columns)", show=False, id="main-split"
+        ),
     ]
 
     def __init__(self) -> None:
@@ -122,8 +126,11 @@ class MainScreen(Screen[None]):
             yield Select[str]([], prompt="any command", id="filter-command", compact=True)
             yield Input(placeholder="status 401 4xx !1 3-9", id="filter-status", compact=True)
             yield Checkbox("problems only", id="filter-problems")
-        yield Static("", id="flow-header")
-        yield FlowList(id="flows")
+        with FlowSplit(id="browse"):
+            with Vertical(id="list-pane"):
+                yield Static("", id="flow-header")
+                yield FlowList(id="flows")
+            yield FlowDetail(self.inspector.source, id="flow-detail")
         yield Static("Opening…", id="status")
         yield Footer()
 
@@ -517,6 +524,11 @@ class MainScreen(Screen[None]):
 
     def action_focus_flows(self) -> None:
         self.query_one(FlowList).focus()
+
+    def action_toggle_split(self) -> None:
+        """`v`: the selected flow's detail beside the list, or the list alone (whatever the width)."""
+        shown_now = self.query_one(FlowSplit).toggle()
+        self.inspector.inform("The detail shows beside the list." if shown_now else "The list alone.", replace="split")
 
     def action_next_problem(self) -> None:
         self._find_problem(True)
