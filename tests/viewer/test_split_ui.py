@@ -91,14 +91,19 @@ async def test_the_detail_waits_until_the_cursor_rests(capture: Path) -> None:
     async with app.run_test(size=(200, 50)) as pilot:
         await wait_loaded(pilot, app, 5)
         pane = await wait_detail(pilot, app, 1)
-        pane.delay = 1.0  # much longer than a key press and the pause after it
+        pane.delay = 30.0  # far longer than a key press and the pause after it, however loaded the machine
         seen: list[int | None] = []
         for _ in range(3):
             await pilot.press("j")
             await pilot.pause(0.2)  # time enough to read a flow, were it read at once
             seen.append(pane.shown_id)
         assert seen == [1, 1, 1]  # flows #2 and #3 were passed over, never shown
+        pane.delay = 0.01
+        await pilot.press("k")
+        await wait_detail(pilot, app, 3)
+        await pilot.press("j")
         await wait_detail(pilot, app, 4)
+        pane.delay = 30.0
         await pilot.press("k", "j")  # away and back before the delay: flow #4's detail stays, summary and all
         assert pane.shown_id == 4 and "#4 Ping" in summary_text(app) and "problems:" in summary_text(app)
 
