@@ -13,29 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mitmproxy import http, io  # noqa: E402
+from mitmproxy import io  # noqa: E402
 
-from bench.bench_store import sync_response_with  # noqa: E402
+from bench.bench_store import traffic_mix  # noqa: E402
 from capture.importers import import_file, parallel  # noqa: E402
-from tests.capture.test_store import HEADER, _str, _tag, eas_flow  # noqa: E402
-
-
-def traffic_mix() -> list[http.HTTPFlow]:
-    """bench_store's mix: per 10 flows, 6 Ping, 2 small Sync, 1 FolderSync, 1 Sync with 25 e-mails (~60 kB)."""
-    big, small = sync_response_with(25), sync_response_with(1)
-    ping_response = HEADER + b"\x00\x0d" + _tag(0x05, _tag(0x07, _str("1")))
-    flows = []
-    for index in range(10):
-        timestamp = 1_763_700_000.0 + index
-        if index < 6:
-            flows.append(eas_flow("Ping", response_body=ping_response, timestamp=timestamp))
-        elif index < 8:
-            flows.append(eas_flow("Sync", response_body=small, timestamp=timestamp))
-        elif index == 8:
-            flows.append(eas_flow("FolderSync", timestamp=timestamp))
-        else:
-            flows.append(eas_flow("Sync", response_body=big, timestamp=timestamp))
-    return flows
 
 
 def write_flows(path: Path, count: int) -> None:

@@ -1,10 +1,13 @@
-"""Opening an export file: private (0600) like the capture it comes from, its missing folders created."""
+"""Writing an export file: private (0600) like the capture it comes from; opened in place, or replaced when done."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 from capture.model import CaptureError
 
@@ -38,3 +41,45 @@ def open_export(path: str | os.PathLike[str], *, binary: bool = False) -> IO[byt
     if binary:
         return os.fdopen(fd, "wb")
     return os.fdopen(fd, "w", encoding="utf-8")
+
+
+@overload
+def replace_privately(path: str | os.PathLike[str], *, binary: Literal[True]) -> AbstractContextManager[BinaryIO]: ...
+@overload
+def replace_privately(
+    path: str | os.PathLike[str], *, binary: Literal[False] = False
+) -> AbstractContextManager[TextIO]: ...
+def replace_privately(path: str | os.PathLike[str], *, binary: bool = False) -> AbstractContextManager[IO[Any]]:
+    """A new file (mode 0600) beside `path` that replaces it when the `with` block completes; when the block
+    raises, the new file is removed and `path` is left as it was, so a reader never sees half a file.
+
+    Text is UTF-8 with `\\n` line ends (characters it cannot encode replaced).
+
+    Raises:
+        CaptureError: the file cannot be created, written or renamed into place; the message names `path`.
+    """
+    return _replaced(Path(path), binary)
+
+
+@contextmanager
+def _replaced(destination: Path, binary: bool) -> Iterator[IO[Any]]:
+    directory = destination.parent if str(destination.parent) else Path(".")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=directory)
+    except OSError as err:
+        raise CaptureError(f"{destination}: cannot write: {err.strerror or err}") from err
+    try:
+        # mkstemp creates the file 0600: what it holds (mail, names) is the capture's.
+        if binary:
+            with os.fdopen(handle, "wb") as binary_out:
+                yield binary_out
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="\n") as text_out:
+                yield text_out
+        os.replace(temporary, destination)
+    except OSError as err:
+        Path(temporary).unlink(missing_ok=True)
+        raise CaptureError(f"{destination}: cannot write: {err.strerror or err}") from err
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -10,22 +10,14 @@ from typing import Any
 from mitmproxy.addons.savehar import SaveHar
 
 from capture.exportfile import open_export
-from capture.mitm import UNBUILDABLE, flow_from_record, selected_records
+from capture.mitm import exported_flows, selected_records
 from capture.model import CaptureError, FlowRecord
 
 
 def make_har(records: Sequence[FlowRecord], damaged: list[str] | None = None) -> dict[str, Any]:
     """HAR 1.2 of the records, built by mitmproxy's own HAR exporter. With `damaged`, a record that cannot be
     made into a flow is left out and named there; otherwise its CaptureError is raised."""
-    flows = []
-    for record in records:
-        try:
-            flows.append(flow_from_record(record))
-        except UNBUILDABLE as err:
-            if damaged is None:
-                raise CaptureError(f"flow {record.row.id}: cannot be exported ({err})") from err
-            damaged.append(f"flow {record.row.id}: cannot be exported ({type(err).__name__}: {err})")
-    har: dict[str, Any] = SaveHar().make_har(flows)
+    har: dict[str, Any] = SaveHar().make_har(list(exported_flows(records, damaged)))
     har["log"]["creator"]["comment"] = "exported by eas-inspector"
     return har
 

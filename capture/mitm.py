@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from mitmproxy import connection, flow, http, io
@@ -420,6 +420,20 @@ def selected_records(
 UNBUILDABLE = (ValueError, TypeError, KeyError, OverflowError, AttributeError)
 
 
+def exported_flows(records: Iterable[FlowRecord], damaged: list[str] | None = None) -> Iterator[http.HTTPFlow]:
+    """The records as mitmproxy flows, for an export. With `damaged`, a record that cannot be made into a flow is
+    left out and named there; otherwise its CaptureError is raised."""
+    for record in records:
+        try:
+            mitm_flow = flow_from_record(record)
+        except UNBUILDABLE as err:
+            if damaged is None:
+                raise CaptureError(f"flow {record.row.id}: cannot be exported ({err})") from err
+            damaged.append(f"flow {record.row.id}: cannot be exported ({type(err).__name__}: {err})")
+            continue
+        yield mitm_flow
+
+
 def export_mitm(
     capture_path: str | os.PathLike[str],
     dst_path: str | os.PathLike[str],
@@ -437,14 +451,7 @@ def export_mitm(
     try:
         with open_export(dst_path, binary=True) as dst:
             writer = io.FlowWriter(dst)  # type: ignore[no-untyped-call]
-            for record in records:
-                try:
-                    mitm_flow = flow_from_record(record)
-                except UNBUILDABLE as err:
-                    if damaged is None:
-                        raise CaptureError(f"flow {record.row.id}: cannot be exported ({err})") from err
-                    damaged.append(f"flow {record.row.id}: cannot be exported ({type(err).__name__}: {err})")
-                    continue
+            for mitm_flow in exported_flows(records, damaged):
                 writer.add(mitm_flow)
                 written += 1
     except OSError as err:

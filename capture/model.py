@@ -19,6 +19,36 @@ class CaptureError(Exception):
     """A capture that cannot be opened, read or written; the message says which file and why."""
 
 
+# A status filter: exactly this code, or codes from low to high (inclusive), or (negated) any other code.
+StatusMatch = int | tuple[int, int, bool]
+
+
+@dataclass(frozen=True)
+class FlowFilter:
+    """Which flows to read: every field that is set must hold (the reader's flows, count_flows and evidence).
+
+    The default, FlowFilter(), selects every flow.
+    """
+
+    session_id: int | None = None
+    device_id: str | None = None
+    user: str | None = None
+    command: str | None = None
+    collection_id: str | None = None  # one collection's flows
+    flow_ids: tuple[int, ...] | None = None  # only these flows (a finding's); an empty tuple selects none
+    replay_of: int | None = None  # the replays of this flow
+    min_id: int | None = None  # flows with a larger id (following a live capture)
+    eas_status: StatusMatch | None = None  # a code, or (low, high, negated) for a range or its complement
+    http_status: StatusMatch | None = None
+    outcome: str | None = None  # "ok", "warning" or "failed" (the verdict column)
+    failed_only: bool = False
+    problems_only: bool = False  # flows with at least one problem
+    text: str | None = None  # full-text search over URL, summary and decoded XML; empty means no search
+
+    def __post_init__(self) -> None:
+        if self.flow_ids is not None and not isinstance(self.flow_ids, tuple):
+            object.__setattr__(self, "flow_ids", tuple(self.flow_ids))  # a list given is kept hashable
+
 
 @dataclass(frozen=True)
 class SessionRow:

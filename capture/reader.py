@@ -17,7 +17,7 @@ from eas.facts import ChainLink, FlowFacts, folder_names, sync_key_chain
 from eas.verdicts import JudgedStatus, Outcome
 
 from capture.analysis import statuses_from_json
-from capture.model import CaptureError, FlowRecord, FlowRow, SessionRow
+from capture.model import CaptureError, FlowFilter, FlowRecord, FlowRow, SessionRow, StatusMatch
 from capture.schema import BUSY_TIMEOUT_MS, check_capture, headers_from_json, sql_text, sqlite_uri, text_from_sql
 
 _ROW_COLUMNS = (
@@ -208,10 +208,6 @@ def fts_query(text: str) -> str | None:
     return " ".join(terms) or None
 
 
-# A status filter: exactly this code, or codes from low to high (inclusive), or (negated) any other code.
-StatusMatch = int | tuple[int, int, bool]
-
-
 def _status_clause(column: str, match: StatusMatch) -> tuple[str, list[Any]]:
     """SQL for a status filter; a negated one leaves out flows without that status (no response, no EAS status)."""
     if isinstance(match, int):
@@ -309,110 +305,66 @@ class CaptureReader:
         )
         return [SessionRow(*(text_from_sql(value) for value in row)) for row in rows]
 
-    def _where(
-        self,
-        *,
-        session_id: int | None = None,
-        command: str | None = None,
-        eas_status: StatusMatch | None = None,
-        http_status: StatusMatch | None = None,
-        problems_only: bool = False,
-        text: str | None = None,
-        user: str | None = None,
-        replay_of: int | None = None,
-        min_id: int | None = None,
-        outcome: str | None = None,
-        collection_id: str | None = None,
-        flow_ids: Sequence[int] | None = None,
-        failed_only: bool = False,
-        device_id: str | None = None,
-    ) -> tuple[str, list[Any]]:
+    def _where(self, flow_filter: FlowFilter) -> tuple[list[str], list[Any]]:
+        """SQL conditions (all must hold) and their parameters for a FlowFilter."""
         clauses: list[str] = []
         parameters: list[Any] = []
         for column, value in (
-            ("session_id", session_id),
-            ("command", command),
-            ("user", user),
-            ("replay_of", replay_of),
-            ("device_id", device_id),
-            ("collection_id", collection_id),
+            ("session_id", flow_filter.session_id),
+            ("command", flow_filter.command),
+            ("user", flow_filter.user),
+            ("replay_of", flow_filter.replay_of),
+            ("device_id", flow_filter.device_id),
+            ("collection_id", flow_filter.collection_id),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 parameters.append(sql_text(value))
-        for column, status in (("eas_status", eas_status), ("http_status", http_status)):
+        for column, status in (("eas_status", flow_filter.eas_status), ("http_status", flow_filter.http_status)):
             if status is not None:
                 clause, values = _status_clause(column, status)
                 clauses.append(clause)
                 parameters += values
+        flow_ids = flow_filter.flow_ids
         if flow_ids is not None:
             # a finding's flows: few (a long loop keeps its first and latest), far below SQLite's parameter limit
             clauses.append(f"id IN ({', '.join('?' * len(flow_ids))})" if flow_ids else "0")
             parameters += [int(flow_id) for flow_id in flow_ids]
-        if outcome is not None:
+        if flow_filter.outcome is not None:
             clauses.append("outcome = ?")
-            parameters.append(str(Outcome(outcome)))
-        if failed_only:
+            parameters.append(str(Outcome(flow_filter.outcome)))
+        if flow_filter.failed_only:
             clauses.append("outcome = 'failed'")
-        if problems_only:
+        if flow_filter.problems_only:
             clauses.append("problem_count > 0")
-        if min_id is not None:
+        if flow_filter.min_id is not None:
             clauses.append("id > ?")
-            parameters.append(min_id)
-        query = fts_query(text) if text else None
+            parameters.append(flow_filter.min_id)
+        query = fts_query(flow_filter.text) if flow_filter.text else None
         if query:
             clauses.append("id IN (SELECT rowid FROM flow_text WHERE flow_text MATCH ?)")
             parameters.append(query)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
+        return clauses, parameters
 
     def flows(
         self,
+        flow_filter: FlowFilter = FlowFilter(),
         *,
-        session_id: int | None = None,
-        command: str | None = None,
-        eas_status: StatusMatch | None = None,
-        http_status: StatusMatch | None = None,
-        problems_only: bool = False,
-        text: str | None = None,
         order: str = "ts_start",
         descending: bool = False,
         offset: int = 0,
         limit: int | None = 200,
-        user: str | None = None,
-        replay_of: int | None = None,
-        min_id: int | None = None,
-        outcome: str | None = None,
-        collection_id: str | None = None,
-        flow_ids: Sequence[int] | None = None,
-        failed_only: bool = False,
-        device_id: str | None = None,
     ) -> list[FlowRow]:
-        """Flows matching every given filter; `text` is a full-text search over URL, summary and decoded XML.
+        """The flows `flow_filter` selects, sorted by `order` (a key of _ORDERS); `limit=None` means all.
 
-        `eas_status` and `http_status` take a code, or `(low, high, negated)` for a range or its complement.
-
-        `min_id` keeps only flows with a larger id (for following a live capture); `limit=None` means all.
-        `outcome` ("ok", "warning", "failed") and `failed_only` read the verdict column (indexed).
-        `collection_id` keeps one collection's flows; `flow_ids` only these flows (a finding's).
+        Raises:
+            CaptureError: an unknown order, or the capture cannot be read.
+            ValueError: the filter's outcome is not "ok", "warning" or "failed".
         """
         if order not in _ORDERS:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
-        where, parameters = self._where(
-            session_id=session_id,
-            command=command,
-            eas_status=eas_status,
-            http_status=http_status,
-            problems_only=problems_only,
-            text=text,
-            user=user,
-            replay_of=replay_of,
-            min_id=min_id,
-            outcome=outcome,
-            failed_only=failed_only,
-            device_id=device_id,
-            collection_id=collection_id,
-            flow_ids=flow_ids,
-        )
+        clauses, parameters = self._where(flow_filter)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
         direction = "DESC" if descending else "ASC"
         # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.
         keys = [_ORDERS[order]] + [key for key in ("ts_start", "id") if key != order and order != "id"]
@@ -420,11 +372,10 @@ class CaptureReader:
         sql = f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {ordering} LIMIT ? OFFSET ?"
         return [_flow_row(row) for row in self._query(sql, [*parameters, -1 if limit is None else limit, offset])]
 
-    def count_flows(self, **filters: Any) -> int:
-        """How many flows `flows(**filters)` would return without a limit."""
-        for ignored in ("order", "descending", "offset", "limit"):
-            filters.pop(ignored, None)
-        where, parameters = self._where(**filters)
+    def count_flows(self, flow_filter: FlowFilter = FlowFilter()) -> int:
+        """How many flows `flows(flow_filter)` would return without a limit."""
+        clauses, parameters = self._where(flow_filter)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
         return int(self._query(f"SELECT count(*) FROM flows{where}", parameters)[0][0])
 
     def flow(self, flow_id: int) -> FlowRecord:
@@ -501,21 +452,14 @@ class CaptureReader:
 
     # -- the diagnosis' view: facts in time order, streamed
 
-    def evidence(self, session_id: int | None = None, *, device_id: str | None = None) -> Iterator[FlowEvidence]:
-        """Every analysed flow as the diagnosis reads it (eas.diagnosis), in time order (then id), read
-        EVIDENCE_PAGE rows at a time so memory stays bounded however large the capture.
+    def evidence(self, flow_filter: FlowFilter = FlowFilter()) -> Iterator[FlowEvidence]:
+        """Every analysed flow `flow_filter` selects as the diagnosis reads it (eas.diagnosis), in time order
+        (then id), read EVIDENCE_PAGE rows at a time so memory stays bounded however large the capture.
 
         `FlowEvidence.missing` is the flow's `extra["missing"]` list, which importers of partial evidence set.
         """
-        clauses = ["facts IS NOT NULL"]
-        parameters: list[Any] = []
-        if session_id is not None:
-            clauses.append("session_id = ?")
-            parameters.append(session_id)
-        if device_id is not None:
-            clauses.append("device_id = ?")
-            parameters.append(sql_text(device_id))
-        yield from self._evidence(" AND ".join(clauses), parameters)
+        clauses, parameters = self._where(flow_filter)
+        yield from self._evidence(" AND ".join(["facts IS NOT NULL", *clauses]), parameters)
 
     def _evidence(self, where: str, parameters: list[Any]) -> Iterator[FlowEvidence]:
         after: tuple[float, int] = (float("-inf"), -1)
@@ -570,7 +514,7 @@ class CaptureReader:
 
     def replays(self, flow_id: int) -> list[FlowRow]:
         """Replays of a flow, oldest first."""
-        return self.flows(replay_of=flow_id, order="id", limit=None)
+        return self.flows(FlowFilter(replay_of=flow_id), order="id", limit=None)
 
     def close(self) -> None:
         with self._lock:

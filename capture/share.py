@@ -15,10 +15,8 @@ from __future__ import annotations
 # a failure leaves no half-written file.
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mitmproxy import connection, http, io
@@ -26,8 +24,8 @@ from mitmproxy.proxy.mode_specs import ProxyMode
 
 from eas.share import Pseudonyms, SharedBody, share_body, share_headers, share_path
 
+from .exportfile import replace_privately
 from .mitm import flow_from_record
-from .model import CaptureError
 from .reader import CaptureReader
 
 # The header that says, in the shared file, that a body was removed and why.
@@ -147,25 +145,11 @@ def share_capture(
     names = Pseudonyms()
     for mitm_flow in _flows(capture_path):  # first pass: learn every identity
         share_flow(mitm_flow, names, keep_content=keep_content)
-    destination = Path(dst_path)
-    directory = destination.parent if str(destination.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=directory)
-    except OSError as err:
-        raise CaptureError(f"{destination}: cannot write: {err.strerror or err}") from err
     flows = removed = 0
-    try:
-        with os.fdopen(handle, "wb") as out:  # mkstemp creates the file 0600
-            writer = io.FlowWriter(out)  # type: ignore[no-untyped-call]
-            for mitm_flow in _flows(capture_path):
-                removed += share_flow(mitm_flow, names, keep_content=keep_content)
-                writer.add(mitm_flow)
-                flows += 1
-        os.replace(temporary, destination)
-    except OSError as err:
-        Path(temporary).unlink(missing_ok=True)
-        raise CaptureError(f"{destination}: cannot write: {err.strerror or err}") from err
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replace_privately(dst_path, binary=True) as out:
+        writer = io.FlowWriter(out)  # type: ignore[no-untyped-call]
+        for mitm_flow in _flows(capture_path):
+            removed += share_flow(mitm_flow, names, keep_content=keep_content)
+            writer.add(mitm_flow)
+            flows += 1
     return ShareReport(flows, removed, names.mapping())

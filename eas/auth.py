@@ -158,10 +158,13 @@ def _jwt_claims(token: str) -> dict[str, object] | None:
     if len(parts) != 3:
         return None
     payload = _b64url(parts[1])
-    if payload is None:
-        return None
+    return None if payload is None else _json_object(payload)
+
+
+def _json_object(text: str | bytes) -> dict[str, object] | None:
+    """The JSON object `text` holds, or None (not JSON, or JSON of another kind)."""
     try:
-        claims = json.loads(payload)
+        claims = json.loads(text)
     except (ValueError, RecursionError):
         return None
     return claims if isinstance(claims, dict) else None
@@ -264,13 +267,7 @@ def stored_authorization(value: str) -> str:
 
 def _stored_claims(text: str) -> dict[str, object] | None:
     text = text.strip()
-    if not text:
-        return None
-    try:
-        claims = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return claims if isinstance(claims, dict) else None
+    return _json_object(text) if text else None
 
 
 def _stored(scheme: str, rest: str, request_time: float | None) -> Credentials:

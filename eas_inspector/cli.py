@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="XML to WBXML (written to standard output)")
     p.add_argument("file", nargs="?", default="-", help="XML file, or - for standard input")
     p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.add_argument("--original", metavar="WBXML",
+                   help="the body the XML was decoded from: passwords still shown as (hidden) are taken from it")
 
     p = sub.add_parser("query", help="decode an EAS request URI query (plain or base64)")
     p.add_argument("query", help="the query string, a whole URL, or - for standard input")
@@ -97,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--har", metavar="FILE", help="write a HAR file")
 
     p = sub.add_parser("share", help="write a capture as a .mitm file to hand on: names pseudonymised, secrets removed")
-    p.add_argument("capture", help="the capture (.sqlite)")
+    p.add_argument("capture", help="the capture (.sqlite), or a .mitm file (imported first)")
     p.add_argument("out", help="the .mitm file to write (mode 0600)")
     p.add_argument(
         "--keep-content", action="store_true", help="keep subjects, bodies and attachments (still pseudonymised)"
@@ -140,6 +142,16 @@ def fail(message: object, status: int = 1) -> int:
     sys.stdout.flush()
     print(error_line(f"{PROG}: {message}"), file=sys.stderr, flush=True)
     return status
+
+
+def file_error(err: OSError, path: object) -> str:
+    """An OSError as `FILE: reason`, FILE being the file it names, else `path`."""
+    return f"{err.filename or path}: {err.strerror or err}"
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 flow`, `2 flows`; `plural` where an added s is wrong (`2 bodies`)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 class _ErrorLineFormatter(logging.Formatter):

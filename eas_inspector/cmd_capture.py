@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from eas_inspector.cli import fail
+from eas_inspector.cli import counted, fail, file_error
 
 CAPTURE_NAME_FORMAT = "eas-%Y%m%d-%H%M%S.sqlite"
 
@@ -22,10 +22,6 @@ def default_capture_path(directory: Path | None = None) -> Path:
         serial += 1
         path = captures / time.strftime(CAPTURE_NAME_FORMAT).replace(".sqlite", f"-{serial}.sqlite")
     return path
-
-
-def _fail(message: str) -> int:
-    return fail(message)
 
 
 EXIT_PARTIAL = 3  # some entries could not be read; everything else was imported
@@ -64,7 +60,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     source = Path(args.source)
     if not source.is_file():
-        return _fail(f"{source}: no such file")
+        return fail(f"{source}: no such file")
     if is_spool(source):
         return run_recover(source, Path(args.capture) if args.capture else None)
     progress = _ProgressLine(source.name) if sys.stderr.isatty() else None
@@ -72,22 +68,22 @@ def run_import(args: argparse.Namespace) -> int:
         capture = Path(args.capture) if args.capture else default_capture_path()
         report = import_file(source, capture, form=args.form, all_http=args.all_http, progress=progress)
     except CaptureError as err:
-        return _fail(str(err))
+        return fail(str(err))
     except OSError as err:
-        return _fail(f"{err.filename or source}: {err.strerror or err}")
+        return fail(file_error(err, source))
     finally:
         if progress is not None:
             progress.clear()
     skipped = []
     if report.skipped_other_http:
-        skipped.append(_flows(report.skipped_other_http, "other HTTP"))
+        skipped.append(counted(report.skipped_other_http, "other HTTP flow"))
     if report.skipped_not_http:
-        skipped.append(_flows(report.skipped_not_http, "non-HTTP"))
+        skipped.append(counted(report.skipped_not_http, "non-HTTP flow"))
     note = f"; skipped {' and '.join(skipped)}" if skipped else ""
     kind = "HTTP" if args.all_http else "EAS/Autodiscover"
-    print(f"imported {_flows(report.imported, kind)} into {_shown(capture)}{note}")
+    print(f"imported {counted(report.imported, kind + ' flow')} into {_shown(capture)}{note}")
     if report.not_stored:
-        fail(f"{_flows(report.not_stored, kind)} could not be stored (see the messages above)")
+        fail(f"{counted(report.not_stored, kind + ' flow')} could not be stored (see the messages above)")
     if report.complete:
         return 0 if not report.not_stored else EXIT_PARTIAL
     for issue in report.issues[:MAX_ISSUES_SHOWN]:
@@ -123,23 +119,19 @@ def run_recover(spool: Path, capture: Path | None) -> int:
         target = capture if capture is not None else capture_path_of(spool)
         recovery = recover_spool(spool, target)
     except CaptureError as err:
-        return _fail(str(err))
+        return fail(str(err))
     except OSError as err:
-        return _fail(f"{err.filename or spool}: {err.strerror or err}")
+        return fail(file_error(err, spool))
     notes = []
     if recovery.already:
-        notes.append(f"{_flows(recovery.already, 'EAS/Autodiscover')} already there")
+        notes.append(f"{counted(recovery.already, 'EAS/Autodiscover flow')} already there")
     if recovery.torn_bytes:
         notes.append(f"an unfinished last frame ({recovery.torn_bytes} bytes) left out")
     note = f"; {', '.join(notes)}" if notes else ""
-    print(f"recovered {_flows(recovery.recovered, 'EAS/Autodiscover')} into {_shown(target)}{note}")
+    print(f"recovered {counted(recovery.recovered, 'EAS/Autodiscover flow')} into {_shown(target)}{note}")
     if recovery.damaged:
-        return _fail(f"{recovery.damaged} damaged frames in {spool} could not be read")
+        return fail(f"{recovery.damaged} damaged frames in {spool} could not be read")
     return 0
-
-
-def _flows(count: int, kind: str) -> str:
-    return f"{count} {kind} flow{'' if count == 1 else 's'}"
 
 
 def _shown(path: Path) -> Path:
@@ -165,14 +157,14 @@ def run_export(args: argparse.Namespace) -> int:
             count = export_har(capture, args.har, damaged=damaged)
             destination = args.har
     except CaptureError as err:
-        return _fail(str(err))
+        return fail(str(err))
     except OSError as err:
-        return _fail(f"{err.filename or capture}: {err.strerror or err}")
-    print(f"exported {count} flow{'' if count == 1 else 's'} to {destination}")
+        return fail(file_error(err, capture))
+    print(f"exported {counted(count, 'flow')} to {destination}")
     for line in damaged:
-        _fail(f"{capture}: {line}")
+        fail(f"{capture}: {line}")
     if damaged:
-        return _fail(f"{capture}: {len(damaged)} damaged flow{'' if len(damaged) == 1 else 's'} left out of the export")
+        return fail(f"{capture}: {counted(len(damaged), 'damaged flow')} left out of the export")
     return 0
 
 
@@ -182,6 +174,6 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "recover":
         spool = Path(args.spool)
         if not spool.exists() and not Path(f"{spool}.old").exists():
-            return _fail(f"{spool}: no such file")
+            return fail(f"{spool}: no such file")
         return run_recover(spool, Path(args.capture) if args.capture else None)
     return run_export(args)

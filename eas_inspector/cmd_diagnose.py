@@ -14,7 +14,7 @@ from typing import Any
 
 from eas.diagnosis import Diagnoser, Finding
 
-from capture.model import CaptureError, FlowRow
+from capture.model import CaptureError, FlowFilter, FlowRow
 from capture.reader import CaptureReader
 from capture.schema import SCHEMA_VERSION
 from capture.writer import CaptureWriter
@@ -74,10 +74,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         with open_capture(args.file) as reader:
             if args.command == "diagnose":
-                write_diagnosis(reader, device_id=args.device, as_json=args.json)
+                write_diagnosis(reader, FlowFilter(device_id=args.device), as_json=args.json)
             else:
-                write_list(reader, device_id=args.device, command=args.eas_command, failed=args.failed,
-                           as_json=args.json)  # fmt: skip
+                flow_filter = FlowFilter(device_id=args.device, command=args.eas_command, failed_only=args.failed)
+                write_list(reader, flow_filter, as_json=args.json)
     except (CommandFailed, CaptureError) as err:
         sys.stdout.flush()
         print(f"{PROG} {args.command}: {err}", file=sys.stderr)
@@ -89,21 +89,22 @@ def run(args: argparse.Namespace) -> int:
 # diagnose
 
 
-def diagnosis(reader: CaptureReader, *, device_id: str | None = None) -> list[Finding]:
-    """The findings of every device session of the capture (or one device's), most severe sessions first.
+def diagnosis(reader: CaptureReader, flow_filter: FlowFilter = FlowFilter()) -> list[Finding]:
+    """The findings of the device sessions of the flows `flow_filter` selects (default: every flow), most severe
+    sessions first.
 
     The flows stream from the capture in time order into one Diagnoser, so memory grows with the sessions and
     their open episodes, not with the flows.
     """
     diagnoser = Diagnoser()
-    for evidence in reader.evidence(device_id=device_id):
+    for evidence in reader.evidence(flow_filter):
         diagnoser.feed(evidence)
     diagnoser.finish()
     return diagnoser.findings()
 
 
-def write_diagnosis(reader: CaptureReader, *, device_id: str | None, as_json: bool) -> None:
-    findings = diagnosis(reader, device_id=device_id)
+def write_diagnosis(reader: CaptureReader, flow_filter: FlowFilter, *, as_json: bool) -> None:
+    findings = diagnosis(reader, flow_filter)
     out = sys.stdout
     if as_json:
         json.dump({"findings": [finding.to_json() for finding in findings]}, out, indent=2)
@@ -175,10 +176,8 @@ def flow_line(entry: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def write_list(
-    reader: CaptureReader, *, device_id: str | None, command: str | None, failed: bool, as_json: bool
-) -> None:
-    rows = reader.flows(device_id=device_id, command=command, failed_only=failed, order="id", limit=None)
+def write_list(reader: CaptureReader, flow_filter: FlowFilter, *, as_json: bool) -> None:
+    rows = reader.flows(flow_filter, order="id", limit=None)
     folders_by_session: dict[int | None, dict[str, str]] = {}
     entries = []
     for row in rows:

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-# What the page calls its source when it was shared: the capture's own file name may name a person.
+from eas_inspector.cli import counted, fail, file_error
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# What the page calls its source when it was shared: the capture's own file name may name a person.
 SHARED_SOURCE_LABEL = "a capture pseudonymised by eas-inspector share (names, devices and hosts replaced)"
-
-
-def _fail(message: str) -> int:
-    print(f"eas-inspector: {message}", file=sys.stderr)
-    return 1
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _is_capture(path: Path) -> bool:
@@ -35,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     capture = Path(args.capture)
     if not capture.is_file():
-        return _fail(f"{capture}: no such file")
+        return fail(f"{capture}: no such file")
     try:
         with tempfile.TemporaryDirectory(prefix="eas-report-") as work:
             source = capture
@@ -54,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
             else:
                 summary = write_report(source, args.out, source_label=capture.name)
     except CaptureError as err:
-        return _fail(str(err))
+        return fail(str(err))
     except OSError as err:
-        return _fail(f"{err.filename or capture}: {err.strerror or err}")
+        return fail(file_error(err, capture))
     shared = " (pseudonymised)" if args.share else ""
     print(
-        f"wrote {args.out}{shared}: {_count(summary.flows, 'flow')}, {_count(summary.sessions, 'device session')}, "
-        f"{_count(summary.findings, 'finding')} ({_count(summary.errors, 'error')})"
+        f"wrote {args.out}{shared}: {counted(summary.flows, 'flow')}, {counted(summary.sessions, 'device session')}, "
+        f"{counted(summary.findings, 'finding')} ({counted(summary.errors, 'error')})"
     )
     return 0

@@ -22,39 +22,19 @@ from capture.model import FlowRecord, FlowRow, SessionRow
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
 from viewer.commands import InspectorCommands
+from viewer.loading import analysed, load_flow
 from viewer.messages import FlowLoaded, FlowLoadFailed, LoadedFlow, ReplayFinished
 from viewer.screens.editor import EditorScreen
 from viewer.screens.exchange import ExchangeScreen, prepare
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
-from viewer.source import PAGE_SIZE, CaptureSource, FlowFilter
+from viewer.source import PAGE_SIZE, CaptureSource, FlowListing
 from viewer.store_replay import replay_input, unsaved_record
 from viewer.widgets.flow_list import FlowList
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
     from viewer.replay import ReplayRequest, ReplayResult
-
-
-def analysed(record: FlowRecord, original: LoadedFlow | None = None, replay_ids: tuple[int, ...] = ()) -> LoadedFlow:
-    """A record with its analysis (the analysis failing is recorded, not raised)."""
-    try:
-        exchange, error = record.exchange(), None
-    except Exception as err:  # noqa: BLE001 - shown in the Problems tab; raw bytes stay available
-        exchange, error = None, f"{type(err).__name__}: {err}"
-    return LoadedFlow(record, exchange, error, original, replay_ids)
-
-
-def load_flow(source: CaptureSource, flow_id: int, with_original: bool = True) -> LoadedFlow:
-    """Read one flow, its replays' ids and (for a replay) its original, and analyse them. Runs in a worker."""
-    record, replays = source.call(lambda r: (r.flow(flow_id), r.replays(flow_id)))
-    original = None
-    if with_original and record.row.replay_of is not None:
-        try:
-            original = load_flow(source, record.row.replay_of, with_original=False)
-        except Exception:  # noqa: BLE001 - the replay is still worth showing without its original
-            original = None
-    return analysed(record, original, tuple(r.id for r in replays))
 
 
 logger = logging.getLogger(__name__)
@@ -66,13 +46,13 @@ InitialRead = tuple[list["SessionRow"], list[str], int, int, list["FlowRow"]]
 
 def read_initial(reader: CaptureReader) -> InitialRead:
     """What the first screen shows: sessions, commands, newest id, flow count and the first page (default filter)."""
-    first = FlowFilter()
+    first = FlowListing()
     return (
         reader.sessions(),
         reader.commands(),
         reader.max_flow_id(),
-        reader.count_flows(**first.filters()),
-        reader.flows(**first.filters(), order=first.order, descending=first.descending, offset=0, limit=PAGE_SIZE),
+        reader.count_flows(first),
+        first.rows(reader, 0, PAGE_SIZE),
     )
 
 
@@ -198,16 +178,11 @@ class EasInspectorApp(App[None]):
         self.load_neighbour_worker(self.main_screen.filter, target, row.id if row is not None else None, tab)
 
     @work(thread=True, exclusive=True, group="flow")
-    def load_neighbour_worker(self, flow_filter: FlowFilter, index: int, flow_id: int | None, tab: str) -> None:
+    def load_neighbour_worker(self, flow_filter: FlowListing, index: int, flow_id: int | None, tab: str) -> None:
         worker = get_current_worker()
         try:
             if flow_id is None:  # not among the pages the list holds
-                rows = self.source.call(
-                    lambda r: r.flows(
-                        **flow_filter.filters(), order=flow_filter.order, descending=flow_filter.descending,
-                        offset=index, limit=1,
-                    )
-                )
+                rows = self.source.call(lambda r: flow_filter.rows(r, index, 1))
                 if not rows:
                     return
                 flow_id = rows[0].id

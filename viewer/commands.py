@@ -40,6 +40,7 @@ class InspectorCommands(Provider):
                 ("session: All sessions", screen.action_all_sessions, "flows of every device"),
                 ("capture: Reload", screen.action_reload, "read sessions and flows again"),
                 ("sort: Reverse order", screen.action_reverse_sort, ""),
+                ("view: Split list and detail", screen.action_toggle_split, "v: the selected flow beside the list"),
             ]
             out += [
                 ("view: Diagnosis of the session", screen.action_diagnosis, "D: findings, most severe first"),
@@ -70,7 +71,7 @@ class InspectorCommands(Provider):
                 ("view: Wrap long lines", screen.action_toggle_wrap, "w; again to scroll them"),
                 ("flow: Next", partial(screen.action_neighbour, 1), "]: the next flow of the list"),
                 ("flow: Previous", partial(screen.action_neighbour, -1), "[: the previous flow of the list"),
-                ("copy: XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
+                ("copy: Selection, else the XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
                 ("copy: Request as curl", partial(screen.copy_request, False), "a shell command sending the same bytes"),
                 (
                     "copy: Request as eas-inspector encode | curl",

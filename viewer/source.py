@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from capture.reader import CaptureReader, StatusMatch
+from capture.model import FlowFilter, FlowRow, StatusMatch
+from capture.reader import CaptureReader
 
 T = TypeVar("T")
 
@@ -29,35 +30,18 @@ PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
-class FlowFilter:
-    """What the flow list shows: CaptureReader.flows() filters plus the sort order."""
+class FlowListing(FlowFilter):
+    """What the flow list shows: the flows a FlowFilter selects (its fields), in a sort order."""
 
-    session_id: int | None = None
-    command: str | None = None
-    eas_status: StatusMatch | None = None
-    http_status: StatusMatch | None = None
-    problems_only: bool = False
-    text: str | None = None
-    collection_id: str | None = None  # one collection's flows (picked by the user)
-    flow_ids: tuple[int, ...] | None = None  # only these flows (a diagnosis finding's)
-    order: str = "ts_start"
+    order: str = "ts_start"  # a key of SORT_ORDERS
     descending: bool = False
 
-    def filters(self) -> dict[str, Any]:
-        """Keyword arguments shared by CaptureReader.flows() and count_flows()."""
-        return {
-            "session_id": self.session_id,
-            "command": self.command,
-            "eas_status": self.eas_status,
-            "http_status": self.http_status,
-            "problems_only": self.problems_only,
-            "text": self.text or None,
-            "collection_id": self.collection_id,
-            "flow_ids": self.flow_ids,
-        }
-
-    def with_(self, **changes: Any) -> FlowFilter:
+    def with_(self, **changes: Any) -> FlowListing:
         return replace(self, **changes)
+
+    def rows(self, reader: CaptureReader, offset: int, limit: int | None) -> list[FlowRow]:
+        """The listed flows from `offset` on, at most `limit` (None: all)."""
+        return reader.flows(self, order=self.order, descending=self.descending, offset=offset, limit=limit)
 
     def describe(self) -> str:
         """A short summary for the status line, e.g. `Sync · HTTP 401 · problems · "inbox" · by time ↑`."""
@@ -195,7 +179,7 @@ __all__ = [
     "SORT_ORDERS",
     "STATUS_HELP",
     "CaptureSource",
-    "FlowFilter",
+    "FlowListing",
     "parse_status",
     "status_field",
     "status_text",

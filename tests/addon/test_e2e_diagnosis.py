@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from mitmproxy import http, io
 
+from capture.model import FlowFilter
 from capture.reader import CaptureReader
 from tests.addon import scripted_eas
 from tests.addon.conftest import ROOT, start_mitmdump
@@ -139,7 +140,7 @@ def test_the_flow_that_completes_a_finding_says_so_and_the_log_says_it_once(reco
 
 def test_the_capture_stores_the_comment_and_metadata_after_the_analysis(recorded: Recorded) -> None:
     with CaptureReader(recorded.capture) as reader:
-        rows = reader.flows(device_id="DEVAUTH", order="id")
+        rows = reader.flows(FlowFilter(device_id="DEVAUTH"), order="id")
         record = reader.flow(rows[0].id)
     assert record.extra["comment"] == "EAS FolderSync 14.1 user=alice device=DEVAUTH HTTP 401 failed"
     assert record.extra["metadata"]["activesync.outcome"] == "failed"

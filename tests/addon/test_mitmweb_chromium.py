@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,32 +12,18 @@ from typing import Any
 
 import pytest
 from mitmproxy import io
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.addon.conftest import ADDON_SCRIPT
 from tests.addon.test_edit_guard import CONTENT_LENGTH, SENDMAIL_REQUEST, sendmail_flow
+from tests.chromium import SKIP_WITHOUT_CHROMIUM, start_chromium
 
 MITMWEB = Path(sys.executable).parent / "mitmweb"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PASSWORD = "eas-test"
 
-webdriver: Any
-try:
-    from selenium import webdriver
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:  # the test extra installs selenium; without it the test says so
-    webdriver = None
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(webdriver is None, reason="selenium is not installed (pip install -e '.[test]')"),
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-        reason="Debian's chromium and chromium-driver are not installed (scripts/run-tests installs them as root)",
-    ),
-]
+pytestmark = [pytest.mark.slow, SKIP_WITHOUT_CHROMIUM]
 
 
 def free_port() -> int:
@@ -84,16 +69,7 @@ def mitmweb(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1400,1000",
-    ):
-        options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = start_chromium(tmp_path / "chromium-profile")
     try:
         yield driver
     finally:

@@ -11,7 +11,7 @@ from mitmproxy.test import tflow, tutils
 
 from capture.importers import import_file
 from capture.mitm import export_mitm, flow_from_record, flow_input_from_mitm
-from capture.model import CaptureError, FlowInput
+from capture.model import CaptureError, FlowFilter, FlowInput
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
 from eas.wiretext import shown, wire_bytes
@@ -123,7 +123,7 @@ def test_the_user_and_device_id_read_back_as_sent(tmp_path: Path) -> None:
         assert user_row.user is not None and wire_bytes(user_row.user) == b"al\xffice"
         assert device_row.device_id is not None and wire_bytes(device_row.device_id) == b"D\xff1"
         # The filter takes the same text the rows give.
-        assert [row.id for row in reader.flows(user=user_row.user)] == [user_id]
+        assert [row.id for row in reader.flows(FlowFilter(user=user_row.user))] == [user_id]
         users = {session.user for session in reader.sessions()}
         assert user_row.user in users
 

@@ -24,7 +24,7 @@ from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 
 from capture.mitm import flow_from_record, flow_input_from_mitm
-from capture.model import CaptureError, FlowInput
+from capture.model import CaptureError, FlowFilter, FlowInput
 from capture.reader import CaptureReader, fts_query
 from capture.schema import SCHEMA_VERSION
 from capture.writer import CaptureWriter
@@ -234,9 +234,9 @@ def test_indexed_columns_come_from_the_analysis(tmp_path: Path) -> None:
     assert reader.flow(sync_id).policy_key == "1307199584"
     assert reader.flow(folder_id).row.command == "FolderSync"
     assert reader.commands() == ["FolderSync", "Sync"]
-    assert [row.id for row in reader.flows(command="Sync")] == [sync_id]
+    assert [row.id for row in reader.flows(FlowFilter(command="Sync"))] == [sync_id]
     assert [row.id for row in reader.flows(order="ts_start", descending=True)] == [folder_id, sync_id]
-    assert reader.count_flows(http_status=200) == 2 and reader.count_flows(http_status=500) == 0
+    assert reader.count_flows(FlowFilter(http_status=200)) == 2 and reader.count_flows(FlowFilter(http_status=500)) == 0
     assert reader.max_flow_id() == folder_id
 
 
@@ -255,8 +255,8 @@ def test_device_sessions_group_by_host_user_device(tmp_path: Path) -> None:
     assert (alice.first_seen, alice.last_seen, alice.flow_count) == (100.0, 200.0, 2)
     assert alice.protocol_versions == "14.1,16.1"
     assert alice.problem_count == 1  # the undecodable response
-    assert reader.count_flows(session_id=alice.id) == 2
-    assert [row.id for row in reader.flows(problems_only=True)] == [2]
+    assert reader.count_flows(FlowFilter(session_id=alice.id)) == 2
+    assert [row.id for row in reader.flows(FlowFilter(problems_only=True))] == [2]
     assert reader.sessions()[0] == alice  # most recently seen first
 
 
@@ -264,12 +264,12 @@ def test_full_text_search_finds_words_of_the_decoded_xml(tmp_path: Path) -> None
     reader, (sync_id, _) = stored(
         tmp_path, eas_flow("Sync", response_body=sync_response("Quarterly figures")), eas_flow("FolderSync")
     )
-    assert [row.id for row in reader.flows(text="quarterly")] == [sync_id]  # a word of the email subject
-    assert [row.id for row in reader.flows(text="Quarter*")] == [sync_id]
-    assert reader.count_flows(text="CollectionId") == 1  # element names are in the XML text too
-    assert reader.count_flows(text="nowhere-to-be-found") == 0
-    assert reader.count_flows(text='Cmd=FolderSync "unbalanced') == 0  # user input never breaks the query
-    assert reader.count_flows(text="FolderSync") == 1  # the URL is indexed
+    assert [row.id for row in reader.flows(FlowFilter(text="quarterly"))] == [sync_id]  # a word of the email subject
+    assert [row.id for row in reader.flows(FlowFilter(text="Quarter*"))] == [sync_id]
+    assert reader.count_flows(FlowFilter(text="CollectionId")) == 1  # element names are in the XML text too
+    assert reader.count_flows(FlowFilter(text="nowhere-to-be-found")) == 0
+    assert reader.count_flows(FlowFilter(text='Cmd=FolderSync "unbalanced')) == 0  # user input never breaks the query
+    assert reader.count_flows(FlowFilter(text="FolderSync")) == 1  # the URL is indexed
     assert "Quarterly figures" in (reader.flow(sync_id).response_text or "")
 
 
@@ -283,7 +283,7 @@ def test_long_opaque_data_is_not_indexed(tmp_path: Path) -> None:
     assert record.response_body == response
     assert record.response_text is not None and len(record.response_text) < 2000
     assert "characters not indexed]" in record.response_text
-    assert reader.count_flows(text="ItemOperations") == 1
+    assert reader.count_flows(FlowFilter(text="ItemOperations")) == 1
 
 
 def test_fts_query_matches_words_as_prefixes_and_quoted_phrases_exactly() -> None:
@@ -295,18 +295,18 @@ def test_fts_query_matches_words_as_prefixes_and_quoted_phrases_exactly() -> Non
 
 def test_text_search_matches_prefixes_and_phrases(tmp_path: Path) -> None:
     reader, _ = stored(tmp_path, eas_flow(device_id="DEV1"))
-    assert reader.count_flows(text="DEV") == 1  # a prefix of DeviceId=DEV1, without a `*`
-    assert reader.count_flows(text='"Microsoft-Server-ActiveSync"') == 1
-    assert reader.count_flows(text='"ActiveSync Server"') == 0  # a phrase keeps its word order
-    assert reader.count_flows(text='"DEV"') == 0  # a quoted word matches whole words only
+    assert reader.count_flows(FlowFilter(text="DEV")) == 1  # a prefix of DeviceId=DEV1, without a `*`
+    assert reader.count_flows(FlowFilter(text='"Microsoft-Server-ActiveSync"')) == 1
+    assert reader.count_flows(FlowFilter(text='"ActiveSync Server"')) == 0  # a phrase keeps its word order
+    assert reader.count_flows(FlowFilter(text='"DEV"')) == 0  # a quoted word matches whole words only
 
 
 def test_status_filters_take_ranges_and_complements(tmp_path: Path) -> None:
     reader, _ = stored(tmp_path, eas_flow(status_code=200), eas_flow(status_code=401), eas_flow(status_code=503))
-    assert reader.count_flows(http_status=(400, 499, False)) == 1
-    assert reader.count_flows(http_status=(200, 200, True)) == 2
-    assert reader.count_flows(http_status=(400, 599, False)) == 2
-    assert reader.count_flows(http_status=401) == 1
+    assert reader.count_flows(FlowFilter(http_status=(400, 499, False))) == 1
+    assert reader.count_flows(FlowFilter(http_status=(200, 200, True))) == 2
+    assert reader.count_flows(FlowFilter(http_status=(400, 599, False))) == 2
+    assert reader.count_flows(FlowFilter(http_status=401)) == 1
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +319,7 @@ def one_flow_reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captur
 @settings(max_examples=200, deadline=None)
 @given(typed=st.text(max_size=30))
 def test_any_typed_search_text_is_a_valid_query(one_flow_reader: CaptureReader, typed: str) -> None:
-    assert one_flow_reader.count_flows(text=typed) in (0, 1)
+    assert one_flow_reader.count_flows(FlowFilter(text=typed)) in (0, 1)
 
 
 def test_replays_link_to_their_original(tmp_path: Path) -> None:
@@ -697,6 +697,7 @@ _READER_SCRIPT = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
+    from capture.model import FlowFilter
     from capture.reader import CaptureReader
 
     reader = CaptureReader({path!r})
@@ -704,7 +705,7 @@ _READER_SCRIPT = textwrap.dedent(
     while seen < {total}:
         newest = reader.max_flow_id()
         if newest > seen:
-            rows = reader.flows(min_id=seen, order="id", limit=None)
+            rows = reader.flows(FlowFilter(min_id=seen), order="id", limit=None)
             assert [r.id for r in rows] == list(range(seen + 1, newest + 1)), rows
             assert reader.flow(newest).row.command == "Sync"
             assert sum(s.flow_count for s in reader.sessions()) >= newest
@@ -755,7 +756,7 @@ def test_flows_filter_by_collection_and_by_flow_ids(tmp_path: Path) -> None:
     reader, ids = stored(tmp_path, eas_flow("FolderSync", request_body=FOLDERSYNC_REQUEST, response_body=FOLDERSYNC_RESPONSE),
                          eas_flow(request_body=SYNC_REQUEST, response_body=sync_response()),
                          eas_flow(request_body=SYNC_REQUEST, response_body=sync_response()))
-    assert [row.id for row in reader.flows(collection_id="5")] == ids[1:]
-    assert reader.count_flows(collection_id="6") == 0
-    assert [row.id for row in reader.flows(flow_ids=[ids[2], ids[0]])] == [ids[0], ids[2]]
-    assert reader.count_flows(flow_ids=[]) == 0
+    assert [row.id for row in reader.flows(FlowFilter(collection_id="5"))] == ids[1:]
+    assert reader.count_flows(FlowFilter(collection_id="6")) == 0
+    assert [row.id for row in reader.flows(FlowFilter(flow_ids=[ids[2], ids[0]]))] == [ids[0], ids[2]]
+    assert reader.count_flows(FlowFilter(flow_ids=[])) == 0

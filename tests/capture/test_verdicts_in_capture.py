@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.model import CaptureError, FlowInput
+from capture.model import CaptureError, FlowFilter, FlowInput
 from capture.reader import CaptureReader
 from capture.schema import SCHEMA_VERSION
 from capture.writer import CaptureWriter
@@ -73,10 +73,10 @@ def test_each_flow_stores_its_outcome_worst_status_and_problems(capture: Path) -
 
 def test_outcome_filters_use_the_index(capture: Path) -> None:
     with CaptureReader(capture) as reader:
-        assert [row.id for row in reader.flows(failed_only=True, order="id")] == [2, 3, 4, 5, 6]
-        assert [row.id for row in reader.flows(outcome="ok")] == [1]
-        assert reader.count_flows(outcome="failed", command="Sync") == 3
-        assert reader.count_flows(device_id="DEVLOOP") == 6
+        assert [row.id for row in reader.flows(FlowFilter(failed_only=True), order="id")] == [2, 3, 4, 5, 6]
+        assert [row.id for row in reader.flows(FlowFilter(outcome="ok"))] == [1]
+        assert reader.count_flows(FlowFilter(outcome="failed", command="Sync")) == 3
+        assert reader.count_flows(FlowFilter(device_id="DEVLOOP")) == 6
         plan = reader._query("EXPLAIN QUERY PLAN SELECT id FROM flows WHERE outcome = 'failed' ORDER BY ts_start")
     assert any("flows_outcome" in str(step) for step in plan)
 
@@ -123,7 +123,7 @@ def test_folder_names_and_sync_key_chain(tmp_path: Path) -> None:
         (session,) = reader.sessions()
         assert reader.folder_names(session.id) == {"1": "INBOX", "2": "Calendar"}
         chain = reader.sync_key_chain(session.id, "1")
-        rows = reader.flows(command="Sync", order="id")
+        rows = reader.flows(FlowFilter(command="Sync"), order="id")
     assert [(link.flow_id, link.request_sync_key, link.response_sync_key, link.status) for link in chain] == [
         (2, "0", "a", 1), (3, "a", "b", 1), (4, "b", None, 3),
     ]
@@ -177,8 +177,8 @@ def test_outcome_filter_is_fast_on_many_flows(tmp_path: Path) -> None:
         connection.close()
     with CaptureReader(path) as reader:
         started = time.perf_counter()
-        page = reader.flows(failed_only=True, limit=200)
-        count = reader.count_flows(outcome="ok")
+        page = reader.flows(FlowFilter(failed_only=True), limit=200)
+        count = reader.count_flows(FlowFilter(outcome="ok"))
         elapsed = time.perf_counter() - started
     assert len(page) == 200 and count == 20_001
     assert elapsed < 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import sqlite3
@@ -11,25 +12,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import sync_playwright
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 import eas
 from capture.importers import import_file
 from capture.model import FlowInput
 from capture.writer import CaptureWriter
+from tests.chromium import SKIP_WITHOUT_CHROMIUM, open_dialog, requested_urls, start_chromium, text_content, visible_box
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_SESSION = ROOT / "tests" / "data" / "real" / "lab-session.mitm"
-CHROMIUM = "/usr/bin/chromium"
-# The flags that keep Chromium from reaching out on its own (the machine's network is closed).
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
 # The lab session's users and device ids (tests/data/real/README.md), and the failing device added here.
 LAB_USERS = ["alice", "bob"]
 LAB_DEVICE_IDS = ["EA5100000000000000000000000000A1", "EA5100000000000000000000000000B2", "PYAS0003C"]
@@ -173,6 +170,44 @@ def test_shared_report_names_no_one(reports: dict[str, Path]) -> None:
     assert "sync-key-invalid-loop" in rules.findall(shared)
 
 
+FINDING_BLOCK = re.compile(
+    r'<div class="finding [\w-]+" data-rule="([\w-]+)">\n<p><span class="badge [\w-]+">(\w+)</span>.*?'
+    r'<p class="flows">Flows: (.*?)</p>', re.S)
+
+
+def report_findings(page: str) -> list[tuple[str, str, list[int]]]:
+    """(rule, severity, flow ids) of each finding block of a report, in page order."""
+    return [(rule, severity, [int(flow_id) for flow_id in re.findall(r'href="#flow-(\d+)"', links)])
+            for rule, severity, links in FINDING_BLOCK.findall(page)]
+
+
+def diagnose_findings(capture: Path, cwd: Path) -> list[tuple[str, str, list[int]]]:
+    result = cli("diagnose", "--json", str(capture), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return [(f["rule"], f["severity"], f["flows"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def test_the_report_shows_the_findings_diagnose_prints(reports: dict[str, Path]) -> None:
+    page = reports["plain"].read_text(encoding="utf-8")
+    assert report_findings(page) == diagnose_findings(reports["capture"], reports["work"])
+    assert [rule for rule, _, _ in report_findings(page)][0] == "sync-key-invalid-loop"
+
+
+def test_the_report_reads_the_stored_facts_as_diagnose_does(tmp_path: Path) -> None:
+    """A capture that keeps bodies cut at 16 bytes still holds each flow's facts, taken from the whole body when
+    it was stored: the report and `diagnose` both read those, and find the loop the cut bodies no longer show."""
+    capture = tmp_path / "cut.sqlite"
+    with CaptureWriter(capture, max_body_size=16) as writer:
+        for flow_input in loop_flows():
+            writer.add(flow_input)
+    result = cli("report", str(capture), str(tmp_path / "cut.html"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    found = report_findings((tmp_path / "cut.html").read_text(encoding="utf-8"))
+    assert found == diagnose_findings(capture, tmp_path)
+    # loop_flows: flow 1 is the FolderSync, flows 2-4 the Syncs that keep SyncKey 5 after Status 3
+    assert ("sync-key-invalid-loop", "error", [2, 3, 4]) in found
+
+
 def test_report_of_a_mitm_file_imports_it_first(tmp_path: Path) -> None:
     result = cli("report", str(LAB_SESSION), str(tmp_path / "lab.html"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -197,117 +232,99 @@ def test_report_of_a_missing_or_foreign_file_is_one_line(tmp_path: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by playwright (never a browser playwright downloads)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/run-tests installs Debian's chromium when run as root)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1280, "height": 1400},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"), width=1280, height=1400)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
-def open_page(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
-    """The report opened in a new tab; the URLs it requested and the dialogs it raised, as they come."""
-    page = browser.new_page()
-    requested: list[str] = []
-    dialogs: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(path.as_uri())
-    page.wait_for_load_state("load")
-    return page, requested, dialogs
+def open_page(browser: webdriver.Chrome, path: Path) -> list[str]:
+    """Open the report; the URLs the browser requested for it."""
+    requested_urls(browser)  # what earlier pages requested is not this page's
+    browser.get(path.as_uri())
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    return requested_urls(browser)
 
 
-def visible_box(locator: Any) -> dict[str, float]:
-    assert locator.is_visible()
-    box = locator.bounding_box()
-    assert box is not None and box["width"] > 0 and box["height"] > 0
-    return dict(box)
+def session_section(browser: webdriver.Chrome, heading: str) -> WebElement:
+    (section,) = [section for section in browser.find_elements(By.CSS_SELECTOR, "section.session")
+                  if heading in text_content(section)]
+    return section
 
 
+@SKIP_WITHOUT_CHROMIUM
 def test_findings_and_timeline_show_in_chromium_and_nothing_is_fetched(
-        browser: Any, reports: dict[str, Path]) -> None:
+        browser: webdriver.Chrome, reports: dict[str, Path]) -> None:
     path = reports["plain"]
-    page, requested, dialogs = open_page(browser, path)
+    requested = open_page(browser, path)
     sync_ids = loop_flow_ids(path.read_text(encoding="utf-8"))
     assert len(sync_ids) == 3
-    try:
-        # The findings: the loop is an error, listed first, its flows linked.
-        first = page.locator("#findings .finding").first
-        visible_box(first)
-        assert first.get_attribute("data-rule") == "sync-key-invalid-loop"
-        assert first.locator(".badge").inner_text().lower() == "error"
-        assert "Status 3" in first.inner_text()
-        linked = [int(href[len("#flow-"):]) for href in first.locator(".flows a").evaluate_all(
-            "links => links.map(link => link.getAttribute('href'))")]
-        assert set(linked) <= set(sync_ids) and len(linked) >= 2
+    # The findings: the loop is an error, listed first, its flows linked.
+    first = browser.find_elements(By.CSS_SELECTOR, "#findings .finding")[0]
+    visible_box(first)
+    assert first.get_dom_attribute("data-rule") == "sync-key-invalid-loop"
+    assert first.find_element(By.CSS_SELECTOR, ".badge").text.lower() == "error"
+    assert "Status 3" in first.text
+    links = first.find_elements(By.CSS_SELECTOR, ".flows a")
+    linked = [int(link.get_dom_attribute("href")[len("#flow-"):]) for link in links]
+    assert set(linked) <= set(sync_ids) and len(linked) >= 2
 
-        # The failing device's timeline: a lane for folder 7 under its (escaped) name and one for the rest.
-        session = page.locator("section.session", has_text=f"{LOOP_USER} · TestPhone {LOOP_DEVICE}")
-        timeline = session.locator("svg.timeline")
-        visible_box(timeline)
-        lane = timeline.locator('text[data-lane="c:7"]')
-        assert (lane.text_content() or "").startswith("Inbox <img")
-        assert timeline.locator('text[data-lane="other"]').text_content() == "other commands"
-        for flow_id in sync_ids:
-            mark = timeline.locator(f'rect[data-flow="{flow_id}"]')
-            visible_box(mark)
-            assert mark.get_attribute("fill") == FAILED_FILL
-            title = mark.locator("title").text_content() or ""
-            assert title.startswith(f"flow {flow_id} · Sync · HTTP 200 · ")
-            assert "Status = 3" in title and "failed" in title
+    # The failing device's timeline: a lane for folder 7 under its (escaped) name and one for the rest.
+    timeline = session_section(browser, f"{LOOP_USER} · TestPhone {LOOP_DEVICE}").find_element(
+        By.CSS_SELECTOR, "svg.timeline")
+    visible_box(timeline)
+    assert text_content(timeline.find_element(By.CSS_SELECTOR, 'text[data-lane="c:7"]')).startswith("Inbox <img")
+    assert text_content(timeline.find_element(By.CSS_SELECTOR, 'text[data-lane="other"]')) == "other commands"
+    for flow_id in sync_ids:
+        mark = timeline.find_element(By.CSS_SELECTOR, f'rect[data-flow="{flow_id}"]')
+        visible_box(mark)
+        assert mark.get_dom_attribute("fill") == FAILED_FILL
+        title = text_content(mark.find_element(By.CSS_SELECTOR, "title"))
+        assert title.startswith(f"flow {flow_id} · Sync · HTTP 200 · ")
+        assert "Status = 3" in title and "failed" in title
 
-        # A picture of the page as opened: the sessions and the findings (kept beside the reports).
-        screenshot = reports["work"] / "report.png"
-        page.screenshot(path=str(screenshot), full_page=False)
-        assert screenshot.stat().st_size > 10_000
+    # A picture of the page as opened: the sessions and the findings (kept beside the reports).
+    screenshot = reports["work"] / "report.png"
+    assert browser.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000
 
-        # A finding's flow link opens that exchange, with its annotated XML.
-        first.locator(".flows a").first.click()
-        target = page.locator(f"#flow-{linked[0]}")
-        page.wait_for_function(f"document.getElementById('flow-{linked[0]}').open")
-        request_xml = target.locator("pre").first
-        visible_box(request_xml)
-        assert "<SyncKey>5</SyncKey>" in request_xml.inner_text()
+    # A finding's flow link opens that exchange, with its annotated XML.
+    links[0].click()
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script(f"return document.getElementById('flow-{linked[0]}').open"))
+    request_xml = browser.find_element(By.CSS_SELECTOR, f"#flow-{linked[0]} pre")
+    visible_box(request_xml)
+    assert "<SyncKey>5</SyncKey>" in request_xml.text
 
-        # Markup from the capture stayed text: no element was made of it, nothing ran, nothing was fetched.
-        assert page.locator("img, iframe").count() == 0
-        assert dialogs == []
-        assert requested == [path.as_uri()]
-    finally:
-        page.close()
+    # Markup from the capture stayed text: no element was made of it, nothing ran, nothing was fetched.
+    assert browser.find_elements(By.CSS_SELECTOR, "img, iframe") == []
+    assert open_dialog(browser) is None
+    assert requested + requested_urls(browser) == [path.as_uri()]
 
 
-def test_shared_report_renders_its_findings_in_chromium(browser: Any, reports: dict[str, Path]) -> None:
-    page, requested, _ = open_page(browser, reports["shared"])
-    try:
-        finding = page.locator('#findings .finding[data-rule="sync-key-invalid-loop"]')
-        visible_box(finding)
-        assert page.locator("svg.timeline").count() >= 4
-        visible_box(page.locator("svg.timeline").first)
-        assert requested == [reports["shared"].as_uri()]
-    finally:
-        page.close()
+@SKIP_WITHOUT_CHROMIUM
+def test_shared_report_renders_its_findings_in_chromium(browser: webdriver.Chrome, reports: dict[str, Path]) -> None:
+    requested = open_page(browser, reports["shared"])
+    visible_box(browser.find_element(By.CSS_SELECTOR, '#findings .finding[data-rule="sync-key-invalid-loop"]'))
+    timelines = browser.find_elements(By.CSS_SELECTOR, "svg.timeline")
+    assert len(timelines) >= 4
+    visible_box(timelines[0])
+    assert requested == [reports["shared"].as_uri()]
 
 
-def test_only_problems_filter_hides_the_ok_exchanges(browser: Any, reports: dict[str, Path]) -> None:
-    page, _, _ = open_page(browser, reports["plain"])
-    try:
-        ok_exchange = page.locator("details.flow.o-ok").first
-        failed_exchange = page.locator("details.flow.o-failed").first
-        assert ok_exchange.is_visible() and failed_exchange.is_visible()
-        page.locator("#only-problems").check()
-        assert not ok_exchange.is_visible()
-        assert failed_exchange.is_visible()
-    finally:
-        page.close()
+@SKIP_WITHOUT_CHROMIUM
+def test_only_problems_filter_hides_the_ok_exchanges(browser: webdriver.Chrome, reports: dict[str, Path]) -> None:
+    open_page(browser, reports["plain"])
+    ok_exchange = browser.find_element(By.CSS_SELECTOR, "details.flow.o-ok")
+    failed_exchange = browser.find_element(By.CSS_SELECTOR, "details.flow.o-failed")
+    assert ok_exchange.is_displayed() and failed_exchange.is_displayed()
+    only_problems = browser.find_element(By.CSS_SELECTOR, "#only-problems")
+    assert not only_problems.is_selected()
+    only_problems.click()
+    assert not ok_exchange.is_displayed()
+    assert failed_exchange.is_displayed()
 
 
 def test_flows_of_no_device_session_are_reported_too(reports: dict[str, Path], tmp_path: Path) -> None:
@@ -323,3 +340,20 @@ def test_flows_of_no_device_session_are_reported_too(reports: dict[str, Path], t
     other = page[page.index('<section class="session" id="session-other">'):]
     assert "Flows outside device sessions" in other[:200]
     assert f'id="flow-{orphan}"' in other and page.count(f'id="flow-{orphan}"') == 1
+
+
+def test_a_flow_without_a_stored_verdict_says_so_instead_of_being_judged_again(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    capture = tmp_path / "unjudged.sqlite"
+    shutil.copyfile(reports["capture"], capture)
+    with sqlite3.connect(capture) as connection:
+        last = connection.execute("SELECT max(id) FROM flows").fetchone()[0]
+        connection.execute("UPDATE flows SET outcome = NULL WHERE id = ?", (last,))
+    connection.close()
+    result = cli("report", str(capture), str(tmp_path / "unjudged.html"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "unjudged.html").read_text(encoding="utf-8")
+    exchange = page[page.index(f'id="flow-{last}"') - len('<details class="flow o-warning" '):]
+    assert exchange.startswith('<details class="flow o-warning" ')
+    assert "the capture holds no verdict for this flow" in exchange[:3000]

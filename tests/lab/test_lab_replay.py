@@ -15,7 +15,7 @@ from lxml import etree
 from textual.pilot import Pilot
 
 import eas
-from capture.model import FlowRecord
+from capture.model import FlowFilter, FlowRecord
 from capture.reader import CaptureReader
 from tests.addon.conftest import launch_mitmdump
 from tests.viewer.helpers import flow_list, focus, wait_for, wait_loaded, wait_screen
@@ -170,7 +170,7 @@ async def send_to_lab(pilot: Pilot[Any], app: EasInspectorApp, editor: EditorScr
 
 def stored_replays(path: Path, original: int) -> list[FlowRecord]:
     with CaptureReader(path) as reader:
-        return [reader.flow(row.id) for row in reader.flows(replay_of=original, limit=None)]
+        return [reader.flow(row.id) for row in reader.flows(FlowFilter(replay_of=original), limit=None)]
 
 
 def error_problems(record: FlowRecord) -> list[object]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Switch
 
+from capture.model import FlowFilter
 from capture.reader import CaptureReader
 from tests.viewer.conftest import (
     SYNC_REQUEST,
@@ -47,7 +48,7 @@ async def open_editor(pilot, app) -> EditorScreen:  # type: ignore[no-untyped-de
 
 def replays(path: Path, original: int = 1) -> list[int]:
     with CaptureReader(path) as reader:
-        return [r.id for r in reader.flows(replay_of=original, limit=None)]
+        return [r.id for r in reader.flows(FlowFilter(replay_of=original), limit=None)]
 
 
 async def test_unedited_replay_sends_the_original_bytes_and_is_stored(tmp_path: Path) -> None:

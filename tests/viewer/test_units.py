@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from viewer import credentials
-from viewer.source import FlowFilter, parse_status, status_field, status_text
+from capture.model import FlowFilter
+from viewer.source import FlowListing, parse_status, status_field, status_text
 from viewer.widgets.hexdump import hexdump, line_of_offset
 from viewer.widgets.xml_text import xml_highlights
 
@@ -26,14 +27,14 @@ def test_parse_status_refuses(text: str) -> None:
         parse_status(text)
 
 
-def test_flow_filter_describe_and_filters() -> None:
-    f = FlowFilter(command="Sync", http_status=401, problems_only=True, text="inbox", order="response_size", descending=True)
-    assert f.describe() == "Sync · HTTP 401 · problems only · text 'inbox' · by response size ↓"
-    assert f.filters() == {
-        "session_id": None, "command": "Sync", "eas_status": None, "http_status": 401, "problems_only": True, "text": "inbox",
-        "collection_id": None, "flow_ids": None,
-    }
-    assert FlowFilter(text="").filters()["text"] is None
+def test_flow_listing_describes_its_filter_and_is_the_readers_filter() -> None:
+    listing = FlowListing(command="Sync", http_status=401, problems_only=True, text="inbox", order="response_size",
+                          descending=True)
+    assert listing.describe() == "Sync · HTTP 401 · problems only · text 'inbox' · by response size ↓"
+    assert isinstance(listing, FlowFilter)
+    assert listing.with_(command=None, order="ts_start") == FlowListing(
+        http_status=401, problems_only=True, text="inbox", descending=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,18 +89,14 @@ def test_status_field_spells_the_kind_out() -> None:
     assert status_field(None, None) == ""
 
 
-def test_flow_filter_describes_every_filter_in_order() -> None:
-    f = FlowFilter(command="Sync", http_status=(500, 599, False), eas_status=(1, 1, True), problems_only=True,
-                   text="inbox", collection_id="2", flow_ids=(4, 5, 6), order="no-such-order")
+def test_flow_listing_describes_every_filter_in_order() -> None:
+    f = FlowListing(command="Sync", http_status=(500, 599, False), eas_status=(1, 1, True), problems_only=True,
+                    text="inbox", collection_id="2", flow_ids=(4, 5, 6), order="no-such-order")
     assert f.describe() == ("Sync · HTTP 5xx · EAS !1 · problems only · text 'inbox' · collection 2 · "
                             "3 flow(s) of a finding · by no-such-order ↑")
-    assert FlowFilter().describe() == "by time ↑"
-    assert FlowFilter(collection_id="").describe() == "collection  · by time ↑"
-    assert FlowFilter(session_id=3, collection_id="2", flow_ids=(4,)).filters() == {
-        "session_id": 3, "command": None, "eas_status": None, "http_status": None, "problems_only": False,
-        "text": None, "collection_id": "2", "flow_ids": (4,),
-    }
-    assert FlowFilter().with_(command="Ping", descending=True) == FlowFilter(command="Ping", descending=True)
+    assert FlowListing().describe() == "by time ↑"
+    assert FlowListing(collection_id="").describe() == "collection  · by time ↑"
+    assert FlowListing().with_(command="Ping", descending=True) == FlowListing(command="Ping", descending=True)
 
 
 def test_credentials_states() -> None:

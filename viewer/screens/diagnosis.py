@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from capture.model import FlowFilter
 from capture.reader import CaptureReader
 from eas.diagnosis import diagnose
 from eas.evidence import Finding
@@ -28,7 +29,7 @@ def session_findings(reader: CaptureReader, session_id: int | None) -> list[Find
 
     The one place the viewer gets its evidence: from the capture's stored facts (CaptureReader.evidence).
     """
-    findings = diagnose(reader.evidence(session_id))
+    findings = diagnose(reader.evidence(FlowFilter(session_id=session_id)))
     return sorted(findings, key=lambda finding: SEVERITY_ORDER.get(finding.severity, len(SEVERITY_ORDER)))
 
 

@@ -29,7 +29,8 @@ from viewer.messages import (
     LoadProgressed,
     ProblemLocated,
 )
-from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowFilter, parse_status, status_field
+from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowListing, parse_status, status_field
+from viewer.widgets.flow_detail import SPLIT_MIN_WIDTH, FlowDetail, FlowSplit
 from viewer.widgets.flow_list import FlowList, device_text, header_text, needs_attention
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def _when(ts: float) -> str:
         return "--:-- --:--:--"  # a damaged stored time: the session is still listed
 
 
-def empty_reason(flow_filter: FlowFilter, following: bool = False) -> str:
+def empty_reason(flow_filter: FlowListing, following: bool = False) -> str:
     """Why the flow list is empty, and what to do about it."""
     narrowing = [part for part in flow_filter.describe().split(" · ") if not part.startswith("by ") and not part.startswith("text ")]
     if flow_filter.session_id is not None:
@@ -95,11 +96,14 @@ class MainScreen(Screen[None]):
         Binding("D", "diagnosis", "Diagnosis", show=False, id="main-diagnosis"),
         Binding("f", "collection_filter", "This collection", show=False, id="main-collection"),
         Binding("K", "sync_key_chain", "SyncKey chain", show=False, id="main-chain"),
+        Binding(
+            "v", "toggle_split", f"Split: list + detail (on from {SPLIT_MIN_WIDTH} columns)", show=False, id="main-split"
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="main")
-        self.filter = FlowFilter()
+        self.filter = FlowListing()
         self.generation = 0
         self.sessions: list[SessionRow] = []
         self.folder_names: dict[tuple[int | None, str], str] = {}  # (session id, CollectionId) -> name
@@ -122,8 +126,11 @@ class MainScreen(Screen[None]):
             yield Select[str]([], prompt="any command", id="filter-command", compact=True)
             yield Input(placeholder="status 401 4xx !1 3-9", id="filter-status", compact=True)
             yield Checkbox("problems only", id="filter-problems")
-        yield Static("", id="flow-header")
-        yield FlowList(id="flows")
+        with FlowSplit(id="browse"):
+            with Vertical(id="list-pane"):
+                yield Static("", id="flow-header")
+                yield FlowList(id="flows")
+            yield FlowDetail(self.inspector.source, id="flow-detail")
         yield Static("Opening…", id="status")
         yield Footer()
 
@@ -156,11 +163,11 @@ class MainScreen(Screen[None]):
             self.post_message(FlowPageLoaded(1, 0, rows))
 
     @work(thread=True, exclusive=True, group="count")
-    def load_flows(self, generation: int, flow_filter: FlowFilter, first_page: int, grew: bool) -> None:
+    def load_flows(self, generation: int, flow_filter: FlowListing, first_page: int, grew: bool) -> None:
         source = self.inspector.source
         worker = get_current_worker()
         try:
-            total = source.call(lambda r: r.count_flows(**flow_filter.filters()))
+            total = source.call(lambda r: r.count_flows(flow_filter))
             if worker.is_cancelled:
                 return
             self.post_message((FlowCountGrew if grew else FlowCountLoaded)(generation, total))
@@ -185,7 +192,7 @@ class MainScreen(Screen[None]):
         self.post_message(FolderNamesLoaded(names))
 
     @work(thread=True, group="pages")
-    def load_page(self, generation: int, flow_filter: FlowFilter, page: int) -> None:
+    def load_page(self, generation: int, flow_filter: FlowListing, page: int) -> None:
         try:
             rows = self.inspector.source.call(lambda r: _page(r, flow_filter, page))
         except Exception as err:  # noqa: BLE001
@@ -214,7 +221,7 @@ class MainScreen(Screen[None]):
                 return
 
     @work(thread=True, exclusive=True, group="problem")
-    def find_problem(self, generation: int, flow_filter: FlowFilter, start: int, total: int, forward: bool) -> None:
+    def find_problem(self, generation: int, flow_filter: FlowListing, start: int, total: int, forward: bool) -> None:
         """Scan pages from `start` (exclusive) for a flow with problems; posts its index or None."""
         worker = get_current_worker()
         source = self.inspector.source
@@ -231,8 +238,7 @@ class MainScreen(Screen[None]):
                     if index <= 0:
                         break
                 limit = PROBLEM_SCAN_PAGE if forward else index - offset
-                rows = source.call(lambda r: r.flows(**flow_filter.filters(), order=flow_filter.order,
-                                                     descending=flow_filter.descending, offset=offset, limit=limit))
+                rows = source.call(lambda r: flow_filter.rows(r, offset, limit))
                 if not rows:
                     break
                 positions = range(len(rows)) if forward else range(len(rows) - 1, -1, -1)
@@ -259,7 +265,7 @@ class MainScreen(Screen[None]):
         self._fill_sessions()
         select = self.query_one("#filter-command", Select)
         select.set_options([(c, c) for c in event.commands])
-        if self.generation == 0 and self.filter == FlowFilter():
+        if self.generation == 0 and self.filter == FlowListing():
             # the first count and page are already on their way (read ahead by the app)
             self.generation = 1
             self._sync_filter_widgets()
@@ -412,7 +418,7 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ state changes
     _keep_cursor = False
 
-    def apply_filter(self, flow_filter: FlowFilter, keep_cursor: bool = False) -> None:
+    def apply_filter(self, flow_filter: FlowListing, keep_cursor: bool = False) -> None:
         """Show the flows matching `flow_filter` (a new generation: older pages and counts are ignored)."""
         self.filter = flow_filter
         self.generation += 1
@@ -519,6 +525,11 @@ class MainScreen(Screen[None]):
     def action_focus_flows(self) -> None:
         self.query_one(FlowList).focus()
 
+    def action_toggle_split(self) -> None:
+        """`v`: the selected flow's detail beside the list, or the list alone (whatever the width)."""
+        shown_now = self.query_one(FlowSplit).toggle()
+        self.inspector.inform("The detail shows beside the list." if shown_now else "The list alone.", replace="split")
+
     def action_next_problem(self) -> None:
         self._find_problem(True)
 
@@ -570,7 +581,7 @@ class MainScreen(Screen[None]):
         self.apply_filter(self.filter.with_(session_id=None))
 
     def action_clear_filters(self) -> None:
-        self.apply_filter(FlowFilter(session_id=self.filter.session_id, order=self.filter.order, descending=self.filter.descending))
+        self.apply_filter(FlowListing(session_id=self.filter.session_id, order=self.filter.order, descending=self.filter.descending))
 
     def action_reload(self) -> None:
         self.open_capture()
@@ -600,15 +611,10 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ExportPathScreen(title, suggested), chosen)
 
     @work(thread=True, group="export")
-    def export_worker(self, fmt: str, dst: Path, marked: list[int], flow_filter: FlowFilter) -> None:
+    def export_worker(self, fmt: str, dst: Path, marked: list[int], flow_filter: FlowListing) -> None:
         try:
             flow_ids = marked or self.inspector.source.call(
-                lambda r: [
-                    row.id
-                    for row in r.flows(
-                        **flow_filter.filters(), order=flow_filter.order, descending=flow_filter.descending, limit=None
-                    )
-                ]
+                lambda r: [row.id for row in flow_filter.rows(r, 0, None)]
             )
             count = export_flows(self.inspector.capture_path, flow_ids, dst, fmt)
         except CaptureError as err:
@@ -696,14 +702,8 @@ class MainScreen(Screen[None]):
         self.apply_filter(self.filter.with_(**changes))
 
 
-def _page(reader: CaptureReader, flow_filter: FlowFilter, page: int) -> list[FlowRow]:
-    return reader.flows(
-        **flow_filter.filters(),
-        order=flow_filter.order,
-        descending=flow_filter.descending,
-        offset=page * PAGE_SIZE,
-        limit=PAGE_SIZE,
-    )
+def _page(reader: CaptureReader, flow_filter: FlowListing, page: int) -> list[FlowRow]:
+    return flow_filter.rows(reader, page * PAGE_SIZE, PAGE_SIZE)
 
 
 __all__ = ["MainScreen"]
