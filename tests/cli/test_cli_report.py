@@ -249,20 +249,24 @@ def test_findings_and_timeline_show_in_chromium_and_nothing_is_fetched(
             "links => links.map(link => link.getAttribute('href'))")]
         assert set(linked) <= set(sync_ids) and len(linked) >= 2
 
-        # The failing device's timeline: a lane for folder 7 under its (escaped) name and one for the rest.
+        # The failing device's timeline: a lane for folder 7 under its (escaped) name, then one per other command
+        # (the Ping watches folder 7 but has its own lane).
         session = page.locator("section.session", has_text=f"{LOOP_USER} · TestPhone {LOOP_DEVICE}")
         timeline = session.locator("svg.timeline")
         visible_box(timeline)
         lane = timeline.locator('text[data-lane="c:7"]')
         assert (lane.text_content() or "").startswith("Inbox <img")
-        assert timeline.locator('text[data-lane="other"]').text_content() == "other commands"
+        assert timeline.locator('text[data-lane="cmd:FolderSync"]').text_content() == "FolderSync"
+        assert timeline.locator('text[data-lane="cmd:Ping"]').text_content() == "Ping"
         for flow_id in sync_ids:
-            mark = timeline.locator(f'rect[data-flow="{flow_id}"]')
+            # two seconds apart, each Sync starts in a cell of its own (the full-height mark)
+            mark = timeline.locator(f'rect.mark[data-flows="{flow_id}"][height="14"]')
             visible_box(mark)
             assert mark.get_attribute("fill") == FAILED_FILL
             title = mark.locator("title").text_content() or ""
-            assert title.startswith(f"flow {flow_id} · Sync · HTTP 200 · ")
-            assert "Status = 3" in title and "failed" in title
+            assert "1 flow started · worst failed" in title
+            assert f"\nflow {flow_id} · Sync · HTTP 200 · " in title
+            assert "Status = 3" in title
 
         # A picture of the page as opened: the sessions and the findings (kept beside the reports).
         screenshot = reports["work"] / "report.png"
