@@ -151,7 +151,7 @@ async def test_timeline_key_in_palette_and_help(capture: Path) -> None:
         rows = [tuple(str(cell) for cell in table.get_row_at(index)) for index in range(table.row_count)]
         assert ("flows", "T", "Timeline") in rows
         assert ("timeline", "Enter", "Open the flow") in rows
-        assert ("timeline", "]", "Next flow of the cell") in rows
+        assert ("timeline", "right_square_bracket", "Next flow of the cell") in rows
         assert ("timeline", "left, h", "Previous cell with flows") in rows
 
 

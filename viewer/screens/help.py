@@ -10,8 +10,7 @@ from textual.widgets import DataTable, Static
 
 
 def _keys(binding: Binding) -> str:
-    names = {"slash": "/", "plus": "+", "minus": "-", "equals_sign": "=", "escape": "Esc", "enter": "Enter",
-             "left_square_bracket": "[", "right_square_bracket": "]"}
+    names = {"slash": "/", "plus": "+", "minus": "-", "equals_sign": "=", "escape": "Esc", "enter": "Enter"}
     return ", ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
 
 
