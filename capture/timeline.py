@@ -202,6 +202,7 @@ __all__ = [
     "ROUND_STEPS",
     "Cell",
     "LaneKey",
+    "NO_COMMAND",
     "Timeline",
     "TimelineFlow",
     "build_timeline",

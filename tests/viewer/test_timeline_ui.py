@@ -13,7 +13,8 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from tests.viewer.helpers import flow_list, main, wait_for, wait_loaded, wait_screen
-from tests.viewer.timeline_capture import write_timeline_capture
+from tests.viewer.conftest import BASE_TS, eas_flow, write_capture
+from tests.viewer.timeline_capture import sync_answer, sync_request, write_timeline_capture
 from viewer.app import make_app
 from viewer.commands import InspectorCommands
 from viewer.screens.exchange import ExchangeScreen
@@ -61,9 +62,10 @@ def cells_of(line: Text) -> list[tuple[str, Color | None]]:
     return out
 
 
-async def open_timeline(pilot: Any, app: Any, total: int = 13) -> TimelineScreen:
+async def open_timeline(pilot: Any, app: Any, total: int = 13, named: bool = True) -> TimelineScreen:
     await wait_loaded(pilot, app, total)
-    await wait_for(pilot, lambda: main(app).folder_names, "the folder names")
+    if named:
+        await wait_for(pilot, lambda: main(app).folder_names, "the folder names")
     await pilot.press("T")
     screen: TimelineScreen = await wait_screen(pilot, app, TimelineScreen)
     await wait_for(pilot, lambda: screen.view.timeline.cell_count > 1, "the grid laid out")
@@ -105,8 +107,13 @@ async def test_moving_shows_the_flows_of_a_cell_and_enter_goes_to_the_chosen_one
         assert screen.chosen_flow == 7
         await pilot.press("down")  # Calendar: the nearest cell that holds a flow
         assert (view.cursor_lane, view.cursor_cell, screen.chosen_flow) == (1, 0, 3)
-        await pilot.press("up")  # back on Inbox, nearest to cell 0: cell 0
+        await pilot.press("shift+right", "enter")  # Calendar's cell 1 holds nothing: nowhere to go
+        await wait_for(pilot, lambda: any("No flow in this cell" in text for _, text in app.notices), "the warning")
+        assert isinstance(app.screen, TimelineScreen) and view.cursor_cell == 1
+        await pilot.press("up")  # back on Inbox, nearest to cell 1: cell 0
         assert (view.cursor_lane, view.cursor_cell, screen.chosen_flow) == (0, 0, 2)
+        detail = str(screen.query_one("#timeline-detail").render())
+        assert "Inbox: 1 started, 0 running through, worst ok" in detail
         await pilot.press("right", "right_square_bracket", "right_square_bracket", "enter")
         exchange = await wait_screen(pilot, app, ExchangeScreen)
         assert exchange.flow.record.row.id == 7
@@ -165,3 +172,23 @@ async def test_every_session_and_no_flow_asks_for_a_session(tmp_path: Path) -> N
         await wait_for(pilot, lambda: any("device session" in text for _, text in app.notices), "the warning")
         assert not isinstance(app.screen, TimelineScreen)
 
+
+
+async def test_rows_beyond_the_screen_scroll_with_the_cursor(tmp_path: Path) -> None:
+    """Thirty collections at 80x24: the grid shows fewer rows, and moving down brings the cursor's row in."""
+    flows = [eas_flow("Sync", sync_request("0", f"c{index:02d}"), sync_answer("1", f"c{index:02d}", 1),
+                      ts=BASE_TS + index) for index in range(30)]
+    write_capture(tmp_path / "many.sqlite", flows)
+    app = make_app(tmp_path / "many.sqlite")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_timeline(pilot, app, 30, named=False)
+        view = screen.view
+        shown_rows = view.size.height - 2  # under the time labels and the ruler
+        assert 5 < shown_rows < 30
+        assert view.render().plain.splitlines()[2].startswith("c00 ")
+        for _ in range(29):
+            await pilot.press("down")
+        assert view.cursor_lane == 29 and view.top == 30 - shown_rows
+        lines = view.render().plain.splitlines()
+        assert lines[-1].startswith("c29 ") and lines[2].startswith(f"c{30 - shown_rows:02d} ")
+        assert "c29: 1 started" in str(screen.query_one("#timeline-detail").render())

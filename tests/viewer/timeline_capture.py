@@ -17,7 +17,7 @@ def _wbxml(xml: str) -> bytes:
     return bytes(eas.encode(xml))
 
 
-def _sync(key: str, collection_id: str) -> bytes:
+def sync_request(key: str, collection_id: str) -> bytes:
     return _wbxml(
         '<Sync xmlns="AirSync"><Collections><Collection>'
         f"<SyncKey>{key}</SyncKey><CollectionId>{collection_id}</CollectionId>"
@@ -25,7 +25,7 @@ def _sync(key: str, collection_id: str) -> bytes:
     )
 
 
-def _sync_answer(key: str, collection_id: str, status: int) -> bytes:
+def sync_answer(key: str, collection_id: str, status: int) -> bytes:
     return _wbxml(
         '<Sync xmlns="AirSync"><Collections><Collection>'
         f"<SyncKey>{key}</SyncKey><CollectionId>{collection_id}</CollectionId><Status>{status}</Status>"
@@ -70,17 +70,17 @@ def timeline_flows() -> list[FlowInput]:
     """
     return [
         eas_flow("FolderSync", FOLDER_SYNC, FOLDER_SYNC_ANSWER, ts=BASE_TS),
-        eas_flow("Sync", _sync("0", INBOX_ID), _sync_answer("K1", INBOX_ID, 1), ts=BASE_TS + 1),
-        eas_flow("Sync", _sync("0", CALENDAR_ID), _sync_answer("C1", CALENDAR_ID, 1), ts=BASE_TS + 1.5),
+        eas_flow("Sync", sync_request("0", INBOX_ID), sync_answer("K1", INBOX_ID, 1), ts=BASE_TS + 1),
+        eas_flow("Sync", sync_request("0", CALENDAR_ID), sync_answer("C1", CALENDAR_ID, 1), ts=BASE_TS + 1.5),
         _held(eas_flow("Ping", PING, _ping_answer(1), ts=BASE_TS + 2), 300),
-        eas_flow("Sync", _sync("K1", INBOX_ID), _sync_answer("K2", INBOX_ID, 1), ts=BASE_TS + 303),
-        eas_flow("Sync", _sync("K2", INBOX_ID), _sync_answer("K2", INBOX_ID, 3), ts=BASE_TS + 303.5),
-        eas_flow("Sync", _sync("K2", INBOX_ID), _sync_answer("K2", INBOX_ID, 3), ts=BASE_TS + 304),
-        eas_flow("Sync", _sync("0", INBOX_ID), _sync_answer("K3", INBOX_ID, 1), ts=BASE_TS + 304.5),
-        eas_flow("Sync", _sync("K3", INBOX_ID), _sync_answer("K4", INBOX_ID, 1), ts=BASE_TS + 305),
-        eas_flow("Sync", _sync("C1", CALENDAR_ID), b"", status=503, ts=BASE_TS + 600),
+        eas_flow("Sync", sync_request("K1", INBOX_ID), sync_answer("K2", INBOX_ID, 1), ts=BASE_TS + 303),
+        eas_flow("Sync", sync_request("K2", INBOX_ID), sync_answer("K2", INBOX_ID, 3), ts=BASE_TS + 303.5),
+        eas_flow("Sync", sync_request("K2", INBOX_ID), sync_answer("K2", INBOX_ID, 3), ts=BASE_TS + 304),
+        eas_flow("Sync", sync_request("0", INBOX_ID), sync_answer("K3", INBOX_ID, 1), ts=BASE_TS + 304.5),
+        eas_flow("Sync", sync_request("K3", INBOX_ID), sync_answer("K4", INBOX_ID, 1), ts=BASE_TS + 305),
+        eas_flow("Sync", sync_request("C1", CALENDAR_ID), b"", status=503, ts=BASE_TS + 600),
         _held(eas_flow("Ping", PING, _ping_answer(2), ts=BASE_TS + 601), 10),
-        eas_flow("Sync", _sync("K4", INBOX_ID), _sync_answer("K4", INBOX_ID, 12), ts=BASE_TS + 612),
+        eas_flow("Sync", sync_request("K4", INBOX_ID), sync_answer("K4", INBOX_ID, 12), ts=BASE_TS + 612),
         eas_flow("Sync", SYNC_REQUEST, SYNC_RESPONSE, ts=BASE_TS + 4, user="asmith", device="XYZ9",
                  device_type="Android"),
     ]

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from eas.wiretext import shown
 
-from capture.timeline import Cell, LaneKey, TimelineFlow, lane_label
+from capture.timeline import NO_COMMAND, Cell, LaneKey, TimelineFlow, lane_label
 from viewer.widgets.timeline import OUTCOME_COLOURS, RUNNING_GLYPH, TimelineView, step_text
 
 # A cell's detail names at most this many of its flows; the rest are counted.
@@ -23,7 +23,7 @@ MAX_LISTED = 12
 
 def flow_line(flow: TimelineFlow) -> str:
     """`#12 Sync HTTP 200 Status 3 failed`: one flow of a cell."""
-    parts = [f"#{flow.flow_id}", flow.command or "(no command)"]
+    parts = [f"#{flow.flow_id}", flow.command or NO_COMMAND]
     parts.append(f"HTTP {flow.http_status}" if flow.http_status is not None else "no response")
     if flow.eas_status is not None:
         parts.append(f"Status {flow.eas_status}")

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.events import Resize
+from textual.events import Click, Resize
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -136,6 +136,7 @@ class TimelineView(Widget, can_focus=True):
         self.labels: list[str] = [shown(lane_label(lane, folder_names)) for lane in lanes]
         self.label_width = 8
         self.top = 0  # the first row shown when there are more rows than room
+        self._laid_out_width: int | None = None
 
     # --- layout ---
     def on_resize(self, event: Resize) -> None:
@@ -146,15 +147,21 @@ class TimelineView(Widget, can_focus=True):
             self.lay_out(self.size.width)
 
     def lay_out(self, width: int) -> None:
-        """Fit the time axis to `width` cells minus the row names; the cursor keeps its row and its time."""
-        kept_time = self.timeline.cell_start(self.cursor_cell) if self.timeline.lanes else None
+        """Fit the time axis to `width` cells minus the row names; the cursor keeps its row and its time (a change
+        of height alone changes nothing but the rows shown)."""
+        if width == self._laid_out_width:
+            self._show_cursor_row()
+            return
+        first = self._laid_out_width is None
+        self._laid_out_width = width
+        kept_time = self.timeline.cell_start(self.cursor_cell)
         self.label_width = label_width(width, self.labels)
         self.timeline = build_timeline(self.flows, max(1, width - self.label_width))
-        if kept_time is None:
+        if first:
             self.cursor_lane = 0
-            self.cursor_cell = self._occupied(0)[0] if self.timeline.lanes and self._occupied(0) else 0
+            self.cursor_cell = self._nearest(0, 0)
         else:
-            self.cursor_cell = self._nearest(self.cursor_lane, self.timeline.index_of(kept_time))
+            self.cursor_cell = self.timeline.index_of(kept_time)
         self.refresh()
 
     # --- what the cursor is on ---
@@ -184,13 +191,17 @@ class TimelineView(Widget, can_focus=True):
     def watch_cursor_cell(self) -> None:
         self._cursor_moved()
 
-    def _cursor_moved(self) -> None:
+    def _show_cursor_row(self) -> None:
+        """Scroll the rows so that the cursor's row is shown."""
         rows_shown = max(1, self.size.height - AXIS_ROWS)
         if self.cursor_lane < self.top:
             self.top = self.cursor_lane
         elif self.cursor_lane >= self.top + rows_shown:
             self.top = self.cursor_lane - rows_shown + 1
         self.refresh()
+
+    def _cursor_moved(self) -> None:
+        self._show_cursor_row()
         self.post_message(self.CellHighlighted(self, self.lane, self.cursor_cell, self.cell))
 
     # --- actions ---
@@ -220,10 +231,9 @@ class TimelineView(Widget, can_focus=True):
             self.cursor_lane = lane_index
             self.cursor_cell = max(0, min(self.timeline.cell_count - 1, index))
 
-    def on_click(self, event: object) -> None:
-        x, y = getattr(event, "x", -1), getattr(event, "y", -1)
-        if y >= AXIS_ROWS and x >= self.label_width:
-            self.move_to(self.top + y - AXIS_ROWS, x - self.label_width)
+    def on_click(self, event: Click) -> None:
+        if event.y >= AXIS_ROWS and event.x >= self.label_width:
+            self.move_to(self.top + event.y - AXIS_ROWS, event.x - self.label_width)
 
     # --- drawing ---
     def axis_lines(self) -> tuple[Text, Text]:
