@@ -36,6 +36,7 @@ from viewer.widgets.flow_list import FlowList, device_text, header_text, needs_a
 if TYPE_CHECKING:
     from capture.model import FlowRow, SessionRow
     from capture.reader import CaptureReader
+    from capture.timeline import TimelineFlow
     from viewer.app import EasInspectorApp
 
 ALL_SESSIONS = "all"
@@ -716,7 +717,7 @@ class MainScreen(Screen[None]):
             return
         self.app.call_from_thread(self._show_timeline, session_id, flows)
 
-    def _show_timeline(self, session_id: int, flows: list[Any]) -> None:
+    def _show_timeline(self, session_id: int, flows: list[TimelineFlow]) -> None:
         names = {collection_id: name for (session, collection_id), name in self.folder_names.items() if session == session_id}
         span = f", {_when(flows[0].ts_start)} to {_when(max(f.ts_end or f.ts_start for f in flows))}" if flows else ""
         title = shown(f"Timeline of {self._session_name(session_id)}: {len(flows)} flow(s){span}")
