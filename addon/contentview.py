@@ -11,7 +11,8 @@ from mitmproxy.contentviews import Contentview, InteractiveContentview, Metadata
 
 import eas
 from eas.constants import MULTIPART_CONTENT_TYPE, WBXML_CONTENT_TYPES, path_kind
-from eas.exchange import DecodedBody
+from eas.exchange import DecodedBody, HeaderNote
+from eas.sensitive import restore_hidden_secrets
 
 from addon.metadata import header_pairs
 
@@ -51,6 +52,7 @@ def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, Dec
     """
     f = metadata.flow
     message = metadata.http_message
+    request_time = f.request.timestamp_start if isinstance(f, http.HTTPFlow) else None
     if isinstance(message, http.Response):
         request = f.request if isinstance(f, http.HTTPFlow) else None
         exchange = eas.analyze(
@@ -61,6 +63,7 @@ def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, Dec
             message.status_code,
             without_content_encoding(header_pairs(message.headers)),
             data,
+            request_time=request_time,
         )
         return exchange, exchange.response_body, True
     if isinstance(message, http.Request):
@@ -69,7 +72,7 @@ def analyze_for_view(data: bytes, metadata: Metadata) -> tuple[eas.Exchange, Dec
         content_type = metadata.content_type or ""
         method, url = "POST", "/Microsoft-Server-ActiveSync"
         headers = [("Content-Type", content_type)] if content_type else []
-    exchange = eas.analyze(method, url, without_content_encoding(headers), data)
+    exchange = eas.analyze(method, url, without_content_encoding(headers), data, request_time=request_time)
     return exchange, exchange.request_body, False
 
 
@@ -90,12 +93,24 @@ def folded(label: str, items: list[str]) -> list[str]:
     return lines
 
 
+# Credentials mitmproxy lists as sent (base64, a JWT): what they hold without the secret (the user; a token's
+# claims and its expiry against this request) is told with the scheme's meaning.
+DECODED_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def header_explanation(note: HeaderNote) -> str | None:
+    """What the header block says of one header: its meaning; for credentials, their decoded form first."""
+    if note.name.lower() in DECODED_HEADERS and note.shown_value:
+        return f"{note.shown_value}; {note.meaning}" if note.meaning else note.shown_value
+    return note.meaning
+
+
 def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: bool) -> list[str]:
     """The comment lines above the body: only what mitmproxy does not show already.
 
     That is the command and protocol, the meaning of the HTTP status, a base64 query decoded (a plain query is
-    in the URL), the meanings of the EAS headers (not their values, which mitmproxy lists), multipart parts, EAS
-    statuses and problems.
+    in the URL), the meanings of the EAS headers (not their values, which mitmproxy lists; credentials decoded),
+    multipart parts, EAS statuses and problems.
     """
     lines: list[str] = []
     side = "response" if is_response else "request"
@@ -113,7 +128,7 @@ def header_block(exchange: eas.Exchange, body: DecodedBody | None, is_response: 
     if not is_response and exchange.query_fields and exchange.query_form == "base64":
         lines.extend(folded("base64 query", [f"{name}={value}" for name, value in exchange.query_fields]))
     notes = exchange.response_headers if is_response else exchange.request_headers
-    meanings = [f"{note.name}: {note.meaning}" for note in notes if note.meaning]
+    meanings = [f"{note.name}: {explanation}" for note in notes if (explanation := header_explanation(note))]
     if meanings:
         lines.extend(folded("headers", meanings))
     if body is not None and body.parts:
@@ -231,10 +246,12 @@ def annotated_text(data: bytes, metadata: Metadata) -> str:
 
 
 def encode_edit(prettified: str, metadata: Metadata) -> bytes:
-    """The body bytes for edited XML: WBXML, or XML for Autodiscover.
+    """The body bytes for edited XML: WBXML, or XML for Autodiscover. A password left as the view shows it
+    ("(hidden) N characters") is sent as it was in the original body (eas.sensitive.restore_hidden_secrets).
 
     Raises:
-        eas.EncodeError: the XML is not well-formed or not encodable (the message names line and reason).
+        eas.EncodeError: the XML is not well-formed or not encodable, or a password placeholder maps to no single
+            original value (the message names line and reason).
         ValueError: the body is not one the view can write back (multipart, text, binary).
     """
     content_type = metadata.content_type or ""
@@ -250,13 +267,24 @@ def encode_edit(prettified: str, metadata: Metadata) -> bytes:
             if parent is not None:
                 parent.remove(node)
         return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
-    original = metadata.original_data
+    original = original_body(metadata)
     if original and not original.startswith(WBXML_MAGIC[:2]):
         raise ValueError(
             f"this {content_type or 'untyped'} body is not WBXML; the ActiveSync view writes back only "
             "WBXML and Autodiscover XML; edit it in the raw view"
         )
-    return eas.encode(prettified.encode("utf-8"))
+    root = eas.parse_xml(prettified.encode("utf-8"))
+    restore_hidden_secrets(root, original)  # the view shows passwords as "(hidden) N characters"
+    return eas.encode(root)
+
+
+def original_body(metadata: Metadata) -> bytes | None:
+    """The body the edited text was made from: mitmweb's edit guard passes it as original_data; mitmproxy's own
+    reencode_message does not, but then the message still holds it (its content is replaced after)."""
+    if metadata.original_data is not None:
+        return metadata.original_data
+    message = metadata.http_message
+    return message.get_content(strict=False) if message is not None else None
 
 
 activesync = ActiveSyncContentview()

@@ -146,6 +146,7 @@ class Recorder:
                     flow_input.response_body,
                     annotate=capture is not None,
                     plain_xml=False,
+                    request_time=flow_input.ts_start or None,  # 0: the flow has no time
                 )
                 verdict = judge(exchange, transport_error=flow_input.error)
                 metadata = analysis_metadata(fields.kind, exchange, verdict)

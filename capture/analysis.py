@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import eas
-from eas.exchange import Exchange, Problem
+from eas.exchange import Exchange
 from eas.facts import FlowFacts
 from eas.summary import summarize
 from eas.verdicts import JudgedStatus, Verdict, judge
-
-logger = logging.getLogger(__name__)
 
 
 def analyze_parts(
@@ -29,32 +26,27 @@ def analyze_parts(
     *,
     annotate: bool = True,
     plain_xml: bool = True,
+    request_time: float | None = None,
 ) -> Exchange:
-    """eas.analyze on the raw parts (bodies as on the wire); a failure becomes a problem, never an exception.
+    """eas.analyze on the raw parts (bodies as on the wire), as the capture stores and shows a flow.
 
-    `annotate=False` leaves the meaning comments out (cheaper; not what a capture stores); `plain_xml=False`
-    skips the comment-free rendering (the capture indexes the annotated XML only)."""
-    try:
-        return eas.analyze(
-            method,
-            url,
-            request_headers,
-            request_body,
-            response_status,
-            response_headers,
-            response_body,
-            annotate=annotate,
-            plain_xml=plain_xml,
-        )
-    except Exception as err:  # analysis must never lose a flow
-        logger.warning("analysis of %s %s failed: %r", method, url, err)
-        return Exchange(
-            method=method,
-            url=url,
-            is_eas=False,
-            http_status=response_status,
-            problems=(Problem("analysis", f"eas-inspector could not analyze this flow: {err!r}"),),
-        )
+    It never raises: eas.analyze is the one place that guarantees it (a failure there becomes a problem of the
+    exchange), so a flow is never lost to its analysis. `annotate=False` leaves the meaning comments out
+    (cheaper; not what a capture stores); `plain_xml=False` skips the comment-free rendering (the capture
+    indexes the annotated XML only). `request_time` is the flow's start (seconds since 1970): a bearer token's
+    expiry is told against it, not against today."""
+    return eas.analyze(
+        method,
+        url,
+        request_headers,
+        request_body,
+        response_status,
+        response_headers,
+        response_body,
+        annotate=annotate,
+        plain_xml=plain_xml,
+        request_time=request_time,
+    )
 
 
 # Base64 and hex runs (attachments, ItemOperations data) are not words anyone searches for, and would bloat the

@@ -205,6 +205,7 @@ class FlowRecord:
             self.row.http_status,
             self.response_headers,
             self.response_body,
+            request_time=self.row.ts_start or None,  # 0: the flow has no time
         )
 
     def to_input(self) -> FlowInput:

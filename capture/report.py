@@ -81,7 +81,8 @@ def _analysis(record: FlowRecord) -> Exchange:
     """The flow's facts and statuses; the annotated XML is the capture's stored text, so none is made here."""
     row = record.row
     return analyze_parts(row.method, row.url, record.request_headers, record.request_body, row.http_status,
-                         record.response_headers, record.response_body, annotate=False, plain_xml=False)
+                         record.response_headers, record.response_body, annotate=False, plain_xml=False,
+                         request_time=row.ts_start or None)
 
 
 def _flow_view(record: FlowRecord, exchange: Exchange) -> FlowView:

@@ -401,6 +401,7 @@ class CaptureWriter:
                 flow_input.response_headers,
                 flow_input.response_body,
                 plain_xml=False,  # only the annotated XML is indexed
+                request_time=flow_input.ts_start or None,  # 0: the flow has no time
             )
         elif exchange is None:
             exchange = Exchange(method=flow_input.method, url=url, is_eas=False)

@@ -10,10 +10,12 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
+from lxml import etree
+
 from . import wbxml
 from .codepages import PAGE_BY_NAMESPACE
 from .constants import WBXML_NS
-from .errors import EasError
+from .errors import EasError, EncodeError
 
 __all__ = [
     "HIDDEN",
@@ -29,6 +31,7 @@ __all__ = [
     "redact_query",
     "redact_wbxml",
     "redact_url",
+    "restore_hidden_secrets",
 ]
 
 # What a hidden value is replaced with where only its place is kept (query parameters, element text).
@@ -88,6 +91,10 @@ def is_secret_element(namespace: str, local: str) -> bool:
 def hidden_text(text: str | None) -> str:
     """What is shown instead of a secret text: its length only."""
     return f"{HIDDEN} {len(text or '')} characters"
+
+
+# hidden_text's output read back: the count is the length of the text it stands for.
+_HIDDEN_TEXT = re.compile(re.escape(HIDDEN) + r" (\d+) characters")
 
 
 # Set-Cookie attributes (RFC 6265 5.2; SameSite and Partitioned from RFC 6265bis; Priority as browsers send it) and
@@ -194,6 +201,7 @@ def redact_url(url: str) -> str:
 
 _SECRET_TAGS: tuple[str, ...] = tuple(f"{{{page}}}{local}" for page, local in sorted(SECRET_ELEMENTS))
 _SECRET_ROOTS = frozenset(page for page, _local in SECRET_ELEMENTS)
+_SECRET_LOCALS = frozenset(local for _page, local in SECRET_ELEMENTS)
 _MARKER_PREFIX = "{" + WBXML_NS + "}"
 
 
@@ -232,3 +240,102 @@ def redact_wbxml(data: bytes) -> bytes | None:
         return wbxml.encode(root)
     except EasError:
         return None
+
+
+def _path(element: Any) -> tuple[tuple[str, str], ...]:
+    """(code page name, local name) of each element from the root down to `element`, whatever namespace
+    spelling the XML uses (`Settings`, `Settings:`)."""
+    steps: list[tuple[str, str]] = []
+    node = element
+    while node is not None:
+        namespace, _, local = str(node.tag)[1:].rpartition("}")
+        page = PAGE_BY_NAMESPACE.get(namespace) or PAGE_BY_NAMESPACE.get(namespace.rstrip(":"))
+        steps.append((page.name if page is not None else namespace, local))
+        node = node.getparent()
+    return tuple(reversed(steps))
+
+
+def _secrets_by_path(root: Any) -> dict[tuple[tuple[str, str], ...], list[Any]]:
+    """The password elements of a tree (SECRET_ELEMENTS, in any namespace spelling) by path, in document order."""
+    found: dict[tuple[tuple[str, str], ...], list[Any]] = {}
+    for element in root.iter(tag=etree.Element):
+        if str(element.tag).rpartition("}")[2] not in _SECRET_LOCALS:
+            continue
+        path = _path(element)
+        if path[-1] in SECRET_ELEMENTS:
+            found.setdefault(path, []).append(element)
+    return found
+
+
+def _unrestorable(element: Any, path: tuple[tuple[str, str], ...], placeholder: re.Match[str], why: str) -> EncodeError:
+    """The one-line refusal of a placeholder that maps to no single original value, naming element and line."""
+    where = "/".join(local for _page, local in path)
+    line = element.sourceline
+    return EncodeError(f"{placeholder.group(0)} at {where} cannot be sent: {why}; type the value to send",
+                       element=str(element.tag), line=line if isinstance(line, int) else None)
+
+
+def restore_hidden_secrets(edited: Any, original_body: bytes | None) -> int:
+    """Put the original password back where an edit of the annotated XML left its placeholder unchanged.
+
+    The annotated XML shows a password element's text as `hidden_text` ("(hidden) 9 characters"). An edit
+    encoded from it must send the password, never that text: each password element (SECRET_ELEMENTS) of
+    `edited` whose text is still a placeholder gets the text (and the round-trip markers, so an unchanged edit
+    encodes to the same bytes) of the element at the same path and occurrence in `original_body`. A password
+    the user typed is left as typed. Changes `edited` in place.
+
+    Args:
+        edited: the edited XML as parsed (eas.parse_xml), comments and all.
+        original_body: the WBXML body the XML was made from, as sent.
+
+    Returns:
+        How many placeholders were replaced by their original value.
+
+    Raises:
+        EncodeError: a placeholder that maps to no single original value (no original body, another number of
+            such elements at that path, a length other than the placeholder's, a value the capture hid when it
+            stored the body); the one-line message names the element and its line.
+    """
+    tag = edited.tag
+    if not isinstance(tag, str) or _path(edited)[0][0] not in _SECRET_ROOTS:
+        return 0  # only these commands carry a password
+    edited_secrets = _secrets_by_path(edited)
+    placeholders = [
+        (path, index, element, match)
+        for path, elements in edited_secrets.items()
+        for index, element in enumerate(elements)
+        if (match := _HIDDEN_TEXT.fullmatch((element.text or "").strip())) is not None and not len(element)
+    ]
+    if not placeholders:
+        return 0
+    original_secrets: dict[tuple[tuple[str, str], ...], list[Any]] | None = None
+    missing = "the original body is not at hand"
+    if original_body:
+        try:
+            original_secrets = _secrets_by_path(wbxml.decode(original_body))
+        except EasError:
+            missing = "the original body does not decode"
+    restored: list[tuple[Any, Any]] = []
+    for path, index, element, match in placeholders:
+        if original_secrets is None:
+            raise _unrestorable(element, path, match, missing)
+        originals = original_secrets.get(path, [])
+        if len(originals) != len(edited_secrets[path]):
+            raise _unrestorable(element, path, match, f"the original body has {len(originals)} such element(s), "
+                                f"the edit {len(edited_secrets[path])}, so it maps to no single original value")
+        source = originals[index]
+        value = source.text or ""
+        if _HIDDEN_TEXT.fullmatch(value.strip()):
+            raise _unrestorable(element, path, match, "the capture hid the original value when it stored the body")
+        if len(value) != int(match.group(1)) or len(source):
+            raise _unrestorable(element, path, match, f"the original value there is not the {match.group(1)} "
+                                "characters the placeholder stands for")
+        restored.append((element, source))
+    for element, source in restored:  # only once every placeholder has its value: a refusal changes nothing
+        element.text = source.text
+        for name in [key for key in element.attrib if str(key).startswith(_MARKER_PREFIX)]:
+            del element.attrib[name]
+        for name, marker in source.attrib.items():
+            if str(name).startswith(_MARKER_PREFIX):
+                element.set(name, marker)
+    return len(restored)

@@ -57,7 +57,8 @@ def unsaved_record(original: FlowRecord, request: ReplayRequest, result: ReplayR
     """The replay as a FlowRecord that is not in the capture (id 0), for showing it when storing failed."""
     flow_input = replay_input(original, request, result)
     exchange = analyze_parts(
-        request.method, request.url, flow_input.request_headers, request.body, result.status, result.headers, result.body
+        request.method, request.url, flow_input.request_headers, request.body, result.status, result.headers, result.body,
+        request_time=result.ts_start,
     )
     first_status = exchange.eas_statuses[0] if exchange.eas_statuses else None
     row = FlowRow(

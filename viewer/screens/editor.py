@@ -17,8 +17,10 @@ from textual.widgets import Button, Collapsible, Footer, Input, Label, Static, S
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import eas
+from eas.bodies import decode_content_encoding
 from eas.headers import explain_http_status
 from eas.schema import validate_request
+from eas.sensitive import HIDDEN, is_secret_element, restore_hidden_secrets
 from viewer import credentials
 from viewer.messages import LoadedFlow, ReplayFailed, ReplayFinished
 from viewer.screens.exchange import prepare
@@ -55,18 +57,34 @@ def editable_text(flow: LoadedFlow) -> tuple[str, bool]:
     return raw.decode("utf-8", errors="replace"), False
 
 
-def encode_body(text: str, is_xml: bool) -> bytes:
+def captured_body(flow: LoadedFlow) -> bytes | None:
+    """The captured request body without its Content-Encoding (the bytes the shown XML was decoded from), or None
+    when that cannot be undone."""
+    record = flow.record
+    try:
+        return decode_content_encoding(record.request_body or b"", credentials.header(record.request_headers, "Content-Encoding"))
+    except eas.EasError:
+        return None
+
+
+def encode_body(text: str, is_xml: bool, original: bytes | None = None) -> bytes:
     """The bytes to send for edited text: WBXML for XML, UTF-8 otherwise.
 
+    A password the XML shows as "(hidden) N characters" is sent as it was in `original`, the captured body
+    (eas.sensitive.restore_hidden_secrets); one typed over it is sent as typed.
+
     Raises:
-        EncodeFailed: with the line of the problem when the encoder or the XML parser knows it.
+        EncodeFailed: with the line of the problem when the encoder or the XML parser knows it; a password
+            placeholder that maps to no single original value (a capture that hid it) is refused too.
     """
     if not is_xml:
         return text.encode("utf-8")
     if not text.strip():
         return b""
     try:
-        return bytes(eas.encode(text))
+        root = eas.parse_xml(text)
+        restore_hidden_secrets(root, original)
+        return bytes(eas.encode(root))
     except eas.EncodeError as err:
         raise EncodeFailed(f"cannot encode: {err}", err.line) from err
     except etree.XMLSyntaxError as err:
@@ -101,10 +119,19 @@ def renote(text: str, flow: LoadedFlow) -> str | None:
         is_response=False,
         protocol_version=ex.protocol_version if ex is not None else None,
     )
+    # eas.annotate shows a password by its length; in the user's edit it stays as it is (typed, or the placeholder
+    # with its count), else a typed password would be lost and a placeholder would count its own characters.
+    passwords = [
+        (element, element.text)
+        for element in root.iter(etree.Element)
+        if is_secret_element(etree.QName(element).namespace or "", etree.QName(element).localname)
+    ]
     try:
         eas.annotate(root, context)
     except Exception:  # noqa: BLE001 - notes are a help: an annotator failure leaves the text as typed
         return None
+    for element, typed in passwords:
+        element.text = typed
     etree.indent(root, space="  ")
     return eas.to_xml(root, pretty=True).rstrip("\n") + ("\n" if text.endswith("\n") else "")
 
@@ -264,9 +291,15 @@ class EditorScreen(Screen[None]):
         if text == self.original_text:
             body = record.request_body
             edited = False
+            if self.is_xml and HIDDEN in text:
+                try:  # sent byte for byte, unless the capture hid a password it holds (a placeholder would go)
+                    restore_hidden_secrets(eas.parse_xml(text), captured_body(self.flow))
+                except eas.EncodeError as err:
+                    self._show_encode_error(EncodeFailed(str(err), err.line))
+                    return None
         else:
             try:
-                body = encode_body(text, self.is_xml)
+                body = encode_body(text, self.is_xml, captured_body(self.flow))
             except EncodeFailed as err:
                 self._show_encode_error(err)
                 return None
