@@ -187,11 +187,11 @@ class ActiveSyncAddon:
         await self.finish(f, "error")
 
     def running(self) -> None:
-        """Start the worker process now, so the first flows do not wait for it to start, and open the capture
+        """Start the worker processes now, so the first flows do not wait for them to start, and open the capture
         there: the flows a killed proxy left in its spool are recorded before new ones."""
         try:
             if self.capture_settings is not None:
-                self.client.open_capture(self.capture_settings)  # the worker replays the capture's spool first
+                self.client.open_capture(self.capture_settings)  # a killed run's spooled flows are replayed first
             else:
                 self.client.worker()
         except Exception as err:  # the first flow tries again

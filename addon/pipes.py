@@ -11,14 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: the pipes keep their default size
-    fcntl = None  # type: ignore[assignment]
-
 from mitmproxy import http
 
-from addon.worker_protocol import PIPE_BYTES, READ_BYTES, Answer, AnswerReader, CaptureSettings
+from addon.worker_protocol import READ_BYTES, Answer, AnswerReader, CaptureSettings, enlarge_pipe
 
 @dataclass(frozen=True)
 class QueuedFlow:
@@ -46,26 +41,18 @@ class QueuedFrame(NamedTuple):
     capture: CaptureSettings | None
 
 
-def enlarge_pipe(fd: int) -> None:
-    if fcntl is None:
-        return
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (AttributeError, OSError):  # not Linux, or over the user's pipe quota: the default size
-        pass
-
-
 class WorkerProcess:
-    """The worker: a fresh Python (no fork of the proxy's threads, no re-run of its main script), in a session
-    of its own so a terminal's Ctrl-C (or a kill of the proxy) reaches only the proxy, driven over two pipes
-    that never block the proxy; no threads on this side."""
+    """The workers: the spooler (addon/spooler.py), a fresh Python (no fork of the proxy's threads, no re-run of
+    its main script) in a session of its own so a terminal's Ctrl-C (or a kill of the proxy) reaches only the
+    proxy, which starts the analysis process; driven over two pipes that never block the proxy, frames to the
+    spooler and answers from the analysis; no threads on this side."""
 
     def __init__(self) -> None:
         to_worker_read, to_worker_write = os.pipe()
         from_worker_read, from_worker_write = os.pipe()
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        code = f"from addon.worker import worker_entry; worker_entry({to_worker_read}, {from_worker_write})"
+        code = f"from addon.spooler import spooler_entry; spooler_entry({to_worker_read}, {from_worker_write})"
         for fd in (to_worker_write, from_worker_write):
             enlarge_pipe(fd)
         try:

@@ -22,17 +22,25 @@ from capture.model import CaptureError, FlowInput
 from capture.schema import sqlite_uri
 from capture.writer import CaptureWriter
 
-# The worker appends each flow frame here as soon as it reads it from the pipe, before it holds its analysis
-# back (addon/worker_protocol.py, rule 9): one write of bytes it already has. What is written survives a kill
-# of every process at once, because it is in the kernel; against a machine reset the file is synced
-# (fdatasync) by a thread of its own at most SYNC_SECONDS after a write, so the worker's loop never waits for
-# the disk and a reset loses at most that much. Once the capture has committed every frame in the spool, the
-# spool is emptied (after the capture's WAL is synced: its commits are not, synchronous=NORMAL); past
-# ROTATE_BYTES it is renamed to OLD_SUFFIX and a fresh one started, the old one deleted once committed.
+# The spooler process (addon/spooler.py) appends each flow frame here as soon as it reads it from the proxy's
+# pipe, before the analysis process sees it (addon/worker_protocol.py, rule 9): one write per capture per read
+# of bytes it already has, at the proxy's CPU priority, so neither an idle-priority analysis starved by other
+# load nor a slow capture delays it. What is written survives a kill of every process at once, because it is
+# in the kernel; against a machine reset the file is synced (fdatasync) by a thread of its own at most
+# SYNC_SECONDS after a write, so the spooler never waits for the disk and a reset loses at most that much.
+# Only the spooler writes, truncates, renames or deletes the spool it holds; the analysis tells it, by frame
+# serial, what the capture has committed (worker_protocol.COMMITTED_HEAD). Once every frame in the spool is
+# committed and none came for a moment, the spool is emptied (after the capture's WAL is synced: its commits
+# are not, synchronous=NORMAL); past ROTATE_BYTES it is renamed to OLD_SUFFIX and a fresh one started, the old
+# one deleted once committed. What a killed run left (the spool and its OLD_SUFFIX part) is set aside as the
+# OLD_SUFFIX part when the next spooler takes the spool (`Spool.start`); the analysis replays that part into
+# the capture before any new flow and deletes it (`replay_leftover`), and the spooler rotates no new part
+# into its place meanwhile.
 #
 # The file: SPOOL_HEADER (a line naming the format and its version), then flow frames as the proxy wrote them
-# (FRAME_HEAD, length-prefixed). A frame cut short at the end (a torn write) is ignored. Recovery replays each
-# frame whose mitmproxy flow id is not in the capture yet, so a flow is never recorded twice.
+# (FRAME_HEAD, length-prefixed). A frame cut short at the end (a torn write) is ignored; a failed append is cut
+# off again, so frames after it stay readable. Recovery replays each frame whose mitmproxy flow id is not in
+# the capture yet, so a flow is never recorded twice.
 SPOOL_SUFFIX = "-spool"
 OLD_SUFFIX = ".old"
 SPOOL_HEADER = b"eas-inspector spool 1\n"
@@ -135,9 +143,29 @@ def replay_spool(spool: Path, writer: CaptureWriter) -> Recovery:
         CaptureError: a spool file is not a spool, or the capture cannot be read or written.
         OSError: a spool file cannot be read.
     """
+    return replay_files((old_spool_path(spool), spool), writer)
+
+
+def replay_leftover(spool: Path, writer: CaptureWriter) -> Recovery:
+    """Replay the part of a spool its spooler set aside (what a killed run left, see `Spool.start`) into the
+    writer's capture, put the capture on disk, then delete that part.
+
+    Raises:
+        CaptureError, OSError: as `replay_spool` (the part is kept for `eas-inspector recover`).
+    """
+    old = old_spool_path(spool)
+    recovery = replay_files((old,), writer)
+    sync_capture(writer.path)
+    old.unlink(missing_ok=True)
+    return recovery
+
+
+def replay_files(paths: tuple[Path, ...], writer: CaptureWriter) -> Recovery:
+    """Write the flows of these spool files (those that exist) that the writer's capture lacks; waits for the
+    commit."""
     flows: list[FlowInput] = []
     other = damaged = torn = 0
-    for path in (old_spool_path(spool), spool):
+    for path in paths:
         if not path.exists():
             continue
         contents = read_spool(path)
@@ -230,9 +258,50 @@ def locked_spool(spool: Path) -> int:
     return fd
 
 
+def sync_capture(capture: Path) -> None:
+    """Put a capture's last commits (the file and its WAL) on disk before a spool lets go of their frames."""
+    for path in (capture, Path(os.fspath(capture) + "-wal")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def set_aside(spool: Path) -> bool:
+    """Move the frames a killed run left in a spool to its rotated part (OLD_SUFFIX), after those the part
+    held already, and put that part on disk; True when the part holds frames now (or did before).
+
+    Raises:
+        CaptureError: a spool file is not a spool.
+        OSError: a spool file cannot be read or written.
+    """
+    old = old_spool_path(spool)
+    frames = read_spool(spool).frames
+    if not frames:
+        return old.exists()
+    data = [SPOOL_HEADER, *(read_spool(old).frames if old.exists() else []), *frames]  # whole frames only
+    fresh = Path(os.fspath(old) + ".new")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(b"".join(data))
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    os.replace(fresh, old)
+    return True
+
+
 class Spool:
-    """The open spool of one capture: frames are appended (one write each call), synced in the background.
-    It is locked from the start; `start` empties it, once what it held is replayed into the capture.
+    """The open spool of one capture, in its spooler: frames are appended (one write each call), synced in the
+    background. It is locked from the start; `start` sets aside what a killed run left and empties it.
 
     Raises (constructor):
         CaptureError: another process holds this spool.
@@ -244,28 +313,43 @@ class Spool:
         self.capture = capture
         self.fd = locked_spool(path)
         self.size = len(SPOOL_HEADER)
-        self.old_pending = old_spool_path(path).exists()  # a rotated part not yet committed
         self.dirty = threading.Event()
         self.closed = False
         self.sync_lock = threading.Lock()  # a sync never runs on a descriptor being closed
         self.syncer = threading.Thread(target=self.sync_loop, name=f"spool-sync {path.name}", daemon=True)
 
-    def start(self) -> None:
-        """Empty the spool (what it held is in the capture now) and start syncing it."""
-        self.sync_capture()
+    def start(self) -> bool:
+        """Set aside what the spool holds (`set_aside`), empty it and start syncing it; True when a killed
+        run's frames wait in the rotated part for the analysis to replay them (`replay_leftover`).
+
+        Raises:
+            CaptureError, OSError: as `set_aside` (the spool is left as it is).
+        """
+        leftover = set_aside(self.path)
         os.ftruncate(self.fd, 0)
         os.write(self.fd, SPOOL_HEADER)
         os.fdatasync(self.fd)
-        old_spool_path(self.path).unlink(missing_ok=True)
-        self.old_pending = False
         self.syncer.start()
+        return leftover
 
     def append(self, data: bytes) -> None:
-        """Write frames at the spool's end (raises OSError when the disk refuses)."""
+        """Write frames at the spool's end.
+
+        Raises:
+            OSError: the disk refuses; what was written of them is cut off again where it can be.
+        """
         view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError:
+            if len(view) < len(data):  # a torn frame would hide every frame after it from `read_spool`
+                try:
+                    os.ftruncate(self.fd, self.size)
+                except OSError:
+                    pass
+            raise
         self.size += len(data)
         self.dirty.set()
 
@@ -286,38 +370,21 @@ class Spool:
                     pass
             synced_at = time.monotonic()
 
-    def sync_capture(self) -> None:
-        """Put the capture's last commits on disk before the spool lets go of their frames."""
-        for path in (self.capture, Path(os.fspath(self.capture) + "-wal")):
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-
     def empty(self) -> None:
-        """Every frame in the spool is committed: drop them (and a committed rotated part)."""
-        self.sync_capture()
+        """Every frame in the spool is committed: drop them."""
         if self.size > len(SPOOL_HEADER):
+            sync_capture(self.capture)
             os.ftruncate(self.fd, len(SPOOL_HEADER))
             self.size = len(SPOOL_HEADER)
-        self.forget_old()
 
     def forget_old(self) -> None:
         """The rotated part is committed: delete it."""
-        if self.old_pending:
-            self.sync_capture()
-            old_spool_path(self.path).unlink(missing_ok=True)
-            self.old_pending = False
+        sync_capture(self.capture)
+        old_spool_path(self.path).unlink(missing_ok=True)
 
     def rotate(self) -> bool:
-        """Move the spool aside (unless a rotated part is still pending) and start a fresh one; True when done."""
-        if self.old_pending:
+        """Move the spool aside (unless a rotated part is still there) and start a fresh one; True when done."""
+        if old_spool_path(self.path).exists():
             return False
         os.replace(self.path, old_spool_path(self.path))
         fd = locked_spool(self.path)
@@ -327,16 +394,15 @@ class Spool:
             os.close(self.fd)
             self.fd = fd
         self.size = len(SPOOL_HEADER)
-        self.old_pending = True
         return True
 
     def close(self, *, committed: bool) -> None:
-        """Stop syncing and close; with `committed` (the capture has every frame), delete the spool."""
+        """Stop syncing and close; with `committed` (the capture has every frame of it), delete the spool (its
+        rotated part is the caller's: `forget_old`)."""
         with self.sync_lock:
             self.closed = True
             self.dirty.set()
             if committed:
-                self.sync_capture()
+                sync_capture(self.capture)
                 self.path.unlink(missing_ok=True)  # while locked: nobody replays it meanwhile
-                old_spool_path(self.path).unlink(missing_ok=True)
             os.close(self.fd)

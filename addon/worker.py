@@ -1,4 +1,4 @@
-"""The worker process: it analyses the flows the addon sends and records them in the capture, at idle priority."""
+"""The analysis process: it analyses the flows the spooler passes on and records them in the capture, at idle priority."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from eas.exchange import Exchange
 from eas.verdicts import judge
 
 from addon.metadata import META_FINDING, analysis_metadata, annotated
-from addon.spool import ROTATE_BYTES, SPOOL_HEADER, Spool, replay_spool, spool_path
+from addon.spool import replay_leftover, spool_path
+from addon.spooler import keep_to_one_cpu
 from addon.worker_protocol import (
     READ_BYTES,
     CLOSE_SERIAL,
+    COMMITTED_HEAD,
     FLAG_ANALYSE,
+    FLAG_RECOVER,
     FLAG_WAITING,
     FRAME_CLOSE,
     FRAME_FLOW,
@@ -55,16 +58,17 @@ PAUSE_SECONDS = 0.15
 DEFER_LIMIT_SECONDS = 2.0
 DEFER_LIMIT_BYTES = 64 << 20
 
-# The worker's work is background work: where CPUs are short, the proxy's traffic gets the CPU first and the
-# analysis lags during a burst, catching up after it; nothing is dropped (`done` waits for every flow). On
-# Linux it runs as SCHED_IDLE (see `lower_priority`); elsewhere at this nice value above the proxy's.
+# The analysis is background work: where CPUs are short, the proxy's traffic gets the CPU first and the
+# analysis lags during a burst, catching up after it; nothing is dropped (`done` waits for every flow), and
+# nothing durable waits for it (the spooler has each frame on disk first). On Linux it runs as SCHED_IDLE (see
+# `lower_priority`); elsewhere at this nice value above the proxy's.
 WORKER_NICE = 10
 
 # A backlog is analysed this many flows at a time, each batch then written while the analysis waits.
 RECORD_BATCH_FLOWS = 200
-# While the spool holds frames the capture has not committed, the idle worker looks this often whether it has
-# (then the spool is emptied).
-SPOOL_CHECK_SECONDS = 0.2
+# While flows analysed are not yet committed, the idle analysis looks this often whether they are (then it
+# tells the spooler, which lets go of their frames).
+COMMIT_CHECK_SECONDS = 0.2
 
 
 class Recorder:
@@ -79,15 +83,17 @@ class Recorder:
         self.writer: CaptureWriter | None = None
         self.settings: CaptureSettings | None = None
         self.unrecorded: list[tuple[FlowInput, Exchange | None]] = []
-        self.spool: Spool | None = None  # the writer's capture's spool (None: another process holds it)
-        self.handed = 0  # flows handed to the writer, or queued in `unrecorded` for it, since it opened
+        # Flows handed to a writer (or queued in `unrecorded` for one) since the process started, and those
+        # its writers have committed or refused: `committed` catches up with `handed`.
+        self.handed = 0
+        self.closed_committed = 0  # by the writers closed before this one
+        self.writer_base = 0  # the current writer's count when it opened
         # The live diagnosis: every analysed flow's facts, in the order the flows finished; flows are known to
         # it by their frame serial (the capture's ids come later, from its writer).
         self.diagnoser = Diagnoser()
 
     def writer_for(self, settings: CaptureSettings) -> CaptureWriter:
-        """The capture writer for these settings; reopened when they change. A capture opened here first gets
-        the flows its spool holds that it lacks (a proxy and worker killed before they were committed)."""
+        """The capture writer for these settings; reopened when they change."""
         if self.writer is not None and self.settings == settings:
             return self.writer
         self.close()  # records what the old writer has still to take
@@ -95,29 +101,22 @@ class Recorder:
             settings.path, keep_credentials=settings.keep_credentials, max_body_size=settings.max_body
         )
         self.writer, self.settings = writer, settings
-        self.spool = self.open_spool(writer)
-        self.handed = writer.written_count + writer.refused_count
+        self.writer_base = writer.written_count + writer.refused_count
         return writer
 
-    def open_spool(self, writer: CaptureWriter) -> Spool | None:
-        """Lock the capture's spool, replay what it holds into the capture, and empty it for this run's frames.
-        None (said on stderr) when it cannot be: the flows are still recorded, only not spooled first."""
-        path = spool_path(writer.path)
+    def recover(self, settings: CaptureSettings) -> None:
+        """Replay into the capture the frames a killed run left in its spool, which the spooler set aside; what
+        cannot be is said on stderr and kept for `eas-inspector recover`."""
         try:
-            spool = Spool(path, writer.path)
-        except Exception as err:  # CaptureError (another proxy holds it), OSError
-            print(f"eas-inspector worker: no spool for {writer.path}: {err}", file=sys.stderr)
-            return None
-        try:
-            recovery = replay_spool(path, writer)
-            spool.start()
-        except Exception as err:  # kept as it is for `eas-inspector recover`
-            print(f"eas-inspector worker: cannot recover {path}: {err}", file=sys.stderr)
-            spool.close(committed=False)
-            return None
+            writer = self.writer_for(settings)
+            self.record(wait=True)  # flows analysed before go first
+            recovery = replay_leftover(spool_path(writer.path), writer)
+        except Exception as err:
+            print(f"eas-inspector worker: cannot recover the spool of {settings.path}: {err}", file=sys.stderr)
+            return
+        self.handed += recovery.recovered  # committed by the same writer
         if recovery.recovered:
-            print(f"eas-inspector worker: recovered {recovery.recovered} flows from {path}", file=sys.stderr)
-        return spool
+            print(f"eas-inspector worker: recovered {recovery.recovered} flows into {writer.path}", file=sys.stderr)
 
     def run(
         self, serial: int, flags: int, raw: object, request_body: bytes | None, response_body: bytes | None
@@ -205,16 +204,16 @@ class Recorder:
             print(f"eas-inspector worker: capture {writer.path}: {err}", file=sys.stderr)
 
     def committed(self) -> int:
-        """How many of the flows handed to the writer it has committed (or refused: they never will be)."""
+        """How many of the flows handed to the writers they have committed (or refused: they never will be)."""
         writer = self.writer
-        return 0 if writer is None else writer.written_count + writer.refused_count
+        if writer is None:
+            return self.closed_committed
+        return self.closed_committed + writer.written_count + writer.refused_count - self.writer_base
 
     def close(self) -> str | None:
-        """Record what is analysed, flush and close the capture (and delete its spool once the capture holds
-        everything); returns what went wrong, if anything."""
+        """Record what is analysed, flush and close the capture; returns what went wrong, if anything."""
         self.record(wait=False)
-        writer, self.writer, self.settings = self.writer, None, None
-        spool, self.spool = self.spool, None
+        writer = self.writer
         if writer is None:
             return None
         problem = None
@@ -222,11 +221,8 @@ class Recorder:
             writer.close()
         except Exception as err:
             problem = f"{type(err).__name__}: {err}"
-        if spool is not None:
-            try:
-                spool.close(committed=problem is None)
-            except OSError as err:
-                problem = problem or f"{type(err).__name__}: {err}"
+        self.closed_committed = self.committed()
+        self.writer, self.settings = None, None
         return problem
 
 
@@ -248,16 +244,22 @@ def with_analysis(flow_input: FlowInput, values: dict[str, Any]) -> FlowInput:
 
 
 class WorkerLoop:
-    """The worker's side of the pipes: reads every frame waiting before each flow it analyses (so a backlog
-    waits here, not in the proxy), holds its analysis back while traffic flows (see PAUSE_SECONDS), answers in
-    batches, and outlives the proxy: when the proxy goes away (EOF, a SIGKILL), it still analyses and records
-    every flow it received, then closes the capture."""
+    """The analysis' side of the pipes: reads every frame waiting before each flow it analyses (so a backlog
+    waits here, not in the proxy), holds its analysis back while traffic flows (see PAUSE_SECONDS), answers the
+    proxy in batches, tells the spooler what the capture has committed, and outlives the proxy: when the frames
+    end (EOF, a SIGKILL of the proxy), it still analyses and records every flow it received, then closes the
+    capture."""
 
-    def __init__(self, read_fd: int, write_fd: int, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self, read_fd: int, write_fd: int, recorder: Recorder | None = None, *, notice_fd: int | None = None
+    ) -> None:
         self.recorder = recorder if recorder is not None else Recorder()
         self.read_fd = read_fd
         self.write_fd = write_fd
+        self.notice_fd = notice_fd  # to the spooler (None: no spooler, as in tests of the analysis alone)
         os.set_blocking(read_fd, False)
+        if notice_fd is not None:
+            os.set_blocking(notice_fd, False)
         self.buffer = bytearray()
         self.jobs: collections.deque[Job] = collections.deque()
         self.jobs_size = 0  # bytes of the frames in `jobs`
@@ -267,14 +269,11 @@ class WorkerLoop:
         self.answered_at = time.monotonic()
         self.eof = False
         self.proxy_gone = False
-        # The spool's ledger (see addon/spool.py): frames numbered as appended; `marks` pairs each frame
-        # analysed with the count of flows the writer must have committed before it is safe (0: nothing to
-        # commit); frames up to `done_seq` are committed, those up to `old_until` are in the rotated part.
-        self.spooled_seq = 0
-        self.done_seq = 0
-        self.old_until = 0
+        # The spooler's ledger (rule 9 in addon/worker_protocol.py): each flow frame handled, by serial, with
+        # the count of flows the writers must have committed before it is safe (0: nothing to commit); every
+        # frame up to `told` is, and the spooler knows it.
         self.marks: collections.deque[tuple[int, int]] = collections.deque()
-        self.spool_failed = False  # an append failed (said once); flows are still recorded
+        self.told = 0
 
     def read(self, *, wait: bool, timeout: float | None = None) -> None:
         """Take what the pipe holds (waiting for something, at most `timeout` s, when `wait`), split into frames."""
@@ -292,7 +291,6 @@ class WorkerLoop:
         buffer = self.buffer
         start = 0
         now = time.monotonic()
-        spooled: list[bytes] = []
         while len(buffer) - start >= FRAME_HEAD.size:
             size, kind_flags, serial, _, _, _ = FRAME_HEAD.unpack_from(buffer, start)
             end = start + 4 + size
@@ -306,91 +304,36 @@ class WorkerLoop:
                     fields = frame_head_fields(frame)
                 except Exception:  # a bug in the addon: reported when the frame's turn comes
                     pass
-            seq = 0
-            if kind == FRAME_FLOW and fields is not None and fields[1] is not None:
-                if self.recorder.settings is None:  # the first flow to record: open its capture (and spool) now
-                    self.open_capture(fields[1])
-                if self.recorder.spool is not None and self.recorder.settings == tuple(fields[1]):
-                    self.spooled_seq += 1
-                    seq = self.spooled_seq
-                    spooled.append(frame)
-            self.jobs.append(Job(kind, flags, serial, frame, now, fields, seq))
+            self.jobs.append(Job(kind, flags, serial, frame, now, fields))
             self.jobs_size += end - start
             self.urgent += kind in (FRAME_CLOSE, FRAME_OPEN) or bool(flags & FLAG_WAITING)
             self.arrived_at = now
             start = end
         del buffer[:start]
-        if spooled:
-            self.spool_append(b"".join(spooled))
-
-    def spool_append(self, data: bytes) -> None:
-        """Append frames to the spool: before the analysis is held back, so a kill of everything loses none."""
-        spool = self.recorder.spool
-        if spool is None:
-            return
-        try:
-            spool.append(data)
-        except OSError as err:  # a full disk: the capture still records them, without the spool's safety
-            if not self.spool_failed:
-                self.spool_failed = True
-                print(f"eas-inspector worker: cannot write {spool.path}: {err}", file=sys.stderr)
 
     def open_capture(self, raw_settings: object) -> None:
-        """Open the capture a flow is recorded in (replaying its spool first) unless it is the open one; a new
-        spool starts an empty ledger and takes the queued frames of its capture."""
-        before = self.recorder.spool
+        """Open the capture a frame names unless it is the open one (a failure is the flow's answer)."""
         try:
-            settings = CaptureSettings._make(raw_settings)  # type: ignore[arg-type]
-            self.recorder.writer_for(settings)
+            self.recorder.writer_for(CaptureSettings._make(raw_settings))  # type: ignore[arg-type]
         except Exception:  # the flow's answer says why (Recorder.run opens it again)
-            return
-        spool = self.recorder.spool
-        if spool is before:
-            return
-        self.spooled_seq = self.done_seq = self.old_until = 0
-        self.marks.clear()
-        self.spool_failed = False
-        if spool is None:
-            return
-        jobs: collections.deque[Job] = collections.deque()
-        spooled: list[bytes] = []
-        for job in self.jobs:
-            if job.kind == FRAME_FLOW and job.fields is not None and job.fields[1] is not None:
-                if settings == tuple(job.fields[1]):
-                    self.spooled_seq += 1
-                    spooled.append(job.frame)
-                    job = job._replace(spool_seq=self.spooled_seq)
-                else:
-                    job = job._replace(spool_seq=0)
-            jobs.append(job)
-        self.jobs = jobs
-        if spooled:
-            self.spool_append(b"".join(spooled))
+            pass
 
-    def settle_spool(self, *, idle: bool) -> None:
-        """Let go of the spooled frames the capture has committed: when idle and all are, empty the spool;
-        past ROTATE_BYTES, move it aside; the part moved aside is deleted once all of it is committed."""
-        spool = self.recorder.spool
-        if spool is None:
-            return
+    def tell_committed(self) -> None:
+        """Tell the spooler up to which serial every flow frame is committed (when that has risen)."""
         committed = self.recorder.committed()
         marks = self.marks
+        safe = self.told
         while marks and marks[0][1] <= committed:
-            self.done_seq = marks.popleft()[0]
+            safe = marks.popleft()[0]
+        if safe <= self.told:
+            return
+        self.told = safe
+        if self.notice_fd is None:
+            return
         try:
-            if spool.old_pending and self.done_seq >= self.old_until:
-                spool.forget_old()
-            if self.done_seq == self.spooled_seq:
-                if idle and spool.size > len(SPOOL_HEADER):
-                    spool.empty()
-            elif spool.size >= ROTATE_BYTES and spool.rotate():
-                self.old_until = self.spooled_seq
-        except OSError as err:
-            print(f"eas-inspector worker: spool {spool.path}: {err}", file=sys.stderr)
-
-    def spool_unsettled(self) -> bool:
-        """The spool holds frames the capture may not have committed yet."""
-        return self.recorder.spool is not None and self.done_seq < self.spooled_seq
+            os.write(self.notice_fd, COMMITTED_HEAD.pack(safe))
+        except OSError:  # BlockingIOError: the next notice says as much; BrokenPipeError: the spooler is gone
+            pass
 
     def hold_for(self) -> float | None:
         """Seconds to hold the analysis back because traffic flows (see PAUSE_SECONDS); None: go on now."""
@@ -423,7 +366,7 @@ class WorkerLoop:
             idle = not self.jobs and not self.eof
             if idle:
                 self.recorder.record(wait=False)  # written while this thread waits for work
-                self.settle_spool(idle=True)
+                self.tell_committed()
             timeout = None
             if idle and self.answers:
                 # Answers go at most every ANSWER_SECONDS: one per flow would wake the proxy's event loop (a
@@ -432,8 +375,8 @@ class WorkerLoop:
                 if timeout <= 0:
                     self.answer()
                     timeout = None
-            if idle and self.spool_unsettled():  # come back to empty the spool once the capture commits
-                timeout = SPOOL_CHECK_SECONDS if timeout is None else min(timeout, SPOOL_CHECK_SECONDS)
+            if idle and self.marks:  # come back to tell the spooler once the capture commits
+                timeout = COMMIT_CHECK_SECONDS if timeout is None else min(timeout, COMMIT_CHECK_SECONDS)
             self.read(wait=idle, timeout=timeout)
             if not self.jobs:
                 if self.eof:
@@ -445,16 +388,22 @@ class WorkerLoop:
             if head.kind in (FRAME_FLOW, FRAME_OPEN) and head.fields is not None:
                 settings = head.fields if head.kind == FRAME_OPEN else head.fields[1]
                 if settings is not None and self.recorder.settings != tuple(settings):
-                    self.open_capture(settings)  # another capture: the old one is closed, its spool deleted
+                    self.open_capture(settings)  # another capture: the old one is closed
             job = self.jobs.popleft()
             self.jobs_size -= len(job.frame)
             self.urgent -= job.kind in (FRAME_CLOSE, FRAME_OPEN) or bool(job.flags & FLAG_WAITING)
             if job.kind == FRAME_CLOSE:
                 self.answer()
-                self.answers.append(Answer(CLOSE_SERIAL, None, self.recorder.close(), None, None, None))
+                problem = self.recorder.close()
+                self.tell_committed()
+                self.answers.append(Answer(CLOSE_SERIAL, None, problem, None, None, None))
                 self.answer()
                 return
             if job.kind == FRAME_OPEN:
+                if job.flags & FLAG_RECOVER and job.fields is not None:
+                    self.recorder.recover(CaptureSettings._make(job.fields))
+                continue
+            if job.kind != FRAME_FLOW:
                 continue
             try:
                 if job.fields is None:
@@ -463,36 +412,22 @@ class WorkerLoop:
             except Exception as err:  # a bug: say so, keep going
                 message = f"{type(err).__name__}: {err}"
                 self.answers.append(Answer(job.serial, None, message, None, message, None))
+                self.marks.append((job.serial, 0))
                 continue
             answer = self.recorder.run(job.serial, job.flags, job.fields, request_body, response_body)
             self.answers.append(answer)
-            if job.spool_seq:
-                recorded = answer.capture_error is None and self.recorder.spool is not None
-                self.marks.append((job.spool_seq, self.recorder.handed if recorded else 0))
+            recorded = job.fields[1] is not None and answer.capture_error is None
+            self.marks.append((job.serial, self.recorder.handed if recorded else 0))
             if job.flags & FLAG_WAITING or time.monotonic() - self.answered_at >= ANSWER_SECONDS:
                 self.answer()
             if len(self.recorder.unrecorded) >= RECORD_BATCH_FLOWS:
                 self.recorder.record(wait=True)
-                self.settle_spool(idle=False)
+                self.tell_committed()
         self.answer()
         problem = self.recorder.close()
+        self.tell_committed()
         if problem is not None:
             print(f"eas-inspector worker: closing the capture failed: {problem}", file=sys.stderr)
-
-
-def keep_to_one_cpu() -> None:
-    """Keep this process on the last CPU it may use, when it may use several.
-
-    An idle-priority worker that the scheduler moves onto whichever CPU is briefly free lands on the proxy's
-    CPU between its turns and evicts its caches (bench_proxy measures what that costs). The worker is one
-    thread of analysis (and a writer thread): one CPU is what it can use anyway.
-    """
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-        if len(allowed) > 1:
-            os.sched_setaffinity(0, {allowed[-1]})
-    except (AttributeError, OSError):  # not Linux, or not allowed: the scheduler decides
-        pass
 
 
 def lower_priority() -> None:
@@ -510,8 +445,9 @@ def lower_priority() -> None:
         pass
 
 
-def worker_entry(read_fd: int, write_fd: int) -> None:
-    """`python -c` entry of the worker process: the two pipe ends it inherited."""
+def worker_entry(read_fd: int, write_fd: int, notice_fd: int) -> None:
+    """`python -c` entry of the analysis process: the pipe ends it inherited (frames from the spooler, answers
+    to the proxy, notices to the spooler)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which then closes us in order
     lower_priority()  # before the capture writer's thread starts: threads inherit the policy
-    WorkerLoop(read_fd, write_fd).run()
+    WorkerLoop(read_fd, write_fd, notice_fd=notice_fd).run()

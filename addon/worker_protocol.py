@@ -6,6 +6,11 @@ import marshal
 import struct
 from typing import Any, NamedTuple
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: the pipes keep their default size
+    fcntl = None  # type: ignore[assignment]
+
 from mitmproxy import http
 
 from capture.mitm import FlowFields, flow_fields, flow_input_from_fields, raw_flow_fields
@@ -13,48 +18,61 @@ from capture.model import FlowInput
 
 # Theory of operation
 # -------------------
-# Decoding and the capture writer run in a worker process, so they cost mitmproxy's process nothing. The rules:
+# Decoding and the capture writer run in worker processes, so they cost mitmproxy's process nothing. The proxy
+# starts one, the spooler (addon/spooler.py), which starts the analysis process (addon/worker.py). The rules:
 #
 # 1. The proxy's share of a flow is kept to a minimum, because it lengthens every request: a finished flow is
 #    queued as it is (addon.dispatch.WorkerClient.submit).
 # 2. The queue goes out DISPATCH_DELAY_SECONDS after its first flow (at once when DISPATCH_BYTES are queued or
 #    a flow waits for its analysis, "wait" mode): each flow's raw fields (bytes, numbers, tuples as mitmproxy
 #    holds them, `capture.mitm.raw_flow_fields`; no decoding, no objects) are marshalled into one frame, all of
-#    them in one pass, and written into the pipe in one write. What is recorded is the flow as it stands then,
-#    what the client got should a later addon change it.
-# 3. The proxy never waits for the worker: what the pipe does not take now is written when it is writable, and
+#    them in one pass, and written into the spooler's pipe in one write. What is recorded is the flow as it
+#    stands then, what the client got should a later addon change it. Frames carry serials that rise in the
+#    order they are written.
+# 3. The proxy never waits for its workers: what the pipe does not take now is written when it is writable, and
 #    answers are read when they come. A flow leaves the proxy's memory within DISPATCH_DELAY_SECONDS.
-# 4. The worker lives in a session of its own and outlives the proxy: after a SIGKILL of the proxy it drains
-#    the pipe, analyses and records every flow it received, then closes the capture.
-# 5. Both pipes are enlarged, and the worker reads every frame waiting before each flow it analyses, so a
-#    worker that lags behind holds the backlog, not the proxy.
-# 6. The worker rebuilds the capture's FlowInput (`capture.mitm.flow_input_from_fields`, the conversion
+# 4. The spooler lives in a session of its own, the analysis process in the spooler's; both outlive the proxy:
+#    after a SIGKILL of the proxy they drain the pipes, the analysis records every flow received, closes the
+#    capture and tells the spooler, which then deletes the spool.
+# 5. Every pipe is enlarged, the spooler takes all the proxy's pipe holds whenever it can run, and the analysis
+#    reads every frame waiting before each flow it analyses, so workers that lag behind hold the backlog (first
+#    the analysis, then the spooler's memory), never the proxy.
+# 6. The analysis rebuilds the capture's FlowInput (`capture.mitm.flow_input_from_fields`, the conversion
 #    `eas-inspector import` uses), analyses the flow once for both flow.metadata and the capture, and hands
 #    analysed flows to its capture writer in batches (addon.worker.Recorder).
-# 7. While frames keep coming the worker holds its analysis back until they pause (addon.worker.PAUSE_SECONDS),
-#    never longer than DEFER_LIMIT_SECONDS nor beyond DEFER_LIMIT_BYTES, and never for a flow that waits, the
-#    close frame or the proxy's end; it runs at idle priority on one CPU (addon.worker.lower_priority).
-# 8. The worker answers in batches, at most every ANSWER_SECONDS (a waiting flow at once): one Answer per flow,
-#    whose metadata the proxy writes into the flow.
-# 9. Holding back never costs a flow: the worker appends each frame it reads for its capture to the capture's
-#    spool (addon/spool.py) at once, before any holding or analysis, in one write per read; a thread syncs the
-#    file at most SYNC_SECONDS later. The spool lets go of frames once the capture has committed them. A kill
-#    of the proxy and the worker together (or a machine reset, minus the last SYNC_SECONDS) loses at most what
-#    was still in the proxy (DISPATCH_DELAY_SECONDS) or the pipe: the next worker to open the capture (the
-#    addon's `running`, or a change of the capture option, sends FRAME_OPEN) or `eas-inspector recover`
-#    replays the spool's frames whose mitmproxy flow id the capture lacks.
+# 7. While frames keep coming the analysis holds back until they pause (addon.worker.PAUSE_SECONDS), never
+#    longer than DEFER_LIMIT_SECONDS nor beyond DEFER_LIMIT_BYTES, and never for a flow that waits, the close
+#    frame or the proxy's end; it runs at idle priority (SCHED_IDLE, addon.worker.lower_priority) on one CPU, so
+#    on a busy machine it may not run for seconds: nothing durable depends on it.
+# 8. The analysis answers the proxy directly, in batches, at most every ANSWER_SECONDS (a waiting flow at once):
+#    one Answer per flow, whose metadata the proxy writes into the flow.
+# 9. Durability is the spooler's alone: a process of its own at the proxy's CPU priority (a thread beside the
+#    analysis would wait for the interpreter lock while the idle analysis holds it and is not scheduled), on the
+#    analysis' CPU, doing no analysis. It appends each frame it reads for a capture to that capture's spool
+#    (addon/spool.py) before it passes the frame on, in one write per capture per read; a thread syncs the file
+#    at most SYNC_SECONDS later. The analysis tells it the highest serial up to which every flow frame is
+#    committed to the capture or will never be (COMMITTED_HEAD); the spooler lets go of frames only then. A
+#    kill of the proxy and its workers together (or a machine reset, minus the last SYNC_SECONDS) loses at most
+#    what was still in the proxy (DISPATCH_DELAY_SECONDS) or in its pipe for as long as the spooler waited for
+#    a CPU: the next spooler to take the capture's spool (the addon's `running`, or a change of the capture
+#    option, sends FRAME_OPEN; so does any recorded flow) sets the dead run's frames aside and has the analysis
+#    replay those whose mitmproxy flow id the capture lacks (an open frame with FLAG_RECOVER), and
+#    `eas-inspector recover` does the same offline.
 #
-# Proxy to worker, each frame: FRAME_HEAD (payload size, kind | flags << 4, serial, fields size, request body
-# size, response body size; -1 for no body) + the FrameFields (marshal, plain tuples) + the bodies as they are.
-# Worker to proxy: ANSWER_HEAD (payload size) + marshal([Answer as a plain tuple, ...]); serial CLOSE_SERIAL
-# answers the close frame. An open frame (FRAME_OPEN) carries a marshalled CaptureSettings as its fields.
+# Proxy to spooler to analysis, each frame: FRAME_HEAD (payload size, kind | flags << 4, serial, fields size,
+# request body size, response body size; -1 for no body) + the FrameFields (marshal, plain tuples) + the bodies
+# as they are. Analysis to proxy: ANSWER_HEAD (payload size) + marshal([Answer as a plain tuple, ...]); serial
+# CLOSE_SERIAL answers the close frame. An open frame (FRAME_OPEN) carries a marshalled CaptureSettings as its
+# fields. Analysis to spooler: COMMITTED_HEAD, a serial, each time it rises.
 FRAME_HEAD = struct.Struct("!IBQIqq")
 ANSWER_HEAD = struct.Struct("!I")
+COMMITTED_HEAD = struct.Struct("!Q")
 FRAME_FLOW = 1
 FRAME_CLOSE = 2
 FRAME_OPEN = 3  # its fields: the CaptureSettings of a capture to open now (and recover its spool into)
 FLAG_ANALYSE = 1
 FLAG_WAITING = 2  # the flow waits for its analysis ("wait" mode): answer as soon as it is done
+FLAG_RECOVER = 4  # on an open frame from the spooler: replay what a killed run left in the spool first
 CLOSE_SERIAL = 0
 
 # Each pipe's buffer (Linux lets any process raise it to /proc/sys/fs/pipe-max-size, 1 MiB by default).
@@ -99,7 +117,6 @@ class Job(NamedTuple):
     frame: bytes
     arrived: float  # monotonic
     fields: Any  # the marshalled fields of a flow frame (plain tuples), of an open frame its settings; else None
-    spool_seq: int  # its place in the spool (1, 2, ...), 0 when not spooled
 
 
 class Frame(NamedTuple):
@@ -128,10 +145,28 @@ def close_frame() -> bytes:
     return FRAME_HEAD.pack(FRAME_HEAD.size - 4, FRAME_CLOSE, CLOSE_SERIAL, 0, -1, -1)
 
 
-def open_frame(capture: CaptureSettings) -> bytes:
-    """The frame that asks the worker to open a capture now, recovering its spool first."""
+def open_frame(capture: CaptureSettings, flags: int = 0) -> bytes:
+    """The frame that asks the workers to open a capture now (the spooler its spool; with FLAG_RECOVER, the
+    analysis replays what a killed run left in it)."""
     packed = marshal.dumps(tuple(capture))
-    return FRAME_HEAD.pack(FRAME_HEAD.size - 4 + len(packed), FRAME_OPEN, CLOSE_SERIAL, len(packed), -1, -1) + packed
+    size = FRAME_HEAD.size - 4 + len(packed)
+    return FRAME_HEAD.pack(size, FRAME_OPEN | flags << 4, CLOSE_SERIAL, len(packed), -1, -1) + packed
+
+
+def with_flags(frame: bytes, flags: int) -> bytes:
+    """The frame with these flags added."""
+    kind_flags = frame[4] | flags << 4
+    return b"".join((frame[:4], bytes((kind_flags,)), frame[5:]))
+
+
+def enlarge_pipe(fd: int) -> None:
+    """Give a pipe PIPE_BYTES of buffer where the system allows it."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # not Linux, or over the user's pipe quota: the default size
+        pass
 
 
 def frame_head_fields(frame: bytes) -> Any:

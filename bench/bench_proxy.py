@@ -152,13 +152,24 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants_of(pid: int) -> list[int]:
+    """Every process below `pid` (the addon's spooler and the analysis process it starts)."""
+    found = []
+    parents = [pid]
+    while parents:
+        children = children_of(parents.pop())
+        found += children
+        parents += children
+    return found
+
+
 def worker_cpu(pid: int) -> float:
-    """CPU time of the proxy's child processes (the addon's worker), once they have gone idle: unchanged over
-    0.5 s, longer than the worker holds its analysis after the last flow (0.15 s, and 0.05 s for the proxy's
+    """CPU time of the processes below the proxy (the addon's workers), once they have gone idle: unchanged over
+    0.5 s, longer than the analysis holds back after the last flow (0.15 s, and 0.05 s for the proxy's
     dispatch), so a round's analysis is counted in its round and never overlaps the next setup's."""
     previous = -1.0
     while True:
-        total = sum(cpu_seconds(child) for child in children_of(pid))
+        total = sum(cpu_seconds(child) for child in descendants_of(pid))
         if total == previous:
             return total
         previous = total
@@ -347,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         lag = f"{statistics.median(drains):.2f}/{max(drains):.2f}" if drains else ""
         print(f"{name:36} {rate:10.0f} {relative:>11} {spread:>13} {cpu:>16} {worker:>17} {lag:>13}")
     print(
-        "proxy CPU: the mitmdump process; worker CPU: the addon's worker process (the analysis, for flow.metadata "
-        "and the capture, and the capture's SQLite writes). The worker runs at a lower CPU priority: where CPUs "
+        "proxy CPU: the mitmdump process; worker CPU: the addon's workers (the spooler, which puts each flow in "
+        "the capture's spool; the analysis, for flow.metadata and the capture, and the capture's SQLite writes). "
+        "The analysis runs at a lower CPU priority: where CPUs "
         "are short (here client, origin, proxy and worker share them) the traffic goes first and the capture "
         "lags behind during a burst. capture lag: median/max seconds from the last response of a round until "
         "the capture holds every flow of the round (the worker holds its analysis back until the traffic pauses "

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 # Theory of operation
 # -------------------
-# The capture is read twice. The first pass keeps, per flow, only what the overview needs (FlowView: times,
-# command, collections, verdict) and what the diagnosis reads (FlowEvidence); the diagnosis then runs over all
-# of it. The second pass writes the page section by section, reading each flow's stored annotated XML and headers
-# as it goes, so memory holds the small values of every flow but the bodies of one at a time. The page is written
-# to a 0600 temporary file beside the destination and renamed into place when complete.
+# Nothing is analysed again: the page shows what the capture stored when it took each flow, the verdict columns
+# and the diagnosis facts, as the viewer and `eas-inspector diagnose` do, so the three agree. The first pass keeps,
+# per flow, only what the overview needs (FlowView: times, command, collections, the stored verdict); the
+# diagnosis reads the capture's evidence (CaptureReader.evidence, time order), the same stream `diagnose` reads.
+# The second pass writes the page section by section, reading each flow's stored annotated XML and headers as it
+# goes, so memory holds the small values of every flow but the bodies of one at a time. The page is written to a
+# 0600 temporary file beside the destination and renamed into place when complete.
 
 import os
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from eas import __version__
 from eas.diagnosis import diagnose
 from eas.evidence import Finding, FlowEvidence
-from eas.exchange import Exchange
 from eas.facts import folder_names
 from eas.headers import explain_headers
-from eas.verdicts import judge
+from eas.verdicts import Outcome
 
-from capture.analysis import analyze_parts
 from capture.model import CaptureError, FlowRecord, SessionRow
 from capture.reader import CaptureReader
 from capture.report_html import (
@@ -56,42 +56,19 @@ class ReportSummary:
     errors: int
 
 
-def flow_evidence(record: FlowRecord, exchange: Exchange) -> FlowEvidence | None:
-    """The flow as the diagnosis reads it: the analysis's facts with the transport error the capture recorded;
-    None when the flow was not analysed as EAS (no facts)."""
-    if exchange.facts is None:
-        return None
-    facts = exchange.facts if record.error is None else replace(exchange.facts, transport_error=record.error)
+# Why a flow shows as a warning when the capture holds no verdict for it (stored without analysis, or its verdict
+# columns are damaged): the page does not judge it again, it says so.
+NO_VERDICT = "the capture holds no verdict for this flow (stored without analysis, or its verdict is damaged)"
+
+
+def _flow_view(record: FlowRecord) -> FlowView:
+    """The flow as the overview shows it, from the capture's stored verdict and facts."""
     row = record.row
-    missing = record.extra.get("missing") or ()
-    return FlowEvidence(
-        flow_id=row.id,
-        ts=row.ts_start,
-        user=row.user,
-        device_id=row.device_id,
-        device_type=row.device_type,
-        host=row.host,
-        facts=facts,
-        missing=frozenset(str(part) for part in missing),
-        duration=None if row.ts_end is None else row.ts_end - row.ts_start,
-    )
-
-
-def _analysis(record: FlowRecord) -> Exchange:
-    """The flow's facts and statuses; the annotated XML is the capture's stored text, so none is made here."""
-    row = record.row
-    return analyze_parts(row.method, row.url, record.request_headers, record.request_body, row.http_status,
-                         record.response_headers, record.response_body, annotate=False, plain_xml=False,
-                         request_time=row.ts_start or None)
-
-
-def _flow_view(record: FlowRecord, exchange: Exchange) -> FlowView:
-    verdict = judge(exchange, transport_error=record.error)
-    row = record.row
-    if exchange.facts is not None:
-        collections = tuple(dict.fromkeys(step.collection_id for step in exchange.facts.collections))
+    if record.facts is not None:
+        collections = tuple(dict.fromkeys(step.collection_id for step in record.facts.collections))
     else:
         collections = record.collection_ids
+    outcome, reasons = (row.outcome, record.reasons) if row.outcome is not None else (Outcome.WARNING, (NO_VERDICT,))
     return FlowView(
         flow_id=row.id,
         ts_start=row.ts_start,
@@ -101,9 +78,9 @@ def _flow_view(record: FlowRecord, exchange: Exchange) -> FlowView:
         command=row.command,
         http_status=row.http_status,
         collections=collections,
-        outcome=verdict.outcome,
-        reasons=verdict.reasons,
-        statuses=tuple(judged.describe() for judged in verdict.statuses),
+        outcome=outcome,
+        reasons=reasons,
+        statuses=tuple(judged.describe() for judged in row.statuses),
     )
 
 
@@ -132,19 +109,19 @@ class _Collected:
 
 
 def _collect(reader: CaptureReader) -> _Collected:
-    """The first pass: every flow's view and evidence, the diagnosis, and the sessions with their folder names."""
+    """The first pass: every flow's view, the diagnosis, and the sessions with their folder names."""
     views: dict[int | None, list[FlowView]] = defaultdict(list)
-    evidence: dict[int | None, list[FlowEvidence]] = defaultdict(list)
+    session_of: dict[int, int | None] = {}
     flow_count = 0
     for record in reader.records():
-        exchange = _analysis(record)
         flow_count += 1
-        views[record.row.session_id].append(_flow_view(record, exchange))
-        item = flow_evidence(record, exchange)
-        if item is not None:
-            evidence[record.row.session_id].append(item)
-    everything = [item for items in evidence.values() for item in items]
+        views[record.row.session_id].append(_flow_view(record))
+        session_of[record.row.id] = record.row.session_id
+    everything = list(reader.evidence())
     findings = diagnose(everything)
+    evidence: dict[int | None, list[FlowEvidence]] = defaultdict(list)
+    for item in everything:
+        evidence[session_of.get(item.flow_id)].append(item)
     rows = sorted(reader.sessions(), key=lambda session: (session.first_seen, session.id))
     sessions: list[SessionView] = []
     for row in rows:

@@ -142,7 +142,10 @@ class Diagnoser:
         return session
 
     def _note_unchecked(self, evidence: FlowEvidence, session: SessionState) -> None:
+        command = evidence.facts.command
         for rule in self._rules:
+            if rule.commands is not None and command not in rule.commands:
+                continue  # a rule never reads this command's flows: what they lack does not stop it
             lacking = rule.needs & evidence.missing
             if lacking and rule.id not in session.unchecked:
                 session.unchecked.add(rule.id)

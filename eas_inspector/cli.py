@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--har", metavar="FILE", help="write a HAR file")
 
     p = sub.add_parser("share", help="write a capture as a .mitm file to hand on: names pseudonymised, secrets removed")
-    p.add_argument("capture", help="the capture (.sqlite)")
+    p.add_argument("capture", help="the capture (.sqlite), or a .mitm file (imported first)")
     p.add_argument("out", help="the .mitm file to write (mode 0600)")
     p.add_argument(
         "--keep-content", action="store_true", help="keep subjects, bodies and attachments (still pseudonymised)"

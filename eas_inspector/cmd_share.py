@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from eas_inspector.cli import fail
+from eas_inspector.cmd_view import ViewError, resolve
 
 
 def _fail(message: str) -> int:
@@ -37,11 +38,18 @@ def run(args: argparse.Namespace) -> int:
     if not capture.is_file():
         return _fail(f"{capture}: no such file")
     try:
-        report = share_capture(capture, args.out, keep_content=args.keep_content)
+        # A .mitm file is imported into a temporary capture first, as `list`, `diagnose` and `view` do.
+        target = resolve(args.capture, False)
+    except ViewError as err:
+        return _fail(str(err))
+    try:
+        report = share_capture(target.path, args.out, keep_content=args.keep_content)
     except CaptureError as err:
         return _fail(str(err))
     except OSError as err:
         return _fail(f"{err.filename or capture}: {err.strerror or err}")
+    finally:
+        target.cleanup()
     kinds = ", ".join(
         _count(len(values), *KIND_NOUNS.get(kind, (kind, kind + "s"))) for kind, values in report.pseudonyms.items()
     )

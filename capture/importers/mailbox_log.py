@@ -14,9 +14,12 @@
 # XML parses and every element is known. Hidden content stays hidden: an element with `bytes` becomes an empty
 # element, a `<Name=N bytes/>` line is left out, and each is listed in `hidden` with its length; the flow says
 # `rebuilt: true`. When the XML cannot be encoded (not well-formed, an unknown element), the logged text itself
-# is stored as the body and `body_forms` says "xml". The file is read line by line; one entry at a time is in
-# memory. Lines that are not UTF-8 are read as Windows-1252 (what Windows tools write) and reported; a file
-# with a UTF-16 byte order mark (PowerShell's Out-File) is read as UTF-16.
+# is stored as the body and `body_forms` says "xml". A body the log has no section for is empty when the logged
+# head says so (Content-Length: 0, an empty Ping or a GetAttachment request); otherwise it is named missing: a POST
+# with no logged body, an answer whose head declares a body (a file, a MIME message, a text error page).
+# The file is read line by line; one entry at a time is in memory. Lines that are not UTF-8 are read as
+# Windows-1252 (what Windows tools write) and reported; a file with a UTF-16 byte order mark (PowerShell's
+# Out-File) is read as UTF-16.
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from typing import Any, BinaryIO, Final
 from lxml import etree
 
 import eas
-from capture.model import FlowInput
+from capture.model import FlowInput, Headers
 
 from . import evidence
 from .evidence import HeadError, ImportedEntry, ImportIssue, ResponseHead
@@ -225,6 +228,19 @@ def _finish(entry: _Entry, name: str, *, complete: bool) -> Iterator[ImportedEnt
     yield entry.number, flow
 
 
+def _body_length(headers: Headers) -> int | None:
+    """The body length the logged head declares (Content-Length); None when it does not say."""
+    value = evidence.header(headers, "Content-Length")
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _body_left_out(headers: Headers) -> bool:
+    """A response whose head says it had a body (a length above 0, or chunks) and whose log entry has none:
+    Exchange logs XML bodies only, so a file, a MIME message or a text error page is not in the log."""
+    length = _body_length(headers)
+    return (length is not None and length > 0) or evidence.header(headers, "Transfer-Encoding") is not None
+
+
 def _flow(entry: _Entry, name: str) -> FlowInput | ImportIssue:
     sections = entry.sections
     where = f"log entry {entry.number} (line {entry.line})"
@@ -252,7 +268,7 @@ def _flow(entry: _Entry, name: str) -> FlowInput | ImportIssue:
         return body.data
 
     request_body = body_of("RequestBody", "request_body")
-    if "RequestBody" not in sections and request.method.upper() == "POST":
+    if "RequestBody" not in sections and request.method.upper() == "POST" and _body_length(request.headers) != 0:
         missing.append(evidence.REQUEST_BODY)
     response: ResponseHead | None = None
     response_body: bytes | None = None
@@ -266,6 +282,8 @@ def _flow(entry: _Entry, name: str) -> FlowInput | ImportIssue:
         missing.append(evidence.RESPONSE)
     if response is not None:
         response_body = body_of("ResponseBody", "response_body")
+        if "ResponseBody" not in sections and _body_left_out(response.headers):
+            missing.append(evidence.RESPONSE_BODY)
         content_type = evidence.header(response.headers, "Content-Type") or ""
         if body_forms.get("response_body") == "wbxml" and evidence.EAS_CONTENT_TYPE not in content_type.lower():
             # The log shows a multipart answer's WBXML part only: stored as what it is.

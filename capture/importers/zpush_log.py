@@ -19,7 +19,9 @@
 # A body the log cut short (4 KB / 10 KB limits, a base64 line damaged) is kept as far as it goes, marked
 # `truncated`, and the analysis decodes it as far as it goes. Headers the log does not show are not invented,
 # except what it states: MS-ASProtocolVersion, User-Agent, and the Content-Type of a logged body that is WBXML
-# or a multipart answer (other bodies, a SendMail MIME message or a GetAttachment file, get none).
+# or a multipart answer (other bodies, a SendMail MIME message or a GetAttachment file, get none). So every flow
+# says it lacks the request's and the response's headers: X-MS-PolicyKey, X-MS-Location, Retry-After and
+# MS-ASProtocolVersions are never in the log, and the rules that read them say they could not check.
 # The server's host name is never in the log: flows get the host `eas-server.invalid` and say so.
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ UNKNOWN_HOST: Final = "eas-server.invalid"
 EAS_PATH: Final = "/Microsoft-Server-ActiveSync"
 REQUEST_LOG_LIMIT: Final = 4096  # WBXML-IN: Request::GetInputAsBase64(4096)
 ERROR_LOG_LIMIT: Final = 10240  # "WBXML 10K debug data": Request::GetInputAsBase64(10240)
+# Requests whose answer is its headers alone (MS-ASHTTP 2.2.3 and 4.2: OPTIONS answers with the supported versions
+# and commands in headers): no WBXML-OUT line is expected, so none is missing.
+HEADERS_ONLY_METHODS: Final = frozenset({"OPTIONS"})
 
 _PREFIX = re.compile(rb"\[\s*(\d+)\] \[\s*([A-Z]+)\] ")
 _TIME = re.compile(rb"(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2})")
@@ -229,11 +234,10 @@ def _query(fields: dict[str, str]) -> str:
 
 def _finish(request: _Request, name: str) -> Iterator[ImportedEntry]:
     yield from request.issues
-    missing = [evidence.HOST]
+    missing = [evidence.HOST, evidence.REQUEST_HEADERS]
     truncated: list[str] = []
     notes: list[str] = []
     if not request.started:
-        missing.append(evidence.REQUEST_HEADERS)
         notes.append("the log starts inside this request: its command line is not in it")
     request_kind = "debug" if len(request.bodies.get("debug", b"")) > len(request.bodies.get("in", b"")) else "in"
     request_body = request.bodies.get(request_kind, b"")
@@ -248,7 +252,7 @@ def _finish(request: _Request, name: str) -> Iterator[ImportedEntry]:
     if request.out_note:
         missing.append(evidence.RESPONSE_BODY)
         notes.append(f"WBXML-OUT: {request.out_note}")
-    elif not request.bodies and request.status is not None:
+    elif not request.bodies and request.status is not None and method not in HEADERS_ONLY_METHODS:
         missing.append(evidence.RESPONSE_BODY)  # no WBXML line at all: the log level does not show bodies
     headers: list[tuple[str, str]] = []
     if request.protocol_version:
@@ -260,6 +264,7 @@ def _finish(request: _Request, name: str) -> Iterator[ImportedEntry]:
     if request.status is not None or "out" in request.bodies:
         response_headers = _content_type(response_body)
         response = ResponseHead("HTTP/1.1", request.status, "", response_headers)
+        missing.append(evidence.RESPONSE_HEADERS)
         if request.status is None:
             missing.append(evidence.RESPONSE_STATUS)
     else:

@@ -1,10 +1,12 @@
-"""The addon's worker process yields to the traffic: idle CPU priority, kept to one CPU when several exist."""
+"""The addon's workers: the analysis yields to the traffic (idle CPU priority), the spooler does not; both kept to one
+CPU when several exist."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,21 +21,38 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
         if condition():  # type: ignore[operator]
             return
         time.sleep(0.02)
-    raise AssertionError("the worker did not set its scheduling in time")
+    raise AssertionError("the workers did not start or set their scheduling in time")
 
 
-def test_the_worker_runs_at_idle_priority_on_one_cpu() -> None:
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_the_analysis_runs_at_idle_priority_and_the_spooler_at_the_proxys_on_one_cpu() -> None:
     allowed = sorted(os.sched_getaffinity(0))
     proc = WorkerProcess()
-    pid = proc.process.pid
+    spooler = proc.process.pid
     try:
-        wait_for(lambda: os.sched_getscheduler(pid) == os.SCHED_IDLE)
-        if len(allowed) > 1:
-            wait_for(lambda: os.sched_getaffinity(pid) == {allowed[-1]})
-        else:
-            assert os.sched_getaffinity(pid) == set(allowed)
+        analyses: list[int] = []
+        wait_for(lambda: analyses.extend(children(spooler)) or analyses)
+        (analysis,) = analyses
+        wait_for(lambda: os.sched_getscheduler(analysis) == os.SCHED_IDLE)
+        # The spooler appends the frames to the spool: at the priority the proxy has, whatever the analysis gets.
+        assert os.sched_getscheduler(spooler) == os.sched_getscheduler(0) == os.SCHED_OTHER
+        assert os.getpriority(os.PRIO_PROCESS, spooler) == os.getpriority(os.PRIO_PROCESS, 0)
+        last = {allowed[-1]}
+        for pid in (spooler, analysis):
+            wait_for(lambda: os.sched_getaffinity(pid) == last)  # noqa: B023
         # The proxy itself is left where it was.
         assert sorted(os.sched_getaffinity(0)) == allowed
-        assert os.sched_getscheduler(0) != os.SCHED_IDLE
     finally:
         proc.stop(kill=True)

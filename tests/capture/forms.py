@@ -1,6 +1,8 @@
 """The lab session written in each form evidence comes in, by writers that follow each form's documentation.
 
 Sources of the layouts (facts only; the writers are ours):
+- HAR 1.2: written by mitmproxy's own exporter (`mitmproxy.addons.savehar.SaveHar.make_har`, what `mitmproxy
+  --set hardump=...` and mitmweb's "Export as HAR" write) straight from the recorded flows.
 - Fiddler .saz: raw/NN_c.txt (request as sent), raw/NN_s.txt (response), raw/NN_m.xml (`<Session>` with
   `<SessionTimers ClientBeginRequest=... />` and `<SessionFlags><SessionFlag N=... V=.../>`), as Fiddler's
   SAZ format documentation describes and as saz files in public repositories show.
@@ -16,6 +18,7 @@ Sources of the layouts (facts only; the writers are ours):
 from __future__ import annotations
 
 import base64
+import json
 import re
 import zipfile
 from collections.abc import Sequence
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from lxml import etree
 from mitmproxy import http, io
+from mitmproxy.addons.savehar import SaveHar
 
 import eas
 from eas.bodies import looks_like_wbxml
@@ -37,7 +41,12 @@ PAGE_NAMES = frozenset(page.name for page in CODE_PAGES)
 
 def lab_flows() -> list[http.HTTPFlow]:
     """Every flow of the recorded lab session, read with mitmproxy's own reader."""
-    with LAB_SESSION.open("rb") as file:
+    return mitm_flows(LAB_SESSION)
+
+
+def mitm_flows(path: Path) -> list[http.HTTPFlow]:
+    """Every HTTP flow of a .mitm file, read with mitmproxy's own reader."""
+    with path.open("rb") as file:
         return [flow for flow in io.FlowReader(file).stream() if isinstance(flow, http.HTTPFlow)]
 
 
@@ -49,6 +58,14 @@ def _dotnet_time(timestamp: float | None) -> str:
     if not timestamp:
         return "0001-01-01T00:00:00"
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0+00:00")
+
+
+# ---------------------------------------------------------------------------------------------------- HAR
+
+
+def write_har(path: Path, flows: Sequence[http.HTTPFlow]) -> None:
+    """`flows` as HAR 1.2, as mitmproxy exports them (binary bodies base64, text bodies as text)."""
+    path.write_text(json.dumps(SaveHar().make_har(list(flows)), indent=2), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------- SAZ

@@ -187,6 +187,45 @@ def test_xml_that_cannot_be_encoded_is_kept_as_logged(tmp_path: Path) -> None:
     assert ping.extra["notes"][0].startswith("response body kept as logged XML: not encodable to WBXML")
 
 
+GET_ATTACHMENT_ENTRY = """\
+-----------------
+ Log Entry: 4
+-----------------
+
+RequestTime : 
+\t2026-11-21T09:30:00.000Z
+
+RequestHeader : 
+\tPOST /Microsoft-Server-ActiveSync/default.eas?Cmd=GetAttachment&AttachmentName=7%3a41%3a0&User=erin&DeviceId=ApplF17ABCDEF&DeviceType=iPhone HTTP/1.1
+\tHost: mail.contoso.com
+\tMS-ASProtocolVersion: 12.1
+\tContent-Length: 0
+
+ResponseHeader : 
+\tHTTP/1.1 200 OK
+\tContent-Type: application/pdf
+\tContent-Length: 75
+
+ResponseTime : 
+\t2026-11-21T09:30:01.000Z
+
+"""
+
+
+def test_a_body_the_log_has_no_section_for_is_empty_or_missing_as_its_head_says(tmp_path: Path) -> None:
+    # MS-ASCMD 2.2.1.7: GetAttachment has no XML body (Content-Length: 0); its answer is the file, 75 bytes,
+    # which Exchange does not log (it logs XML only). A POST that states no length and shows no body is missing.
+    without_length = PING_ENTRY.replace("Log Entry: 2", "Log Entry: 5")
+    without_length = without_length[: without_length.index("RequestBody")] + without_length[
+        without_length.index("ResponseHeader"):]
+    (tmp_path / "mailbox.txt").write_text(GET_ATTACHMENT_ENTRY + without_length, encoding="utf-8")
+    assert cli("import", "mailbox.txt", "g.sqlite", cwd=tmp_path).returncode == 0
+    attachment, ping = stored(tmp_path / "g.sqlite")
+    assert (attachment.command, attachment.request_body, attachment.response_body) == ("GetAttachment", b"", b"")
+    assert attachment.extra["missing"] == ["response_body"]
+    assert (ping.command, ping.eas_status, ping.extra["missing"]) == ("Ping", 1, ["request_body"])
+
+
 def test_the_lab_session_as_a_mailbox_log_gives_the_same_diagnosis(
     tmp_path: Path, lab_flows: list[http.HTTPFlow], lab_reference: list[Stored]
 ) -> None:

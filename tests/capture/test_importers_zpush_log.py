@@ -63,7 +63,8 @@ def test_the_public_sample_of_issue_196_imports(tmp_path: Path) -> None:
     assert flow.response_body == base64.b64decode("AwFqAAAHVkwDOQABAQ==")
     assert b"{39766599-af31-49fb-844d-ff68557012d8}1" in flow.request_body
     assert flow.extra["origin"] == {"form": "zpush-log", "file": "z-push.log", "entry": 1}
-    assert flow.extra["missing"] == ["host"]
+    # a z-push log shows no HTTP headers: the rules that read them say they could not check
+    assert flow.extra["missing"] == ["host", "request_headers", "response_headers"]
     assert (flow.extra["process"], flow.extra["line"], flow.extra["client_address"]) == (13624, 1, "198.51.100.4")
     assert flow.extra["headers_from_log"] == ["MS-ASProtocolVersion", "Content-Type"]
 
@@ -79,7 +80,7 @@ def test_a_failed_request_keeps_its_10k_debug_data_and_exception(tmp_path: Path)
         "WBXMLException: Unknown error in Sync->Handle() - code: 0 - file: "
         "/z-push/src/lib/request/requestprocessor.php:117"
     )
-    assert flow.extra["missing"] == ["host"] and flow.response_body == b""
+    assert flow.extra["missing"] == ["host", "request_headers", "response_headers"] and flow.response_body == b""
 
 
 def test_interleaved_processes_are_told_apart(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_a_log_that_ends_inside_a_request_keeps_it(tmp_path: Path) -> None:
     )
     (flow,) = stored(tmp_path / "s.sqlite")
     assert (flow.command, flow.http_status, flow.eas_status) == ("FolderSync", None, 9)
-    assert flow.extra["missing"] == ["host", "request_body", "response_status"]
+    assert flow.extra["missing"] == ["host", "request_body", "request_headers", "response_headers", "response_status"]
 
 
 def test_a_response_over_512k_is_named_missing(tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_a_response_over_512k_is_named_missing(tmp_path: Path) -> None:
     (tmp_path / "large.log").write_text(text, encoding="utf-8")
     assert cli("import", "large.log", "l.sqlite", cwd=tmp_path).returncode == 0
     (flow,) = stored(tmp_path / "l.sqlite")
-    assert flow.extra["missing"] == ["host", "response_body"]
+    assert flow.extra["missing"] == ["host", "request_headers", "response_body", "response_headers"]
     assert flow.extra["notes"] == ["WBXML-OUT: more than 512K of data"]
 
 
@@ -175,4 +176,14 @@ def test_an_info_level_log_gives_one_flow_per_end_line(tmp_path: Path) -> None:
     assert [(f.command, f.http_status, f.user, f.device_id) for f in flows] == [
         ("FolderSync", 200, "frank", "androidc1234"), ("Sync", 500, "dirk", "abcdef0123")
     ]
-    assert flows[0].extra["missing"] == ["host", "request_body", "response_body"]
+    assert flows[0].extra["missing"] == ["host", "request_body", "request_headers", "response_body", "response_headers"]
+
+
+def test_an_options_request_lacks_no_body(tmp_path: Path, lab_flows: list[http.HTTPFlow]) -> None:
+    # MS-ASHTTP 2.2.3, 4.2: the answer to OPTIONS is its headers, so no WBXML-OUT line is expected for it.
+    assert lab_flows[0].request.method == "OPTIONS"
+    (tmp_path / "options.log").write_text("\n".join(forms.zpush_request_lines(4001, lab_flows[0])) + "\n")
+    assert cli("import", "options.log", "o.sqlite", cwd=tmp_path).returncode == 0
+    (flow,) = stored(tmp_path / "o.sqlite")
+    assert (flow.method, flow.http_status) == ("OPTIONS", 200)
+    assert flow.extra["missing"] == ["host", "request_headers", "response_headers"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import sqlite3
@@ -173,6 +174,44 @@ def test_shared_report_names_no_one(reports: dict[str, Path]) -> None:
     assert "sync-key-invalid-loop" in rules.findall(shared)
 
 
+FINDING_BLOCK = re.compile(
+    r'<div class="finding [\w-]+" data-rule="([\w-]+)">\n<p><span class="badge [\w-]+">(\w+)</span>.*?'
+    r'<p class="flows">Flows: (.*?)</p>', re.S)
+
+
+def report_findings(page: str) -> list[tuple[str, str, list[int]]]:
+    """(rule, severity, flow ids) of each finding block of a report, in page order."""
+    return [(rule, severity, [int(flow_id) for flow_id in re.findall(r'href="#flow-(\d+)"', links)])
+            for rule, severity, links in FINDING_BLOCK.findall(page)]
+
+
+def diagnose_findings(capture: Path, cwd: Path) -> list[tuple[str, str, list[int]]]:
+    result = cli("diagnose", "--json", str(capture), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return [(f["rule"], f["severity"], f["flows"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def test_the_report_shows_the_findings_diagnose_prints(reports: dict[str, Path]) -> None:
+    page = reports["plain"].read_text(encoding="utf-8")
+    assert report_findings(page) == diagnose_findings(reports["capture"], reports["work"])
+    assert [rule for rule, _, _ in report_findings(page)][0] == "sync-key-invalid-loop"
+
+
+def test_the_report_reads_the_stored_facts_as_diagnose_does(tmp_path: Path) -> None:
+    """A capture that keeps bodies cut at 16 bytes still holds each flow's facts, taken from the whole body when
+    it was stored: the report and `diagnose` both read those, and find the loop the cut bodies no longer show."""
+    capture = tmp_path / "cut.sqlite"
+    with CaptureWriter(capture, max_body_size=16) as writer:
+        for flow_input in loop_flows():
+            writer.add(flow_input)
+    result = cli("report", str(capture), str(tmp_path / "cut.html"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    found = report_findings((tmp_path / "cut.html").read_text(encoding="utf-8"))
+    assert found == diagnose_findings(capture, tmp_path)
+    # loop_flows: flow 1 is the FolderSync, flows 2-4 the Syncs that keep SyncKey 5 after Status 3
+    assert ("sync-key-invalid-loop", "error", [2, 3, 4]) in found
+
+
 def test_report_of_a_mitm_file_imports_it_first(tmp_path: Path) -> None:
     result = cli("report", str(LAB_SESSION), str(tmp_path / "lab.html"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -327,3 +366,20 @@ def test_flows_of_no_device_session_are_reported_too(reports: dict[str, Path], t
     other = page[page.index('<section class="session" id="session-other">'):]
     assert "Flows outside device sessions" in other[:200]
     assert f'id="flow-{orphan}"' in other and page.count(f'id="flow-{orphan}"') == 1
+
+
+def test_a_flow_without_a_stored_verdict_says_so_instead_of_being_judged_again(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    capture = tmp_path / "unjudged.sqlite"
+    shutil.copyfile(reports["capture"], capture)
+    with sqlite3.connect(capture) as connection:
+        last = connection.execute("SELECT max(id) FROM flows").fetchone()[0]
+        connection.execute("UPDATE flows SET outcome = NULL WHERE id = ?", (last,))
+    connection.close()
+    result = cli("report", str(capture), str(tmp_path / "unjudged.html"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "unjudged.html").read_text(encoding="utf-8")
+    exchange = page[page.index(f'id="flow-{last}"') - len('<details class="flow o-warning" '):]
+    assert exchange.startswith('<details class="flow o-warning" ')
+    assert "the capture holds no verdict for this flow" in exchange[:3000]

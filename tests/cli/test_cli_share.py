@@ -261,6 +261,35 @@ def test_same_pseudonym_wherever_a_value_appears(shared: dict[str, Path]) -> Non
     assert device_password.request.headers["Proxy-Authorization"] == f"Basic {bob}:<redacted>"
 
 
+def test_a_mitm_file_is_shared_as_its_imported_capture_is(tmp_path: Path) -> None:
+    """`share FILE.mitm` imports it first, as `list` and `diagnose` do: the same pseudonymised flows as sharing
+    the capture `import` makes of it, and no secret of the .mitm in the output."""
+    with LAB_SESSION.open("rb") as file:
+        flows = with_secrets([f for f in io.FlowReader(file).stream() if isinstance(f, http.HTTPFlow)])
+    with (tmp_path / "secret.mitm").open("wb") as file:
+        writer = io.FlowWriter(file)
+        for mitm_flow in flows:
+            writer.add(mitm_flow)
+    assert cli("import", "secret.mitm", "imported.sqlite", cwd=tmp_path).returncode == 0
+    from_capture = cli("share", "imported.sqlite", "from-capture.mitm", cwd=tmp_path)
+    from_mitm = cli("share", "secret.mitm", "from-mitm.mitm", cwd=tmp_path)
+    assert (from_mitm.returncode, from_mitm.stderr) == (0, "")
+    assert from_mitm.stdout.startswith(f"shared {len(flows)} flows to from-mitm.mitm (content replaced by its size")
+    assert from_mitm.stdout.replace("from-mitm", "from-capture") == from_capture.stdout
+
+    def states(path: Path) -> list[object]:
+        with path.open("rb") as file:
+            return [f.get_state() for f in io.FlowReader(file).stream()]
+
+    assert states(tmp_path / "from-mitm.mitm") == states(tmp_path / "from-capture.mitm")
+    data = (tmp_path / "from-mitm.mitm").read_bytes()
+    for needle in (*SECRETS, "alice", "EA5100000000000000000000000000A1"):
+        assert needle.encode() not in data, needle
+    # the .mitm's capture is a temporary one: nothing but the shared file is written beside it
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("imported.sqlite")) == [
+        "from-capture.mitm", "from-mitm.mitm", "secret.mitm"]
+
+
 def test_bad_input_is_one_line_and_leaves_no_file(tmp_path: Path) -> None:
     result = cli("share", "missing.sqlite", "out.mitm", cwd=tmp_path)
     assert (result.returncode, result.stderr.strip()) == (1, "eas-inspector: missing.sqlite: no such file")

@@ -439,6 +439,19 @@ def test_missing_evidence_says_unchecked_and_does_not_guess() -> None:
         assert "response headers" in finding.summary
 
 
+def test_a_flow_without_bodies_stops_only_the_rules_that_read_its_command() -> None:
+    # A GetAttachment answer a server log left out must not stop the Ping rule (it reads Ping flows only,
+    # MS-ASCMD 2.2.3.177.11) nor the Sync rules; the rules that read every flow cannot be checked any more.
+    flows = [ev(1, plain("GetAttachment"), missing=frozenset({"response_body"})),
+             ev(2, ping(5, heartbeat=3600, limit=480)), ev(3, ping(5, heartbeat=3600, limit=480))]
+    findings = diagnose(flows)
+    assert [(f.rule, f.checked, f.flows) for f in only(findings, "ping-heartbeat-out-of-range")] == [
+        ("ping-heartbeat-out-of-range", True, (2, 3))]
+    unchecked = {finding.rule for finding in findings if not finding.checked}
+    # the rules of every command that read response bodies (eas.rules.RULES: commands None)
+    assert unchecked == {"provisioning-loop", "auth-failures", "request-too-large", "server-errors"}
+
+
 def test_diagnoser_reports_on_the_flow_that_completes_a_finding() -> None:
     diagnoser = Diagnoser()
     assert diagnoser.feed(ev(1, folders())) == []
