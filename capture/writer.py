@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from eas.exchange import Exchange
+from eas.verdicts import judge
 from eas.wiretext import shown
 
 from capture.analysis import analyze_parts, indexed_text, search_words, verdict_columns
@@ -404,6 +405,7 @@ class CaptureWriter:
             )
         elif exchange is None:
             exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
+        verdict = judge(exchange, transport_error=flow_input.error)
         request_headers = flow_input.request_headers
         response_headers = flow_input.response_headers
         path = flow_input.path
@@ -471,10 +473,10 @@ class CaptureWriter:
             "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
             "problems": json.dumps(problems),
             # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
-            **verdict_columns(exchange, flow_input.error, analysed=analysed),
+            **verdict_columns(exchange, flow_input.error, analysed=analysed, verdict=verdict),
         }
         request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
-        search_words_text = search_words(host, exchange, flow_input.error)
+        search_words_text = search_words(host, exchange, flow_input.error, verdict)
         search_text = (shown(url), shown(search_words_text), shown(request_text), shown(response_text))
         session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
         return _Prepared(

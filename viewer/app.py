@@ -28,9 +28,11 @@ from viewer.screens.editor import EditorScreen
 from viewer.screens.exchange import ExchangeScreen, prepare
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
+from viewer.screens.timeline import TimelineScreen
 from viewer.source import PAGE_SIZE, CaptureSource, FlowListing
 from viewer.store_replay import replay_input, unsaved_record
 from viewer.widgets.flow_list import FlowList
+from viewer.widgets.timeline import TimelineView
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
@@ -257,6 +259,7 @@ class EasInspectorApp(App[None]):
                     ("flows", list(MainScreen.BINDINGS) + list(FlowList.BINDINGS)),
                     ("exchange", list(ExchangeScreen.BINDINGS) + list(XmlTree.BINDINGS)),
                     ("replay editor", list(EditorScreen.BINDINGS)),
+                    ("timeline", list(TimelineScreen.BINDINGS) + list(TimelineView.BINDINGS)),
                 ]
             )
         )

@@ -45,6 +45,7 @@ class InspectorCommands(Provider):
             out += [
                 ("view: Diagnosis of the session", screen.action_diagnosis, "D: findings, most severe first"),
                 ("view: SyncKey chain of this collection", screen.action_sync_key_chain, "K: key sent -> key answered"),
+                ("view: Timeline of the session", screen.action_timeline, "T: requests over time, by collection and command"),
                 ("filter: This flow's collection", screen.action_collection_filter, "f; again: every collection"),
             ]
             for (session_id, collection_id), name in sorted(screen.folder_names.items(), key=lambda item: item[1]):
