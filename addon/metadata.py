@@ -8,6 +8,7 @@ from mitmproxy import flow, http
 
 import eas
 from eas.constants import path_kind
+from eas.summary import SummaryParts, summary_line
 
 from capture.analysis import problem_count
 from eas.wiretext import shown
@@ -27,11 +28,13 @@ META_STATUS_MEANING = "activesync.status_meaning"  # from the Status' own table
 META_PROBLEMS = "activesync.problems"  # judgements that are not ok: decode problems, HTTP, statuses, transport
 META_PROBLEM = "activesync.problem"  # the worst of them
 META_FINDING = "activesync.finding"  # "rule: summary" of the diagnosis findings this flow completes
+META_OFFERS = "activesync.offers"  # the protocol versions an OPTIONS answer offers, comma-separated
+META_REDIRECT = "activesync.redirect"  # where a 451 sends the client (X-MS-Location)
 META_SUMMARY = "activesync.summary"
 META_MARKED = "activesync.marked"  # the mark the addon set (a user's own mark is never replaced)
 META_ERROR = "activesync.error"
 ANALYSIS_KEYS = (META_HTTP_STATUS, META_OUTCOME, META_STATUS, META_STATUS_PATH, META_STATUS_MEANING, META_PROBLEMS,
-                 META_PROBLEM, META_FINDING)  # fmt: skip
+                 META_PROBLEM, META_FINDING, META_OFFERS, META_REDIRECT)  # fmt: skip
 
 # mitmproxy marks (emoji short codes) for flows the analysis judged failed, and for a flow that completes a finding.
 MARK_FAILED = ":exclamation:"
@@ -111,6 +114,8 @@ def analysis_metadata(kind: str, exchange: eas.Exchange, verdict: eas.Verdict) -
         META_STATUS_MEANING: worst.meaning if worst else None,
         META_PROBLEMS: problem_count(verdict),
         META_PROBLEM: verdict.reasons[0] if verdict.reasons else None,
+        META_OFFERS: ",".join(exchange.offered_versions) or None,
+        META_REDIRECT: exchange.redirect_location,
     }
     return _metadata(values)
 
@@ -123,41 +128,32 @@ def _metadata(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _word(value: Any) -> str | None:
+    """A metadata value as text for the summary (a flow file may hold any type), None when absent or empty."""
+    return None if value is None or value == "" else str(value)
+
+
 def summary_of(values: Any) -> str:
-    """One line for flow.comment: command, version, user, device, then (once analysed) the HTTP status, the
-    outcome and what decided it (the worst Status, else the worst reason), and the findings the flow completes:
-    `EAS Sync 14.1 user=alice device=X HTTP 200 failed: Sync/Collections/Collection/Status=3 (invalid ...)`."""
-    words = ["EAS" if values.get(META_KIND) == "eas" else "Autodiscover"]
-    if values.get(META_COMMAND) and values.get(META_COMMAND) != "Autodiscover":
-        words.append(str(values[META_COMMAND]))
-    if values.get(META_VERSION):
-        words.append(str(values[META_VERSION]))
-    if values.get(META_USER):
-        words.append(f"user={values[META_USER]}")
-    if values.get(META_DEVICE):
-        words.append(f"device={values[META_DEVICE]}")
-    outcome = values.get(META_OUTCOME)
-    if outcome is None:
-        return " ".join(words)
-    http_status = values.get(META_HTTP_STATUS)
-    words.append(f"HTTP {http_status}" if http_status is not None else "no response")
-    words.append(str(outcome))
-    status = values.get(META_STATUS)
-    meaning = values.get(META_STATUS_MEANING)
-    shown_status = f"{values.get(META_STATUS_PATH) or 'Status'}={status}" + (f" ({meaning})" if meaning else "")
-    problem = values.get(META_PROBLEM)
-    if outcome != "ok" and status is not None and problem and str(problem).startswith(str(values.get(META_STATUS_PATH))):
-        words[-1] += f": {shown_status}"  # the worst judgement is that Status
-    elif outcome != "ok" and problem and not str(problem).startswith(f"HTTP {http_status}"):
-        words[-1] += f": {problem}"
-    elif status is not None:
-        words.append(shown_status)
-    count = values.get(META_PROBLEMS) or 0
-    if count > 1:
-        words.append(f"| {count} problems")
-    if values.get(META_FINDING):
-        words.append(f"| finding {values[META_FINDING]}")
-    return " ".join(words)
+    """The flow comment: the one summary line (eas.summary) of the flow's metadata values; before the analysis
+    the request's words only."""
+    problems = values.get(META_PROBLEMS) or 0
+    return summary_line(SummaryParts(
+        kind=_word(values.get(META_KIND)),
+        command=_word(values.get(META_COMMAND)),
+        version=_word(values.get(META_VERSION)),
+        user=_word(values.get(META_USER)),
+        device_id=_word(values.get(META_DEVICE)),
+        outcome=_word(values.get(META_OUTCOME)),
+        http_status=values.get(META_HTTP_STATUS),
+        status_path=_word(values.get(META_STATUS_PATH)),
+        status_code=values.get(META_STATUS),
+        status_meaning=_word(values.get(META_STATUS_MEANING)),
+        worst_reason=_word(values.get(META_PROBLEM)),
+        problems=problems if isinstance(problems, int) else 0,
+        offered_versions=_word(values.get(META_OFFERS)),
+        redirect=_word(values.get(META_REDIRECT)),
+        finding=_word(values.get(META_FINDING)),
+    ))
 
 
 def annotated(

@@ -11,6 +11,7 @@ from typing import Any
 import eas
 from eas.exchange import Exchange
 from eas.facts import FlowFacts
+from eas.summary import summarize
 from eas.verdicts import JudgedStatus, Verdict, judge
 
 
@@ -72,24 +73,14 @@ def indexed_text(body: Any) -> str:
 
 
 
-def search_words(host: str, exchange: Exchange, error: str | None) -> str:
+def search_words(host: str, exchange: Exchange, error: str | None, verdict: Verdict) -> str:
     """The words a full-text search finds a flow by, beside its URL and bodies (the `summary` column of
-    `flow_text`): host, command, user, device, version, status meaning, error and problems. Not a line for
-    people: `eas.Exchange.summary` and the addon's flow comment are those."""
-    first_status = exchange.eas_statuses[0] if exchange.eas_statuses else None
+    `flow_text`): the summary line (eas.summary: command, user, device, version, HTTP status, outcome and the
+    worst Status with its meaning), then the host, the device type, the transport error and every reason of the
+    verdict (decode problems included)."""
     return " ".join(
-        str(part)
-        for part in (
-            host,
-            exchange.command,
-            exchange.user,
-            exchange.device_id,
-            exchange.device_type,
-            exchange.protocol_version,
-            first_status.meaning if first_status else None,
-            error,
-            *(problem.reason for problem in exchange.problems),
-        )
+        part
+        for part in (summarize(exchange, verdict=verdict), host, exchange.device_type, error, *verdict.reasons)
         if part
     )
 
@@ -144,16 +135,20 @@ def problem_count(verdict: Verdict) -> int:
     return len(verdict.reasons)
 
 
-def verdict_columns(exchange: Exchange, error: str | None, *, analysed: bool = True) -> dict[str, Any]:
+def verdict_columns(
+    exchange: Exchange, error: str | None, *, analysed: bool = True, verdict: Verdict | None = None
+) -> dict[str, Any]:
     """The capture's verdict columns of one flow (eas.verdicts.judge with the flow's transport error).
 
     Args:
         analysed: False for a flow stored without analysis: its columns stay empty (outcome NULL).
+        verdict: the flow's verdict when the caller has it already (judged here otherwise).
     """
     if not analysed:
         return {"outcome": None, "statuses": "[]", "eas_status": None, "eas_status_meaning": None,
                 "problem_count": 0, "response_sync_key": None, "facts": None, "reasons": "[]"}
-    verdict = judge(exchange, transport_error=error)
+    if verdict is None:
+        verdict = judge(exchange, transport_error=error)
     shown_status = verdict.worst
     facts = flow_facts(exchange, error)
     return {

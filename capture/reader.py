@@ -19,6 +19,7 @@ from eas.verdicts import JudgedStatus, Outcome
 from capture.analysis import statuses_from_json
 from capture.model import CaptureError, FlowFilter, FlowRecord, FlowRow, SessionRow, StatusMatch
 from capture.schema import BUSY_TIMEOUT_MS, check_capture, headers_from_json, sql_text, sqlite_uri, text_from_sql
+from capture.timeline import TimelineFlow
 
 _ROW_COLUMNS = (
     "id, session_id, ts_start, ts_end, method, url, host, command, collection_id, sync_key, http_status, "
@@ -105,6 +106,14 @@ def _flow_row(stored: Sequence[Any]) -> FlowRow:
         response_sync_key=_text(row[25]),
         statuses=_statuses(row[26]),
     )
+
+
+def _ordering(order: str, descending: bool) -> str:
+    """The ORDER BY of a list of flows: the chosen column, ties broken by time, then id (the (column, ts_start)
+    indexes end in the rowid, so SQLite needs no sort)."""
+    direction = "DESC" if descending else "ASC"
+    keys = [_ORDERS[order]] + [key for key in ("ts_start", "id") if key != order and order != "id"]
+    return ", ".join(f"{key} {direction}" for key in keys)
 
 
 def _outcome(value: Any) -> Outcome | None:
@@ -365,12 +374,52 @@ class CaptureReader:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
         clauses, parameters = self._where(flow_filter)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        direction = "DESC" if descending else "ASC"
-        # Ties break by time, then id: the (column, ts_start) indexes end in the rowid, so SQLite needs no sort.
-        keys = [_ORDERS[order]] + [key for key in ("ts_start", "id") if key != order and order != "id"]
-        ordering = ", ".join(f"{key} {direction}" for key in keys)
-        sql = f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {ordering} LIMIT ? OFFSET ?"
+        sql = f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {_ordering(order, descending)} LIMIT ? OFFSET ?"
         return [_flow_row(row) for row in self._query(sql, [*parameters, -1 if limit is None else limit, offset])]
+
+    def position(
+        self, flow_id: int, flow_filter: FlowFilter = FlowFilter(), *, order: str = "ts_start", descending: bool = False
+    ) -> int | None:
+        """Where flow `flow_id` is in `flows(flow_filter, order=..., descending=...)` (0 for the first), None when
+        the filter leaves it out."""
+        if order not in _ORDERS:
+            raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
+        clauses, parameters = self._where(flow_filter)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self._query(
+            f"SELECT place FROM (SELECT id, row_number() OVER (ORDER BY {_ordering(order, descending)}) - 1 AS place "
+            f"FROM flows{where}) WHERE id = ?",
+            [*parameters, flow_id],
+        )
+        return int(rows[0][0]) if rows else None
+
+    def timeline_flows(self, session_id: int) -> list[TimelineFlow]:
+        """A session's flows as its timeline draws them (capture.timeline): times, command, collections and the
+        stored verdict, in time order; a damaged value is read as unknown, like the list's rows."""
+        rows = self._query(
+            "SELECT id, ts_start, ts_end, command, collection_ids, outcome, http_status, eas_status FROM flows "
+            "WHERE session_id = ? ORDER BY ts_start, id",
+            (session_id,),
+        )
+        flows = []
+        for flow_id, ts_start, ts_end, command, collection_ids, outcome, http_status, eas_status in rows:
+            try:
+                collections = _json_texts(text_from_sql(collection_ids))
+            except (ValueError, TypeError, RecursionError):
+                collections = ()
+            start = _time(ts_start) or 0.0
+            end = _time(ts_end)
+            flows.append(TimelineFlow(
+                flow_id=int(flow_id),
+                ts_start=start,
+                ts_end=end if end is not None and end >= start else None,
+                command=_text(text_from_sql(command)),
+                collection_ids=collections,
+                outcome=_outcome(outcome),
+                http_status=_integer(http_status),
+                eas_status=_integer(eas_status),
+            ))
+        return flows
 
     def count_flows(self, flow_filter: FlowFilter = FlowFilter()) -> int:
         """How many flows `flows(flow_filter)` would return without a limit."""

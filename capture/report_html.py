@@ -28,6 +28,8 @@ from eas.exchange import HeaderNote
 from eas.verdicts import Outcome
 from eas.wiretext import shown
 
+from capture.timeline import COLLECTION, Cell, LaneKey, Timeline, TimelineFlow, build_timeline
+
 # Fill colours by outcome (the timeline marks, the badges and the legend share them).
 OUTCOME_COLOURS: Mapping[Outcome, str] = {
     Outcome.OK: "#2e8540",
@@ -35,7 +37,6 @@ OUTCOME_COLOURS: Mapping[Outcome, str] = {
     Outcome.FAILED: "#c62828",
 }
 SEVERITY_CLASSES: Mapping[str, str] = {"error": "o-failed", "warning": "o-warning", "info": "o-info"}
-OTHER_LANE = "other commands"
 # A finding lists at most this many of its flows as links; the rest are counted.
 MAX_FINDING_LINKS = 40
 
@@ -248,23 +249,37 @@ _RIGHT_MARGIN = 14
 _AXIS_HEIGHT = 30
 _LANE_HEIGHT = 24
 _MARK_HEIGHT = 14
-_MIN_MARK_WIDTH = 3.0
+_RUNNING_HEIGHT = 4
 _TICKS = 6
+# The timeline's cells (capture.timeline): at most this many across the plot, so a session of any size draws at
+# most this many marks per lane; a mark's title names at most _MAX_TITLE_FLOWS of its flows.
+_CELLS = 200
+_MAX_TITLE_FLOWS = 10
+_UNJUDGED_COLOUR = "#9e9e9e"
+
+
+def _lane_key(lane: LaneKey) -> str:
+    """A row's key in the page (`data-lane`): `c:ID` for a collection, `cmd:NAME` for a command."""
+    kind, value = lane
+    return f"c:{value}" if kind == COLLECTION else f"cmd:{value}"
+
+
+def _timeline(session: SessionView) -> Timeline:
+    """The session's flows laid out by the one timeline rule (capture.timeline), at most _CELLS cells."""
+    return build_timeline(
+        (TimelineFlow(flow.flow_id, flow.ts_start, flow.ts_end, flow.command, flow.collections, flow.outcome)
+         for flow in session.flows),
+        _CELLS,
+    )
 
 
 def timeline_lanes(session: SessionView) -> list[tuple[str, str]]:
-    """(lane key, label) in order: each collection as first met, then the lane of flows that name none."""
-    lanes: dict[str, str] = {}
-    other = False
-    for flow in session.flows:
-        if not flow.collections:
-            other = True
-        for collection_id in flow.collections:
-            lanes.setdefault(collection_id, session.collection_name(collection_id))
-    ordered = [(f"c:{collection_id}", label) for collection_id, label in lanes.items()]
-    if other:
-        ordered.append(("other", OTHER_LANE))
-    return ordered
+    """(lane key, label) in order (capture.timeline's rows): each collection as first met, named from the
+    session's FolderSync, then each command whose flows name none (and Ping)."""
+    return [
+        (_lane_key(lane), session.collection_name(lane[1]) if lane[0] == COLLECTION else lane[1])
+        for lane in _timeline(session).lanes
+    ]
 
 
 def _mark_title(flow: FlowView) -> str:
@@ -276,23 +291,36 @@ def _mark_title(flow: FlowView) -> str:
     return title
 
 
+def _cell_title(cell: Cell, start: float, step: float, views: Mapping[int, FlowView]) -> str:
+    outcome = cell.outcome.value if cell.outcome is not None else "not judged"
+    head = f"{_clock(start)} +{step:g} s · {_count(len(cell.started), 'flow')} started"
+    if cell.running:
+        head += f", {len(cell.running)} running"
+    lines = [f"{head} · worst {outcome}"]
+    for flow_id in cell.flows[:_MAX_TITLE_FLOWS]:
+        lines.append(_mark_title(views[flow_id]) + (" (running)" if flow_id in cell.running else ""))
+    if len(cell.flows) > _MAX_TITLE_FLOWS:
+        lines.append(f"and {len(cell.flows) - _MAX_TITLE_FLOWS} more")
+    return "\n".join(lines)
+
+
 def _short(label: str, limit: int = 28) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def timeline_svg(session: SessionView) -> str:
-    """The session's requests over time as an inline SVG: one lane per collection plus one for the rest,
-    each request a mark from its start to its end, filled by its outcome and linked to its exchange."""
+    """The session's requests over time as an inline SVG: one lane per collection and per other command, the
+    axis cut into cells (capture.timeline); a cell where requests start is a full mark filled by their worst
+    outcome, one they still run through a thin bar; each links to its first flow's exchange."""
+    timeline = _timeline(session)
     lanes = timeline_lanes(session)
     if not session.flows or not lanes:
         return ""
-    start = min(flow.ts_start for flow in session.flows)
-    end = max(max(flow.ts_start, flow.ts_end or flow.ts_start) for flow in session.flows)
-    span = max(end - start, 1.0)
+    views = {flow.flow_id: flow for flow in session.flows}
+    start, span = timeline.start, timeline.step * timeline.cell_count
     plot_left, plot_right = _LABEL_WIDTH, _WIDTH - _RIGHT_MARGIN
-    scale = (plot_right - plot_left) / span
+    cell_width = (plot_right - plot_left) / timeline.cell_count
     height = _AXIS_HEIGHT + _LANE_HEIGHT * len(lanes) + 6
-    lane_row = {key: index for index, (key, _) in enumerate(lanes)}
     parts = [
         f"<svg class=\"timeline\" id=\"timeline-{text(session.anchor)}\" xmlns=\"http://www.w3.org/2000/svg\" "
         f"viewBox=\"0 0 {_WIDTH} {height}\" width=\"{_WIDTH}\" height=\"{height}\" role=\"img\" "
@@ -315,19 +343,19 @@ def timeline_svg(session: SessionView) -> str:
             f"<g><title>{text(label)}</title><text x=\"4\" y=\"{y + _LANE_HEIGHT / 2 + 4:.1f}\" "
             f"data-lane=\"{text(key)}\">{text(_short(label))}</text></g>"
         )
-    for flow in session.flows:
-        x = plot_left + (flow.ts_start - start) * scale
-        duration = max((flow.ts_end or flow.ts_start) - flow.ts_start, 0.0)
-        width = max(duration * scale, _MIN_MARK_WIDTH)
-        width = min(width, max(plot_right - x, _MIN_MARK_WIDTH))
-        keys = [f"c:{collection_id}" for collection_id in flow.collections] or ["other"]
-        title = text(_mark_title(flow))
-        for key in keys:
-            mark_y = _AXIS_HEIGHT + lane_row[key] * _LANE_HEIGHT + (_LANE_HEIGHT - _MARK_HEIGHT) / 2
+    for row, lane in enumerate(timeline.lanes):
+        lane_top = _AXIS_HEIGHT + row * _LANE_HEIGHT
+        for cell_index, cell in timeline.rows[lane].items():
+            mark_height = _MARK_HEIGHT if cell.started else _RUNNING_HEIGHT
+            mark_y = lane_top + (_LANE_HEIGHT - mark_height) / 2
+            colour = OUTCOME_COLOURS[cell.outcome] if cell.outcome is not None else _UNJUDGED_COLOUR
+            outcome = cell.outcome.value if cell.outcome is not None else "unjudged"
+            title = text(_cell_title(cell, timeline.cell_start(cell_index), timeline.step, views))
             parts.append(
-                f"<a href=\"#flow-{flow.flow_id}\"><rect class=\"mark {flow.outcome.value}\" "
-                f"data-flow=\"{flow.flow_id}\" x=\"{x:.2f}\" y=\"{mark_y:.1f}\" width=\"{width:.2f}\" "
-                f"height=\"{_MARK_HEIGHT}\" fill=\"{OUTCOME_COLOURS[flow.outcome]}\" fill-opacity=\"0.85\">"
+                f"<a href=\"#flow-{cell.flows[0]}\"><rect class=\"mark {outcome}\" "
+                f"data-flows=\"{' '.join(str(flow_id) for flow_id in cell.flows)}\" "
+                f"x=\"{plot_left + cell_index * cell_width:.2f}\" y=\"{mark_y:.1f}\" width=\"{cell_width:.2f}\" "
+                f"height=\"{mark_height}\" fill=\"{colour}\" fill-opacity=\"0.85\">"
                 f"<title>{title}</title></rect></a>"
             )
     parts.append("</svg>")
@@ -340,8 +368,9 @@ def legend() -> str:
         f"<span><span class=\"swatch\" style=\"background:{colour}\"></span>{text(outcome.value)}</span>"
         for outcome, colour in OUTCOME_COLOURS.items()
     )
-    return f"<p class=\"legend\">{items}<span class=\"note\">A mark spans a request from start to end; " \
-           f"hover for the flow, click to open it.</span></p>\n"
+    return f"<p class=\"legend\">{items}<span class=\"note\">A full mark: requests that start in that moment, " \
+           f"coloured by the worst of them; a thin bar: requests still running (a Ping held open). Hover for the " \
+           f"flows, click to open the first.</span></p>\n"
 
 
 def session_start(session: SessionView) -> str:

@@ -22,6 +22,7 @@ from .query import EasQuery, decode_query, encode_base64, encode_plain
 from .annotate import AnnotationContext, annotate, decode_annotated, element_status_meaning, status_meaning
 from .exchange import Exchange, analyze
 from .verdicts import JudgedStatus, Outcome, Verdict, judge, judge_status
+from .summary import SummaryParts, summarize, summary_line
 
 __version__ = "0.1.0"
 
@@ -57,4 +58,7 @@ __all__ = [
     "Verdict",
     "judge",
     "judge_status",
+    "SummaryParts",
+    "summarize",
+    "summary_line",
 ]

@@ -110,25 +110,3 @@ class Exchange:
     def eas_status_meaning(self) -> str | None:
         """The meaning of `eas_status`, when known."""
         return self.eas_statuses[0].meaning if self.eas_statuses else None
-
-    def summary(self) -> str:
-        """One line: command, HTTP status, EAS status, user/device (type), protocol version, problem count."""
-        words = [self.command or self.method]
-        words.append(str(self.http_status) if self.http_status is not None else "(no response)")
-        if self.eas_status is not None:
-            words.append(f"Status {self.eas_status}")
-        who = "/".join(value for value in (self.user, self.device_id) if value)
-        if who:
-            words.append(who)
-        if self.device_type:
-            words.append(f"({self.device_type})")
-        if self.protocol_version:
-            words.append(self.protocol_version)
-        if self.offered_versions:
-            words.append(f"offers {','.join(self.offered_versions)}")
-        if self.redirect_location:
-            words.append(f"-> {self.redirect_location}")
-        if self.problems:
-            count = len(self.problems)
-            words.append(f"[{count} problem{'s' if count != 1 else ''}]")
-        return " ".join(words)

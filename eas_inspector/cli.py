@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="XML to WBXML (written to standard output)")
     p.add_argument("file", nargs="?", default="-", help="XML file, or - for standard input")
     p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.add_argument("--original", metavar="WBXML",
+                   help="the body the XML was decoded from: passwords still shown as (hidden) are taken from it")
 
     p = sub.add_parser("query", help="decode an EAS request URI query (plain or base64)")
     p.add_argument("query", help="the query string, a whole URL, or - for standard input")

@@ -11,6 +11,7 @@ from typing import Any
 import eas
 from eas.errors import EasError
 from eas.pasted import bytes_from_paste
+from eas.sensitive import restore_hidden_secrets
 from eas.wiretext import terminal_text
 
 from eas_inspector.cli import fail
@@ -71,8 +72,27 @@ def run_encode(args: argparse.Namespace) -> int:
     from lxml import etree  # already loaded by eas; named here for its syntax error type
 
     name, data = read_input(args.file)
+    original = None
+    if args.original:
+        try:
+            with open(args.original, "rb") as source:
+                original = source.read()
+        except OSError as err:
+            raise CommandError(args.original, err.strerror or str(err)) from err
     try:
-        wbxml = eas.encode(data)
+        root = eas.parse_xml(data)
+    except EasError as err:
+        raise CommandError(name, str(err)) from err
+    except etree.LxmlError as err:
+        raise CommandError(name, f"not well-formed XML: {err}") from err
+    try:
+        # decode shows passwords as "(hidden) N characters": never encode that text in their place
+        restore_hidden_secrets(root, original)
+    except EasError as err:
+        hint = "" if original is not None else " (or give --original with the WBXML it was decoded from)"
+        raise CommandError(name, f"{err}{hint}") from err
+    try:
+        wbxml = eas.encode(root)
     except EasError as err:
         raise CommandError(name, str(err)) from err
     except etree.LxmlError as err:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from eas.exchange import DecodedBody, Exchange, HeaderNote, analyze
+from eas.summary import summarize
 from eas.verdicts import judge
 
 from eas_inspector.cli import fail
@@ -203,7 +204,7 @@ def format_exchange(
     problems. The verdict (eas.verdicts.judge) gives the outcome, why, and every Status with its own meaning."""
     heading = f"=== #{number} " if number is not None else "=== "
     verdict = judge(exchange, transport_error=transport_error)
-    lines = [f"{heading}{exchange.method} {exchange.url}", exchange.summary()]
+    lines = [f"{heading}{exchange.method} {exchange.url}", summarize(exchange, verdict=verdict)]
     outcome = f"Outcome: {verdict.outcome}"
     worst = verdict.worst
     if worst is not None and worst.outcome != "ok":

@@ -22,39 +22,21 @@ from capture.model import FlowRecord, FlowRow, SessionRow
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
 from viewer.commands import InspectorCommands
+from viewer.loading import analysed, load_flow
 from viewer.messages import FlowLoaded, FlowLoadFailed, LoadedFlow, ReplayFinished
 from viewer.screens.editor import EditorScreen
 from viewer.screens.exchange import ExchangeScreen, prepare
 from viewer.screens.help import HelpScreen
 from viewer.screens.main import MainScreen
+from viewer.screens.timeline import TimelineScreen
 from viewer.source import PAGE_SIZE, CaptureSource, FlowListing
 from viewer.store_replay import replay_input, unsaved_record
 from viewer.widgets.flow_list import FlowList
+from viewer.widgets.timeline import TimelineView
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
     from viewer.replay import ReplayRequest, ReplayResult
-
-
-def analysed(record: FlowRecord, original: LoadedFlow | None = None, replay_ids: tuple[int, ...] = ()) -> LoadedFlow:
-    """A record with its analysis (the analysis failing is recorded, not raised)."""
-    try:
-        exchange, error = record.exchange(), None
-    except Exception as err:  # noqa: BLE001 - shown in the Problems tab; raw bytes stay available
-        exchange, error = None, f"{type(err).__name__}: {err}"
-    return LoadedFlow(record, exchange, error, original, replay_ids)
-
-
-def load_flow(source: CaptureSource, flow_id: int, with_original: bool = True) -> LoadedFlow:
-    """Read one flow, its replays' ids and (for a replay) its original, and analyse them. Runs in a worker."""
-    record, replays = source.call(lambda r: (r.flow(flow_id), r.replays(flow_id)))
-    original = None
-    if with_original and record.row.replay_of is not None:
-        try:
-            original = load_flow(source, record.row.replay_of, with_original=False)
-        except Exception:  # noqa: BLE001 - the replay is still worth showing without its original
-            original = None
-    return analysed(record, original, tuple(r.id for r in replays))
 
 
 logger = logging.getLogger(__name__)
@@ -277,6 +259,7 @@ class EasInspectorApp(App[None]):
                     ("flows", list(MainScreen.BINDINGS) + list(FlowList.BINDINGS)),
                     ("exchange", list(ExchangeScreen.BINDINGS) + list(XmlTree.BINDINGS)),
                     ("replay editor", list(EditorScreen.BINDINGS)),
+                    ("timeline", list(TimelineScreen.BINDINGS) + list(TimelineView.BINDINGS)),
                 ]
             )
         )

@@ -40,10 +40,12 @@ class InspectorCommands(Provider):
                 ("session: All sessions", screen.action_all_sessions, "flows of every device"),
                 ("capture: Reload", screen.action_reload, "read sessions and flows again"),
                 ("sort: Reverse order", screen.action_reverse_sort, ""),
+                ("view: Split list and detail", screen.action_toggle_split, "v: the selected flow beside the list"),
             ]
             out += [
                 ("view: Diagnosis of the session", screen.action_diagnosis, "D: findings, most severe first"),
                 ("view: SyncKey chain of this collection", screen.action_sync_key_chain, "K: key sent -> key answered"),
+                ("view: Timeline of the session", screen.action_timeline, "T: requests over time, by collection and command"),
                 ("filter: This flow's collection", screen.action_collection_filter, "f; again: every collection"),
             ]
             for (session_id, collection_id), name in sorted(screen.folder_names.items(), key=lambda item: item[1]):
@@ -70,7 +72,7 @@ class InspectorCommands(Provider):
                 ("view: Wrap long lines", screen.action_toggle_wrap, "w; again to scroll them"),
                 ("flow: Next", partial(screen.action_neighbour, 1), "]: the next flow of the list"),
                 ("flow: Previous", partial(screen.action_neighbour, -1), "[: the previous flow of the list"),
-                ("copy: XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
+                ("copy: Selection, else the XML or element in focus", screen.action_copy, "y; to the clipboard (OSC 52)"),
                 ("copy: Request as curl", partial(screen.copy_request, False), "a shell command sending the same bytes"),
                 (
                     "copy: Request as eas-inspector encode | curl",

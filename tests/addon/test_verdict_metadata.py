@@ -10,7 +10,9 @@ from mitmproxy.test import taddons, tflow
 import eas
 from addon.activesync import ActiveSyncAddon
 from addon.metadata import MARK_FAILED, MARK_FINDING, analysis_metadata, annotated, summary_of
+from eas.summary import summarize
 from tests.addon import scripted_eas as s
+from tests.eas.test_summary import mixed_sync
 
 SYNC_PATH = s.request_path("Sync", "DEV1")
 
@@ -67,3 +69,13 @@ def test_findings_are_logged_once_and_listed_by_the_command(caplog: pytest.LogCa
     (line,) = lines
     assert line.startswith("error sync-key-invalid-loop alice/DEV1: INBOX looped 3 times")
     assert f"flows #2, {first.id}, {second.id}" in line
+
+
+def test_the_mitmproxy_comment_and_explain_say_the_same_line() -> None:
+    exchange = mixed_sync()
+    metadata = {"activesync.kind": "eas", **analysis_metadata("eas", exchange, eas.judge(exchange))}
+    assert summary_of(metadata) == summarize(exchange)
+    options = eas.analyze("OPTIONS", "https://h/Microsoft-Server-ActiveSync", [("MS-ASProtocolVersion", "14.1")], b"",
+                          200, [("MS-ASProtocolVersions", "12.1,14.1")], b"")  # fmt: skip
+    metadata = {"activesync.kind": "eas", **analysis_metadata("eas", options, eas.judge(options))}
+    assert summary_of(metadata) == summarize(options) == "EAS Options 14.1 HTTP 200 ok offers 12.1,14.1"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import eas
 from capture.model import CaptureError, FlowFilter, FlowInput
 from capture.reader import CaptureReader
 from capture.schema import SCHEMA_VERSION
@@ -182,3 +183,23 @@ def test_outcome_filter_is_fast_on_many_flows(tmp_path: Path) -> None:
         elapsed = time.perf_counter() - started
     assert len(page) == 200 and count == 20_001
     assert elapsed < 1.0
+
+
+def test_search_finds_a_failed_collection_under_a_top_level_success_as_the_failure(tmp_path: Path) -> None:
+    """The search index's summary says what the flow comment says: the worst Status (a collection's 3), not the
+    first (the top-level 1), so searching `failed` finds the Sync and not its ok neighbour."""
+    path = tmp_path / "mixed.sqlite"
+    mixed = s.Step("Sync", s.sync_request("k5"), 200, eas.encode(
+        '<Sync xmlns="AirSync"><Status>1</Status><Collections><Collection><SyncKey>k5</SyncKey>'
+        "<CollectionId>1</CollectionId><Status>3</Status></Collection></Collections></Sync>"))
+    fine = s.Step("Sync", s.sync_request("k5"), 200, s.sync_response(1, "k6"))
+    write(path, [flow_input(mixed, 0), flow_input(fine, 1)])
+    with CaptureReader(path) as reader:
+        assert [row.id for row in reader.flows(text="failed")] == [1]
+        assert [row.id for row in reader.flows(text='"Status=3"')] == [1]
+        assert reader.flows(text="failed")[0].eas_status == 3
+    with sqlite3.connect(path) as connection:
+        (summary,) = connection.execute("SELECT summary FROM flow_text WHERE rowid = 1").fetchone()
+    assert summary.startswith("EAS Sync 14.1 user=alice device=DEVLOOP HTTP 200 failed: "
+                              "Sync/Collections/Collection/Status=3 (invalid synchronization key")
+    assert "Status=1" not in summary

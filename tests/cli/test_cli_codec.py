@@ -343,3 +343,37 @@ def test_run_scripts_refuse_an_old_python_clearly(script: str, tmp_path: Path) -
     result = subprocess.run(["bash", str(REPO / "scripts" / script)], env=env, capture_output=True, text=True,
                             check=False)
     assert result.returncode == 1 and "remove it and run again" in result.stderr
+
+
+# A Settings DevicePassword request (MS-ASCMD 2.2.3.42.1: the recovery password the device sends); decode shows the
+# password as "(hidden) 13 characters", never its text.
+SETTINGS_PASSWORD_XML = (
+    b'<Settings xmlns="Settings:"><DevicePassword><Set><Password>hunter2secret</Password></Set></DevicePassword>'
+    b"</Settings>"
+)
+
+
+def test_encode_of_a_decoded_password_refuses_the_placeholder_or_takes_it_from_the_original(tmp_path: Path) -> None:
+    original = tmp_path / "settings.wbxml"
+    original.write_bytes(eas.encode(SETTINGS_PASSWORD_XML))
+    decoded = run_cli("decode", str(original))
+    assert decoded.returncode == 0
+    assert b"hunter2secret" not in decoded.stdout and b"(hidden) 13 characters" in decoded.stdout
+    shown = tmp_path / "settings.xml"
+    shown.write_bytes(decoded.stdout)
+
+    refused = run_cli("encode", str(shown), "-o", str(tmp_path / "out.wbxml"))
+    assert refused.returncode == 1
+    assert not (tmp_path / "out.wbxml").exists()
+    message = refused.stderr.decode()
+    assert message.count("\n") == 1
+    assert "Settings/DevicePassword/Set/Password" in message and "--original" in message
+
+    restored = run_cli("encode", str(shown), "--original", str(original), "-o", str(tmp_path / "out.wbxml"))
+    assert restored.returncode == 0, restored.stderr
+    assert (tmp_path / "out.wbxml").read_bytes() == original.read_bytes()
+
+    typed = run_cli("encode", "-", "-o", str(tmp_path / "typed.wbxml"),
+                    stdin=decoded.stdout.replace(b"(hidden) 13 characters", b"newpass"))
+    assert typed.returncode == 0, typed.stderr
+    assert b"<Password>newpass</Password>" in eas.to_xml(eas.decode((tmp_path / "typed.wbxml").read_bytes())).encode()

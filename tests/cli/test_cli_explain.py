@@ -77,7 +77,7 @@ def test_every_eas_flow_once(explained: str) -> None:
 
 
 def test_summary_and_query_lines(explained: str) -> None:
-    assert "Options 200 alice 14.1 offers 2.5,12.0,12.1,14.0,14.1" in explained  # user from Basic
+    assert "EAS Options 14.1 user=alice HTTP 200 ok offers 2.5,12.0,12.1,14.0,14.1" in explained  # user from Basic
     assert "Server offers commands: Sync, SendMail" in explained
     assert "Query (plain): Cmd=Sync, User=alice, DeviceId=EASINSPECT01, DeviceType=TestDevice" in explained
 
@@ -148,7 +148,9 @@ def test_flow_without_response(tmp_path: Path) -> None:
     path = write_flows(tmp_path / "noresp.mitm", [flow])
     result = run_cli("explain", str(path))
     assert result.returncode == 0, result.stderr
-    assert "FolderSync (no response)" in result.stdout
+    summary = result.stdout.splitlines()[1]
+    assert summary.startswith("EAS FolderSync ")
+    assert summary.endswith(" user=alice device=EASINSPECT01 no response warning: no response recorded")
     assert "HTTP: no response" in result.stdout
 
 

@@ -271,19 +271,23 @@ def test_findings_and_timeline_show_in_chromium_and_nothing_is_fetched(
     linked = [int(link.get_dom_attribute("href")[len("#flow-"):]) for link in links]
     assert set(linked) <= set(sync_ids) and len(linked) >= 2
 
-    # The failing device's timeline: a lane for folder 7 under its (escaped) name and one for the rest.
+    # The failing device's timeline: a lane for folder 7 under its (escaped) name, then one per other command
+    # (the Ping watches folder 7 but has its own lane).
     timeline = session_section(browser, f"{LOOP_USER} · TestPhone {LOOP_DEVICE}").find_element(
         By.CSS_SELECTOR, "svg.timeline")
     visible_box(timeline)
     assert text_content(timeline.find_element(By.CSS_SELECTOR, 'text[data-lane="c:7"]')).startswith("Inbox <img")
-    assert text_content(timeline.find_element(By.CSS_SELECTOR, 'text[data-lane="other"]')) == "other commands"
+    assert text_content(timeline.find_element(By.CSS_SELECTOR, 'text[data-lane="cmd:FolderSync"]')) == "FolderSync"
+    assert text_content(timeline.find_element(By.CSS_SELECTOR, 'text[data-lane="cmd:Ping"]')) == "Ping"
     for flow_id in sync_ids:
-        mark = timeline.find_element(By.CSS_SELECTOR, f'rect[data-flow="{flow_id}"]')
+        # two seconds apart, each Sync starts in a cell of its own (the full-height mark)
+        mark = timeline.find_element(By.CSS_SELECTOR, f'rect.mark[data-flows="{flow_id}"][height="14"]')
         visible_box(mark)
         assert mark.get_dom_attribute("fill") == FAILED_FILL
         title = text_content(mark.find_element(By.CSS_SELECTOR, "title"))
-        assert title.startswith(f"flow {flow_id} · Sync · HTTP 200 · ")
-        assert "Status = 3" in title and "failed" in title
+        assert "1 flow started · worst failed" in title
+        assert f"\nflow {flow_id} · Sync · HTTP 200 · " in title
+        assert "Status = 3" in title
 
     # A picture of the page as opened: the sessions and the findings (kept beside the reports).
     screenshot = reports["work"] / "report.png"

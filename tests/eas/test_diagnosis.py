@@ -529,3 +529,87 @@ def test_stored_facts_diagnose_the_same() -> None:
     stored = [dataclasses.replace(item, facts=FlowFacts.from_json(json.loads(json.dumps(item.facts.to_json()))))
               for item in (*evidence, *flows)]
     assert diagnose(stored) == diagnose([*evidence, *flows])
+
+
+# --- the diagnoser itself: unchecked rules, the order of findings, the order of flows
+
+
+def test_an_unchecked_rule_says_what_the_source_lacks_once_and_stops_reading() -> None:
+    no_bodies = frozenset({"response_body", "request_body", "request_headers"})
+    flows = [ev(1, plain("Provision", 449), missing=no_bodies), ev(2, plain("Provision", 449), missing=no_bodies),
+             ev(3, plain("Provision", 449), missing=no_bodies)]
+    (finding,) = only(diagnose(flows), "provisioning-loop")  # three 449s: a loop, had the rule read them
+    assert finding == Finding(
+        rule="provisioning-loop", severity="info", device_id="DEV1", user="alice", flows=(1,),
+        summary="Not checked (repeated 449 / Status 142-144, a policy never acknowledged, a stale policy key, a "
+                "remote wipe): the source has no request bodies, request headers, response bodies.",
+        advice="Capture the traffic through the proxy (eas-inspector's mitmproxy addon) to check this.",
+        spec="MS-ASPROV 3.1.5.1; MS-ASHTTP 2.2.2.1.1 (449); MS-ASCMD 2.2.2 (142-144); MS-ASPROV 2.2.2.53 RemoteWipe",
+        host=HOST, device_type="Phone", checked=False,
+    )
+
+
+def test_a_flow_missing_nothing_a_rule_needs_leaves_it_checked() -> None:
+    # redirect-loop reads response headers only: a source without request bodies still checks it
+    flows = [ev(1, plain("Sync", 451, redirect_location=f"https://{HOST}/x"), missing=frozenset({"request_body"}))]
+    assert [(finding.rule, finding.checked, finding.severity) for finding in only(diagnose(flows), "redirect-loop")
+            ] == [("redirect-loop", True, "error")]
+
+
+def _churn(device: str, first_id: int) -> list[FlowEvidence]:
+    """Three resets of INBOX to SyncKey 0 (sync-key-reset-churn, a warning)."""
+    keys = [("0", "a"), ("a", "b"), ("0", "c"), ("c", "d"), ("0", "e"), ("0", "f")]
+    return [ev(first_id + index, sync(sent, answered), device=device) for index, (sent, answered) in enumerate(keys)]
+
+
+def test_sessions_with_an_error_come_first_then_the_first_seen() -> None:
+    # DEV1 (seen first) has a warning only, DEV2 an error, DEV3 (seen last) a warning only
+    flows = [*_churn("DEV1", 1), ev(10, sync("k5", None, 3), device="DEV2"), ev(11, sync("k5", None, 3), device="DEV2"),
+             *_churn("DEV3", 20)]
+    assert [(finding.device_id, finding.rule) for finding in diagnose(flows)] == [
+        ("DEV2", "sync-key-invalid-loop"), ("DEV1", "sync-key-reset-churn"), ("DEV3", "sync-key-reset-churn")]
+
+
+def test_flows_of_the_same_moment_are_read_by_flow_id() -> None:
+    flows = [ev(3, sync("k5", None, 3), ts=10.0), ev(2, sync("k5", None, 3), ts=10.0)]
+    (finding,) = only(diagnose(flows), "sync-key-invalid-loop")
+    assert finding.flows == (2, 3)
+    later_first = [ev(2, sync("k5", None, 3), ts=20.0), ev(3, sync("k5", None, 3), ts=10.0)]
+    (finding,) = only(diagnose(later_first), "sync-key-invalid-loop")
+    assert finding.flows == (3, 2)
+
+
+def test_a_session_the_diagnoser_never_saw_knows_no_folder() -> None:
+    diagnoser = Diagnoser()
+    diagnoser.feed(ev(1, folders()))
+    assert diagnoser.folder_names(ev(1, folders(), device="OTHER").session) == {}
+    assert diagnoser.finish() == []
+
+
+def test_within_a_session_findings_of_one_severity_are_in_the_order_of_their_first_flow() -> None:
+    # the MoreAvailable of flow 1 is found at the end, after the churn of flows 2-7: still listed first
+    flows = [ev(1, sync("c1", "c2", collection=CALENDAR, more_available=True)), *_churn("DEV1", 2)]
+    assert [(finding.rule, finding.flows[0]) for finding in diagnose(flows)] == [
+        ("more-available-not-followed", 1), ("sync-key-reset-churn", 4)]
+
+
+def test_a_first_flow_without_a_command_does_not_hide_the_rules_of_the_next_commands() -> None:
+    # a request without Cmd (no command) opens the session; the Sync loop after it is still found
+    flows = [ev(1, FlowFacts(command=None, http_status=200)), ev(2, sync("k5", None, 3)), ev(3, sync("k5", None, 3))]
+    assert [finding.rule for finding in diagnose(flows)] == ["sync-key-invalid-loop"]
+
+
+def test_finish_returns_the_findings_of_every_session() -> None:
+    diagnoser = Diagnoser()
+    for device in ("DEV1", "DEV2"):  # MoreAvailable on the calendar, then the session goes on without it
+        diagnoser.feed(ev(1, sync("c1", "c2", collection=CALENDAR, more_available=True), device=device))
+        diagnoser.feed(ev(2, sync("k1", "k2"), device=device))
+    assert [(finding.device_id, finding.rule) for finding in diagnoser.finish()] == [
+        ("DEV1", "more-available-not-followed"), ("DEV2", "more-available-not-followed")]
+
+
+def test_sessions_of_equal_worst_are_in_the_order_they_were_first_seen() -> None:
+    # DEV1 is seen first (a quiet Ping) but churns later than DEV3: DEV1's finding is still listed first
+    flows = [ev(1, ping(1)), *_churn("DEV3", 2), *_churn("DEV1", 10)]
+    assert [(finding.device_id, finding.rule) for finding in diagnose(flows)] == [
+        ("DEV1", "sync-key-reset-churn"), ("DEV3", "sync-key-reset-churn")]

@@ -19,6 +19,7 @@ import eas
 from eas.exchange import DecodedBody, Exchange, Problem, StatusNote, analyze
 from eas.multipart import build_multipart, parse_multipart
 from eas.query import EasQuery, encode_base64
+from eas.summary import summarize
 from tests.lab.policy import lab_missing
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "exchange"
@@ -54,7 +55,7 @@ def test_options_summarised() -> None:
     assert ex.is_eas and ex.command == "Options"
     assert ex.offered_versions == ("2.5", "12.0", "12.1", "14.0", "14.1")
     assert "FolderSync" in ex.offered_commands and "Find" not in ex.offered_commands
-    assert ex.summary() == "Options 200 14.1 offers 2.5,12.0,12.1,14.0,14.1"
+    assert summarize(ex) == "EAS Options 14.1 HTTP 200 ok offers 2.5,12.0,12.1,14.0,14.1"
     assert ex.problems == ()
     assert ex.response_body is not None and ex.response_body.kind == "empty"
 
@@ -145,7 +146,9 @@ def test_sync_collections_keys_and_statuses() -> None:
     # the Email Flag's Status inside each item is item data, not a command status
     assert [(n.path, n.code) for n in ex.eas_statuses] == [("Sync/Collections/Collection/Status", 1)]
     assert ex.eas_status_meaning
-    assert ex.summary() == "Sync 200 Status 1 alice/EASINSPECT01 (TestDevice) 14.1"
+    assert summarize(ex) == (
+        "EAS Sync 14.1 user=alice device=EASINSPECT01 HTTP 200 ok Sync/Collections/Collection/Status=1 (success)"
+    )
     assert ex.request_body is not None and ex.request_body.root_tag == "Sync"
     assert ex.response_body is not None and ex.response_body.xml is not None
     assert "Quarterly report draft" in ex.response_body.xml
@@ -316,13 +319,13 @@ def test_451_redirect() -> None:
     )
     assert ex.redirect_location == target
     assert ex.http_status_meaning and target in ex.http_status_meaning
-    assert ex.summary().endswith(f"-> {target}")
+    assert summarize(ex).endswith(f"-> {target}")
 
 
 def test_no_response() -> None:
     ex = analyze("POST", "/Microsoft-Server-ActiveSync?Cmd=Ping&User=u&DeviceId=d&DeviceType=t", [], b"")
     assert ex.response_body is None and ex.http_status is None
-    assert "(no response)" in ex.summary()
+    assert summarize(ex) == "EAS Ping user=u device=d no response warning: no response recorded"
 
 
 def test_summary_shape() -> None:
@@ -331,9 +334,10 @@ def test_summary_shape() -> None:
         device_id="ABC123", device_type="iPhone", protocol_version="14.1", http_status=200,
         eas_statuses=(StatusNote("Sync/Status", 1, "success"),),
     )
-    assert ex.summary() == "Sync 200 Status 1 alice/ABC123 (iPhone) 14.1"
+    assert summarize(ex) == "EAS Sync 14.1 user=alice device=ABC123 HTTP 200 ok Sync/Status=1 (success)"
     with_problem = Exchange(method="POST", url="/x", is_eas=True, problems=(Problem("query", "bad"),))
-    assert with_problem.summary() == "POST (no response) [1 problem]"
+    # the undecodable query fails the exchange; no response recorded is the second problem
+    assert summarize(with_problem) == "EAS POST no response failed: query: bad | 2 problems"
 
 
 # --- bodies of other kinds ---------------------------------------------------------------------------------
@@ -439,7 +443,7 @@ def test_analyze_never_raises(
     ex = analyze(method, f"https://h{path}?{query}", request_headers, request_body, status, response_headers,
                  response_body)
     assert isinstance(ex, Exchange)
-    assert isinstance(ex.summary(), str)
+    assert isinstance(summarize(ex), str)
     assert not any(p.reason.startswith("analysis failed") for p in ex.problems)
     for body in (ex.request_body, ex.response_body):
         assert body is None or isinstance(body, DecodedBody)
@@ -454,7 +458,7 @@ def test_analyze_never_raises(
 
 def test_analyze_survives_garbage_arguments() -> None:
     ex = analyze("POST", "http://[::1/Microsoft-Server-ActiveSync", [("only-one",)], b"\x03\x01\x6a")  # type: ignore[list-item]
-    assert ex.summary() == "POST (no response)"  # an unparseable URL names no command
+    assert summarize(ex) == "EAS POST no response warning: no response recorded"  # an unparseable URL names no command
     assert not any(p.reason.startswith("analysis failed") for p in ex.problems)
     # the body is kept whole, shown as what it is without a Content-Type
     assert ex.request_body is not None and (ex.request_body.kind, ex.request_body.size) == ("binary", 3)
@@ -558,7 +562,7 @@ def test_spec_4_1_foldersync() -> None:
          ("Date", "Thu, 12 Mar 2009 19:34:31 GMT"), ("Content-Length", str(len(response)))],
         response,
     )
-    assert ex.summary() == "FolderSync 200 Status 1 fakename/v140Device (SmartPhone) 14.0"
+    assert summarize(ex) == "EAS FolderSync 14.0 user=fakename device=v140Device HTTP 200 ok FolderSync/Status=1 (success)"
     assert ex.sync_keys == ("2",)
     assert ex.problems == ()
     assert {n.name: n.meaning for n in ex.response_headers}["X-MS-MV"] == "server build 14.0.511"
@@ -593,7 +597,7 @@ def test_spec_2_2_2_1_1_3_busy_server() -> None:
         503, [("Connection", "close"), ("Server", "Microsoft-IIS/7.0"), ("Content-Type", "text/html")], b"",
     )
     assert ex.http_status_meaning is not None and "unavailable" in ex.http_status_meaning
-    assert ex.summary() == "Options 503 14.0"
+    assert summarize(ex) == "EAS Options 14.0 HTTP 503 failed"
 
 
 def test_multipart_without_its_content_type_when_asked_for() -> None:

@@ -238,6 +238,7 @@ def test_legacy_command_codes() -> None:
         (b64(hexbytes("8d 00 09 04 01 41 00 00 07 02 01 02")), "Options", 9),
         (b64(hexbytes("8d 00 09 04 01 41 00 00 08 02 ff fe")), "User", 10),
         ("Cmd=Sync&User=%zz", "User", 14),
+        ("Cmd=Sync&User=%XX", "User", 14),  # X is no hex digit, whatever its case
         ("Cmd=Sync&User=%C3", "User", 14),
         ("Cmd=Sync&Us%2=x", "Us%2", 11),
     ],
@@ -451,3 +452,208 @@ def test_a_base64_field_that_is_not_utf8_names_the_byte() -> None:
         decode_query(base64.b64encode(bytes([141, 0, 0, 0, 0, 0, 2, 0x41, 0xFF])).decode())
     assert (info.value.reason, info.value.offset, info.value.field) == (
         "not UTF-8 text: invalid start byte", 8, "DeviceType")
+
+
+# ------------------------------------------------------------------------ encoding refusals, one by one
+
+_SYNC = EasQuery(command="Sync", protocol_version="14.1", locale=0)
+_LONE = "\ud800"  # a lone surrogate: not Unicode text, has no UTF-8 form
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "field"),
+    [
+        ({"protocol_version": None}, "the base64 form needs a protocol version (such as 14.1)", "ProtocolVersion"),
+        ({"protocol_version": "25.6"}, "protocol version '25.6' does not fit the version byte", "ProtocolVersion"),
+        ({"protocol_version": "fourteen"}, "protocol version 'fourteen' does not fit the version byte",
+         "ProtocolVersion"),
+        ({"protocol_version": "14.10"}, "protocol version '14.10' does not fit the version byte", "ProtocolVersion"),
+        ({"command": None}, "the base64 form needs a command", "Command"),
+        ({"command": "Nope"}, "command 'Nope' has no MS-ASHTTP command code", "Command"),
+        ({"command": "Command256"}, "command 'Command256' has no MS-ASHTTP command code", "Command"),
+        ({"command_code": 256}, "command code 256 does not fit a byte", "Command"),
+        ({"command_code": -1}, "command code -1 does not fit a byte", "Command"),
+        ({"locale": None}, "the base64 form needs a locale (0-0xFFFF)", "Locale"),
+        ({"locale": -1}, "the base64 form needs a locale (0-0xFFFF)", "Locale"),
+        ({"device_id_hex": "0G"}, "device_id_hex is not hex", "DeviceId"),
+        ({"device_id": _LONE}, "DeviceId is not Unicode text (lone surrogate)", "DeviceId"),
+        ({"device_id": "d" * 256}, "256 bytes do not fit a one-byte length", "DeviceId"),
+        ({"device_id_hex": "AB" * 256}, "256 bytes do not fit a one-byte length", "DeviceId"),
+        ({"policy_key": 0x1_0000_0000}, "policy key does not fit in 32 bits", "PolicyKey"),
+        ({"policy_key": -1}, "policy key does not fit in 32 bits", "PolicyKey"),
+        ({"device_type": _LONE}, "DeviceType is not Unicode text (lone surrogate)", "DeviceType"),
+        ({"device_type": "t" * 256}, "256 bytes do not fit a one-byte length", "DeviceType"),
+        ({"parameters": (("ItemId", _LONE),)}, "ItemId is not Unicode text (lone surrogate)", "ItemId"),
+        ({"parameters": (("ItemId", "é" * 128),)}, "256 bytes do not fit a one-byte length", "ItemId"),
+        ({"user": _LONE}, "User is not Unicode text (lone surrogate)", "User"),
+        ({"user": "u" * 256}, "256 bytes do not fit a one-byte length", "User"),
+    ],
+)
+def test_encode_base64_refusals_name_the_field_and_say_why(changes: dict[str, object], reason: str,
+                                                           field: str) -> None:
+    with pytest.raises(QueryError) as info:
+        encode_base64(dataclasses.replace(_SYNC, **changes))  # type: ignore[arg-type]
+    assert (info.value.reason, info.value.field) == (reason, field)
+
+
+def test_encode_base64_fills_each_field_to_its_edge() -> None:
+    # MS-ASHTTP 2.2.1.1.1.1: one version byte (25.5 -> 255), one command byte (a placeholder up to 255, a name in
+    # any case), a four-byte policy key (the largest, little-endian), one-byte lengths (255 bytes fit).
+    q = EasQuery(command="Command255", protocol_version=" 25.5 ", locale=0, device_id="d" * 255,
+                 policy_key=0xFFFFFFFF, device_type="", user="")
+    data = base64.b64decode(encode_base64(q))
+    assert data == bytes([255, 255, 0, 0, 255, *b"d" * 255, 4, 0xFF, 0xFF, 0xFF, 0xFF, 0, 8, 0])
+    lower = EasQuery(command="itemoperations", protocol_version="2.5", locale=0, policy_key=0)
+    assert base64.b64decode(encode_base64(lower)) == bytes([25, 19, 0, 0, 0, 4, 0, 0, 0, 0, 0])
+    lowest = EasQuery(command="Sync", command_code=255, protocol_version="0.0", locale=0)
+    assert base64.b64decode(encode_base64(lowest)) == bytes([0, 255, 0, 0, 0, 0, 0])
+
+
+def test_encode_base64_keeps_save_in_sent_only_when_true() -> None:
+    # SaveInSent travels as Options bit 0x01 (MS-ASHTTP 2.2.1.1.1.5); F, its default, is left out, and the
+    # parameters after it are still written (ItemId is tag 3)
+    def parameters_of(value: str) -> bytes:
+        q = dataclasses.replace(_SYNC, parameters=(("SaveInSent", value), ("ItemId", "1")))
+        return base64.b64decode(encode_base64(q))[7:]
+
+    assert parameters_of("t") == bytes([3, 1, *b"1", 7, 1, 0x01])
+    assert parameters_of("F") == bytes([3, 1, *b"1"])
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (frozenset({"AcceptMultiPart"}),
+         "option AcceptMultiPart has no plain-text form (send the MS-ASAcceptMultiPart: T header instead)"),
+        (frozenset({"0x04"}), "option 0x04 has no plain-text form"),
+    ],
+)
+def test_encode_plain_refuses_options_it_cannot_say(options: frozenset[str], reason: str) -> None:
+    with pytest.raises(QueryError) as info:
+        encode_plain(EasQuery(command="Sync", options=options))
+    assert (info.value.reason, info.value.field) == (reason, "Options")
+
+
+def test_encode_plain_refuses_text_that_is_not_unicode() -> None:
+    with pytest.raises(QueryError) as info:
+        encode_plain(EasQuery(command="Sync", user=_LONE))
+    assert (info.value.reason, info.value.field) == ("plain query is not Unicode text (lone surrogate)",
+                                                     "plain query")
+
+
+# ----------------------------------------------------------------------------------------- display rows
+
+
+def test_fields_rows_in_the_base64_layout_with_secrets_hidden_and_notes_last() -> None:
+    q = EasQuery(form="base64", command="Command99", protocol_version="14.1", locale=0x0001,
+                 device_id="a b", policy_key=0, device_type="t", user="u",
+                 parameters=(("access_token", "SECRET"), ("ItemId", "5")),
+                 options=frozenset({"0x04", "AcceptMultiPart", "SaveInSent", "0x80"}), notes=("odd",))
+    assert q.fields() == [
+        ("Form", "base64"), ("ProtocolVersion", "14.1"), ("Command", "Command99"), ("Locale", "0x0001"),
+        ("DeviceId", "a b"), ("PolicyKey", "0"), ("DeviceType", "t"), ("User", "u"),
+        ("access_token", "(hidden)"), ("ItemId", "5"),
+        # named options by their bit (SaveInSent 0x01, AcceptMultiPart 0x02), then placeholders by name
+        ("Options", "SaveInSent, AcceptMultiPart, 0x04, 0x80"),
+        ("Note", "odd"),
+    ]
+    assert EasQuery(command="Sync", command_code=0, locale=0x0409).fields() == [
+        ("Form", "plain"), ("Command", "Sync (0)"), ("Locale", "0x0409 (en-US)")]
+
+
+@pytest.mark.parametrize(("device_id", "shown"), [
+    (b"a b", "a b"), (b" ", " "), (b"~", "~"),  # 0x20-0x7E: printable ASCII, shown as text
+    (b"a\x7f", "617F"), (b"a\x1f", "611F"), (b"\xe9", "E9"),  # anything else: upper-case hex
+])
+def test_a_base64_device_id_is_text_when_printable_else_hex(device_id: bytes, shown: str) -> None:
+    data = bytes([141, 0, 0x09, 0x04, len(device_id), *device_id, 0, 0])
+    assert decode_query(b64(data)).device_id == shown
+
+
+# ------------------------------------------------------------------- decoding: each field's refusal and note
+
+_HEAD = [141, 0, 0x09, 0x04]  # MS-ASHTTP 2.2.1.1.1.1: version 14.1, Sync, locale 0x0409
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "offset", "field"),
+    [
+        ([141], "the query ends before the Command byte", 1, "Command"),
+        ([141, 0, 0x09], "2 bytes announced, 1 left", 2, "Locale"),
+        (_HEAD, "the query ends before the DeviceId length byte", 4, "DeviceId length"),
+        ([*_HEAD, 3, 0x41], "3 bytes announced, 1 left", 5, "DeviceId"),
+        ([*_HEAD, 0], "the query ends before the PolicyKey length byte", 5, "PolicyKey length"),
+        ([*_HEAD, 0, 4, 1, 2], "4 bytes announced, 2 left", 6, "PolicyKey"),
+        ([*_HEAD, 0, 0], "the query ends before the DeviceType length byte", 6, "DeviceType length"),
+        ([*_HEAD, 0, 0, 2, 0x41], "2 bytes announced, 1 left", 7, "DeviceType"),
+        ([*_HEAD, 0, 0, 0, 1], "the query ends before the CollectionId length byte", 8, "CollectionId length"),
+        ([*_HEAD, 0, 0, 0, 9], "the query ends before the Tag9 length byte", 8, "Tag9 length"),
+        ([*_HEAD, 0, 0, 0, 7, 1], "the query ends before the Options byte", 9, "Options"),
+        ([*_HEAD, 0, 0, 0, 8, 3, 0x75], "3 bytes announced, 1 left", 9, "User"),
+        ([*_HEAD, 0, 0, 0, 7, 0], "Options must be 1 byte, not 0", 8, "Options"),
+        ([*_HEAD, 0, 3, 0, 0, 0], "policy key length must be 0 or 4, not 3", 5, "PolicyKey length"),
+    ],
+)
+def test_a_cut_or_bad_base64_field_says_what_where_and_which(data: list[int], reason: str, offset: int,
+                                                              field: str) -> None:
+    with pytest.raises(QueryError) as info:
+        decode_query(b64(bytes(data)))
+    assert (info.value.reason, info.value.offset, info.value.field) == (reason, offset, field)
+
+
+def test_every_oddity_of_a_base64_query_is_noted_in_order() -> None:
+    data = bytes([99, 30, 0x09, 0x04, 17, *b"a" * 17, 0, 17, *b"t" * 17,
+                  2, 1, *b"c", 5, 1, *b"p", 9, 1, *b"x", 7, 1, 0x01, 7, 1, 0x02, 8, 1, *b"u", 8, 1, *b"v"])
+    q = decode_query(b64(data))
+    assert q.notes == (
+        "protocol version byte 99 is not one MS-ASHTTP 2.2.1.1.1.1 names",
+        "command code 30 is not in MS-ASHTTP 2.2.1.1.1.3",
+        "device ID of 17 bytes (MS-ASHTTP allows 0-16)",
+        "device type of 17 bytes (MS-ASHTTP allows 0-16)",
+        "parameter tag 2 (CollectionName) is in the 2009 edition of MS-ASHTTP only; the current edition lists tags"
+        " 0, 1, 3, 4, 6, 7, 8",
+        "parameter tag 5 (ParentId) is in the 2009 edition of MS-ASHTTP only; the current edition lists tags"
+        " 0, 1, 3, 4, 6, 7, 8",
+        "parameter tag 9 is not in MS-ASHTTP 2.2.1.1.1.5",
+        "Options appears more than once; the bits are combined",
+        "User appears more than once; the first is used",
+    )
+    assert (q.protocol_version, q.command, q.command_code, q.locale) == ("9.9", "Command30", 30, 0x0409)
+    assert (q.device_id, q.device_type, q.user) == ("a" * 17, "t" * 17, "u")
+    assert q.parameters == (("CollectionName", "c"), ("ParentId", "p"), ("Tag9", "x"), ("User", "v"))
+    assert q.options == frozenset({"SaveInSent", "AcceptMultiPart"})
+    # 16 bytes is the most MS-ASHTTP allows: no note
+    edge = decode_query(b64(bytes([*_HEAD, 16, *b"a" * 16, 0, 16, *b"t" * 16])))
+    assert edge.notes == () and edge.device_id_guid is None  # printable: text, not a GUID
+
+
+def test_every_oddity_of_a_plain_query_is_noted() -> None:
+    q = decode_query("User=a&Cmd=Sync&cmd=Ping&User=b")
+    assert q.notes == ("Cmd appears more than once (offset 16); the first is used",
+                       "User appears more than once (offset 25); the first is used")
+    assert decode_query("Cmd=Frobnicate").notes == ("command 'Frobnicate' is not in MS-ASHTTP 2.2.1.1.1.3",)
+    assert decode_query("User=a").notes == ("no Cmd parameter",)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason", "offset", "field"),
+    [
+        ("Cmd=Sync&User=%zzz", "bad percent escape '%zz'", 14, "User"),
+        ("Cmd=Sync&User=a%z", "bad percent escape '%z'", 15, "User"),
+        ("Cmd=Sync&user=%zz", "bad percent escape '%zz'", 14, "User"),  # the field by its canonical name
+        ("Cmd=Sync&Foo=%zz", "bad percent escape '%zz'", 13, "Foo"),  # an unknown one by its own
+        ("Cmd=Sync&User=+\ud800", "character that is not Unicode text", 15, "User"),
+        ("Cmd=Sync&User=%C3+", "percent-decoded bytes are not UTF-8: invalid continuation byte", 14, "User"),
+    ],
+)
+def test_a_bad_plain_value_says_what_where_and_which(query: str, reason: str, offset: int, field: str) -> None:
+    with pytest.raises(QueryError) as info:
+        decode_query(query)
+    assert (info.value.reason, info.value.offset, info.value.field) == (reason, offset, field)
+
+
+def test_plain_values_are_form_decoded() -> None:
+    # HTML form encoding, as the query of MS-ASHTTP 2.2.1.1.1 uses it: + is a space, %XX a byte in either case
+    q = decode_query("Cmd=Sync&&User=a+b&DeviceId=%c3%a9%C3%A9&ItemId=5:1=x&")
+    assert (q.user, q.device_id) == ("a b", "éé")
+    assert q.parameters == (("ItemId", "5:1=x"),)  # the first = splits name from value

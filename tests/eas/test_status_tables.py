@@ -497,3 +497,39 @@ def test_excerpt_is_quoted_word_for_word() -> None:
         if doc not in lines_of:
             lines_of[doc] = set((found / f"{doc}-requirements.txt").read_text(encoding="utf-8").splitlines())
         assert statement in lines_of[doc], line
+
+
+# ------------------------------------------------------------------------- the table type and the lookup
+
+def test_a_table_reads_its_own_codes_and_falls_back_to_the_common_ones_from_101() -> None:
+    folder_sync = status.FOLDER_SYNC  # MS-ASCMD 2.2.3.177.5: 1, 6, 9, 10, 11, 12
+    assert len(folder_sync) == 6 and list(folder_sync) == [1, 6, 9, 10, 11, 12]
+    assert folder_sync[9] == "invalid or mismatched synchronization key: start again with FolderSync SyncKey 0"
+    assert 101 not in folder_sync and folder_sync.get(101) is None  # its own codes only
+    # MS-ASCMD 2.2.2: 101 InvalidContent, the first common code
+    assert folder_sync.source_of(101) is status.COMMON
+    assert folder_sync.meaning(101) == (
+        "invalid content: the body of the request is invalid (Content-Type, length, or missing body)")
+    assert folder_sync.source_of(9) is folder_sync
+    assert folder_sync.source_of(100) is None and folder_sync.meaning(100) is None
+    assert folder_sync.source_of(2) is None and folder_sync.meaning(2) is None
+    # MS-ASCMD 2.2.2 defines no 157-159: a code from 101 up that the common table lacks is unknown too
+    assert folder_sync.source_of(157) is None and folder_sync.meaning(157) is None
+
+
+def test_tables_are_equal_only_to_themselves() -> None:
+    # the Sync item and the Sync collection tables both come from MS-ASCMD 2.2.3.177.17, yet differ
+    assert status.SYNC_ITEM != status.SYNC_COLLECTION and status.SYNC_ITEM == status.SYNC_ITEM
+    assert len({status.SYNC_ITEM, status.SYNC_ITEM, status.SYNC_COLLECTION}) == 2
+    assert status.UNKNOWN_COMMAND != {}
+
+
+def test_status_table_for_reads_the_root_when_the_command_is_unknown_and_the_body_part_anywhere() -> None:
+    assert status_table_for("NoSuchCommand", "Sync/Collections/Collection/Status") is status.SYNC_COLLECTION
+    assert status_table_for("Ping", "Status") is status.PING  # no parent: the command's own table
+    assert status_table_for(None, "Status") is status.UNKNOWN_COMMAND
+    body_part = "ItemOperations/Response/Fetch/Properties/BodyPart/Status"
+    assert status_table_for("ItemOperations", body_part) is status.BODY_PART
+    assert status_table_for("ItemOperations", body_part, in_request=True) is status.BODY_PART
+    # in a request, a place without a request table is read like a response's
+    assert status_table_for("Sync", "Sync/Collections/Collection/Status", in_request=True) is status.SYNC_COLLECTION

@@ -16,7 +16,7 @@ from mitmproxy import io
 
 import eas
 from eas.exchange import Exchange, Problem, StatusNote, analyze
-from eas.verdicts import JudgedStatus, Outcome, Verdict, http_reason, judge, judge_status, worst
+from eas.verdicts import JudgedStatus, Outcome, Verdict, http_outcome, http_reason, judge, judge_status, worst
 
 WBXML = [("Content-Type", "application/vnd.ms-sync.wbxml")]
 LAB_SESSION = Path(__file__).resolve().parents[1] / "data" / "real" / "lab-session.mitm"
@@ -258,3 +258,88 @@ def test_real_lab_session_is_ok_but_for_its_faults() -> None:
     faults = [(command, outcome) for command, outcome in outcomes if outcome is not Outcome.OK]
     assert set(faults) == LAB_FAULTS
     assert len(faults) == 5 and len(outcomes) - len(faults) >= 60
+
+
+# ------------------------------------------------------------------------ each rule at its edges, by hand
+
+
+@pytest.mark.parametrize(("code", "outcome"), [
+    (100, Outcome.WARNING), (199, Outcome.WARNING), (200, Outcome.OK), (299, Outcome.OK), (300, Outcome.WARNING),
+    (399, Outcome.WARNING), (400, Outcome.FAILED), (448, Outcome.FAILED), (450, Outcome.FAILED),
+    (452, Outcome.FAILED), (599, Outcome.FAILED),
+])
+def test_http_outcome_at_the_edges_of_each_range(code: int, outcome: Outcome) -> None:
+    # rule 2: 2xx ok; 1xx, 3xx, 449 and 451 warnings; every other code fails
+    assert http_outcome(code) is outcome
+
+
+def test_http_reason_of_an_eas_code_and_of_a_standard_one() -> None:
+    assert http_reason(451) == "HTTP 451 Redirect"
+    assert http_reason(200) == "HTTP 200 OK"
+    assert http_reason(999) == "HTTP 999"
+
+
+def test_reasons_among_equals_keep_the_order_of_the_rules() -> None:
+    # rule 2 (HTTP 500), rule 3 (transport error), rule 4 (a failed Status), rule 5 (an undecodable part): all
+    # failures, listed in the order of the rules; the warning (449 has none here) after them
+    base = exchange("Ping", '<Ping xmlns="Ping"><Status>6</Status></Ping>', http_status=500)
+    ex = replace(base, problems=(Problem("request body", "schema: odd", None, "warning"),
+                                 Problem("response body", "could not decode: cut", 3)))
+    verdict = judge(ex, transport_error="reset")
+    assert verdict.outcome is Outcome.FAILED
+    assert verdict.reasons == (
+        "HTTP 500 Internal Server Error",
+        "transport error: reset",
+        # MS-ASCMD 2.2.3.177.11: Ping 6, more folders than the server monitors
+        "Ping/Status = 6 (more than the allowed number of folders to monitor: monitor at most MaxFolders)",
+        "response body: could not decode: cut",
+        "request body: schema: odd",
+    )
+
+
+def test_a_response_with_ok_statuses_only_has_no_reason() -> None:
+    verdict = judge(exchange("Ping", '<Ping xmlns="Ping"><Status>1</Status></Ping>'))
+    assert (verdict.outcome, verdict.reasons) == (Outcome.OK, ())
+    assert verdict.statuses == (JudgedStatus("Ping/Status", 1, "the heartbeat interval expired with no changes: "
+                                             "send Ping again", Outcome.OK, "Ping", "MS-ASCMD 2.2.3.177.11"),)
+
+
+def test_a_redirect_without_a_location_names_no_target() -> None:
+    assert judge(exchange("Sync", None, http_status=451)).reasons == ("HTTP 451 Redirect",)
+
+
+def test_the_worst_status_is_the_first_of_the_worst() -> None:
+    def judged(code: int, outcome: Outcome) -> JudgedStatus:
+        return JudgedStatus("Ping/Status", code, None, outcome, "Ping", "MS-ASCMD 2.2.3.177.11")
+
+    first, second = judged(6, Outcome.FAILED), judged(8, Outcome.FAILED)
+    verdict = Verdict(Outcome.FAILED, (judged(1, Outcome.OK), first, judged(5, Outcome.WARNING), second), ())
+    assert verdict.worst is first
+    assert Verdict(Outcome.OK, (judged(1, Outcome.OK), judged(2, Outcome.OK)), ()).worst == judged(1, Outcome.OK)
+
+
+def test_judge_status_reads_ok_warning_and_failed_from_the_table_of_its_place() -> None:
+    # MS-ASCMD 2.2.3.177.17: Sync collection 1 success; 12 (folder hierarchy changed) tells the client to run
+    # FolderSync; 3 (invalid synchronization key) fails
+    assert judge_status("Sync", "Sync/Collections/Collection/Status", 1).outcome is Outcome.OK
+    assert judge_status("Sync", "Sync/Collections/Collection/Status", 12).outcome is Outcome.WARNING
+    failed = judge_status("Sync", "Sync/Collections/Collection/Status", 3)
+    assert (failed.outcome, failed.table, failed.section) == (Outcome.FAILED, "Sync collection",
+                                                              "MS-ASCMD 2.2.3.177.17")
+    # a code no table lists fails, named with the table of its place
+    unknown = judge_status("Ping", "Ping/Status", 99)
+    assert (unknown.meaning, unknown.outcome, unknown.table, unknown.section) == (
+        None, Outcome.FAILED, "Ping", "MS-ASCMD 2.2.3.177.11")
+    # a common code (MS-ASCMD 2.2.2) is judged by the common table, and its section is that table's
+    common = judge_status("Ping", "Ping/Status", 110)
+    assert (common.outcome, common.table, common.section) == (Outcome.FAILED, "Ping", "MS-ASCMD 2.2.2")
+
+
+def test_the_command_names_the_table_before_the_root_of_the_document() -> None:
+    # Ping 2 (MS-ASCMD 2.2.3.177.11: changes in the folders) is ok; Sync defines no top-level 2, so reading the
+    # path's root (Sync) instead of the command (Ping) would fail it
+    assert judge_status("Ping", "Sync/Status", 2).outcome is Outcome.OK
+    assert judge_status(None, "Sync/Status", 2).outcome is Outcome.FAILED
+    base = exchange("Ping", '<Ping xmlns="Ping"><Status>2</Status></Ping>')
+    odd = replace(base, eas_statuses=(StatusNote("Sync/Status", 2, None),))
+    assert (judge(odd).outcome, judge(odd).statuses[0].table) == (Outcome.OK, "Ping")

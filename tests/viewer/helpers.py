@@ -68,3 +68,11 @@ async def wait_screen(pilot: Pilot[Any], app: EasInspectorApp, screen_type: type
     )
     await pilot.pause()
     return app.screen
+
+
+async def list_alone(pilot: Pilot[Any], app: EasInspectorApp) -> None:
+    """Hide the flow's detail beside the list (`v`) when the width showed it: the list gets the whole width."""
+    detail = app.main_screen.query_one("#flow-detail")
+    if detail.display:
+        await pilot.press("v")
+        await wait_for(pilot, lambda: not detail.display and flow_list(app).size.width == app.size.width, "the list alone")

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input
 import eas
 from capture.writer import CaptureWriter
 from tests.viewer.conftest import BASE_TS, SYNC_RESPONSE, eas_flow, standard_flows, write_capture
-from tests.viewer.helpers import focus, flow_list, main, notifications, wait_for, wait_loaded, wait_screen
+from tests.viewer.helpers import focus, flow_list, list_alone, main, notifications, wait_for, wait_loaded, wait_screen
 from viewer.app import make_app
 from viewer.screens import main as main_module
 from viewer.screens.help import HelpScreen
@@ -54,6 +54,7 @@ async def test_columns_fill_the_width_and_keep_the_essentials(long_capture: Path
     app = make_app(long_capture)
     async with app.run_test(size=(width, 40)) as pilot:
         flows = await wait_loaded(pilot, app, 6)
+        await list_alone(pilot, app)  # the list at the whole width (the split's list: test_split_ui.py)
         await wait_for(pilot, lambda: "sync key" in header(app), "the header")
         titles = header(app).split()
         for essential in ("#", "command", "coll.", "sync", "key", "HTTP", "EAS", "status"):
@@ -78,6 +79,7 @@ async def test_the_device_column_shows_for_all_sessions_only(capture: Path) -> N
     app = make_app(capture)
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_loaded(pilot, app, 5)
+        await list_alone(pilot, app)
         await wait_for(pilot, lambda: "device" in header(app).split(), "the device column")
         table = main(app).query_one("#sessions", DataTable)
         table.move_cursor(row=1)

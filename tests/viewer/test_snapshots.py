@@ -20,6 +20,7 @@ from tests.viewer.helpers import wait_for, wait_loaded
 from viewer.app import make_app
 from viewer.screens.exchange import ExchangeScreen
 from viewer.widgets.code_view import CodeView
+from viewer.widgets.flow_detail import FlowDetail, FlowSplit
 
 SIZE = (120, 36)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((200, 50), id="200x50")]
@@ -68,6 +69,31 @@ def test_flow_list(snap_compare: Any, snapshot_capture: Path, size: tuple[int, i
         await wait_loaded(pilot, app, 5)
         await pilot.press("down", "m", "down")
         await wait_for(pilot, lambda: "sync key" in str(app.main_screen.query_one("#flow-header").render()), "header")
+        if app.main_screen.query_one(FlowDetail).display:
+            app.main_screen.query_one(FlowSplit).toggle()  # the list alone, whole width (the split has its pictures)
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_split(snap_compare: Any, snapshot_capture: Path, size: tuple[int, int]) -> None:
+    """The list and the selected flow's detail: on by default at 200 columns, by `v` at 80; at 200 with a
+    selection in the detail's response."""
+    app = make_app(snapshot_capture)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_loaded(pilot, app, 5)
+        pane = app.main_screen.query_one(FlowDetail)
+        if not pane.display:
+            app.main_screen.query_one(FlowSplit).toggle()  # as `v` does, without its toast
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: pane.shown_id == 3, "the detail of flow #3")
+        if size[0] >= 160:
+            response = pane.query_one("#detail-response", CodeView)
+            response.focus()
+            await pilot.press("j", "shift+down", "shift+right", "shift+right", "shift+right")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

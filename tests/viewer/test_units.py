@@ -8,7 +8,7 @@ import pytest
 
 from viewer import credentials
 from capture.model import FlowFilter
-from viewer.source import FlowListing, parse_status
+from viewer.source import FlowListing, parse_status, status_field, status_text
 from viewer.widgets.hexdump import hexdump, line_of_offset
 from viewer.widgets.xml_text import xml_highlights
 
@@ -35,6 +35,68 @@ def test_flow_listing_describes_its_filter_and_is_the_readers_filter() -> None:
     assert listing.with_(command=None, order="ts_start") == FlowListing(
         http_status=401, problems_only=True, text="inbox", descending=True
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4xx", ((400, 499, False), None)),  # a class is HTTP
+        ("1xx", ((100, 199, False), None)),
+        ("!1", (None, (1, 1, True))),  # any EAS status but 1
+        ("! 200", ((200, 200, True), None)),
+        ("3-9", (None, (3, 9, False))),
+        ("200 - 299", ((200, 299, False), None)),  # a range from 200 up is HTTP
+        ("199", (None, 199)),  # below 200: an EAS status
+        ("200", (200, None)),
+        ("eas 401", (None, 401)),  # the kind overrides the number's side
+        ("http 3", (3, None)),
+        ("http !5xx", ((500, 599, True), None)),
+        ("  Http:  7-7  ", (7, None)),  # a range of one code is that code
+        ("eas !7-7", (None, (7, 7, True))),
+    ],
+)
+def test_parse_status_ranges_classes_and_negation(text: str, expected: tuple[object, object]) -> None:
+    assert parse_status(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9-3", "status filter '9-3': the range 9-3 is empty"),
+        ("6xx", "status filter '6xx': expected " + "a number (401, 3), 'http 401' / 'eas 3', a class (4xx), a range "
+                "(3-9), or ! for any other (!1)"),
+    ],
+)
+def test_parse_status_says_why_it_refuses(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_status(text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("match", "shown"),
+    [(401, "401"), ((400, 499, False), "4xx"), ((400, 499, True), "!4xx"), ((1, 1, True), "!1"),
+     ((3, 9, False), "3-9"), ((400, 498, False), "400-498"), ((401, 500, False), "401-500"),
+     ((0, 99, False), "0xx")],
+)
+def test_status_text_reads_back_as_typed(match: object, shown: str) -> None:
+    assert status_text(match) == shown  # type: ignore[arg-type]
+
+
+def test_status_field_spells_the_kind_out() -> None:
+    assert status_field(401, None) == "http 401"
+    assert status_field(None, (3, 9, False)) == "eas 3-9"
+    assert status_field(None, None) == ""
+
+
+def test_flow_listing_describes_every_filter_in_order() -> None:
+    f = FlowListing(command="Sync", http_status=(500, 599, False), eas_status=(1, 1, True), problems_only=True,
+                    text="inbox", collection_id="2", flow_ids=(4, 5, 6), order="no-such-order")
+    assert f.describe() == ("Sync · HTTP 5xx · EAS !1 · problems only · text 'inbox' · collection 2 · "
+                            "3 flow(s) of a finding · by no-such-order ↑")
+    assert FlowListing().describe() == "by time ↑"
+    assert FlowListing(collection_id="").describe() == "collection  · by time ↑"
+    assert FlowListing().with_(command="Ping", descending=True) == FlowListing(command="Ping", descending=True)
 
 
 def test_credentials_states() -> None:

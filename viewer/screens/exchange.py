@@ -25,7 +25,7 @@ from viewer.diff import diff_xml
 from viewer.messages import LoadedFlow
 from viewer.widgets.flow_list import human_size, worst_status
 from viewer.widgets.hexdump import hexdump, line_of_offset
-from viewer.widgets.code_view import CodeView
+from viewer.widgets.code_view import CodeView, selected_text
 from viewer.widgets.xml_tree import XmlTree
 
 if TYPE_CHECKING:
@@ -311,8 +311,8 @@ class ExchangeScreen(Screen[None]):
         self.inspector.inform("Long lines wrap." if self.wrap else "Long lines scroll (left / right).", replace="wrap")
 
     def action_copy(self) -> None:
-        """Copy the selected text, else the current element of a tree, else the whole text or table in focus."""
-        selected = self.get_selected_text()
+        """Copy exactly the selected text, else the current element of a tree, else the whole text or table in focus."""
+        selected = selected_text(self)
         what = "the selection"
         if not selected:
             selected, what = copy_text(self.focused, self.view)

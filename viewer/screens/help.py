@@ -45,6 +45,10 @@ SYNTAX_HELP = """\
 [b]Diagnosis[/b]: D lists the session's findings (Enter: their flows);
   f keeps the selected flow's collection; K shows its SyncKey chain;
   x exports the marked flows (else the list); Ctrl+P: .mitm and HAR.
+[b]Split[/b]: from 160 columns the selected flow's detail shows beside the list;
+  v turns it on or off at any width (until the width crosses 160 again).
+[b]Copy[/b]: select text in an XML view with the mouse or shift+arrows (and
+  shift+Home/End); y copies exactly that, else the element, XML or table.
 [b]Keys[/b]: q goes back, and quits on the flow list; Escape goes back;
   Ctrl+Q quits anywhere; Ctrl+P lists every command."""
 

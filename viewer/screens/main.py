@@ -18,6 +18,7 @@ from eas.wiretext import shown
 
 from capture.model import CaptureError
 from viewer.screens.diagnosis import ChainScreen, DiagnosisScreen, session_findings
+from viewer.screens.timeline import TimelineScreen
 from viewer.export import EXPORT_FORMATS, ExportPathScreen, default_export_path, export_flows
 from viewer.messages import (
     CaptureFailed,
@@ -30,11 +31,13 @@ from viewer.messages import (
     ProblemLocated,
 )
 from viewer.source import PAGE_SIZE, SORT_ORDERS, FlowListing, parse_status, status_field
+from viewer.widgets.flow_detail import SPLIT_MIN_WIDTH, FlowDetail, FlowSplit
 from viewer.widgets.flow_list import FlowList, device_text, header_text, needs_attention
 
 if TYPE_CHECKING:
     from capture.model import FlowRow, SessionRow
     from capture.reader import CaptureReader
+    from capture.timeline import TimelineFlow
     from viewer.app import EasInspectorApp
 
 ALL_SESSIONS = "all"
@@ -95,6 +98,10 @@ class MainScreen(Screen[None]):
         Binding("D", "diagnosis", "Diagnosis", show=False, id="main-diagnosis"),
         Binding("f", "collection_filter", "This collection", show=False, id="main-collection"),
         Binding("K", "sync_key_chain", "SyncKey chain", show=False, id="main-chain"),
+        Binding(
+            "v", "toggle_split", f"Split: list + detail (on from {SPLIT_MIN_WIDTH} columns)", show=False, id="main-split"
+        ),
+        Binding("T", "timeline", "Timeline", show=False, id="main-timeline"),
     ]
 
     def __init__(self) -> None:
@@ -122,8 +129,11 @@ class MainScreen(Screen[None]):
             yield Select[str]([], prompt="any command", id="filter-command", compact=True)
             yield Input(placeholder="status 401 4xx !1 3-9", id="filter-status", compact=True)
             yield Checkbox("problems only", id="filter-problems")
-        yield Static("", id="flow-header")
-        yield FlowList(id="flows")
+        with FlowSplit(id="browse"):
+            with Vertical(id="list-pane"):
+                yield Static("", id="flow-header")
+                yield FlowList(id="flows")
+            yield FlowDetail(self.inspector.source, id="flow-detail")
         yield Static("Opening…", id="status")
         yield Footer()
 
@@ -301,6 +311,9 @@ class MainScreen(Screen[None]):
                 flows.grow(self.generation, event.total, keep, tail=tail)
         else:
             flows.reset(event.generation, event.total, keep_cursor=self._keep_cursor)
+            if self._cursor_after_count is not None and self._cursor_after_count[0] == event.generation:
+                flows.move_cursor(self._cursor_after_count[1])  # a flow the timeline went to
+                self._cursor_after_count = None
         flows.empty_message = empty_reason(self.filter, self.inspector.follow)
         self.total = event.total
         self._update_status()
@@ -410,6 +423,7 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ state changes
     _keep_cursor = False
+    _cursor_after_count: tuple[int, int] | None = None  # (generation, row): where the cursor goes once counted
 
     def apply_filter(self, flow_filter: FlowListing, keep_cursor: bool = False) -> None:
         """Show the flows matching `flow_filter` (a new generation: older pages and counts are ignored)."""
@@ -517,6 +531,11 @@ class MainScreen(Screen[None]):
 
     def action_focus_flows(self) -> None:
         self.query_one(FlowList).focus()
+
+    def action_toggle_split(self) -> None:
+        """`v`: the selected flow's detail beside the list, or the list alone (whatever the width)."""
+        shown_now = self.query_one(FlowSplit).toggle()
+        self.inspector.inform("The detail shows beside the list." if shown_now else "The list alone.", replace="split")
 
     def action_next_problem(self) -> None:
         self._find_problem(True)
@@ -684,6 +703,61 @@ class MainScreen(Screen[None]):
     def _chain_chosen(self, flow_id: int | None) -> None:
         if flow_id is not None:
             self.inspector.open_flow(flow_id, "show")
+
+    def action_timeline(self) -> None:
+        """`T`: the timeline of the session shown (of the selected flow's when every session is shown)."""
+        session_id = self.filter.session_id
+        if session_id is None and self.current_flow is not None:
+            session_id = self.current_flow.session_id
+        if session_id is None:
+            self.inspector.inform("Choose a device session (s), or a flow of one, for its timeline.", severity="warning")
+            return
+        self.timeline_worker(session_id)
+
+    @work(thread=True, exclusive=True, group="timeline")
+    def timeline_worker(self, session_id: int) -> None:
+        try:
+            flows = self.inspector.source.call(lambda r: r.timeline_flows(session_id))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot read the timeline: {err}"))
+            return
+        self.app.call_from_thread(self._show_timeline, session_id, flows)
+
+    def _show_timeline(self, session_id: int, flows: list[TimelineFlow]) -> None:
+        names = {collection_id: name for (session, collection_id), name in self.folder_names.items() if session == session_id}
+        span = f", {_when(flows[0].ts_start)} to {_when(max(f.ts_end or f.ts_start for f in flows))}" if flows else ""
+        title = shown(f"Timeline of {self._session_name(session_id)}: {len(flows)} flow(s){span}")
+
+        def chosen(flow_id: int | None) -> None:
+            if flow_id is not None:
+                self.locate_worker(flow_id, self.filter, session_id)
+                self.inspector.open_flow(flow_id, "show")
+
+        self.app.push_screen(TimelineScreen(title, flows, names), chosen)
+
+    @work(thread=True, exclusive=True, group="locate")
+    def locate_worker(self, flow_id: int, flow_filter: FlowListing, session_id: int) -> None:
+        """Find the flow in the list as filtered; when the filter leaves it out, in its session's whole list."""
+        def place(reader: CaptureReader, wanted: FlowListing) -> int | None:
+            return reader.position(flow_id, wanted, order=wanted.order, descending=wanted.descending)
+
+        try:
+            position = self.inspector.source.call(lambda r: place(r, flow_filter))
+            if position is None:
+                flow_filter = FlowListing(session_id=session_id, order=flow_filter.order, descending=flow_filter.descending)
+                position = self.inspector.source.call(lambda r: place(r, flow_filter))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(CaptureFailed(f"cannot find flow #{flow_id} in the list: {err}"))
+            return
+        if position is not None:
+            self.app.call_from_thread(self._flow_located, flow_filter, position)
+
+    def _flow_located(self, flow_filter: FlowListing, position: int) -> None:
+        if flow_filter == self.filter:
+            self.query_one(FlowList).move_cursor(position)
+            return
+        self.apply_filter(flow_filter)
+        self._cursor_after_count = (self.generation, position)
 
     def set_filter(self, **changes: Any) -> None:
         """Change some filter fields (the command palette uses this)."""

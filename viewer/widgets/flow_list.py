@@ -512,6 +512,7 @@ class FlowList(ScrollView, can_focus=True):
     # --- cursor ---
     def watch_cursor(self, old: int, new: int) -> None:
         if self.total == 0:
+            self.post_message(self.Highlighted(self, new, None))  # nothing selected (the list is empty)
             return
         self.scroll_to_region_cursor()
         self.refresh()
