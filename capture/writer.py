@@ -132,6 +132,7 @@ def prepare_flow(
         )
     elif exchange is None:
         exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
+    verdict = judge(exchange, transport_error=flow_input.error)
     request_headers = flow_input.request_headers
     response_headers = flow_input.response_headers
     path = flow_input.path
@@ -199,10 +200,10 @@ def prepare_flow(
         "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
         "problems": json.dumps(problems),
         # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
-        **verdict_columns(exchange, flow_input.error, analysed=analysed),
+        **verdict_columns(exchange, flow_input.error, analysed=analysed, verdict=verdict),
     }
     request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
-    search_words_text = search_words(host, exchange, flow_input.error)
+    search_words_text = search_words(host, exchange, flow_input.error, verdict)
     search_text = (shown(url), shown(search_words_text), shown(request_text), shown(response_text))
     session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
     return PreparedFlow(
@@ -509,7 +510,6 @@ class CaptureWriter:
         replay_of: int | None,
         result: concurrent.futures.Future[int | None] | None,
         exchange: Exchange | None = None,
-<<<<<<< HEAD
     ) -> PreparedFlow:
         prepared = prepare_flow(
             flow_input, exchange, keep_credentials=self.keep_credentials, max_body_size=self.max_body_size,
@@ -517,108 +517,6 @@ class CaptureWriter:
         )  # fmt: skip
         prepared.result = result
         return prepared
-=======
-    ) -> _Prepared:
-        url = flow_input.display_url()
-        host = flow_input.display_host()
-        analysed = exchange is not None or self._analyze
-        if exchange is None and self._analyze:
-            exchange = analyze_parts(
-                flow_input.method,
-                url,
-                flow_input.request_headers,
-                flow_input.request_body,
-                flow_input.response_status,
-                flow_input.response_headers,
-                flow_input.response_body,
-                plain_xml=False,  # only the annotated XML is indexed
-                request_time=flow_input.ts_start or None,  # 0: the flow has no time
-            )
-        elif exchange is None:
-            exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
-        verdict = judge(exchange, transport_error=flow_input.error)
-        request_headers = flow_input.request_headers
-        response_headers = flow_input.response_headers
-        path = flow_input.path
-        kept_request_body = flow_input.request_body
-        if not self.keep_credentials:
-            request_headers = redact_headers(request_headers) or ()
-            response_headers = redact_headers(response_headers)
-            url, path = redact_stored_url(url), redact_stored_url(path)
-            root_tag = exchange.request_body.root_tag if exchange.request_body is not None else None
-            kept_request_body = redact_request_body(kept_request_body, root_tag)
-            if kept_request_body is not flow_input.request_body:
-                request_headers = with_content_length(request_headers, kept_request_body)
-        request_body, request_truncated = self._limit(kept_request_body)
-        response_body, response_truncated = self._limit(flow_input.response_body)
-        timestamps = {name: float(value) for name, value in flow_input.timestamps.items() if value is not None}
-        ts_start = flow_input.ts_start
-        ts_end = timestamps.get("response_end") or timestamps.get("error") or timestamps.get("request_end")
-        problems = [
-            {"where": p.where, "reason": p.reason, "offset": p.offset, "severity": p.severity}
-            for p in exchange.problems
-        ]
-        values: dict[str, Any] = {
-            "replay_of": replay_of,
-            "ts_start": ts_start,
-            "ts_end": ts_end,
-            "method": flow_input.method,
-            "scheme": flow_input.scheme,
-            "target_host": flow_input.target_host,
-            "host": host,
-            "port": int(flow_input.port),
-            "authority": flow_input.authority,
-            "path": path,
-            "url": url,
-            "http_version": flow_input.http_version,
-            "request_headers": headers_json(request_headers),
-            "request_trailers": headers_json(flow_input.request_trailers),
-            "request_size": len(flow_input.request_body or b""),
-            "request_truncated": int(request_truncated),
-            "response_http_version": flow_input.response_http_version,
-            "http_status": flow_input.response_status,
-            "response_reason": flow_input.response_reason,
-            "response_headers": headers_json(response_headers),
-            "response_trailers": headers_json(flow_input.response_trailers),
-            "response_size": len(flow_input.response_body or b""),
-            "response_truncated": int(response_truncated),
-            "error": flow_input.error,
-            "timestamps": json.dumps(timestamps),
-            "connection": json.dumps(dict(flow_input.connection)),
-            "extra": json.dumps(dict(flow_input.extra)),
-            "tls": int(flow_input.tls),
-            "server_address": flow_input.server_address,
-            "credentials_redacted": int(not self.keep_credentials),
-            "is_eas": int(exchange.is_eas),
-            "is_autodiscover": int(exchange.is_autodiscover),
-            "command": exchange.command,
-            "user": exchange.user,
-            "device_id": exchange.device_id,
-            "device_type": exchange.device_type,
-            "protocol_version": exchange.protocol_version,
-            "policy_key": exchange.policy_key,
-            "collection_id": exchange.collection_ids[0] if exchange.collection_ids else None,
-            "sync_key": exchange.sync_keys[0] if exchange.sync_keys else None,
-            "collection_ids": json.dumps(list(exchange.collection_ids)),
-            "sync_keys": json.dumps(list(exchange.sync_keys)),
-            "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
-            "problems": json.dumps(problems),
-            # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
-            **verdict_columns(exchange, flow_input.error, analysed=analysed, verdict=verdict),
-        }
-        request_text, response_text = indexed_text(exchange.request_body), indexed_text(exchange.response_body)
-        search_words_text = search_words(host, exchange, flow_input.error, verdict)
-        search_text = (shown(url), shown(search_words_text), shown(request_text), shown(response_text))
-        session_key = (host, exchange.user, exchange.device_id, exchange.device_type)
-        return _Prepared(
-            values, search_text, session_key, exchange.protocol_version, result, request_body or b"", response_body
-        )
-
-    def _limit(self, body: bytes | None) -> tuple[bytes | None, bool]:
-        if body is None or self.max_body_size is None or len(body) <= self.max_body_size:
-            return body, False
-        return body[: self.max_body_size], True
->>>>>>> main
 
     def _commit(self) -> bool:
         """Write the unwritten flows, BATCH_MAX_FLOWS per transaction; False (logged, kept) when one fails."""
