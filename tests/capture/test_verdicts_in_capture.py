@@ -195,9 +195,9 @@ def test_search_finds_a_failed_collection_under_a_top_level_success_as_the_failu
     fine = s.Step("Sync", s.sync_request("k5"), 200, s.sync_response(1, "k6"))
     write(path, [flow_input(mixed, 0), flow_input(fine, 1)])
     with CaptureReader(path) as reader:
-        assert [row.id for row in reader.flows(text="failed")] == [1]
-        assert [row.id for row in reader.flows(text='"Status=3"')] == [1]
-        assert reader.flows(text="failed")[0].eas_status == 3
+        assert [row.id for row in reader.flows(FlowFilter(text="failed"))] == [1]
+        assert [row.id for row in reader.flows(FlowFilter(text='"Status=3"'))] == [1]
+        assert reader.flows(FlowFilter(text="failed"))[0].eas_status == 3
     with sqlite3.connect(path) as connection:
         (summary,) = connection.execute("SELECT summary FROM flow_text WHERE rowid = 1").fetchone()
     assert summary.startswith("EAS Sync 14.1 user=alice device=DEVLOOP HTTP 200 failed: "
