@@ -167,7 +167,8 @@ def _bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _header_texts(fields: Sequence[tuple[bytes, bytes]] | None) -> Headers | None:
+def header_texts(fields: Sequence[tuple[bytes, bytes]] | None) -> Headers | None:
+    """mitmproxy's header fields as the capture's text pairs (bytes that are not UTF-8 kept as surrogates)."""
     if fields is None:
         return None
     return tuple((_text(name), _text(value)) for name, value in fields)
@@ -252,19 +253,19 @@ def flow_input_from_fields(fields: FlowFields, request_body: bytes | None, respo
         port=fields.port,
         path=_text(fields.path),
         http_version=_text(fields.http_version),
-        request_headers=_header_texts(fields.headers) or (),
+        request_headers=header_texts(fields.headers) or (),
         request_body=request_body or b"",
         timestamps={name: float(value) for name, value in timestamps.items() if value is not None},
         authority=_text(fields.authority),
         url=url,
         host=pretty_host,
-        request_trailers=_header_texts(fields.trailers),
+        request_trailers=header_texts(fields.trailers),
         response_http_version=None if response is None else _text(response.http_version),
         response_status=None if response is None else response.status_code,
         response_reason=None if response is None else _text(response.reason),
-        response_headers=None if response is None else _header_texts(response.headers),
+        response_headers=None if response is None else header_texts(response.headers),
         response_body=response_body,  # None also when streamed (not kept)
-        response_trailers=None if response is None else _header_texts(response.trailers),
+        response_trailers=None if response is None else header_texts(response.trailers),
         error=None if error is None else error[0],
         server_address=_host_port(fields.server_address) if fields.server_address else None,
         tls=bool(server.tls or fields.scheme == b"https"),
@@ -339,9 +340,9 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
         authority=_bytes(record.authority),
         path=_bytes(record.path),
         http_version=_bytes(record.http_version),
-        headers=_mitm_headers(record.request_headers) or http.Headers(),
+        headers=mitm_headers(record.request_headers) or http.Headers(),
         content=None if record.extra.get("request_body_missing") else record.request_body,
-        trailers=_mitm_headers(record.request_trailers),
+        trailers=mitm_headers(record.request_trailers),
         timestamp_start=ts.get("request_start", ts_start),
         timestamp_end=ts.get("request_end"),
     )
@@ -350,9 +351,9 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
             http_version=_bytes(record.response_http_version or record.http_version),
             status_code=record.row.http_status or 0,
             reason=_bytes(record.response_reason or ""),
-            headers=_mitm_headers(record.response_headers) or http.Headers(),
+            headers=mitm_headers(record.response_headers) or http.Headers(),
             content=record.response_body,
-            trailers=_mitm_headers(record.response_trailers),
+            trailers=mitm_headers(record.response_trailers),
             timestamp_start=ts.get("response_start", ts.get("request_end", ts_start)),
             timestamp_end=ts.get("response_end"),
         )
@@ -370,7 +371,8 @@ def flow_from_record(record: FlowRecord) -> http.HTTPFlow:
     return mitm_flow
 
 
-def _mitm_headers(headers: Headers | None) -> http.Headers | None:
+def mitm_headers(headers: Headers | None) -> http.Headers | None:
+    """The capture's text header pairs as mitmproxy headers, byte for byte as they came."""
     if headers is None:
         return None
     return http.Headers([(_bytes(name), _bytes(value)) for name, value in headers])

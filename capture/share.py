@@ -25,7 +25,7 @@ from mitmproxy.proxy.mode_specs import ProxyMode
 from eas.share import Pseudonyms, SharedBody, share_body, share_headers, share_path
 
 from .exportfile import replace_privately
-from .mitm import flow_from_record
+from .mitm import flow_from_record, header_texts, mitm_headers
 from .reader import CaptureReader
 
 # The header that says, in the shared file, that a body was removed and why.
@@ -43,7 +43,7 @@ class ShareReport:
 
 def _share_message(message: http.Message, names: Pseudonyms, keep_content: bool) -> bool:
     """Rewrite a request's or response's headers, trailers and body in place; True when the body was removed."""
-    original_headers = list(message.headers.items(multi=True))
+    original_headers = list(header_texts(message.headers.fields) or ())
     content_type = message.headers.get("content-type")
     body: bytes | None
     try:
@@ -51,15 +51,9 @@ def _share_message(message: http.Message, names: Pseudonyms, keep_content: bool)
         decodable = True
     except ValueError:
         body, decodable = message.raw_content, False
-    message.headers = http.Headers(
-        [(name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape"))
-         for name, value in share_headers(original_headers, names)]
-    )
+    message.headers = mitm_headers(tuple(share_headers(original_headers, names))) or http.Headers()
     if message.trailers is not None:
-        message.trailers = http.Headers(
-            [(name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape"))
-             for name, value in share_headers(list(message.trailers.items(multi=True)), names)]
-        )
+        message.trailers = mitm_headers(tuple(share_headers(list(header_texts(message.trailers.fields) or ()), names)))
     if body is None:
         return False
     if not decodable:
