@@ -314,6 +314,11 @@ class CaptureReader:
         )
         return [SessionRow(*(text_from_sql(value) for value in row)) for row in rows]
 
+    def _where_sql(self, flow_filter: FlowFilter) -> tuple[str, list[Any]]:
+        """The ` WHERE ...` of a FlowFilter ("" when it selects every flow) and its parameters."""
+        clauses, parameters = self._where(flow_filter)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
+
     def _where(self, flow_filter: FlowFilter) -> tuple[list[str], list[Any]]:
         """SQL conditions (all must hold) and their parameters for a FlowFilter."""
         clauses: list[str] = []
@@ -372,8 +377,7 @@ class CaptureReader:
         """
         if order not in _ORDERS:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
-        clauses, parameters = self._where(flow_filter)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, parameters = self._where_sql(flow_filter)
         sql = f"SELECT {_ROW_COLUMNS} FROM flows{where} ORDER BY {_ordering(order, descending)} LIMIT ? OFFSET ?"
         return [_flow_row(row) for row in self._query(sql, [*parameters, -1 if limit is None else limit, offset])]
 
@@ -384,8 +388,7 @@ class CaptureReader:
         the filter leaves it out."""
         if order not in _ORDERS:
             raise CaptureError(f"cannot order flows by {order!r}; choose one of {', '.join(_ORDERS)}")
-        clauses, parameters = self._where(flow_filter)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, parameters = self._where_sql(flow_filter)
         rows = self._query(
             f"SELECT place FROM (SELECT id, row_number() OVER (ORDER BY {_ordering(order, descending)}) - 1 AS place "
             f"FROM flows{where}) WHERE id = ?",
@@ -423,8 +426,7 @@ class CaptureReader:
 
     def count_flows(self, flow_filter: FlowFilter = FlowFilter()) -> int:
         """How many flows `flows(flow_filter)` would return without a limit."""
-        clauses, parameters = self._where(flow_filter)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, parameters = self._where_sql(flow_filter)
         return int(self._query(f"SELECT count(*) FROM flows{where}", parameters)[0][0])
 
     def flow(self, flow_id: int) -> FlowRecord:

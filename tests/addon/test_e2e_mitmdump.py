@@ -30,6 +30,7 @@ from tests.addon.conftest import (
     send,
     start_mitmdump,
 )
+from tests.addon.processes import children, running
 from tests.lab.policy import lab_missing
 
 
@@ -260,27 +261,6 @@ def test_ctrl_c_in_a_terminal_keeps_every_flow(origin: Origin, mitm_confdir: Pat
         assert reader.count_flows() == len(requests)
 
 
-def worker_pids(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (the addon's worker), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker process through /proc")
 def test_a_sigkill_of_the_proxy_loses_nothing_completed_a_second_before(
@@ -306,7 +286,7 @@ def test_a_sigkill_of_the_proxy_loses_nothing_completed_a_second_before(
                 completed_at.append(time.monotonic())
         finally:
             connection.close()
-        workers = worker_pids(proxy.process.pid)
+        workers = children(proxy.process.pid)
         assert workers, proxy.output
         proxy.process.kill()
         killed_at = time.monotonic()

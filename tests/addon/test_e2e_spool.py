@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.addon.conftest import FOLDERSYNC_REQUEST, ROOT, CannedRequest, Origin, eas_headers, eas_path, send, start_mitmdump
-from tests.addon.test_e2e_mitmdump import running, worker_pids
+from tests.addon.processes import descendants, running
 
 # What the issue asks: a flow whose response the client had this long before the kill is in the capture.
 SAFE_SECONDS = 0.5
@@ -71,17 +71,6 @@ def recorded_devices(capture: Path) -> dict[str, int]:
         return dict(connection.execute("SELECT device_id, count(*) FROM flows GROUP BY device_id").fetchall())
     finally:
         connection.close()
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (the addon's workers and theirs), from /proc."""
-    found = []
-    parents = [pid]
-    while parents:
-        children = worker_pids(parents.pop())
-        found += children
-        parents += children
-    return found
 
 
 class CpuLoad:
