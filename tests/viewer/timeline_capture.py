@@ -5,49 +5,29 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import eas
 from capture.model import FlowInput
 from tests.viewer.conftest import BASE_TS, SYNC_REQUEST, SYNC_RESPONSE, eas_flow, write_capture
+from tests.viewer.verdict_capture import sync_answer, sync_request, wbxml
 
 INBOX_ID = "5"
 CALENDAR_ID = "7"
 
 
-def _wbxml(xml: str) -> bytes:
-    return bytes(eas.encode(xml))
-
-
-def sync_request(key: str, collection_id: str) -> bytes:
-    return _wbxml(
-        '<Sync xmlns="AirSync"><Collections><Collection>'
-        f"<SyncKey>{key}</SyncKey><CollectionId>{collection_id}</CollectionId>"
-        "</Collection></Collections></Sync>"
-    )
-
-
-def sync_answer(key: str, collection_id: str, status: int) -> bytes:
-    return _wbxml(
-        '<Sync xmlns="AirSync"><Collections><Collection>'
-        f"<SyncKey>{key}</SyncKey><CollectionId>{collection_id}</CollectionId><Status>{status}</Status>"
-        "</Collection></Collections></Sync>"
-    )
-
-
-FOLDER_SYNC = _wbxml('<FolderSync xmlns="FolderHierarchy"><SyncKey>0</SyncKey></FolderSync>')
-FOLDER_SYNC_ANSWER = _wbxml(
+FOLDER_SYNC = wbxml('<FolderSync xmlns="FolderHierarchy"><SyncKey>0</SyncKey></FolderSync>')
+FOLDER_SYNC_ANSWER = wbxml(
     '<FolderSync xmlns="FolderHierarchy"><Status>1</Status><SyncKey>F1</SyncKey><Changes><Count>2</Count>'
     f"<Add><ServerId>{INBOX_ID}</ServerId><ParentId>0</ParentId><DisplayName>Inbox</DisplayName><Type>2</Type></Add>"
     f"<Add><ServerId>{CALENDAR_ID}</ServerId><ParentId>0</ParentId><DisplayName>Calendar</DisplayName><Type>8</Type>"
     "</Add></Changes></FolderSync>"
 )
-PING = _wbxml(
+PING = wbxml(
     '<Ping xmlns="Ping"><HeartbeatInterval>300</HeartbeatInterval><Folders><Folder>'
     f"<Id>{INBOX_ID}</Id><Class>Email</Class></Folder></Folders></Ping>"
 )
 
 
 def _ping_answer(status: int) -> bytes:
-    return _wbxml(f'<Ping xmlns="Ping"><Status>{status}</Status></Ping>')
+    return wbxml(f'<Ping xmlns="Ping"><Status>{status}</Status></Ping>')
 
 
 def _held(flow: FlowInput, seconds: float) -> FlowInput:
