@@ -252,7 +252,7 @@ def stored_authorization(value: str) -> str:
     if lowered == "basic" and credentials.user:
         return f"Basic {credentials.user}:{STORED_REDACTED}"
     kept: dict[str, object] = {}
-    if lowered == "bearer" and credentials.claims:
+    if lowered == "bearer" and (credentials.claims or credentials.user):  # email names a user, shown or not
         _scheme, _, token = value.strip().partition(" ")
         claims = _jwt_claims(token.strip())
         if claims is None and token.strip().startswith(STORED_REDACTED):

@@ -480,3 +480,11 @@ def test_ntlm_domain_pointing_outside_is_refused() -> None:
 ])
 def test_each_challenge_is_explained(challenge: str, meaning: str) -> None:
     assert auth.explain_authenticate(challenge) == meaning
+
+
+def test_a_stored_bearer_token_still_names_a_user_known_by_email_only() -> None:
+    # email is a user claim (the last one looked at) but not a shown one: the stored form must keep it as a claim
+    stored = auth.stored_authorization(f"Bearer {jwt({'email': 'e@x', 'nonce': 'n'})}")
+    assert stored == 'Bearer <redacted> {"email":"e@x"}'
+    assert auth.parse_authorization(stored) == auth.Credentials(
+        "Bearer", "Bearer JWT (no readable claims; token not stored)", "e@x")
