@@ -488,3 +488,9 @@ def test_a_stored_bearer_token_still_names_a_user_known_by_email_only() -> None:
     assert stored == 'Bearer <redacted> {"email":"e@x"}'
     assert auth.parse_authorization(stored) == auth.Credentials(
         "Bearer", "Bearer JWT (no readable claims; token not stored)", "e@x")
+
+
+def test_a_bearer_token_after_a_tab_is_stored_with_its_claims() -> None:
+    # "Bearer<TAB>token" reads as "Bearer token" (the tab separates the scheme): its stored form is the same too
+    assert auth.stored_authorization(f"Bearer\t{TOKEN}") == auth.stored_authorization(f"Bearer {TOKEN}")
+    assert auth.parse_authorization(auth.stored_authorization(f"Bearer\t{TOKEN}")).user == "alice@contoso.com"
