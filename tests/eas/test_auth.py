@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import time
 
 import pytest
 from lxml import etree
@@ -295,6 +296,10 @@ def test_scheme_meaning_of_any_name(scheme: str, meaning: str) -> None:
     ("Basic YTpiOmM=", auth.Credentials("Basic", "Basic user='a' (password hidden)", "a")),  # "a:b:c"
     ("Basic /2E6cHc=", auth.Credentials("Basic", "Basic user='\ufffda' (password hidden)", "\ufffda")),  # ff "a:pw"
     ("Basic :<redacted>", auth.Credentials("Basic", "Basic user='' (password not stored)")),
+    # RFC 7617 2: a user-id holds no ":", so this is no stored form; and an unencoded "user:password" is no base64
+    ("Basic a:b:<redacted>", auth.Credentials("Basic", "Basic (credentials not valid base64; hidden)")),
+    ("Basic alice:pw", auth.Credentials("Basic", "Basic (credentials not valid base64; hidden)")),
+    ("Bearer\ta\tb", auth.Credentials("Bearer", "Bearer (opaque token hidden, 3 characters)")),  # the first tab
 ])
 def test_parse_authorization_case_by_case(value: str, expected: auth.Credentials) -> None:
     # the tab after "Bearer" separates the scheme: the token is "abc def", 7 characters
@@ -304,7 +309,8 @@ def test_parse_authorization_case_by_case(value: str, expected: auth.Credentials
 def test_credentials_over_64_kib_are_not_decoded() -> None:
     # 65,536 characters are decoded (here: 49,152 zero bytes, no ':'); one more is only counted
     assert auth.describe_authorization("Basic " + "A" * 65536) == "Basic (no ':' between user and password; hidden)"
-    assert auth.describe_authorization("Basic " + "A" * 65537) == "Basic (credentials hidden, 65537 characters)"
+    assert auth.parse_authorization("Basic " + "A" * 65537) == auth.Credentials(
+        "Basic", "Basic (credentials hidden, 65537 characters)")
 
 
 @pytest.mark.parametrize("token", [
@@ -385,6 +391,8 @@ def test_jwt_expiry_times_and_spans() -> None:
     assert expiry(exp - 5399) == f"Bearer JWT (exp {shown} (valid for 90 min after this request); token hidden)"
     assert expiry(exp - 5400) == f"Bearer JWT (exp {shown} (valid for 1.5 h after this request); token hidden)"
     assert expiry(exp + 172_799) == f"Bearer JWT (exp {shown} (expired 48.0 h before this request); token hidden)"
+    assert expiry(exp - 99_908) == f"Bearer JWT (exp {shown} (valid for 27.8 h after this request); token hidden)"
+    assert expiry(exp - 1) == f"Bearer JWT (exp {shown} (valid for 1 s after this request); token hidden)"
     assert expiry(exp - 172_800) == f"Bearer JWT (exp {shown} (valid for 2.0 days after this request); token hidden)"
     credentials = auth.parse_authorization(f"Bearer {jwt({'exp': 1.5})}")
     assert credentials.expires == 1.5 and credentials.claims == (("exp", "1970-01-01 00:00:01 UTC"),)
@@ -494,3 +502,79 @@ def test_a_bearer_token_after_a_tab_is_stored_with_its_claims() -> None:
     # "Bearer<TAB>token" reads as "Bearer token" (the tab separates the scheme): its stored form is the same too
     assert auth.stored_authorization(f"Bearer\t{TOKEN}") == auth.stored_authorization(f"Bearer {TOKEN}")
     assert auth.parse_authorization(auth.stored_authorization(f"Bearer\t{TOKEN}")).user == "alice@contoso.com"
+
+
+def test_times_are_told_in_utc_whatever_the_machine_s_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "IST-5:30")  # POSIX TZ: 5 h 30 min east of UTC
+    time.tzset()
+    try:
+        assert auth.expiry_text(1_700_000_000, None) == "2023-11-14 22:13:20 UTC"
+        assert auth.parse_authorization(f"Bearer {jwt({'nbf': 0})}").claims == (("nbf", "1970-01-01 00:00:00 UTC"),)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def ntlm_value(message: bytes | bytearray, scheme: str = "NTLM") -> str:
+    return f"{scheme} " + base64.b64encode(bytes(message)).decode()
+
+
+def test_ntlm_field_lengths_and_offsets_are_unsigned() -> None:
+    # MS-NLMP 2.2.1.3: Len (2 bytes), MaxLen (2), BufferOffset (4), all unsigned little-endian
+    message = bytearray(ntlm_authenticate("CONTOSO", "alice", "PHONE1"))
+    struct.pack_into("<HHI", message, 36, 0xFFFF, 0xFFFF, 64)  # UserName: 65,535 bytes from 64
+    assert auth.parse_authorization(ntlm_value(message)) == auth.Credentials(
+        "NTLM", "NTLM: AUTHENTICATE (type 3), a field points outside the message")
+    kind = ntlm_message(0xFFFFFFFF)
+    assert auth.describe_authorization(ntlm_value(kind)) == "NTLM: unknown NTLM message type 4294967295"
+
+
+def test_ntlm_empty_and_one_byte_fields() -> None:
+    # an empty field is empty wherever its offset points; a one-byte OEM field is read
+    message = bytearray(ntlm_authenticate("CONTOSO", "alice", "PHONE1"))
+    struct.pack_into("<HHI", message, 28, 0, 0, 0xFFFFFFFF)  # DomainName: empty, offset far past the end
+    assert auth.parse_authorization(ntlm_value(message)) == auth.Credentials(
+        "NTLM", "NTLM: AUTHENTICATE (type 3), user 'alice', workstation 'PHONE1'; responses hidden", "alice")
+    assert auth.parse_authorization(ntlm_value(ntlm_authenticate("", "b", "", unicode=False))).user == "b"
+
+
+def test_ntlm_unicode_string_that_is_not_utf16_is_replaced_not_raised() -> None:
+    # a lone high surrogate (00 d8) before "b": U+FFFD stands for it
+    message = bytearray(ntlm_authenticate("", "ab", ""))
+    message[88:90] = b"\x00\xd8"
+    assert auth.parse_authorization(ntlm_value(message)).user == "\ufffdb"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("NTLM !!", auth.Credentials("NTLM", "NTLM (token not valid base64; hidden, 2 characters)")),
+    (ntlm_value(b"\x01\x02\x03"), auth.Credentials("NTLM", "NTLM (not an NTLM message; hidden, 3 bytes)")),
+    # two NTLM messages in one token: the first is read
+    (ntlm_value(ntlm_message(1) + ntlm_message(2)), auth.Credentials("NTLM", "NTLM: NEGOTIATE (type 1)")),
+    (ntlm_value(b"\x60\x82\x02\x00\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", "Negotiate"),
+     auth.Credentials("Negotiate", "Negotiate: Kerberos/SPNEGO token (15 bytes, hidden; names no user without the "
+                                   "service key)")),
+])
+def test_ntlm_and_negotiate_credentials_whole(value: str, expected: auth.Credentials) -> None:
+    assert auth.parse_authorization(value) == expected
+
+
+_BEARER_CHALLENGE = ("the server takes OAuth 2.0 access tokens (modern authentication): the client gets one from the "
+                     "authorization server and sends Authorization: Bearer <token>")
+
+
+@pytest.mark.parametrize(("challenge", "meaning"), [
+    ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+     'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+     'authorization_uri="https://login.windows.net/common/oauth2/authorize", error="invalid_token"',
+     f"{_BEARER_CHALLENGE}; authorization server https://login.windows.net/common/oauth2/authorize; tokens accepted "
+     "from issuers (principal@tenant) 00000001-0000-0000-c000-000000000000@* (00000001-0000-0000-c000-000000000000 "
+     "is Microsoft's token service, Azure AD; @* any tenant); the token sent was refused: invalid_token"),
+    # not base64 as a whole ("!"): no bytes are read from it
+    ("Negotiate oRsw!GaADCgEA", "Negotiate continues: the server's token (0 bytes)"),
+    # two NTLM messages: the first is the server's
+    (ntlm_value(ntlm_message(2, 48) + ntlm_message(1)),
+     "NTLM continues: the server's NTLM CHALLENGE (type 2); the client answers with type 3"),
+])
+def test_a_challenge_is_explained_in_full(challenge: str, meaning: str) -> None:
+    # called directly: explain_headers remembers the notes of the headers it has seen
+    assert auth.explain_authenticate(challenge) == meaning
