@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import threading
+from pathlib import Path
 
 import pytest
 
 from viewer import credentials
-from capture.model import FlowFilter
-from viewer.source import FlowListing, parse_status, status_field, status_text
+from capture.model import CaptureError, FlowFilter
+from capture.reader import CaptureReader
+from tests.viewer.conftest import BASE_TS
+from viewer.source import CaptureSource, FlowListing, parse_status, status_field, status_text
 from viewer.widgets.hexdump import hexdump, line_of_offset
 from viewer.widgets.xml_text import xml_highlights
 
@@ -97,6 +102,57 @@ def test_flow_listing_describes_every_filter_in_order() -> None:
     assert FlowListing().describe() == "by time ↑"
     assert FlowListing(collection_id="").describe() == "collection  · by time ↑"
     assert FlowListing().with_(command="Ping", descending=True) == FlowListing(command="Ping", descending=True)
+
+
+def test_flow_listing_rows_are_its_flows_in_its_order_from_offset_to_limit(capture: Path) -> None:
+    # the standard capture: FolderSync, Sync, Sync, Ping, Sync, one second apart from BASE_TS
+    with CaptureReader(capture) as reader:
+        by_command_down = FlowListing(order="command", descending=True)
+        assert [(row.command, row.ts_start) for row in by_command_down.rows(reader, 1, 3)] == [
+            ("Sync", BASE_TS + 2), ("Sync", BASE_TS + 1), ("Ping", BASE_TS + 3)]
+        assert [row.ts_start for row in by_command_down.rows(reader, 0, None)] == [
+            BASE_TS + 4, BASE_TS + 2, BASE_TS + 1, BASE_TS + 3, BASE_TS]
+        syncs = FlowListing(command="Sync", order="command", descending=True)
+        assert [row.ts_start for row in syncs.rows(reader, 1, None)] == [BASE_TS + 2, BASE_TS + 1]
+
+
+def test_capture_source_runs_every_read_on_one_reader_thread_with_one_reader(capture: Path) -> None:
+    source = CaptureSource(capture)
+    try:
+        first = source.call(lambda reader: (reader, threading.current_thread()))
+        assert isinstance(first[0], CaptureReader) and first[0].path == capture
+        assert first[1] is not threading.current_thread() and first[1].name.startswith("capture-reader")
+        assert source.call(lambda reader: (reader, threading.current_thread())) == first
+        assert source.submit(lambda reader: (reader, threading.current_thread())).result() == first
+        # one thread: a read waits for the one before it
+        release = threading.Event()
+        order: list[int] = []
+        blocked = source.submit(lambda reader: (release.wait(10), order.append(1)))
+        waiting = source.submit(lambda reader: order.append(2))
+        assert concurrent.futures.wait([waiting], timeout=0.3).not_done == {waiting}
+        release.set()
+        waiting.result(), blocked.result()
+        assert order == [1, 2]
+    finally:
+        source.close()
+
+
+def test_capture_source_passes_errors_back_and_refuses_reads_once_closed(capture: Path, tmp_path: Path) -> None:
+    missing = CaptureSource(tmp_path / "none.sqlite")
+    with pytest.raises(CaptureError, match="no such capture"):
+        missing.call(lambda reader: reader.meta())
+    missing.close()
+    source = CaptureSource(capture)
+    reader = source.call(lambda reader: reader)
+    with pytest.raises(KeyError):
+        source.call(lambda reader: {}["absent"])
+    source.close()
+    with pytest.raises(CaptureError, match="cannot read the capture"):
+        reader.meta()  # closed with the source
+    for read in (source.call, source.submit):
+        with pytest.raises(RuntimeError, match="^capture closed$"):
+            read(lambda reader: reader)
+    source.close()  # a second close does nothing
 
 
 def test_credentials_states() -> None:
