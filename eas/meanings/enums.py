@@ -408,12 +408,14 @@ UNITS: Mapping[tuple[str, str], str] = MappingProxyType({
     ("Find", "Total"): "results found in all",
 })
 
-# MS-ASEMAIL MessageClass: the kind of message, matched on the longest known prefix (case-insensitive)
+# The kind of message, matched on the longest known prefix (case-insensitive): the classes and the administrative
+# (REPORT.) classes of MS-ASEMAIL 2.2.2.49 MessageClass, and common subclasses (meeting responses, receipts)
 MESSAGE_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
     ("IPM.Note.SMIME.MultipartSigned", "S/MIME clear-signed message"),
     ("IPM.Note.SMIME", "S/MIME encrypted or opaque-signed message"),
     ("IPM.Note.Receipt.SMIME", "S/MIME signed receipt"),
     ("IPM.Note", "email message"),
+    ("IPM.Schedule.Meeting", "meeting message (request, response or cancellation)"),
     ("IPM.Schedule.Meeting.Request", "meeting request"),
     ("IPM.Schedule.Meeting.Canceled", "meeting cancellation"),
     ("IPM.Schedule.Meeting.Resp.Pos", "meeting accepted"),
@@ -431,6 +433,13 @@ MESSAGE_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
     ("REPORT.IPM.Note.IPNRN", "read receipt"),
     ("REPORT.IPM.Note.IPNNRN", "not-read receipt"),
     ("REPORT.IPM.Schedule.Meeting.Request.NDR", "non-delivery report of a meeting request"),
+    ("REPORT.IPM.Schedule.Meeting.Resp.Pos.NDR", "non-delivery report of a meeting acceptance"),
+    ("REPORT.IPM.Schedule.Meeting.Resp.Tent.NDR", "non-delivery report of a tentative meeting acceptance"),
+    ("REPORT.IPM.Schedule.Meeting.Canceled.NDR", "non-delivery report of a meeting cancellation"),
+    ("REPORT.IPM.Note.SMIME.NDR", "non-delivery report of an S/MIME encrypted or opaque-signed message"),
+    ("REPORT.IPM.Note.SMIME.DR", "delivery receipt of an S/MIME encrypted or opaque-signed message"),
+    ("REPORT.IPM.Note.SMIME.MultipartSigned.NDR", "non-delivery report of an S/MIME clear-signed message"),
+    ("REPORT.IPM.Note.SMIME.MultipartSigned.DR", "delivery receipt of an S/MIME clear-signed message"),
 )
 
 

@@ -90,3 +90,40 @@ def test_every_contacts_and_provision_tag_has_a_meaning() -> None:
     provision_page = next(p for p in CODE_PAGES if p.name == "Provision")
     missing = {tag for tag in provision_page.tags.values() if ("Provision", tag) not in annotate_module.HANDLERS}
     assert missing == {"Provision", "Policies", "Policy"}
+
+
+# MS-ASEMAIL 2.2.2.49 MessageClass: "This protocol supports the following message classes[...] as well as all
+# subclasses of the same namespaces" and, for administrative messages, "the value of the MessageClass element MUST
+# be one of the following values[...]"; each with the meaning the spec's table gives, in our words.
+SPEC_MESSAGE_CLASSES = {
+    "IPM.Note": "email message",
+    "IPM.Note.SMIME": "S/MIME encrypted or opaque-signed message",
+    "IPM.Note.SMIME.MultipartSigned": "S/MIME clear-signed message",
+    "IPM.Note.Receipt.SMIME": "S/MIME signed receipt",
+    "IPM.InfoPathForm": "InfoPath form",
+    "IPM.Schedule.Meeting": "meeting message (request, response or cancellation)",
+    "IPM.Notification.Meeting": "meeting notification (e.g. forward notice)",
+    "IPM.Post": "post",
+    "IPM.Octel.Voice": "voice mail",
+    "IPM.Voicenotes": "voice note",
+    "IPM.Sharing": "sharing request",
+    "REPORT.IPM.NOTE.NDR": "non-delivery report",
+    "REPORT.IPM.NOTE.DR": "delivery receipt",
+    "REPORT.IPM.NOTE.DELAYED": "delivery delayed report",
+    "REPORT.IPM.NOTE.IPNRN": "read receipt",
+    "REPORT.IPM.NOTE.IPNNRN": "not-read receipt",
+    "REPORT.IPM.SCHEDULE.MEETING.REQUEST.NDR": "non-delivery report of a meeting request",
+    "REPORT.IPM.SCHEDULE.MEETING.RESP.POS.NDR": "non-delivery report of a meeting acceptance",
+    "REPORT.IPM.SCHEDULE.MEETING.RESP.TENT.NDR": "non-delivery report of a tentative meeting acceptance",
+    "REPORT.IPM.SCHEDULE.MEETING.CANCELED.NDR": "non-delivery report of a meeting cancellation",
+    "REPORT.IPM.NOTE.SMIME.NDR": "non-delivery report of an S/MIME encrypted or opaque-signed message",
+    "REPORT.IPM.NOTE.SMIME.DR": "delivery receipt of an S/MIME encrypted or opaque-signed message",
+    "REPORT.IPM.NOTE.SMIME.MULTIPARTSIGNED.NDR": "non-delivery report of an S/MIME clear-signed message",
+    "REPORT.IPM.NOTE.SMIME.MULTIPARTSIGNED.DR": "delivery receipt of an S/MIME clear-signed message",
+}
+
+
+@pytest.mark.parametrize(("value", "meaning"), SPEC_MESSAGE_CLASSES.items())
+def test_every_message_class_of_the_spec_has_its_meaning(value: str, meaning: str) -> None:
+    assert enums.message_class_meaning(value) == meaning
+
