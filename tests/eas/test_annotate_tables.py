@@ -127,3 +127,26 @@ SPEC_MESSAGE_CLASSES = {
 def test_every_message_class_of_the_spec_has_its_meaning(value: str, meaning: str) -> None:
     assert enums.message_class_meaning(value) == meaning
 
+
+@pytest.mark.parametrize(
+    ("value", "meaning"),
+    [
+        # a subclass takes its nearest known class's meaning, wherever that class stands in the table
+        ("IPM.Note.Custom", "email message"),
+        ("IPM.Note.SMIME.MultipartSigned.Extra", "S/MIME clear-signed message"),
+        ("IPM.Schedule.Meeting.Request", "meeting request"),
+        ("IPM.Schedule.Meeting.Resp.Pos.Custom", "meeting accepted"),
+        ("IPM.Schedule.Meeting.Resp.Other", "meeting message (request, response or cancellation)"),
+        ("ipm.note.smime.MULTIPARTSIGNED", "S/MIME clear-signed message"),  # "case insensitive"
+        ("  IPM.Post\t\n", "post"),
+        # a name that only starts like a class is no subclass of it
+        ("IPM.Notes", None),
+        ("IPM.Schedule.MeetingRequest", None),
+        ("REPORT.IPM.Note", None),
+        ("IPM", None),
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_message_class_meaning_is_the_nearest_class_s(value: str, meaning: str | None) -> None:
+    assert enums.message_class_meaning(value) == meaning
