@@ -150,3 +150,39 @@ def test_every_message_class_of_the_spec_has_its_meaning(value: str, meaning: st
 )
 def test_message_class_meaning_is_the_nearest_class_s(value: str, meaning: str | None) -> None:
     assert enums.message_class_meaning(value) == meaning
+
+
+# MS-ASPROV 2.2.2.x: "Valid values [0,1] for <element> are listed in the following table", "Value 0 means ...";
+# the two-valued settings by what their value 1 does, in our words (spec: "Allow ...", "... is required", "enabled").
+ALLOW_VALUES = {"0": "not allowed", "1": "allowed"}
+REQUIRE_VALUES = {"0": "not required", "1": "required"}
+ENABLE_VALUES = {"0": "disabled", "1": "enabled"}
+SPEC_POLICY_VALUES: dict[str, dict[str, str]] = {
+    **{name: ALLOW_VALUES for name in (
+        "AllowBrowser", "AllowCamera", "AllowConsumerEmail", "AllowDesktopSync", "AllowHTMLEmail",
+        "AllowInternetSharing", "AllowIrDA", "AllowPOPIMAPEmail", "AllowRemoteDesktop", "AllowSimpleDevicePassword", "AllowSMIMESoftCerts",
+        "AllowStorageCard", "AllowTextMessaging", "AllowUnsignedApplications", "AllowUnsignedInstallationPackages",
+        "AllowWifi", "AllowWiFi")},  # AllowWiFi: MS-ASWBXML's spelling of the spec's AllowWifi
+    **{name: REQUIRE_VALUES for name in (
+        "AlphanumericDevicePasswordRequired", "DevicePasswordEnabled", "RequireDeviceEncryption",
+        "RequireEncryptedSMIMEMessages", "RequireManualSyncWhenRoaming", "RequireSignedSMIMEMessages",
+        "RequireStorageCardEncryption", "DeviceEncryptionEnabled")},  # the old name of RequireStorageCardEncryption
+    "AttachmentsEnabled": ENABLE_VALUES,
+    "PasswordRecoveryEnabled": ENABLE_VALUES,
+    # "Value 0 means Disable Bluetooth", "1 ... Disable Bluetooth, but allow the configuration of hands-free profiles"
+    "AllowBluetooth": {"0": "Bluetooth disabled", "1": "hands-free profiles only", "2": "Bluetooth allowed"},
+    "AllowSMIMEEncryptionAlgorithmNegotiation": {
+        "0": "do not negotiate", "1": "negotiate strong algorithms only", "2": "negotiate any algorithm"},
+    "MaxCalendarAgeFilter": {"0": "all", "4": "2 weeks", "5": "1 month", "6": "3 months", "7": "6 months"},
+    "MaxEmailAgeFilter": {"0": "all", "1": "1 day", "2": "3 days", "3": "1 week", "4": "2 weeks", "5": "1 month"},
+    # "TripleDES algorithm", "DES algorithm", "RC2128bit", "RC264bit", "RC240bit"
+    "RequireEncryptionSMIMEAlgorithm": {
+        "0": "TripleDES", "1": "DES", "2": "RC2 128-bit", "3": "RC2 64-bit", "4": "RC2 40-bit"},
+    "RequireSignedSMIMEAlgorithm": {"0": "SHA-1", "1": "MD5"},
+}
+
+
+def test_policy_settings_values_are_the_spec_s() -> None:
+    enumerated = {name: dict(setting.values) for name, setting in provision.POLICY_SETTINGS.items()
+                  if setting.values is not None}
+    assert enumerated == SPEC_POLICY_VALUES
