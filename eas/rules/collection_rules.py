@@ -289,7 +289,7 @@ class WindowTooLarge(RuleState):
                 flows.add(evidence.flow_id)
                 if len(flows) >= WINDOW_FAILURES_MIN:
                     session.report(
-                        step.collection_id,
+                        ("failed", step.collection_id),  # a tuple: a CollectionId may be any text, "above-max" too
                         flows,
                         f"{session.name(step.collection_id)}: {plural(len(flows), 'Sync')} with WindowSize {window} "
                         "failed (no answer, a server error or Status 5).",

@@ -440,3 +440,13 @@ def test_a_folder_of_200000_items_stops_tracking_new_ones() -> None:
     assert said(diagnose(flows), "duplicate-items") == [
         ("warning", (3,), "collection 2: the same item was added twice (ServerId 2:new).")]
 
+
+def test_a_collection_named_like_the_above_max_finding_keeps_both_findings() -> None:
+    # a CollectionId is any text the server picks (MS-ASCMD 2.2.3 CollectionId); it must not clash with the
+    # key of the WindowSize-above-512 finding
+    flows = [ev(1, windowed(600, status=5, collection="above-max")), ev(2, windowed(600, status=5, collection="above-max"))]
+    assert said(diagnose(flows), "window-too-large") == [
+        ("warning", (1, 2), "collection above-max: 2 Syncs with WindowSize 600 failed (no answer, a server error or "
+                            "Status 5)."),
+        ("info", (1,), "collection above-max: the client asked for WindowSize 600; the maximum is 512, and the server "
+                       "reads anything above it as 512.")]
