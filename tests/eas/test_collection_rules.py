@@ -450,3 +450,90 @@ def test_a_collection_named_like_the_above_max_finding_keeps_both_findings() -> 
                             "Status 5)."),
         ("info", (1,), "collection above-max: the client asked for WindowSize 600; the maximum is 512, and the server "
                        "reads anything above it as 512.")]
+
+
+# --- each collection (and each episode) has its own finding
+
+
+def test_a_collection_sent_twice_in_one_sync_refused_then_sent_again() -> None:
+    # a malformed Sync naming INBOX twice: the second entry repeats the key the first had refused
+    twice = steps(CollectionStep(INBOX, None, "k5", None, 3), CollectionStep(INBOX, None, "k5", None, 3))
+    assert said(diagnose([ev(1, twice)]), "sync-key-invalid-loop") == [
+        ("error", (1,), "collection 2: the server refused SyncKey k5 (Status 3) and the client sent a non-zero "
+                        "SyncKey again 1 time instead of starting over at 0.")]
+
+
+def test_two_collections_churning_are_two_findings() -> None:
+    flows = [ev(index, steps(CollectionStep(INBOX, None, sent, "x", 1), CollectionStep(CALENDAR, None, sent, "y", 1)))
+             for index, sent in ((1, "k1"), (2, "0"), (3, "0"), (4, "0"))]
+    assert said(diagnose(flows), "sync-key-reset-churn") == [
+        ("warning", (2, 3, 4), "collection 2 went back to SyncKey 0 3 times after it had synchronized: each time the "
+                               "whole folder is downloaded again."),
+        ("warning", (2, 3, 4), "collection 8 went back to SyncKey 0 3 times after it had synchronized: each time the "
+                               "whole folder is downloaded again.")]
+
+
+def test_two_ignored_foldersync_requests_are_two_findings() -> None:
+    flows = [ev(1, ping(7)), ev(2, ping(1)), ev(3, ping(1)), ev(4, plain("FolderSync", status=1)), ev(5, ping(7)),
+             ev(6, ping(1)), ev(7, ping(1))]
+    assert [finding.flows for finding in only(diagnose(flows), "folder-sync-required-ignored")] == [
+        (1, 2, 3), (5, 6, 7)]
+
+
+def test_two_collections_left_with_more_available_are_two_findings() -> None:
+    both = steps(CollectionStep(INBOX, None, "k1", "k2", 1, more_available=True),
+                 CollectionStep(CALENDAR, None, "c1", "c2", 1, more_available=True))
+    assert said(diagnose([ev(1, both), ev(2, ping(1))]), "more-available-not-followed") == [
+        ("warning", (1, 2), "collection 2: the server said more changes were waiting (MoreAvailable, SyncKey k2) and "
+                            "the client went on to Ping."),
+        ("warning", (1, 2), "collection 8: the server said more changes were waiting (MoreAvailable, SyncKey c2) and "
+                            "the client went on to Ping.")]
+
+
+def test_each_collection_of_a_sync_has_its_window_read() -> None:
+    # a collection without WindowSize, or with a small one, does not hide the next collection's
+    def failing(first_window: int | None) -> FlowFacts:
+        return steps(CollectionStep(INBOX, None, "k1", None, 5, window_size=first_window),
+                     CollectionStep(CALENDAR, None, "c1", None, 5, window_size=600))
+
+    for first_window in (None, 50):
+        assert said(diagnose([ev(1, failing(first_window)), ev(2, failing(first_window))]), "window-too-large") == [
+            ("warning", (1, 2), "collection 8: 2 Syncs with WindowSize 600 failed (no answer, a server error or Status "
+                                "5)."),
+            ("info", (1,), "collection 8: the client asked for WindowSize 600; the maximum is 512, and the server "
+                           "reads anything above it as 512.")], first_window
+
+
+def test_two_collections_failing_with_large_windows_are_two_findings() -> None:
+    both = steps(CollectionStep(INBOX, None, "k1", None, 5, window_size=200),
+                 CollectionStep(CALENDAR, None, "c1", None, 5, window_size=300))
+    assert [(finding.flows, finding.summary) for finding in only(diagnose([ev(1, both), ev(2, both)]),
+                                                                 "window-too-large")] == [
+        ((1, 2), "collection 2: 2 Syncs with WindowSize 200 failed (no answer, a server error or Status 5)."),
+        ((1, 2), "collection 8: 2 Syncs with WindowSize 300 failed (no answer, a server error or Status 5).")]
+
+
+def test_duplicates_in_two_collections_are_two_findings() -> None:
+    flows = [ev(1, sync("1", "2", server_ids_added=("a",))), ev(2, sync("1", "2", collection=CALENDAR,
+                                                                        server_ids_added=("b",))),
+             ev(3, sync("2", "3", server_ids_added=("a",))), ev(4, sync("2", "3", collection=CALENDAR,
+                                                                        server_ids_added=("b",)))]
+    assert said(diagnose(flows), "duplicate-items") == [
+        ("warning", (3,), "collection 2: the same item was added twice (ServerId a)."),
+        ("warning", (4,), "collection 8: the same item was added twice (ServerId b).")]
+
+
+def test_keys_answered_are_remembered_per_collection_and_forgotten_at_a_reset() -> None:
+    # counter-like keys ("1", "2" ...) repeat across collections and after a reset; only the same collection's
+    # key answered since its last reset makes a resend
+    other = [ev(1, sync("1", "2", collection=CALENDAR)), ev(2, sync("1", "2", server_ids_added=("a",))),
+             ev(3, sync("1", "2", server_ids_added=("a",)))]
+    assert said(diagnose(other), "duplicate-items") == []
+    other = [ev(1, sync("1", "2", collection=CALENDAR)), ev(2, sync("0", "1", server_ids_added=("a",))),
+             ev(3, sync("1", "2", server_ids_added=("a",)))]
+    assert said(diagnose(other), "duplicate-items") == [
+        ("warning", (3,), "collection 2: the same item was added twice (ServerId a).")]
+    reset = [ev(1, sync("1", "2")), ev(2, sync("0", "1", server_ids_added=("a",))),
+             ev(3, sync("1", "2", server_ids_added=("a",)))]
+    assert said(diagnose(reset), "duplicate-items") == [
+        ("warning", (3,), "collection 2: the same item was added twice (ServerId a).")]
