@@ -176,6 +176,10 @@ def test_what_is_the_same_server() -> None:
     assert not same(f"https://{HOST}/x", "")
     assert not same("https://[bad/x", HOST)  # a location that is no URL
     assert not same(f"https://{HOST}:99999/x", HOST)  # a port out of range
+    # a location or a host without a host name names no server
+    assert not same("/Microsoft-Server-ActiveSync", HOST)
+    assert not same("/Microsoft-Server-ActiveSync", ":443")
+    assert not same("https://:443/Microsoft-Server-ActiveSync", ":443")
 
 
 def test_repeated_451_without_a_location_in_the_exact_text() -> None:
