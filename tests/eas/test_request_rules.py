@@ -314,8 +314,12 @@ def test_a_new_retry_after_starts_a_new_wait() -> None:
                             "before that, the latest 20 s too early.")]
 
 
-def test_a_retry_after_of_zero_asks_for_no_wait() -> None:
-    assert only(diagnose([ev(1, wait(0), ts=0.0), ev(2, plain("Sync"), ts=0.0)]), EARLY) == []
+def test_a_retry_after_of_zero_asks_for_no_wait_and_one_second_does() -> None:
+    # a request sent while the slow answer was still coming, 2 s before its end
+    assert only(diagnose([ev(1, wait(0), ts=0.0, duration=5.0), ev(2, plain("Sync"), ts=3.0)]), EARLY) == []
+    assert said(diagnose([ev(1, wait(1), ts=0.0, duration=5.0), ev(2, plain("Sync"), ts=3.0)]), EARLY) == [
+        ("warning", (1, 2), "The server asked the device to wait 1 s (Retry-After, flow 1); the device sent 1 request "
+                            "before that, the latest 3 s too early.")]
 
 
 # --- auth-failures (MS-ASHTTP 2.2.2.1.1: 401, 403; MS-ASCMD 2.2.2: 126, 129, 177; X-MS-Credentials-Expire)
@@ -571,3 +575,48 @@ def test_live_feed_reports_each_rule_on_the_flow_that_proves_it() -> None:
     assert diagnoser.feed(ev(2, plain("Sync", 500))) == []
     (finding,) = diagnoser.feed(ev(3, plain("Sync", 500)))
     assert (finding.rule, finding.flows) == (SERVER, (1, 2, 3))
+
+
+# --- each episode has its own finding
+
+
+def test_two_provisioning_episodes_of_each_kind_are_two_findings() -> None:
+    unacknowledged = [ev(1, provision(1, "t1")), ev(2, plain("Sync")), ev(3, provision(1, "t2")), ev(4, plain("Sync"))]
+    assert [finding.flows for finding in only(diagnose(unacknowledged), PROVISION_LOOP)] == [(1, 2), (3, 4)]
+    stale = [ev(1, provision(2, "p1")), ev(2, plain("Sync", 449, policy_key="p0")),
+             ev(3, plain("Sync", 449, policy_key="p0"))]
+    assert [finding.flows for finding in only(diagnose(stale), PROVISION_LOOP)] == [(2,), (3,)]
+    loops = [ev(index, plain("FolderSync", 200 if index == 4 else 449)) for index in range(1, 8)]
+    assert [finding.flows for finding in only(diagnose(loops), PROVISION_LOOP)] == [(1, 2, 3), (5, 6, 7)]
+
+
+def test_two_runs_of_451_without_a_location_are_two_findings() -> None:
+    flows = [ev(index, plain("Sync", 200) if index == 4 else moved(None)) for index in range(1, 8)]
+    assert [finding.flows for finding in only(diagnose(flows), REDIRECT)] == [(1, 2, 3), (5, 6, 7)]
+
+
+def test_two_runs_of_refusals_are_two_findings() -> None:
+    flows = [ev(index, plain("Sync", 200 if index == 4 else 401)) for index in range(1, 8)]
+    assert [finding.flows for finding in only(diagnose(flows), AUTH)] == [(1, 2, 3), (5, 6, 7)]
+
+
+def test_two_runs_of_pings_ended_early_are_two_findings() -> None:
+    dropped = ping(None, 900, http=None, transport_error="reset")
+    flows = [ev(index, ping(1) if index == 4 else dropped, duration=1.0) for index in range(1, 8)]
+    assert [finding.flows for finding in only(diagnose(flows), HEARTBEAT)] == [(1, 2, 3), (5, 6, 7)]
+
+
+def test_two_commands_failing_are_two_findings() -> None:
+    flows = [ev(index, plain("Sync" if index % 2 else "Ping", 500)) for index in range(1, 7)]
+    assert said(diagnose(flows), SERVER) == [
+        ("warning", (1, 3, 5), "Sync failed on the server 3 times (server errors, the latest HTTP 500)."),
+        ("warning", (2, 4, 6), "Ping failed on the server 3 times (server errors, the latest HTTP 500).")]
+
+
+def test_a_session_judges_by_its_own_latest_offer_before_another_device_s() -> None:
+    # DEV2's later OPTIONS answer on the same server offers 16.1; DEV1 was offered 14.0 and 14.1 only
+    flows = [ev(1, options("14.0", "14.1")), ev(2, options("16.1"), device="DEV2"),
+             ev(3, plain("Sync", 400, protocol_version="16.1"))]
+    assert said(diagnose(flows), VERSION) == [
+        ("error", (3,), "The device speaks protocol 16.1, which the server does not offer (MS-ASProtocolVersions: "
+                        "14.0, 14.1); the server refused it.")]
