@@ -215,7 +215,8 @@ def test_the_sync_and_ping_causes_in_their_exact_text() -> None:
     assert said(diagnose(flows), "folder-sync-required-ignored") == [
         ("error", (1, 2, 3, 4), "The server answered a Sync with Status 12 (folder hierarchy changed), and the client "
                                 "sent 3 more requests without a FolderSync.")]
-    assert said(diagnose([ev(1, ping(7)), ev(2, sync("k1", "k2")), ev(3, ping(1))]), "folder-sync-required-ignored") == [
+    ignored = [ev(1, ping(7)), ev(2, sync("k1", "k2")), ev(3, ping(1))]
+    assert said(diagnose(ignored), "folder-sync-required-ignored") == [
         ("error", (1, 2, 3), "The server answered a Ping with Status 7 (folder hierarchy changed), and the client sent "
                              "2 more requests without a FolderSync.")]
 
@@ -418,7 +419,8 @@ def test_a_resent_request_is_not_a_duplicate_and_a_later_one_is() -> None:
 def test_a_key_is_answered_only_when_the_server_gives_a_new_one() -> None:
     # k1 answered with k1 (or with nothing): a second k1 is not a resend, so its ServerId is a duplicate
     for answer in ("k1", None):
-        flows = [ev(1, sync("k1", answer, server_ids_added=("2:5",))), ev(2, sync("k1", "k2", server_ids_added=("2:5",)))]
+        flows = [ev(1, sync("k1", answer, server_ids_added=("2:5",))),
+                 ev(2, sync("k1", "k2", server_ids_added=("2:5",)))]
         assert said(diagnose(flows), "duplicate-items") == [
             ("warning", (2,), "collection 2: the same item was added twice (ServerId 2:5).")], answer
 
@@ -444,7 +446,8 @@ def test_a_folder_of_200000_items_stops_tracking_new_ones() -> None:
 def test_a_collection_named_like_the_above_max_finding_keeps_both_findings() -> None:
     # a CollectionId is any text the server picks (MS-ASCMD 2.2.3 CollectionId); it must not clash with the
     # key of the WindowSize-above-512 finding
-    flows = [ev(1, windowed(600, status=5, collection="above-max")), ev(2, windowed(600, status=5, collection="above-max"))]
+    failed = windowed(600, status=5, collection="above-max")
+    flows = [ev(1, failed), ev(2, failed)]
     assert said(diagnose(flows), "window-too-large") == [
         ("warning", (1, 2), "collection above-max: 2 Syncs with WindowSize 600 failed (no answer, a server error or "
                             "Status 5)."),

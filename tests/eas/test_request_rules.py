@@ -359,7 +359,8 @@ def test_a_success_ends_the_refusals_and_other_answers_do_not() -> None:
 
 def test_account_statuses_in_the_exact_text_once_each() -> None:
     both = FlowFacts(command="Sync", http_status=200, statuses=(("Sync/Status", 177), ("Sync/Status", 126)))
-    flows = [ev(1, both), ev(2, plain("Sync", 200, 126)), ev(3, FlowFacts(http_status=200, statuses=(("x/Status", 129),)))]
+    unnamed = FlowFacts(http_status=200, statuses=(("x/Status", 129),))
+    flows = [ev(1, both), ev(2, plain("Sync", 200, 126)), ev(3, unnamed)]
     findings = diagnose(flows)
     assert said(findings, AUTH) == [
         ("error", (1,), "The server refused Sync with Status 126: the user is disabled for ActiveSync."),
