@@ -229,16 +229,13 @@ class MoreAvailableNotFollowed(RuleState):
 
     def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
         facts = evidence.facts
-        synced = set()
         for step in _sync_steps(facts):
-            synced.add(step.collection_id)
             self.pending.pop(step.collection_id, None)
             if step.more_available and step.response_sync_key:
                 self.pending[step.collection_id] = (evidence.flow_id, step.response_sync_key, session.flows_seen)
-        if facts.command == "Ping":
+        if facts.command == "Ping":  # a Ping syncs no collection: each one still waiting was left behind
             for collection_id in list(self.pending):
-                if collection_id not in synced:
-                    self._report(collection_id, evidence.flow_id, session, "went on to Ping")
+                self._report(collection_id, evidence.flow_id, session, "went on to Ping")
 
     def finish(self, session: SessionState) -> None:
         for collection_id, (_, _, seen) in list(self.pending.items()):
@@ -289,7 +286,7 @@ class WindowTooLarge(RuleState):
                 flows.add(evidence.flow_id)
                 if len(flows) >= WINDOW_FAILURES_MIN:
                     session.report(
-                        step.collection_id,
+                        ("failed", step.collection_id),  # a tuple: a CollectionId may be any text, "above-max" too
                         flows,
                         f"{session.name(step.collection_id)}: {plural(len(flows), 'Sync')} with WindowSize {window} "
                         "failed (no answer, a server error or Status 5).",

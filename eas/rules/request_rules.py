@@ -142,7 +142,9 @@ def _same_server(location: str, host: str | None) -> bool:
     try:
         target = urlsplit(location if "//" in location else f"//{location}")
         here = urlsplit(f"//{host}")
-        return (target.hostname or "").lower() == (here.hostname or "").lower() and (
+        if not target.hostname or not here.hostname:
+            return False  # a path, or a host that is only a port: no server named to compare
+        return target.hostname.lower() == here.hostname.lower() and (
             target.port is None or here.port is None or target.port == here.port
         )
     except ValueError:

@@ -1,4 +1,4 @@
-"""Each field of FlowFilter selects the flows it names, in flows(), count_flows() and evidence() alike."""
+"""Each FlowFilter field selects the flows it names (flows, count_flows, evidence alike); typed text as FTS5."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from capture.mitm import flow_input_from_mitm
 from capture.model import FlowFilter
-from capture.reader import CaptureReader
+from capture.reader import CaptureReader, fts_query
 from capture.writer import CaptureWriter
 from tests.capture.test_store import eas_flow, sync_response
 
@@ -46,7 +46,16 @@ CASES: list[tuple[str, dict[str, object], list[int]]] = [
     ("text", {"text": "quarterly"}, [2, 5]),
     ("text, a phrase", {"text": '"Budget draft"'}, [3]),
     ("text, empty", {"text": ""}, [1, 2, 3, 4, 5]),
+    ("text, two words: both must occur", {"text": "figures quarterly"}, [2, 5]),
+    ("text, two words: not both in one flow", {"text": "quarterly budget"}, []),
+    ("text, a control character parts words", {"text": "quarterly\x00figures"}, [2, 5]),
+    ("text, an empty phrase is no term", {"text": '"" budget'}, [3]),
     ("every field that is set must hold", {"user": "alice", "command": "Sync", "failed_only": True}, [3]),
+    # each condition keeps the parameters of the ones before it
+    ("a field, then a status code", {"user": "alice", "eas_status": 3}, [3]),
+    ("a status range, then a status code", {"eas_status": (1, 1, False), "http_status": 200}, [1, 2, 5]),
+    ("a field, then flow_ids", {"command": "FolderSync", "flow_ids": (1, 2, 4)}, [1, 4]),
+    ("flow_ids, then min_id and text", {"flow_ids": (1, 2, 5), "min_id": 1, "text": "quarterly"}, [2, 5]),
 ]
 
 
@@ -101,3 +110,22 @@ def test_a_list_of_flow_ids_is_kept_as_a_tuple_so_the_filter_stays_hashable() ->
 def test_an_unknown_outcome_is_refused(reader: CaptureReader) -> None:
     with pytest.raises(ValueError):
         reader.flows(FlowFilter(outcome="fine"))
+
+
+@pytest.mark.parametrize(("typed", "query"), [
+    ("quarterly", '"quarterly"*'),  # a bare word is a prefix
+    ("Quarter*", '"Quarter"*'),  # a trailing * says the same
+    ("INBOX**", '"INBOX"*'),
+    ("*Quarter", '"*Quarter"*'),  # only trailing stars go
+    ("***", '"***"*'),  # nothing but stars stays as typed
+    ('a "b c" d*', '"a"* "b c" "d"*'),  # a quoted phrase is exact
+    ('x"y', '"x""y"*'),  # a quote inside a word is doubled
+    ('"open phrase', '"open phrase"'),  # an unclosed quote runs to the end
+    ('"" budget', '"budget"*'),  # an empty phrase is no term
+    ("quarterly\x00figures\x1fdraft\x7f", '"quarterly"* "figures"* "draft"*'),  # control characters part words
+    ("  ", None),
+    ('""', None),
+    ("", None),
+])
+def test_fts_query_quotes_every_term(typed: str, query: str | None) -> None:
+    assert fts_query(typed) == query

@@ -25,7 +25,7 @@ from mitmproxy.test import tflow, tutils
 
 from capture.mitm import flow_from_record, flow_input_from_mitm
 from capture.model import CaptureError, FlowFilter, FlowInput
-from capture.reader import CaptureReader, fts_query
+from capture.reader import CaptureReader
 from capture.schema import SCHEMA_VERSION
 from capture.writer import CaptureWriter
 from eas.auth import stored_authorization
@@ -284,13 +284,6 @@ def test_long_opaque_data_is_not_indexed(tmp_path: Path) -> None:
     assert record.response_text is not None and len(record.response_text) < 2000
     assert "characters not indexed]" in record.response_text
     assert reader.count_flows(FlowFilter(text="ItemOperations")) == 1
-
-
-def test_fts_query_matches_words_as_prefixes_and_quoted_phrases_exactly() -> None:
-    assert fts_query('a "b c" d*') == '"a"* "b c" "d"*'
-    assert fts_query('x"y') == '"x""y"*'
-    assert fts_query('"open phrase') == '"open phrase"'
-    assert fts_query("  ") is None and fts_query('""') is None
 
 
 def test_text_search_matches_prefixes_and_phrases(tmp_path: Path) -> None:
