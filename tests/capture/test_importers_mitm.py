@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pty
 import subprocess
 import sys
 from pathlib import Path
 
-from capture.importers import import_file
+from capture.importers import import_file, parallel
 from capture.reader import CaptureReader
 from tests.capture import forms
 from tests.capture.conftest import ROOT, Stored, assert_lab_session, cli, stored
@@ -72,6 +73,20 @@ def test_worker_processes_store_what_the_writer_alone_stores(tmp_path: Path) -> 
                 other.collection_ids)
             assert (one.request_text, one.response_text, one.extra) == (other.request_text, other.response_text,
                                                                        other.extra)
+
+
+def _worker_thresholds(_: object) -> tuple[int, ...]:
+    return gc.get_threshold()
+
+
+def test_an_import_collects_garbage_rarely_and_gives_the_process_its_thresholds_back() -> None:
+    before = gc.get_threshold()
+    assert before != (50_000, 20, 100)
+    with parallel.import_collector():
+        assert gc.get_threshold() == (50_000, 20, 100)
+    assert gc.get_threshold() == before
+    with parallel.start_pool(2) as pool:
+        assert pool.map(_worker_thresholds, range(4)) == [(50_000, 20, 100)] * 4
 
 
 def test_a_damaged_record_costs_only_its_flow(tmp_path: Path) -> None:
