@@ -25,7 +25,7 @@ from functools import partial
 from multiprocessing.pool import Pool
 from typing import Any, BinaryIO, Final, TypeAlias
 
-from capture.analysis import analyze_parts
+import eas
 from capture.model import FlowInput
 from capture.writer import PreparedFlow, prepare_flow
 from eas.constants import path_kind
@@ -69,7 +69,7 @@ def worker_count() -> int:
 
 def analyze(flow_input: FlowInput) -> Exchange:
     """The analysis the capture writer would make of this flow (annotated, search text from it)."""
-    return analyze_parts(
+    return eas.analyze(
         flow_input.method,
         flow_input.display_url(),
         flow_input.request_headers,
