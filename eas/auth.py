@@ -88,11 +88,7 @@ def parse_authorization(value: str, request_time: float | None = None) -> Creden
         value: the header value as sent, or as the capture stored it ("Basic alice:<redacted>").
         request_time: when the request was sent (seconds since 1970): a JWT's expiry is told against it.
     """
-    scheme, _, credentials = value.strip().partition(" ")
-    credentials = credentials.strip()
-    if "\t" in scheme:  # "Basic<TAB>..." : the tab separates the scheme too
-        scheme, _, rest = scheme.partition("\t")
-        credentials = (rest + " " + credentials).strip()
+    scheme, credentials = _scheme_and_credentials(value)
     if not scheme:
         return Credentials("", "(empty)")
     lowered = scheme.lower()
@@ -112,6 +108,16 @@ def parse_authorization(value: str, request_time: float | None = None) -> Creden
     if lowered in ("ntlm", "negotiate"):
         return _ntlm_or_kerberos(scheme, credentials)
     return Credentials(scheme, f"{scheme} (credentials hidden, {len(credentials)} characters)")
+
+
+def _scheme_and_credentials(value: str) -> tuple[str, str]:
+    """An Authorization value's scheme and credentials, split at the first space or tab."""
+    scheme, _, credentials = value.strip().partition(" ")
+    credentials = credentials.strip()
+    if "\t" in scheme:  # "Basic<TAB>..." : the tab separates the scheme too
+        scheme, _, rest = scheme.partition("\t")
+        credentials = (rest + " " + credentials).strip()
+    return scheme, credentials
 
 
 def describe_authorization(value: str, request_time: float | None = None) -> str:
@@ -252,11 +258,11 @@ def stored_authorization(value: str) -> str:
     if lowered == "basic" and credentials.user:
         return f"Basic {credentials.user}:{STORED_REDACTED}"
     kept: dict[str, object] = {}
-    if lowered == "bearer" and credentials.claims:
-        _scheme, _, token = value.strip().partition(" ")
-        claims = _jwt_claims(token.strip())
-        if claims is None and token.strip().startswith(STORED_REDACTED):
-            claims = _stored_claims(token.strip()[len(STORED_REDACTED):])
+    if lowered == "bearer" and (credentials.claims or credentials.user):  # email names a user, shown or not
+        _scheme, token = _scheme_and_credentials(value)
+        claims = _jwt_claims(token)
+        if claims is None and token.startswith(STORED_REDACTED):
+            claims = _stored_claims(token[len(STORED_REDACTED):])
         kept = {name: claims[name] for name in (*_SHOWN_CLAIMS, *_USER_CLAIMS)
                 if claims is not None and name in claims and not isinstance(claims[name], dict)}
     elif credentials.user:

@@ -657,3 +657,79 @@ def test_plain_values_are_form_decoded() -> None:
     q = decode_query("Cmd=Sync&&User=a+b&DeviceId=%c3%a9%C3%A9&ItemId=5:1=x&")
     assert (q.user, q.device_id) == ("a b", "éé")
     assert q.parameters == (("ItemId", "5:1=x"),)  # the first = splits name from value
+
+
+# ------------------------------------------------------------- decoding: the base64 text's tolerances, exactly
+
+
+def test_every_tolerance_of_a_base64_text_is_noted_in_order() -> None:
+    # 8d 00 09 04 03 fb ff fe 00 00 (14.1, Sync, en-US, a 3-byte binary device ID) is "jQAJBAP7//4AAA==": here
+    # URL-safe ("_" for "/"), its padding dropped, its "j" percent-encoded (%6A) and a space inside
+    q = decode_query("%6AQAJ BAP7__4AAA")
+    assert q.notes == (
+        "whitespace inside the base64 text ignored",
+        "percent-encoded base64 text decoded",
+        "URL-safe base64 alphabet",
+        "base64 padding missing",
+    )
+    assert (q.protocol_version, q.command, q.locale, q.device_id_hex) == ("14.1", "Sync", 0x0409, "FBFFFE")
+
+
+@pytest.mark.parametrize(("text", "device_id"), [
+    ("jQAJBAE-AAA=", ">"),  # 8d 00 09 04 01 3e 00 00: "+" in the standard alphabet, "-" URL-safe
+    ("jQAJBAE_AAA=", "?"),  # 8d 00 09 04 01 3f 00 00: "/" in the standard alphabet, "_" URL-safe
+])
+def test_either_url_safe_character_alone_marks_the_url_safe_alphabet(text: str, device_id: str) -> None:
+    q = decode_query(text)
+    assert (q.device_id, q.notes) == (device_id, ("URL-safe base64 alphabet",))
+
+
+def test_missing_padding_is_noted_whatever_the_last_character() -> None:
+    # "jQAJBAAAAUX" lacks one "="; its last character carries bits past the last byte (ignored): 8d 00 09 04 00 00
+    # 01 45, device type "E"
+    q = decode_query("jQAJBAAAAUX")
+    assert (q.device_type, q.notes) == ("E", ("base64 padding missing",))
+
+
+@pytest.mark.parametrize(("query", "note"), [
+    (FULL[:20] + " " + FULL[20:], "whitespace inside the base64 text ignored"),
+    (FULL.replace("=", "%3D"), "percent-encoded base64 text decoded"),
+    (b64(b"Cmd=Sync"), "the base64 text wraps a plain-text query (like the example of MS-ASHTTP 2.2.1.1.1)"),
+])
+def test_each_tolerance_alone_leaves_one_note(query: str, note: str) -> None:
+    assert decode_query(query).notes == (note,)
+
+
+@pytest.mark.parametrize(("query", "reason", "offset"), [
+    ("", "empty query", 0),
+    ("jAA===", "more than two padding characters", 5),
+    ("jAAJB", "base64 text of 5 characters leaves one character over", 4),
+    # "-" at 4 with "/" (no "+"): both alphabets; the offset is that of the first URL-safe character
+    ("XAAJ-A/A", "mixes the standard and URL-safe base64 alphabets", 4),
+    ("XAAJ_A+A", "mixes the standard and URL-safe base64 alphabets", 4),
+])
+def test_a_bad_base64_text_says_why(query: str, reason: str, offset: int) -> None:
+    with pytest.raises(QueryError) as info:
+        decode_query(query)
+    assert (info.value.reason, info.value.offset) == (reason, offset)
+
+
+@pytest.mark.parametrize("url", [
+    "http://mail.example.com/Microsoft-Server-ActiveSync?Cmd=Sync&ItemId=a?b",
+    "HTTPS://mail.example.com/Microsoft-Server-ActiveSync?Cmd=Sync&ItemId=a?b",
+])
+def test_a_whole_url_gives_the_query_after_its_first_question_mark(url: str) -> None:
+    # RFC 3986 3.4: the query starts at the first "?"; a later "?" is part of it
+    q = decode_query(url)
+    assert (q.command, q.parameters, q.notes) == ("Sync", (("ItemId", "a?b"),), ())
+
+
+def test_base64_bytes_with_a_control_character_are_binary_even_with_an_equals_sign() -> None:
+    # 79 00 09 04 03 "a=b" 00 00: valid UTF-8 holding "=", but its command byte 00 is a control character
+    q = decode_query(b64(bytes([121, 0, 0x09, 0x04, 3, *b"a=b", 0, 0])))
+    assert (q.protocol_version, q.command, q.device_id, q.notes) == ("12.1", "Sync", "a=b", ())
+    # "Cmd=Sync" and DEL (0x7F), a control character: read as binary, version 0x43, command 0x6D, locale "d=",
+    # then a device ID length of 0x53 = 83 with 4 bytes left
+    with pytest.raises(QueryError) as info:
+        decode_query(b64(b"Cmd=Sync\x7f"))
+    assert (info.value.reason, info.value.offset, info.value.field) == ("83 bytes announced, 4 left", 5, "DeviceId")

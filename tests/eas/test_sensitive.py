@@ -199,3 +199,54 @@ def test_a_placeholder_without_its_value_in_the_original_is_refused(original_pas
         restore_hidden_secrets(eas.parse_xml(settings("(hidden) 4 characters")), eas.encode(settings(original_password)))
     assert info.value.reason == (f"(hidden) 4 characters at Settings/DevicePassword/Set/Password cannot be sent: {why}"
                                  "; type the value to send")
+
+
+def test_redact_query_splits_a_segment_at_its_first_equals_sign() -> None:
+    # the value of a token may hold "=" (base64 padding): the name ends at the first one
+    assert redact_query("access_token=abc==&a=1") == "access_token=%28hidden%29&a=1"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    # RFC 3986 3.5: the fragment starts at the first "#"; 3.2: the authority ends at the first "/" after "//", its
+    # userinfo at its first "@", the user at the userinfo's first ":"
+    ("https://h/p?access_token=s#frag#more", "https://h/p?access_token=%28hidden%29#frag#more"),
+    ("https://u:pw@h/a://b", "https://u:%28hidden%29@h/a://b"),
+    ("https://h/a:b@c/d", "https://h/a:b@c/d"),  # "a:b@c" is in the path, not a user and password
+    ("https://u:p@h/x@y", "https://u:%28hidden%29@h/x@y"),
+    ("https://u:p:q@h/", "https://u:%28hidden%29@h/"),  # the password runs to the "@", colons and all
+])
+def test_redact_url_reads_the_url_parts_as_rfc_3986_delimits_them(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_hide_secret_elements_goes_on_past_an_empty_password() -> None:
+    root = etree.fromstring(
+        '<Settings xmlns="Settings"><DevicePassword><Set><Password/></Set></DevicePassword>'
+        "<DevicePassword><Set><Password>pw</Password></Set></DevicePassword>"
+        "<DevicePassword><Set><Password>xyz</Password></Set></DevicePassword></Settings>")
+    assert hide_secret_elements(root) == 2
+    assert [p.text for p in root.iter("{Settings}Password")] == [None, "(hidden) 2 characters",
+                                                                 "(hidden) 3 characters"]
+
+
+def test_a_settings_password_inside_another_command_is_left_as_it_is() -> None:
+    # only Settings, ItemOperations and Search carry a password (MS-ASCMD 2.2.3.122): a Ping holding a Settings
+    # Password element is not restored, and not refused either
+    edited = eas.parse_xml('<Ping xmlns="Ping"><Set xmlns="Settings"><Password>(hidden) 4 characters</Password>'
+                           "</Set></Ping>")
+    assert restore_hidden_secrets(edited, None) == 0
+    assert edited.findtext(".//{Settings}Password") == "(hidden) 4 characters"
+
+
+def test_a_restored_password_loses_the_edit_s_markers_and_keeps_its_other_attributes() -> None:
+    # the markers describe the bytes of the text they sat on; the original Pa55 was sent inline, with none
+    edited = eas.parse_xml('<Settings xmlns="Settings"><DevicePassword><Set><Password>(hidden) 4 characters'
+                           "</Password></Set></DevicePassword></Settings>")
+    password = edited.find(".//{Settings}Password")
+    assert password is not None
+    password.set(f"{{{WBXML_NS}}}opaque", "base64")
+    password.set("kept", "1")
+    original = eas.encode('<Settings xmlns="Settings"><DevicePassword><Set><Password>Pa55</Password></Set>'
+                          "</DevicePassword></Settings>")
+    assert restore_hidden_secrets(edited, original) == 1
+    assert (password.text, dict(password.attrib)) == ("Pa55", {"kept": "1"})
