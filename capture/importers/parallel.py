@@ -6,8 +6,9 @@
 # the reading. Here worker processes do all three and hand back each flow as its rows (`PreparedFlow`: plain
 # values, cheap to send); the main process only splits the file and writes (`CaptureWriter.add_prepared`).
 # An entry a worker does not prepare (an issue, a skipped or non-EAS flow) comes back as it is.
-# Chunks go out in file order and come back in file order;
-# at most WINDOW_PER_WORKER chunks per worker are in flight, so memory stays bounded however large the file.
+# Chunks go out in file order and come back in file order; a chunk ends at CHUNK_ENTRIES entries or once it
+# holds CHUNK_BYTES of records or bodies, and at most WINDOW_PER_WORKER chunks per worker are in flight, so
+# memory stays bounded however large the file or its flows.
 # Workers are forked before the writer starts its thread (a fork copies no running thread), or spawned when
 # other threads already run.
 
@@ -34,7 +35,9 @@ from eas.exchange import Exchange
 from . import mitm
 from .evidence import ImportedEntry
 
-CHUNK_SIZE: Final = 32
+# Each chunk is a task of the pool, whose hand-over costs the main process per task: chunks of many small flows.
+CHUNK_ENTRIES: Final = 128
+CHUNK_BYTES: Final = 1024 * 1024
 WINDOW_PER_WORKER: Final = 4
 # Below this size the workers' start-up costs more than they save.
 MIN_PARALLEL_BYTES: Final = 4 * 1024 * 1024
@@ -106,13 +109,25 @@ def _work(items: list[Any], name: str, options: RowOptions) -> list[Analyzed]:
     return results
 
 
+def _size(item: Any) -> int:
+    """The bytes an entry carries to a worker: a .mitm record's, or a read entry's bodies."""
+    if isinstance(item, mitm.Record):
+        return len(item.data)
+    if isinstance(item, tuple):
+        flow_input = item[1]
+        return len(flow_input.request_body or b"") + len(flow_input.response_body or b"")
+    return 0
+
+
 def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
     chunk: list[Any] = []
+    size = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) >= CHUNK_SIZE:
+        size += _size(item)
+        if len(chunk) >= CHUNK_ENTRIES or size >= CHUNK_BYTES:
             yield chunk
-            chunk = []
+            chunk, size = [], 0
     if chunk:
         yield chunk
 

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from capture.importers import import_file, parallel
+from capture.importers import import_file, mitm, parallel
+from capture.model import FlowInput
 from capture.reader import CaptureReader
 from tests.capture import forms
 from tests.capture.conftest import ROOT, Stored, assert_lab_session, cli, stored
@@ -87,6 +88,20 @@ def test_an_import_collects_garbage_rarely_and_gives_the_process_its_thresholds_
     assert gc.get_threshold() == before
     with parallel.start_pool(2) as pool:
         assert pool.map(_worker_thresholds, range(4)) == [(50_000, 20, 100)] * 4
+
+
+def test_a_chunk_of_work_is_many_small_flows_or_a_few_large_ones() -> None:
+    small = [mitm.Record(number, 0, b"x" * 100) for number in range(300)]
+    assert [len(chunk) for chunk in parallel._chunks(small)] == [128, 128, 44]
+    large = [mitm.Record(number, 0, b"x" * 600_000) for number in range(5)]
+    assert [len(chunk) for chunk in parallel._chunks(large)] == [2, 2, 1]  # 1 MiB reached at the second
+    read = [
+        (number, FlowInput(method="POST", scheme="https", target_host="h", port=443, path="/",
+                           http_version="HTTP/1.1", request_headers=(), request_body=b"r" * 300_000, timestamps={},
+                           response_body=b"s" * 300_000))
+        for number in range(3)
+    ]
+    assert [len(chunk) for chunk in parallel._chunks(read)] == [2, 1]
 
 
 def test_a_damaged_record_costs_only_its_flow(tmp_path: Path) -> None:
