@@ -154,7 +154,7 @@ def _fill_verdicts(connection: sqlite3.Connection) -> None:
         exchange = eas.analyze(
             method, url, headers_from_json(request_headers) or (), bytes(request_body), http_status,
             headers_from_json(response_headers), None if response_body is None else bytes(response_body),
-            annotate=False, plain_xml=False,
+            annotate=False, plain_xml=False, header_notes=False,
         )  # fmt: skip
         values = verdict_columns(exchange, error, analysed=bool(analysed))
         updates.append([sql_text(values[column]) for column in columns] + [flow_id])

@@ -129,6 +129,7 @@ def prepare_flow(
             flow_input.response_headers,
             flow_input.response_body,
             plain_xml=False,  # only the annotated XML is indexed
+            header_notes=False,  # the headers are stored, not their notes
             request_time=flow_input.ts_start or None,  # 0: the flow has no time
         )
     elif exchange is None:

@@ -81,6 +81,7 @@ def analyze(flow_input: FlowInput) -> Exchange:
         flow_input.response_headers,
         flow_input.response_body,
         plain_xml=False,
+        header_notes=False,  # the capture stores the headers, not their notes
         request_time=flow_input.ts_start or None,  # 0: the flow has no time
     )
 
