@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+import eas
 from eas.diagnosis import Diagnoser
 from eas.evidence import FlowEvidence
 from eas.exchange import Exchange
@@ -38,7 +39,7 @@ from addon.worker_protocol import (
     frame_fields,
     frame_head_fields,
 )
-from capture.analysis import analyze_parts, flow_facts
+from capture.analysis import flow_facts
 from capture.mitm import flow_input_from_fields
 from capture.model import FlowInput
 from capture.writer import CaptureWriter
@@ -135,7 +136,7 @@ class Recorder:
             try:
                 # The annotated analysis, as the capture stores it (annotated XML for its search index), made
                 # once for both the metadata and the capture; without a capture, the cheaper one without it.
-                exchange = analyze_parts(
+                exchange = eas.analyze(
                     flow_input.method,
                     flow_input.url,
                     flow_input.request_headers,

@@ -1,4 +1,4 @@
-"""What the capture knows of a flow beyond its bytes: the analysis (eas.analyze, never raising) and the indexed text."""
+"""What the capture keeps of a flow's analysis (eas.analyze): the indexed text, the search words and the verdict columns."""
 
 from __future__ import annotations
 
@@ -13,41 +13,6 @@ from eas.exchange import Exchange
 from eas.facts import FlowFacts
 from eas.summary import summarize
 from eas.verdicts import JudgedStatus, Verdict, judge
-
-
-def analyze_parts(
-    method: str,
-    url: str,
-    request_headers: Sequence[tuple[str, str]],
-    request_body: bytes,
-    response_status: int | None,
-    response_headers: Sequence[tuple[str, str]] | None,
-    response_body: bytes | None,
-    *,
-    annotate: bool = True,
-    plain_xml: bool = True,
-    request_time: float | None = None,
-) -> Exchange:
-    """eas.analyze on the raw parts (bodies as on the wire), as the capture stores and shows a flow.
-
-    It never raises: eas.analyze is the one place that guarantees it (a failure there becomes a problem of the
-    exchange), so a flow is never lost to its analysis. `annotate=False` leaves the meaning comments out
-    (cheaper; not what a capture stores); `plain_xml=False` skips the comment-free rendering (the capture
-    indexes the annotated XML only). `request_time` is the flow's start (seconds since 1970): a bearer token's
-    expiry is told against it, not against today."""
-    return eas.analyze(
-        method,
-        url,
-        request_headers,
-        request_body,
-        response_status,
-        response_headers,
-        response_body,
-        annotate=annotate,
-        plain_xml=plain_xml,
-        request_time=request_time,
-    )
-
 
 # Base64 and hex runs (attachments, ItemOperations data) are not words anyone searches for, and would bloat the
 # index; they are left out of the indexed text, and so is anything beyond MAX_INDEXED_CHARS of a body.

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import eas
 from eas.exchange import Exchange, Problem
 from eas.facts import FlowFacts
 from eas.verdicts import JudgedStatus, Outcome
 
-from capture.analysis import analyze_parts
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -227,7 +227,7 @@ class FlowRecord:
 
     def exchange(self) -> Exchange:
         """`eas.analyze(...)` on the stored bytes (a truncated body shows as truncated)."""
-        return analyze_parts(
+        return eas.analyze(
             self.row.method,
             self.row.url,
             self.request_headers,

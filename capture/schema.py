@@ -14,7 +14,7 @@ from typing import Any
 import eas
 from eas.wiretext import is_clean, wire_bytes
 
-from capture.analysis import analyze_parts, verdict_columns
+from capture.analysis import verdict_columns
 from capture.model import CaptureError, Headers
 
 APP_NAME = "eas-inspector"
@@ -151,10 +151,10 @@ def _fill_verdicts(connection: sqlite3.Connection) -> None:
     for flow_id, method, url, request_headers, request_body, http_status, response_headers, response_body, error, \
             analysed in rows:  # fmt: skip
         method, url, error = text_from_sql(method), text_from_sql(url), text_from_sql(error)
-        exchange = analyze_parts(
+        exchange = eas.analyze(
             method, url, headers_from_json(request_headers) or (), bytes(request_body), http_status,
             headers_from_json(response_headers), None if response_body is None else bytes(response_body),
-            annotate=False, plain_xml=False,
+            annotate=False, plain_xml=False, header_notes=False,
         )  # fmt: skip
         values = verdict_columns(exchange, error, analysed=bool(analysed))
         updates.append([sql_text(values[column]) for column in columns] + [flow_id])

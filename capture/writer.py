@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import eas
 from eas.exchange import Exchange
 from eas.verdicts import judge
 from eas.wiretext import shown
 
-from capture.analysis import analyze_parts, indexed_text, search_words, verdict_columns
+from capture.analysis import indexed_text, search_words, verdict_columns
 from capture.model import CaptureError, FlowInput
 from capture.redaction import redact_headers, redact_request_body, redact_stored_url, with_content_length
 from capture.schema import (
@@ -119,7 +120,7 @@ def prepare_flow(
     host = flow_input.display_host()
     analysed = exchange is not None or analyze
     if exchange is None and analyze:
-        exchange = analyze_parts(
+        exchange = eas.analyze(
             flow_input.method,
             url,
             flow_input.request_headers,
@@ -128,6 +129,7 @@ def prepare_flow(
             flow_input.response_headers,
             flow_input.response_body,
             plain_xml=False,  # only the annotated XML is indexed
+            header_notes=False,  # the headers are stored, not their notes
             request_time=flow_input.ts_start or None,  # 0: the flow has no time
         )
     elif exchange is None:
@@ -274,7 +276,7 @@ class CaptureWriter:
         """Queue a flow; the writer thread analyzes it and commits it within about 0.1 s.
 
         Args:
-            exchange: the flow's analysis when the caller has made it already, as `analyze_parts` makes it
+            exchange: the flow's analysis when the caller has made it already, as `eas.analyze` makes it
                 (annotated, on the raw parts of `flow_input`); the thread then stores it as it is.
         """
         self._check_open()

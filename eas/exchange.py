@@ -42,6 +42,7 @@ def analyze(
     *,
     annotate: bool = True,
     plain_xml: bool = True,
+    header_notes: bool = True,
     request_time: float | None = None,
 ) -> Exchange:
     """Decode and explain one exchange; never raises on bad input (problems are collected instead).
@@ -55,6 +56,8 @@ def analyze(
         annotate: add meaning comments to the XML (DecodedBody.xml); `plain_xml` never has them.
         plain_xml: also render the XML without comments (DecodedBody.plain_xml); False leaves it None where
             the annotated XML differs from it (a caller that keeps only the annotated XML saves a render).
+        header_notes: explain each header (Exchange.request_headers, response_headers); False leaves both empty
+            (a caller that keeps the headers themselves, not their notes, as the capture does, saves explaining).
         request_time: when the request was sent (seconds since 1970): a bearer token's expiry is told against it.
     """
     try:
@@ -68,6 +71,7 @@ def analyze(
             response_body,
             annotate=annotate,
             plain_xml=plain_xml,
+            header_notes=header_notes,
             request_time=request_time,
         )
     except Exception as err:  # last line of defence: an analysis bug must not break the proxy or the viewer
@@ -597,6 +601,7 @@ def _analyze(
     *,
     annotate: bool,
     plain_xml: bool = True,
+    header_notes: bool = True,
     request_time: float | None = None,
 ) -> Exchange:
 
@@ -763,8 +768,10 @@ def _analyze(
         policy_key=policy_key,
         query_form=_query_value(query, "form") if query is not None else None,
         query_fields=_query_fields(query) if query is not None else (),
-        request_headers=tuple(hdr.explain_headers(req_headers, response=False, request_time=request_time)),
-        response_headers=tuple(hdr.explain_headers(resp_headers, response=True)),
+        request_headers=(
+            tuple(hdr.explain_headers(req_headers, response=False, request_time=request_time)) if header_notes else ()
+        ),
+        response_headers=tuple(hdr.explain_headers(resp_headers, response=True)) if header_notes else (),
         http_status=response_status,
         http_status_meaning=http_status_meaning,
         collection_ids=_dedupe(collection_ids),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from capture.analysis import analyze_parts
+import eas
 from capture.model import FlowInput, FlowRecord, FlowRow
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def replay_input(original: FlowRecord, request: ReplayRequest, result: ReplayRes
 def unsaved_record(original: FlowRecord, request: ReplayRequest, result: ReplayResult) -> FlowRecord:
     """The replay as a FlowRecord that is not in the capture (id 0), for showing it when storing failed."""
     flow_input = replay_input(original, request, result)
-    exchange = analyze_parts(
+    exchange = eas.analyze(
         request.method, request.url, flow_input.request_headers, request.body, result.status, result.headers, result.body,
         request_time=result.ts_start,
     )

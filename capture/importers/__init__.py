@@ -192,7 +192,7 @@ def import_file(
     pool = parallel.start_pool(workers) if workers > 1 else None
     options = parallel.RowOptions(keep_credentials, max_body_size, all_http, flow_objects)
     read = functools.partial(mitm.read, flow_objects=True) if flow_objects and chosen.name == mitm.FORM else chosen.read
-    with file, pool or contextlib.nullcontext():
+    with file, pool or contextlib.nullcontext(), parallel.import_collector():
         writer = CaptureWriter(capture_path, keep_credentials=keep_credentials, max_body_size=max_body_size)
         entries = (
             parallel.analyzed_entries(read, chosen.name, file, source.name, pool, workers, options)

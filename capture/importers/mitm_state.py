@@ -16,6 +16,16 @@
 # code, which stays the reference (and words the error of a damaged record). The checks are stricter than mitmproxy's: an int where mitmproxy also takes a float, exact
 # types where it takes subclasses. Values mitmproxy would parse by calling into other code (TLS certificates,
 # the proxy mode) are handed to that code once per distinct value and remembered.
+#
+# The parsing is this module's own too, for speed, under the same rule:
+# 1. An item is read by its position in the record (`_item`), its length found by bytes.find; mitmproxy's parser
+#    steps through each length prefix one byte at a time in Python, which costs more than all the checks.
+# 2. It gives the value mitmproxy's `tnetstring.loads` gives, or refuses (`_Unsure`): a length prefix of
+#    anything but ASCII digits, a tag it does not know, or an item running past its container are refused, and
+#    mitmproxy's own code then reads (or refuses) the record.
+# 3. The two connections of a flow are read once per distinct byte string: flows sent over one connection carry
+#    the same bytes, and a connection is half of a record's items. The checked fields are remembered, not the
+#    parsed state, so nothing shared can be changed by a caller.
 
 from __future__ import annotations
 
@@ -23,7 +33,6 @@ import functools
 from typing import Any, Final
 
 from mitmproxy import certs, version
-from mitmproxy.io import tnetstring
 from mitmproxy.proxy.mode_specs import ProxyMode
 
 from capture.mitm import ConnectionFields, FlowFields, ResponseFields, scalar_metadata
@@ -66,6 +75,75 @@ MEMO_SIZE: Final = 256
 
 class _Unsure(Exception):
     """The record is not in the shape this reader vouches for: mitmproxy's path reads it."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The tnetstring items of mitmproxy's flow files: `<length>:<payload><tag>`, the tag one of these bytes.
+
+_BYTES, _TEXT, _INT, _FLOAT, _BOOL, _NULL, _LIST, _DICT = b",;#^!~]}"
+
+
+def _span(data: bytes, start: int, limit: int) -> tuple[int, int, int]:
+    """The payload (first, end) of the item at `start` and its tag; the item ends at end + 1 <= limit."""
+    colon = data.find(b":", start, limit)
+    digits = data[start:colon]
+    if colon < 0 or not digits.isdigit():
+        raise _Unsure
+    first = colon + 1
+    end = first + int(digits)
+    if end >= limit:
+        raise _Unsure
+    return first, end, data[end]
+
+
+def _item(data: bytes, start: int, limit: int) -> tuple[Any, int]:
+    """The value of the item at `start` as mitmproxy's tnetstring.loads gives it, and where the next item starts."""
+    first, end, tag = _span(data, start, limit)
+    if tag == _BYTES:
+        return data[first:end], end + 1
+    if tag == _TEXT:
+        return data[first:end].decode("utf-8"), end + 1
+    if tag == _DICT:
+        mapping = {}
+        position = first
+        while position < end:
+            key, position = _item(data, position, end)
+            mapping[key], position = _item(data, position, end)  # as key by key: a later duplicate key wins
+        return mapping, end + 1
+    if tag == _LIST:
+        items = []
+        position = first
+        while position < end:
+            value, position = _item(data, position, end)
+            items.append(value)
+        return items, end + 1
+    if tag == _INT:
+        return int(data[first:end]), end + 1
+    if tag == _FLOAT:
+        return float(data[first:end]), end + 1
+    if tag == _NULL and end == first:
+        return None, end + 1
+    if tag == _BOOL and data[first:end] in (b"true", b"false"):
+        return data[first:end] == b"true", end + 1
+    raise _Unsure
+
+
+def _flow_items(data: bytes) -> dict[str, Any]:
+    """The record's top dict, each value parsed except the connections', which stay their raw items (bytes)."""
+    first, end, tag = _span(data, 0, len(data))
+    if tag != _DICT:
+        raise _Unsure
+    state: dict[str, Any] = {}
+    position = first
+    while position < end:
+        key, position = _item(data, position, end)
+        if key == "client_conn" or key == "server_conn":
+            start = position
+            position = _span(data, start, end)[1] + 1
+            state[key] = data[start:position]
+        else:
+            state[key], position = _item(data, position, end)
+    return state
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -199,6 +277,31 @@ def _connection(state: Any, keys: frozenset[str], *, client: bool) -> Connection
     )
 
 
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _client(item: bytes) -> tuple[ConnectionFields, str]:
+    """The client connection's fields and proxy mode, from its tnetstring item."""
+    state = _item(item, 0, len(item))[0]
+    client = _connection(state, CLIENT_KEYS, client=True)
+    if state["mitmcert"] is not None:
+        _certificate(state["mitmcert"])
+    proxy_mode = _proxy_mode_spec(_is(state["proxy_mode"], str))
+    if proxy_mode is None:
+        raise _Unsure
+    return client, proxy_mode
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _server(item: bytes) -> tuple[ConnectionFields, tuple[Any, ...] | None, float | None]:
+    """The server connection's fields, address and TCP set-up time, from its tnetstring item."""
+    state = _item(item, 0, len(item))[0]
+    server = _connection(state, SERVER_KEYS, client=False)
+    if state["via"] is not None:
+        raise _Unsure
+    tcp_setup = _optional_number(state["timestamp_tcp_setup"])
+    address = _address(state["address"], optional=True, pair_only=True)
+    return server, address, None if tcp_setup is None else float(tcp_setup)
+
+
 def _response(state: Any) -> ResponseFields | None:
     if state is None:
         return None
@@ -222,7 +325,7 @@ def http_flow(data: bytes) -> tuple[FlowFields, bytes | None, bytes | None] | No
     if not ACTIVE:
         return None
     try:
-        state = _keys(tnetstring.loads(data), FLOW_KEYS, OPTIONAL_FLOW_KEYS)
+        state = _keys(_flow_items(data), FLOW_KEYS, OPTIONAL_FLOW_KEYS)
         if state["version"] != KNOWN_FORMAT or type(state["version"]) is not int or state["type"] != "http":
             return None
         if state["websocket"] is not None:
@@ -231,14 +334,8 @@ def http_flow(data: bytes) -> tuple[FlowFields, bytes | None, bytes | None] | No
         request_body = _optional(request["content"], bytes)
         response = _response(state["response"])
         response_body = None if response is None else state["response"]["content"]
-        client_state, server_state = state["client_conn"], state["server_conn"]
-        client = _connection(client_state, CLIENT_KEYS, client=True)
-        if client_state["mitmcert"] is not None:
-            _certificate(client_state["mitmcert"])
-        proxy_mode = _proxy_mode_spec(_is(client_state["proxy_mode"], str))
-        server = _connection(server_state, SERVER_KEYS, client=False)
-        if proxy_mode is None or server_state["via"] is not None:
-            raise _Unsure
+        client, proxy_mode = _client(state["client_conn"])
+        server, server_address, tcp_setup = _server(state["server_conn"])
         error = state["error"]
         if error is not None:
             error = _keys(error, ERROR_KEYS)
@@ -246,7 +343,6 @@ def http_flow(data: bytes) -> tuple[FlowFields, bytes | None, bytes | None] | No
         _is(state["intercepted"], bool)
         is_replay = _optional(state["is_replay"], str)
         metadata = scalar_metadata(_is(state["metadata"], dict))
-        tcp_setup = _optional_number(server_state["timestamp_tcp_setup"])
         fields = FlowFields(
             _is(state["id"], str),
             _number(state["timestamp_created"]),
@@ -269,8 +365,8 @@ def http_flow(data: bytes) -> tuple[FlowFields, bytes | None, bytes | None] | No
             error,
             client,
             server,
-            _address(server_state["address"], optional=True, pair_only=True),
-            None if tcp_setup is None else float(tcp_setup),
+            server_address,
+            tcp_setup,
             proxy_mode,
         )
     except (_Unsure, ValueError, TypeError, OverflowError, RecursionError):  # a shape it does not vouch for

@@ -6,13 +6,16 @@
 # the reading. Here worker processes do all three and hand back each flow as its rows (`PreparedFlow`: plain
 # values, cheap to send); the main process only splits the file and writes (`CaptureWriter.add_prepared`).
 # An entry a worker does not prepare (an issue, a skipped or non-EAS flow) comes back as it is.
-# Chunks go out in file order and come back in file order;
-# at most WINDOW_PER_WORKER chunks per worker are in flight, so memory stays bounded however large the file.
+# Chunks go out in file order and come back in file order; a chunk ends at CHUNK_ENTRIES entries or once it
+# holds CHUNK_BYTES of records or bodies, and at most WINDOW_PER_WORKER chunks per worker are in flight, so
+# memory stays bounded however large the file or its flows.
 # Workers are forked before the writer starts its thread (a fork copies no running thread), or spawned when
 # other threads already run.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 import threading
@@ -23,7 +26,7 @@ from functools import partial
 from multiprocessing.pool import Pool
 from typing import Any, BinaryIO, Final, TypeAlias
 
-from capture.analysis import analyze_parts
+import eas
 from capture.model import FlowInput
 from capture.writer import PreparedFlow, prepare_flow
 from eas.constants import path_kind
@@ -32,10 +35,18 @@ from eas.exchange import Exchange
 from . import mitm
 from .evidence import ImportedEntry
 
-CHUNK_SIZE: Final = 32
+# Each chunk is a task of the pool, whose hand-over costs the main process per task: chunks of many small flows.
+CHUNK_ENTRIES: Final = 128
+CHUNK_BYTES: Final = 1024 * 1024
 WINDOW_PER_WORKER: Final = 4
 # Below this size the workers' start-up costs more than they save.
 MIN_PARALLEL_BYTES: Final = 4 * 1024 * 1024
+# The cyclic garbage collector's thresholds while an import runs (gc.set_threshold), in the main process and in
+# the workers. An import allocates and drops thousands of small containers per flow (trees, rows, dicts) and
+# keeps almost none: at CPython's default (a young collection every 700 allocations) the collector runs every
+# few flows and keeps walking what survived the last runs. Rarer young collections still free the few cycles an
+# analysis makes, with a bounded heap.
+IMPORT_GC_THRESHOLDS: Final = (50_000, 20, 100)
 
 # An entry with the analysis made of it (None: left to the writer), or a flow a worker prepared as its rows.
 Analyzed: TypeAlias = tuple[ImportedEntry, Exchange | None] | PreparedFlow
@@ -61,7 +72,7 @@ def worker_count() -> int:
 
 def analyze(flow_input: FlowInput) -> Exchange:
     """The analysis the capture writer would make of this flow (annotated, search text from it)."""
-    return analyze_parts(
+    return eas.analyze(
         flow_input.method,
         flow_input.display_url(),
         flow_input.request_headers,
@@ -70,6 +81,7 @@ def analyze(flow_input: FlowInput) -> Exchange:
         flow_input.response_headers,
         flow_input.response_body,
         plain_xml=False,
+        header_notes=False,  # the capture stores the headers, not their notes
         request_time=flow_input.ts_start or None,  # 0: the flow has no time
     )
 
@@ -98,21 +110,51 @@ def _work(items: list[Any], name: str, options: RowOptions) -> list[Analyzed]:
     return results
 
 
+def _size(item: Any) -> int:
+    """The bytes an entry carries to a worker: a .mitm record's, or a read entry's bodies."""
+    if isinstance(item, mitm.Record):
+        return len(item.data)
+    if isinstance(item, tuple):
+        flow_input = item[1]
+        return len(flow_input.request_body or b"") + len(flow_input.response_body or b"")
+    return 0
+
+
 def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
     chunk: list[Any] = []
+    size = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) >= CHUNK_SIZE:
+        size += _size(item)
+        if len(chunk) >= CHUNK_ENTRIES or size >= CHUNK_BYTES:
             yield chunk
-            chunk = []
+            chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+@contextlib.contextmanager
+def import_collector() -> Iterator[None]:
+    """The collector thresholds of an import (IMPORT_GC_THRESHOLDS) inside the `with`, the process's own after."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+def _start_worker() -> None:
+    gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+    # What the worker inherited or imported lives as long as it does: out of the collector's sight, its pages
+    # (shared with the parent after a fork) are not written to by every full collection.
+    gc.freeze()
 
 
 def start_pool(workers: int) -> Pool:
     """Worker processes; start them before any thread of this import (the capture writer's) runs."""
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers)
+    return multiprocessing.get_context(method).Pool(workers, initializer=_start_worker)
 
 
 def analyzed_entries(
@@ -144,5 +186,5 @@ def sequential_entries(
         yield item, None
 
 
-__all__ = ["Analyzed", "MIN_PARALLEL_BYTES", "RowOptions", "analyze", "analyzed_entries", "is_eas",
-           "sequential_entries", "start_pool", "worker_count"]
+__all__ = ["Analyzed", "IMPORT_GC_THRESHOLDS", "MIN_PARALLEL_BYTES", "RowOptions", "analyze", "analyzed_entries",
+           "import_collector", "is_eas", "sequential_entries", "start_pool", "worker_count"]

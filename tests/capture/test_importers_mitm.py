@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pty
 import subprocess
 import sys
 from pathlib import Path
 
-from capture.importers import import_file
+from capture.importers import import_file, mitm, parallel
+from capture.model import FlowInput
 from capture.reader import CaptureReader
 from tests.capture import forms
 from tests.capture.conftest import ROOT, Stored, assert_lab_session, cli, stored
@@ -72,6 +74,34 @@ def test_worker_processes_store_what_the_writer_alone_stores(tmp_path: Path) -> 
                 other.collection_ids)
             assert (one.request_text, one.response_text, one.extra) == (other.request_text, other.response_text,
                                                                        other.extra)
+
+
+def _worker_thresholds(_: object) -> tuple[int, ...]:
+    return gc.get_threshold()
+
+
+def test_an_import_collects_garbage_rarely_and_gives_the_process_its_thresholds_back() -> None:
+    before = gc.get_threshold()
+    assert before != (50_000, 20, 100)
+    with parallel.import_collector():
+        assert gc.get_threshold() == (50_000, 20, 100)
+    assert gc.get_threshold() == before
+    with parallel.start_pool(2) as pool:
+        assert pool.map(_worker_thresholds, range(4)) == [(50_000, 20, 100)] * 4
+
+
+def test_a_chunk_of_work_is_many_small_flows_or_a_few_large_ones() -> None:
+    small = [mitm.Record(number, 0, b"x" * 100) for number in range(300)]
+    assert [len(chunk) for chunk in parallel._chunks(small)] == [128, 128, 44]
+    large = [mitm.Record(number, 0, b"x" * 600_000) for number in range(5)]
+    assert [len(chunk) for chunk in parallel._chunks(large)] == [2, 2, 1]  # 1 MiB reached at the second
+    read = [
+        (number, FlowInput(method="POST", scheme="https", target_host="h", port=443, path="/",
+                           http_version="HTTP/1.1", request_headers=(), request_body=b"r" * 300_000, timestamps={},
+                           response_body=b"s" * 300_000))
+        for number in range(3)
+    ]
+    assert [len(chunk) for chunk in parallel._chunks(read)] == [2, 1]
 
 
 def test_a_damaged_record_costs_only_its_flow(tmp_path: Path) -> None:

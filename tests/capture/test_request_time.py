@@ -1,5 +1,5 @@
 """A bearer token's expiry in a capture is told against the flow's own start, not today (issue 13, Authentication
-as it is today: "expired 3 min before this request"); capture.analysis.analyze_parts never raises."""
+as it is today: "expired 3 min before this request"); eas.analyze never raises."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.analysis import analyze_parts
+import eas
 from capture.model import FlowInput
 from capture.reader import CaptureReader
 from capture.writer import CaptureWriter
@@ -73,11 +73,11 @@ def test_a_token_valid_at_the_flows_start_is_told_so(tmp_path: Path) -> None:
     assert "valid for 2.0 h after this request" in shown
 
 
-def test_analyze_parts_gives_a_problem_not_an_exception() -> None:
+def test_analyze_gives_a_problem_not_an_exception() -> None:
     """A body that is not bytes at all makes the analysis itself fail: that is reported, the flow kept."""
     headers = [("Content-Type", "application/vnd.ms-sync.wbxml")]
     not_bytes: bytes = object()  # type: ignore[assignment]
-    exchange = analyze_parts("POST", "/Microsoft-Server-ActiveSync?Cmd=Sync", headers, not_bytes, None, None, None)
+    exchange = eas.analyze("POST", "/Microsoft-Server-ActiveSync?Cmd=Sync", headers, not_bytes, None, None, None)
     (problem,) = exchange.problems
     assert problem.reason.startswith("analysis failed: TypeError")
     assert exchange.is_eas and exchange.method == "POST"

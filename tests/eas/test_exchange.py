@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import http.client
 import json
@@ -184,6 +185,16 @@ def test_annotated_only_is_the_annotated_xml_of_the_full_analysis(name: str) -> 
     assert annotated_only.eas_statuses == full.eas_statuses
     assert (annotated_only.collection_ids, annotated_only.collection_classes, annotated_only.sync_keys) == (
         full.collection_ids, full.collection_classes, full.sync_keys)
+
+
+@pytest.mark.parametrize("name", sorted({path.name.split(".")[0] for path in DATA.glob("*.json")}))
+def test_without_header_notes_only_the_notes_are_left_out(name: str) -> None:
+    """header_notes=False (the capture's analysis: it stores the headers, not their notes) leaves both header
+    lists empty and everything else as the full analysis gives it."""
+    full = fixture(name)
+    without = fixture(name, header_notes=False)
+    assert full.request_headers and (without.request_headers, without.response_headers) == ((), ())
+    assert dataclasses.replace(full, request_headers=(), response_headers=()) == without
 
 
 WBXML_DOCUMENTS = sorted((DATA.parent / "wbxml").rglob("*.wbxml")) + sorted((DATA.parent / "real").rglob("*.wbxml"))
