@@ -7,6 +7,9 @@ values (the round trips through SQLite and mitmdump are tests/capture/test_impor
 from __future__ import annotations
 
 import enum
+import resource
+import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +66,7 @@ def hand_flow() -> http.HTTPFlow:
     client.proxy_mode = ProxyMode.parse("regular@8080")
     server = connection.Server(address=("mail.example.com", 8443))
     server.id = "server-1"
-    server.peername = ("2001:db8::5", 8443, 0, 0)
+    server.peername = ("2001:db8::5", 8443, 0, 0)  # type: ignore[assignment]  # an IPv6 socket address has four parts
     server.sockname = ("192.0.2.1", 40000)
     server.sni = "mail.example.com"
     server.tls = True
@@ -246,6 +249,14 @@ def test_timestamps_are_floats_even_when_mitmproxy_holds_integers() -> None:
     assert type(got.timestamps["flow_created"]) is float and got.timestamps["flow_created"] == 5.0
 
 
+def test_the_authority_of_an_http2_request_is_kept() -> None:
+    f = hand_flow()
+    f.request.data.authority = b"mail.example.com:8443"
+    assert flow_input_from_mitm(f).authority == "mail.example.com:8443"
+    rebuilt = flow_from_record(record(authority="mail.example.com:8443"))
+    assert rebuilt.request.data.authority == b"mail.example.com:8443"
+
+
 def test_an_empty_request_body_is_not_a_missing_one() -> None:
     f = hand_flow()
     f.request.content = b""
@@ -318,9 +329,9 @@ def test_header_conversions_keep_the_bytes() -> None:
 
 def row(**changes: Any) -> FlowRow:
     values: dict[str, Any] = {
-        "id": 12, "session_id": 1, "ts_start": T0 + 50, "ts_end": None, "method": "POST", "url": "", "host": "row.example",
-        "command": None, "collection_id": None, "sync_key": None, "http_status": 449, "eas_status": None,
-        "eas_status_meaning": None, "request_size": 4, "response_size": 5, "problem_count": 0, "replay_of": None,
+        "id": 12, "session_id": 1, "ts_start": T0 + 50, "ts_end": None, "method": "POST", "url": "",
+        "host": "row.example", "command": None, "collection_id": None, "sync_key": None, "http_status": 449,
+        "eas_status": None, "eas_status_meaning": None, "request_size": 4, "response_size": 5, "problem_count": 0, "replay_of": None,
     }  # fmt: skip
     values.update(changes)
     return FlowRow(**values)
@@ -498,3 +509,41 @@ def test_export_writes_the_flows_mitmproxy_reads(tmp_path: Path) -> None:
     assert export_mitm(capture, tmp_path / "two.mitm") == 2
     with pytest.raises(CaptureError, match="cannot write"):
         export_mitm(capture, tmp_path / "two.mitm" / "under-a-file.mitm")
+
+
+def test_export_leaves_out_damaged_flows_and_names_them(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture, analyze=False) as writer:
+        ids = [writer.add_sync(HAND_INPUT) for _ in range(3)]
+    with sqlite3.connect(capture) as db:
+        # Damage a mitmproxy flow cannot be built from (a peer address that is a number), and a damaged column.
+        db.execute("UPDATE flows SET connection = ? WHERE id = ?", ('{"client": {"peername": 5}}', ids[1]))
+        db.execute("UPDATE flows SET port = 'x443' WHERE id = ?", (ids[2],))
+    db.close()
+    damaged: list[str] = []
+    assert export_mitm(capture, tmp_path / "x.mitm", [99, *ids], damaged) == 1
+    assert damaged == [
+        f"{capture}: no flow 99",
+        f"flow {ids[2]}: the port column is damaged (ValueError: invalid literal for int() with base 10: 'x443')",
+        f"flow {ids[1]}: cannot be exported (TypeError: 'int' object is not iterable)",
+    ]
+    with pytest.raises(CaptureError, match=f"^flow {ids[1]}: cannot be exported"):
+        export_mitm(capture, tmp_path / "y.mitm", ids[:2])
+
+
+def test_an_export_that_cannot_be_written_says_why(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.sqlite"
+    with CaptureWriter(capture, analyze=False) as writer:
+        writer.add_sync(HAND_INPUT)
+    exported = tmp_path / "x.mitm"
+    # A file size limit makes the write itself fail (EFBIG) after the file was opened.
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100, limits[1]))
+    try:
+        with pytest.raises(CaptureError) as raised:
+            export_mitm(capture, exported)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert str(raised.value) == f"{exported}: cannot write: File too large"
