@@ -303,6 +303,15 @@ def test_url_and_host_are_mitmproxys(
     assert shown_url_and_host(host, port, b"GET", scheme, b"", b"/p", b"HTTP/1.1", headers) == (url, shown_host)
 
 
+def test_an_http2_authority_and_a_connect_target_are_mitmproxys_url() -> None:
+    authority = b"h2.example:8443"
+    host_header = [(b"host", b"other.example")]
+    assert shown_url_and_host("10.0.0.1", 443, b"GET", b"https", authority, b"/p", b"HTTP/2.0", host_header) == (
+        "https://h2.example:8443/p", "h2.example")  # fmt: skip
+    assert shown_url_and_host("10.0.0.1", 443, b"CONNECT", b"", authority, b"", b"HTTP/1.1", []) == (
+        "h2.example:8443", "10.0.0.1")  # fmt: skip
+
+
 def test_metadata_keeps_json_scalars_as_plain_types() -> None:
     values: dict[Any, Any] = {
         "text": "a", "number": 1, "ratio": 1.5, "yes": False, "none": None, Colour.RED: Shape.ROUND,
@@ -331,7 +340,8 @@ def row(**changes: Any) -> FlowRow:
     values: dict[str, Any] = {
         "id": 12, "session_id": 1, "ts_start": T0 + 50, "ts_end": None, "method": "POST", "url": "",
         "host": "row.example", "command": None, "collection_id": None, "sync_key": None, "http_status": 449,
-        "eas_status": None, "eas_status_meaning": None, "request_size": 4, "response_size": 5, "problem_count": 0, "replay_of": None,
+        "eas_status": None, "eas_status_meaning": None, "request_size": 4, "response_size": 5, "problem_count": 0,
+        "replay_of": None,
     }  # fmt: skip
     values.update(changes)
     return FlowRow(**values)
