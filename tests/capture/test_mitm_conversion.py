@@ -1,7 +1,7 @@
 """capture.mitm's conversions, field by field: a hand-made mitmproxy flow to a FlowInput and a record back to a flow.
 
-No capture file and no proxy: each conversion is called directly and every field is checked against hand-written
-values (the round trips through SQLite and mitmdump are tests/capture/test_import_export.py's).
+No proxy, and a capture file only for the export: each conversion is called directly and every field is checked
+against hand-written values (round trips through mitmdump are tests/capture/test_import_export.py's).
 """
 
 from __future__ import annotations
