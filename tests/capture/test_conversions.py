@@ -56,6 +56,7 @@ def test_headers_from_json(stored: str | None, headers: Any) -> None:
         ("caf\udce9", b"caf\xe9"),  # bytes that were not UTF-8: their exact bytes
         ("\u00e9\udcff", b"\xc3\xa9\xff"),
         ("\ud800", b"\xed\xa0\x80"),
+        ("\udcff\ud800", b"\xff\xed\xa0\x80"),  # the escape still its byte beside a surrogate no byte made
         (None, None),
         (42, 42),
         (1.5, 1.5),

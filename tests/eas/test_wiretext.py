@@ -46,6 +46,24 @@ def test_wire_bytes(text: str, raw: bytes) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("\udcff\ud800", b"\xff\xed\xa0\x80"),
+        ("\ud800\udcff", b"\xed\xa0\x80\xff"),
+        ("\udc7f\udc80\udcff\udd00", b"\xed\xb1\xbf\x80\xff\xed\xb4\x80"),  # each edge of the escapes' range
+        ("\ud800x\udcfey\udfff\udce9\u00e9", b"\xed\xa0\x80x\xfey\xed\xbf\xbf\xe9\xc3\xa9"),
+    ],
+)
+def test_wire_bytes_of_escapes_beside_a_surrogate_no_byte_made(text: str, raw: bytes) -> None:
+    """Each surrogate escape is still its byte when the text also holds a surrogate that is no escape."""
+    assert wire_bytes(text) == raw
+
+
+def test_shown_of_an_escape_beside_a_surrogate_no_byte_made() -> None:
+    assert shown("caf\udce9\ud800") == "caf\\xe9\\xed\\xa0\\x80"
+
+
+@pytest.mark.parametrize(
     ("text", "display"),
     [
         ("Sync", "Sync"),
