@@ -503,7 +503,8 @@ def test_a_version_named_like_the_status_138_finding_hides_nothing() -> None:
     """A version is any text the device sends: one spelled "status-138" is a version, not the Status 138 finding."""
     findings = diagnose([ev(1, options("14.1")), ev(2, plain("Sync", 200, protocol_version="status-138")),
                          ev(3, plain("Sync", 200, 138, protocol_version="status-138"))])
-    assert sorted((flows, severity) for severity, flows, _ in said(findings, VERSION)) == [((2,), "info"), ((3,), "error")]
+    assert sorted((flows, severity) for severity, flows, _ in said(findings, VERSION)) == [
+        ((2,), "info"), ((3,), "error")]
 
 
 # --- request-too-large (MS-ASHTTP 413; MS-ASCMD 2.2.2 115, 122)
