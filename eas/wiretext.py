@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 __all__ = ["SHOWN_ERRORS", "error_line", "terminal_text", "wire_bytes", "shown", "shown_errors", "is_clean"]
@@ -23,16 +24,25 @@ def is_clean(text: str) -> bool:
     return True
 
 
+# A surrogate that no byte could have made: surrogate escapes are U+DC80-U+DCFF only (PEP 383).
+_NOT_FROM_A_BYTE = re.compile(r"([\ud800-\udc7f\udd00-\udfff])")
+
+
 def wire_bytes(text: str) -> bytes:
     """The bytes the text was decoded from (UTF-8, surrogate escapes back to their bytes).
 
-    A surrogate that no byte could have made (U+D800-U+DC7F, U+DD00-U+DFFF) is kept as its UTF-8 form, so this
-    never fails.
+    A surrogate that no byte could have made (U+D800-U+DC7F, U+DD00-U+DFFF; from a JSON `\\ud800`, say) is kept as
+    its UTF-8 form, so this never fails; the surrogate escapes beside it still become their bytes.
     """
     try:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
+        # split() with a group: the surrogates no byte made are the odd pieces
+        pieces = _NOT_FROM_A_BYTE.split(text)
+        return b"".join(
+            piece.encode("utf-8", "surrogatepass" if odd else "surrogateescape")
+            for odd, piece in zip(itertools.cycle((False, True)), pieces)
+        )
 
 
 def shown(text: str) -> str:

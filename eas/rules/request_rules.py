@@ -421,15 +421,16 @@ class VersionNotOffered(RuleState):
 
     def __init__(self) -> None:
         self.offered: tuple[str, ...] = ()
-        self.reported: set[str] = set()
+        self.versions_reported: set[str] = set()
+        self.status_138_reported = False
 
     def feed(self, evidence: FlowEvidence, session: SessionState) -> None:
         facts = evidence.facts
         offered = facts.offered_versions or self.offered or session.host_offered_versions
         version = facts.protocol_version
         if version and offered and version not in offered and facts.command != "Options":
-            if version not in self.reported:
-                self.reported.add(version)
+            if version not in self.versions_reported:
+                self.versions_reported.add(version)
                 # Servers refuse an unknown version with 400 or 501 (or Status 138, reported below).
                 refused = facts.http_status in (400, 501)
                 answer = "the server refused it" if refused else "the server answered it anyway"
@@ -444,8 +445,8 @@ class VersionNotOffered(RuleState):
                     # failure; a refusal is the failure.
                     severity="error" if refused else "info",
                 )
-        if 138 in facts.status_set and "status-138" not in self.reported:
-            self.reported.add("status-138")
+        if 138 in facts.status_set and not self.status_138_reported:
+            self.status_138_reported = True
             session.report(
                 "status-138",
                 (evidence.flow_id,),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from capture.har import export_har
+from capture.importers import import_file
 from tests.capture import forms
 from tests.capture.conftest import Stored, assert_lab_session, cli, stored
 
@@ -158,3 +160,17 @@ def test_all_http_keeps_the_other_entries(tmp_path: Path) -> None:
     result = cli("import", "--all-http", "browser.har", "all.sqlite", cwd=tmp_path)
     assert result.stdout.strip() == "imported 3 HTTP flows into all.sqlite"
     assert stored(tmp_path / "all.sqlite")[0].response_body == b"ok"
+
+
+def test_an_escaped_byte_beside_a_surrogate_no_byte_made_is_stored_as_that_byte(tmp_path: Path) -> None:
+    """A statusText `O\\udcff\\ud800K` (JSON escapes): the byte FF, then U+D800 as its UTF-8 form ED A0 80."""
+    har = browser_har()
+    har["log"]["entries"][1]["response"]["statusText"] = "O\udcff\ud800K"
+    (tmp_path / "odd.har").write_text(json.dumps(har), encoding="ascii")
+    import_file(tmp_path / "odd.har", tmp_path / "odd.sqlite")
+    connection = sqlite3.connect(tmp_path / "odd.sqlite")
+    try:
+        reasons = connection.execute("SELECT typeof(response_reason), hex(response_reason) FROM flows").fetchall()
+    finally:
+        connection.close()
+    assert ("blob", "4FFFEDA0804B") in reasons

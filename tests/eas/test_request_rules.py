@@ -499,6 +499,14 @@ def test_status_138_in_the_exact_text_once() -> None:
         ("error", (1,), "The server refused protocol (none sent) (Status 138, version not supported).")]
 
 
+def test_a_version_named_like_the_status_138_finding_hides_nothing() -> None:
+    """A version is any text the device sends: one spelled "status-138" is a version, not the Status 138 finding."""
+    findings = diagnose([ev(1, options("14.1")), ev(2, plain("Sync", 200, protocol_version="status-138")),
+                         ev(3, plain("Sync", 200, 138, protocol_version="status-138"))])
+    assert sorted((flows, severity) for severity, flows, _ in said(findings, VERSION)) == [
+        ((2,), "info"), ((3,), "error")]
+
+
 # --- request-too-large (MS-ASHTTP 413; MS-ASCMD 2.2.2 115, 122)
 
 TOO_LARGE = "request-too-large"
