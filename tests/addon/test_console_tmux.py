@@ -23,12 +23,14 @@ SIZE = (160, 48)
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+def tmux(session: str, *args: str) -> str:
+    """A tmux command on the session's own server (`-L`): one server per test, so that no test starts its session
+    while another's last kill-session is taking a shared server down ("server exited unexpectedly")."""
+    return subprocess.run(["tmux", "-L", session, *args], check=True, capture_output=True, text=True).stdout
 
 
 def screen(session: str) -> str:
-    return tmux("capture-pane", "-p", "-t", session)
+    return tmux(session, "capture-pane", "-p", "-t", session)
 
 
 def wait_for(session: str, pattern: str, timeout: float = 30.0) -> str:
@@ -44,10 +46,10 @@ def wait_for(session: str, pattern: str, timeout: float = 30.0) -> str:
 
 def command(session: str, text: str) -> None:
     """Type a command into the console's command prompt (`:`) and run it."""
-    tmux("send-keys", "-t", session, ":")
+    tmux(session, "send-keys", "-t", session, ":")
     time.sleep(0.3)
-    tmux("send-keys", "-t", session, "-l", text)
-    tmux("send-keys", "-t", session, "Enter")
+    tmux(session, "send-keys", "-t", session, "-l", text)
+    tmux(session, "send-keys", "-t", session, "Enter")
 
 
 @pytest.fixture
@@ -71,11 +73,11 @@ def console(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[st
         f"env {exports} {MITMPROXY} -r {flows} -s {ADDON_SCRIPT} --set server=false "
         f"--set confdir={tmp_path / 'confdir'} --set activesync_capture= ; sleep 30"
     )
-    tmux("new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y", str(SIZE[1]), cmd)
+    tmux(session, "new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y", str(SIZE[1]), cmd)
     try:
         yield session, tmp_path, flows
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "-L", session, "kill-server"], capture_output=True)
 
 
 def saved_request_body(session: str, tmp_path: Path) -> bytes | None:
@@ -106,7 +108,7 @@ def test_a_rejected_edit_is_one_line_in_the_event_log_and_the_flow_is_unchanged(
 ) -> None:
     session, tmp_path, _ = console
     wait_for(session, r"POST +mail\.example\.com")
-    tmux("send-keys", "-t", session, "Enter")  # open the flow
+    tmux(session, "send-keys", "-t", session, "Enter")  # open the flow
     wait_for(session, r"ActiveSync")
     command(session, 'console.edit.focus "request-body (ActiveSync)"')
     try:
