@@ -105,6 +105,23 @@ class PreparedFlow:
     response_body: bytes | None = None
 
 
+def analyze_flow(flow_input: FlowInput) -> Exchange:
+    """The analysis the capture makes of a flow (eas.analyze, never raising): annotated, as its search text indexes
+    the annotated XML only, and without header notes, since it stores the headers themselves."""
+    return eas.analyze(
+        flow_input.method,
+        flow_input.display_url(),
+        flow_input.request_headers,
+        flow_input.request_body,
+        flow_input.response_status,
+        flow_input.response_headers,
+        flow_input.response_body,
+        plain_xml=False,
+        header_notes=False,
+        request_time=flow_input.ts_start or None,  # 0: the flow has no time
+    )
+
+
 def prepare_flow(
     flow_input: FlowInput,
     exchange: Exchange | None,
@@ -120,18 +137,7 @@ def prepare_flow(
     host = flow_input.display_host()
     analysed = exchange is not None or analyze
     if exchange is None and analyze:
-        exchange = eas.analyze(
-            flow_input.method,
-            url,
-            flow_input.request_headers,
-            flow_input.request_body,
-            flow_input.response_status,
-            flow_input.response_headers,
-            flow_input.response_body,
-            plain_xml=False,  # only the annotated XML is indexed
-            header_notes=False,  # the headers are stored, not their notes
-            request_time=flow_input.ts_start or None,  # 0: the flow has no time
-        )
+        exchange = analyze_flow(flow_input)
     elif exchange is None:
         exchange = Exchange(method=flow_input.method, url=url, is_eas=False)
     verdict = judge(exchange, transport_error=flow_input.error)

@@ -26,9 +26,8 @@ from functools import partial
 from multiprocessing.pool import Pool
 from typing import Any, BinaryIO, Final, TypeAlias
 
-import eas
 from capture.model import FlowInput
-from capture.writer import PreparedFlow, prepare_flow
+from capture.writer import PreparedFlow, analyze_flow, prepare_flow
 from eas.constants import path_kind
 from eas.exchange import Exchange
 
@@ -70,22 +69,6 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def analyze(flow_input: FlowInput) -> Exchange:
-    """The analysis the capture writer would make of this flow (annotated, search text from it)."""
-    return eas.analyze(
-        flow_input.method,
-        flow_input.display_url(),
-        flow_input.request_headers,
-        flow_input.request_body,
-        flow_input.response_status,
-        flow_input.response_headers,
-        flow_input.response_body,
-        plain_xml=False,
-        header_notes=False,  # the capture stores the headers, not their notes
-        request_time=flow_input.ts_start or None,  # 0: the flow has no time
-    )
-
-
 def is_eas(flow_input: FlowInput) -> bool:
     """A flow an import keeps without `all_http`: its path is EAS or Autodiscover."""
     return path_kind(flow_input.path) is not None
@@ -99,7 +82,7 @@ def _work(items: list[Any], name: str, options: RowOptions) -> list[Analyzed]:
         if not isinstance(item, tuple) or not (options.all_http or is_eas(item[1])):
             results.append((item, None))
             continue
-        exchange = analyze(item[1])
+        exchange = analyze_flow(item[1])
         try:
             prepared = prepare_flow(item[1], exchange, keep_credentials=options.keep_credentials,
                                     max_body_size=options.max_body_size)
@@ -186,5 +169,5 @@ def sequential_entries(
         yield item, None
 
 
-__all__ = ["Analyzed", "IMPORT_GC_THRESHOLDS", "MIN_PARALLEL_BYTES", "RowOptions", "analyze", "analyzed_entries",
+__all__ = ["Analyzed", "IMPORT_GC_THRESHOLDS", "MIN_PARALLEL_BYTES", "RowOptions", "analyzed_entries",
            "import_collector", "is_eas", "sequential_entries", "start_pool", "worker_count"]
