@@ -147,8 +147,8 @@ async def test_follow_elsewhere_keeps_the_cursor_on_its_flow(capture: Path, monk
         await pilot.press("j")
         with CaptureWriter(capture) as writer:
             writer.add_sync(eas_flow("Ping", b"", b"", ts=BASE_TS + 10))
-        await wait_for(pilot, lambda: flows.total == 6, "the new row")
-        await pilot.pause()
+        # The rows around the cursor load again in a worker after the count grows: wait for the cursor's row.
+        await wait_for(pilot, lambda: flows.total == 6 and flows.current_row is not None, "the new row, rows loaded")
         assert flows.cursor == 1 and flows.current_row is not None and flows.current_row.id == 2
 
 
