@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import eas  # noqa: E402
+from tests.addon.processes import descendants  # noqa: E402  (the /proc walk the addon's tests use)
 
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
 WBXML_TYPE = "application/vnd.ms-sync.wbxml"
@@ -139,37 +140,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def descendants_of(pid: int) -> list[int]:
-    """Every process below `pid` (the addon's spooler and the analysis process it starts)."""
-    found = []
-    parents = [pid]
-    while parents:
-        children = children_of(parents.pop())
-        found += children
-        parents += children
-    return found
-
-
 def worker_cpu(pid: int) -> float:
     """CPU time of the processes below the proxy (the addon's workers), once they have gone idle: unchanged over
     0.5 s, longer than the analysis holds back after the last flow (0.15 s, and 0.05 s for the proxy's
     dispatch), so a round's analysis is counted in its round and never overlaps the next setup's."""
     previous = -1.0
     while True:
-        total = sum(cpu_seconds(child) for child in descendants_of(pid))
+        total = sum(cpu_seconds(child) for child in descendants(pid))
         if total == previous:
             return total
         previous = total
