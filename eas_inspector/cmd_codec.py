@@ -81,17 +81,12 @@ def run_encode(args: argparse.Namespace) -> int:
             raise CommandError(args.original, err.strerror or str(err)) from err
     try:
         root = eas.parse_xml(data)
-    except EasError as err:
-        raise CommandError(name, str(err)) from err
-    except etree.LxmlError as err:
-        raise CommandError(name, f"not well-formed XML: {err}") from err
-    try:
-        # decode shows passwords as "(hidden) N characters": never encode that text in their place
-        restore_hidden_secrets(root, original)
-    except EasError as err:
-        hint = "" if original is not None else " (or give --original with the WBXML it was decoded from)"
-        raise CommandError(name, f"{err}{hint}") from err
-    try:
+        try:
+            # decode shows passwords as "(hidden) N characters": never encode that text in their place
+            restore_hidden_secrets(root, original)
+        except EasError as err:
+            hint = "" if original is not None else " (or give --original with the WBXML it was decoded from)"
+            raise CommandError(name, f"{err}{hint}") from err
         wbxml = eas.encode(root)
     except EasError as err:
         raise CommandError(name, str(err)) from err
