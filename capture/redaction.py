@@ -27,15 +27,26 @@ def redact_cookies(value: str, *, set_cookie: bool) -> str:
     return hide_header_value("set-cookie" if set_cookie else "cookie", value, REDACTED)
 
 
+# Header names remembered by `_secret_name`: a capture holds the same few dozen names again and again.
+HEADER_NAME_MEMO_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=HEADER_NAME_MEMO_SIZE)
+def _secret_name(name: str) -> str | None:
+    """The header's name in lower case when its value is a secret (eas.sensitive.is_secret_header), else None."""
+    lower = name.strip().lower()
+    return lower if is_secret_header(lower) else None
+
+
 def redact_header(name: str, value: str) -> str:
     """One header's value as a capture keeps it: Authorization in eas.auth's stored form (`Basic alice:<redacted>`),
     cookies with their values `<redacted>`, any other secret header (X-Auth-Token ...) `<redacted>` whole."""
-    lower = name.strip().lower()
+    lower = _secret_name(name)
+    if lower is None:
+        return value
     if lower in CREDENTIAL_HEADERS:
         return stored_authorization(value)
-    if is_secret_header(lower):
-        return hide_header_value(lower, value, REDACTED)
-    return value
+    return hide_header_value(lower, value, REDACTED)
 
 
 def redact_headers(headers: Headers | None) -> Headers | None:

@@ -70,20 +70,22 @@ if [ ! -e "$STAMP" ]; then
   rm -f "$VENV"/.installed-* "$VENV"/.compiled-*
   touch "$STAMP"
 fi
-# The codec is compiled with mypyc at install (setup.py); compile again when its sources change, since the
-# package falls back to the slower pure-Python modules when a source differs from the one compiled (size or
-# modification time, see eas/_native.py: a checkout that only touched the files counts too).
-# (eas/_native.py lists the compiled modules: eas/wbxml*.py.)
-NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/_native.py" "$ROOT"/eas/wbxml*.py | cksum | cut -d' ' -f1)"
+# The codec and the .mitm reader are compiled with mypyc at install (setup.py); compile again when their sources
+# change, since a package falls back to the slower pure-Python modules when a source differs from the one
+# compiled (size or modification time, see eas/_native.py: a checkout that only touched the files counts too).
+# (eas/_native.py lists the compiled modules: eas/wbxml*.py and capture/importers/mitm_state.py.)
+NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/_native.py" "$ROOT"/eas/wbxml*.py \
+  "$ROOT/capture/importers/mitm_state.py" | cksum | cut -d' ' -f1)"
 native_current() {
-  [ -e "$ROOT/eas/_build_stamps.py" ] && \
-    "$VENV/bin/python" -c 'import sys, eas._native as n; sys.exit(n.status != "compiled")' 2>/dev/null
+  [ -e "$ROOT/eas/_build_stamps.py" ] && [ -e "$ROOT/capture/importers/_build_stamps.py" ] && \
+    "$VENV/bin/python" -c 'import sys, capture.importers, eas._native as n
+sys.exit(set(n.statuses.values()) != {"compiled"} or len(n.statuses) != len(n.NATIVE_PACKAGES))' 2>/dev/null
 }
 if [ ! -e "$NATIVE_STAMP" ] || { [ -e "$ROOT/eas/_build_stamps.py" ] && ! native_current; }; then
   if native_current; then
     :  # installed just now, from these sources
   else
-    echo "compiling the WBXML codec (mypyc; about 30 s)" >&2
+    echo "compiling the WBXML codec and the .mitm reader (mypyc; about 40 s)" >&2
     "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT" >>"$VENV/install.log" 2>&1 \
       || echo "note: could not compile the codec (see $VENV/install.log); the pure-Python one runs" >&2
   fi

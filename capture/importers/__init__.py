@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from eas import _native
+
+_native.select("capture.importers")  # before anything imports the .mitm record reader: its compiled build, if current
+
 from capture.model import CaptureError
 from capture.writer import CaptureWriter, PreparedFlow
 

@@ -1,7 +1,9 @@
-"""The mypyc-compiled codec: used when current, never shadowing an edited source, and equal to the pure one."""
+"""The mypyc-compiled codec: used when current, never shadowing an edited source, and equal to the pure one.
+(tests/capture/test_compiled_reader.py does the same for the .mitm reader.)"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -15,6 +17,7 @@ import eas
 from eas import _native
 
 PACKAGE_DIR = Path(eas.__file__).resolve().parent
+ROOT_DIR = PACKAGE_DIR.parent
 REAL_CORPUS = Path(__file__).resolve().parents[1] / "data" / "real"
 COMPILED = _native.status == "compiled"
 
@@ -35,12 +38,13 @@ print(json.dumps({"status": eas._native.status, "file": eas.wbxml.__file__, "dig
 """
 
 
-def run_corpus_script(env: dict[str, str], pythonpath: Path | None = None) -> dict[str, str]:
+def run_corpus_script(env: dict[str, str], pythonpath: Path | None = None, script: str = CORPUS_SCRIPT,
+                      data: Path = REAL_CORPUS) -> dict[str, str]:
     environ = {**os.environ, **env}
     if pythonpath is not None:
         environ["PYTHONPATH"] = str(pythonpath)
     done = subprocess.run(
-        [sys.executable, "-c", CORPUS_SCRIPT, str(REAL_CORPUS)],
+        [sys.executable, "-c", script, str(data)],
         capture_output=True, text=True, env=environ, cwd=pythonpath or PACKAGE_DIR.parent, timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -88,12 +92,13 @@ def test_an_edited_source_is_never_shadowed_by_an_older_build(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not COMPILED, reason="the codec is not compiled in this installation")
-def test_the_build_records_the_size_and_time_of_each_compiled_source() -> None:
-    from eas._build_stamps import SOURCE_STAMPS  # type: ignore[import-not-found,unused-ignore]
+@pytest.mark.parametrize("package", sorted(_native.NATIVE_PACKAGES))
+def test_the_build_records_the_size_and_time_of_each_compiled_source(package: str) -> None:
+    stamps = importlib.import_module(f"{package}._build_stamps")
 
-    assert set(SOURCE_STAMPS) == set(_native.NATIVE_MODULES)
-    for name, (size, mtime_ns) in SOURCE_STAMPS.items():
-        stat = os.stat(PACKAGE_DIR / f"{name}.py")
+    assert set(stamps.SOURCE_STAMPS) == set(_native.NATIVE_PACKAGES[package])
+    for name, (size, mtime_ns) in stamps.SOURCE_STAMPS.items():
+        stat = os.stat(ROOT_DIR / _native.package_path(package) / f"{name}.py")
         assert (size, mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
