@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import eas
@@ -74,6 +74,13 @@ def response_sync_key(facts: FlowFacts | None) -> str | None:
     return facts.folder_sync_key_response
 
 
+def json_array(items: Iterable[Any]) -> str:
+    """An array column's JSON (`json.dumps` of the items as a list); `[]` straight away for none, as most flows
+    have no problems, collection ids or sync keys."""
+    values = list(items)
+    return json.dumps(values) if values else "[]"
+
+
 def statuses_json(statuses: Sequence[JudgedStatus]) -> str:
     """The `statuses` column: every judged Status as {path, code, meaning, ok, outcome, table, section}."""
     return json.dumps([
@@ -124,5 +131,5 @@ def verdict_columns(
         "problem_count": problem_count(verdict),
         "response_sync_key": response_sync_key(facts),
         "facts": None if facts is None else json.dumps(facts.to_json(), separators=(",", ":")),
-        "reasons": json.dumps(list(verdict.reasons)),
+        "reasons": json_array(verdict.reasons),
     }

@@ -43,7 +43,7 @@ from eas.exchange import Exchange
 from eas.verdicts import judge
 from eas.wiretext import shown
 
-from capture.analysis import indexed_text, search_words, verdict_columns
+from capture.analysis import indexed_text, json_array, search_words, verdict_columns
 from capture.model import CaptureError, FlowInput
 from capture.redaction import redact_headers, redact_request_body, redact_stored_url, with_content_length
 from capture.schema import (
@@ -203,10 +203,10 @@ def prepare_flow(
         "policy_key": exchange.policy_key,
         "collection_id": exchange.collection_ids[0] if exchange.collection_ids else None,
         "sync_key": exchange.sync_keys[0] if exchange.sync_keys else None,
-        "collection_ids": json.dumps(list(exchange.collection_ids)),
-        "sync_keys": json.dumps(list(exchange.sync_keys)),
-        "eas_statuses": json.dumps([[s.path, s.code, s.meaning] for s in exchange.eas_statuses]),
-        "problems": json.dumps(problems),
+        "collection_ids": json_array(exchange.collection_ids),
+        "sync_keys": json_array(exchange.sync_keys),
+        "eas_statuses": json_array([s.path, s.code, s.meaning] for s in exchange.eas_statuses),
+        "problems": json_array(problems),
         # outcome, statuses, reasons, the worst status, problem_count (failures count), facts
         **verdict_columns(exchange, flow_input.error, analysed=analysed, verdict=verdict),
     }

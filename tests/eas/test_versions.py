@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 import eas
 from eas.annotate import AnnotationContext, annotate, decode_annotated
 from eas.query import decode_query
 from eas.schema import validate_request
-from eas.versions import LATER_PLACEMENTS, REPLACED_BY, add_version_notes, version_findings
+from eas.versions import LATER_PLACEMENTS, REPLACED_BY, _trie_alternation, add_version_notes, version_findings
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"
 
@@ -237,3 +240,15 @@ def test_annotation_says_when_a_value_is_newer_than_the_session(value: str, vers
     assert version_comments(annotate(xml(document), AnnotationContext(protocol_version=version))) == expected
     data = eas.encode(document)
     assert version_comments(decode_annotated(data, AnnotationContext(protocol_version=version))) == expected
+
+
+# Words of a few bytes, regex metacharacters among them, so that one word is often the start of another.
+_WORDS = st.lists(st.sampled_from([b"a", b"b", b".", b"*", b"\xff"]), min_size=1, max_size=4).map(b"".join)
+
+
+@given(st.sets(_WORDS, min_size=1, max_size=12), _WORDS | st.just(b""))
+def test_the_trie_of_the_noted_tags_matches_exactly_its_words(words: set[bytes], probe: bytes) -> None:
+    pattern = re.compile(b"(?:" + _trie_alternation(sorted(words)) + b")", re.DOTALL)
+    assert all(pattern.fullmatch(word) for word in words)
+    assert (pattern.fullmatch(probe) is not None) == (probe in words)
+
