@@ -557,6 +557,7 @@ class CaptureWriter:
     def _write(self, batch: list[PreparedFlow]) -> list[int | None]:
         connection = self._connection
         ids: list[int | None] = []
+        sessions: dict[tuple[Any, ...], _BatchSession] = {}
         connection.execute("BEGIN IMMEDIATE")
         try:
             for index, item in enumerate(batch):
@@ -564,9 +565,10 @@ class CaptureWriter:
                     ids.append(None)
                     continue
                 try:
-                    ids.append(self._insert(connection, item))
+                    ids.append(self._insert(connection, item, sessions))
                 except _ROW_ERRORS as err:
                     raise _RowRefused(index, err) from err
+            _update_sessions(connection, sessions)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -614,15 +616,13 @@ class CaptureWriter:
                 item.result.set_exception(err)
         self._unwritten = kept
 
-    def _insert(self, connection: sqlite3.Connection, item: PreparedFlow) -> int:
+    def _insert(
+        self, connection: sqlite3.Connection, item: PreparedFlow, sessions: dict[tuple[Any, ...], _BatchSession]
+    ) -> int:
         assert item.values is not None
         values = item.values
-        values["session_id"] = self._session_id(connection, item)
-        columns = ("session_id", *FLOW_COLUMNS)
-        cursor = connection.execute(
-            f"INSERT INTO flows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [sql_text(values[column]) for column in columns],
-        )
+        values["session_id"] = _session_id(connection, item, sessions)
+        cursor = connection.execute(_INSERT_FLOW, [sql_text(values[column]) for column in _INSERTED_COLUMNS])
         flow_id = cursor.lastrowid
         assert flow_id is not None
         connection.execute(
@@ -635,38 +635,73 @@ class CaptureWriter:
         )
         return flow_id
 
-    def _session_id(self, connection: sqlite3.Connection, item: PreparedFlow) -> int:
-        assert item.values is not None
-        host, user, device_id, device_type = item.session_key
-        ts = item.values["ts_start"]
-        has_problem = int(item.values["problem_count"] > 0)
+
+# The flows row as the writer inserts it.
+_INSERTED_COLUMNS = ("session_id", *FLOW_COLUMNS)
+_INSERT_FLOW = (
+    f"INSERT INTO flows ({', '.join(_INSERTED_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERTED_COLUMNS))})"
+)
+
+
+@dataclass
+class _BatchSession:
+    """A session's row as one batch changes it: found or created at its first flow, its counts and times added
+    up in memory, and written once before the batch commits (in the batch's transaction, so that no other
+    writer changes the row meanwhile)."""
+
+    session_id: int
+    protocol_versions: list[str]
+    first_seen: float
+    last_seen: float
+    flow_count: int = 0
+    problem_count: int = 0
+
+
+def _session_id(
+    connection: sqlite3.Connection, item: PreparedFlow, sessions: dict[tuple[Any, ...], _BatchSession]
+) -> int:
+    """The id of the flow's session (host, user, device id, device type), created at its first flow, its row's
+    counts, times and protocol versions counted in `sessions` until `_update_sessions` writes them."""
+    assert item.values is not None
+    host, user, device_id, device_type = item.session_key
+    key = (host, user or "", device_id or "", device_type or "")
+    ts = item.values["ts_start"]
+    session = sessions.get(key)
+    if session is None:
         row = connection.execute(
             "SELECT id, protocol_versions FROM sessions WHERE host = ? AND ifnull(user, '') = ? "
             "AND ifnull(device_id, '') = ? AND ifnull(device_type, '') = ?",
-            tuple(sql_text(value) for value in (host, user or "", device_id or "", device_type or "")),
+            tuple(sql_text(value) for value in key),
         ).fetchone()
         if row is None:
             cursor = connection.execute(
                 "INSERT INTO sessions (host, user, device_id, device_type, protocol_versions, first_seen, "
-                "last_seen, flow_count, problem_count) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                (
-                    *(sql_text(value) for value in (host, user, device_id, device_type)),
-                    sql_text(item.protocol_version or ""), ts, ts, has_problem,
-                ),
+                "last_seen, flow_count, problem_count) VALUES (?, ?, ?, ?, '', ?, ?, 0, 0)",
+                (*(sql_text(value) for value in (host, user, device_id, device_type)), ts, ts),
             )
             assert cursor.lastrowid is not None
-            return cursor.lastrowid
-        session_id, protocol_versions = int(row[0]), str(text_from_sql(row[1]))
-        seen = [v for v in protocol_versions.split(",") if v]
-        if item.protocol_version and item.protocol_version not in seen:
-            seen.append(item.protocol_version)
+            row = (cursor.lastrowid, "")
+        versions = [version for version in str(text_from_sql(row[1])).split(",") if version]
+        session = sessions[key] = _BatchSession(int(row[0]), versions, ts, ts)
+    if item.protocol_version and item.protocol_version not in session.protocol_versions:
+        session.protocol_versions.append(item.protocol_version)
+    session.first_seen = min(session.first_seen, ts)
+    session.last_seen = max(session.last_seen, ts)
+    session.flow_count += 1
+    session.problem_count += int(item.values["problem_count"] > 0)
+    return session.session_id
+
+
+def _update_sessions(connection: sqlite3.Connection, sessions: dict[tuple[Any, ...], _BatchSession]) -> None:
+    """Write what a batch counted of each of its sessions (`_session_id`)."""
+    for session in sessions.values():
         connection.execute(
             "UPDATE sessions SET protocol_versions = ?, first_seen = min(first_seen, ?), "
-            "last_seen = max(last_seen, ?), flow_count = flow_count + 1, problem_count = problem_count + ? "
+            "last_seen = max(last_seen, ?), flow_count = flow_count + ?, problem_count = problem_count + ? "
             "WHERE id = ?",
-            (sql_text(",".join(seen)), ts, ts, has_problem, session_id),
+            (sql_text(",".join(session.protocol_versions)), session.first_seen, session.last_seen,
+             session.flow_count, session.problem_count, session.session_id),
         )
-        return session_id
 
 
 def _close_at_exit(writer_ref: weakref.ref[CaptureWriter]) -> None:

@@ -260,6 +260,32 @@ def test_device_sessions_group_by_host_user_device(tmp_path: Path) -> None:
     assert reader.sessions()[0] == alice  # most recently seen first
 
 
+def test_a_batch_counts_each_session_once_whatever_the_order_of_its_flows(tmp_path: Path) -> None:
+    path = tmp_path / "capture.sqlite"
+    undecodable = b"\x03\x01\x6a\x00\x45\x44"
+    # Neither the first flow of the batch nor its last is the earliest, the latest or the one with a problem.
+    batch = (eas_flow(version="16.1", timestamp=200.0), eas_flow(version="14.1", timestamp=100.0),
+             eas_flow(version="16.1", timestamp=300.0, response_body=undecodable),
+             eas_flow(version="14.1", timestamp=250.0), eas_flow(device_id="DEV2", timestamp=250.0))
+    with CaptureWriter(path) as writer:
+        for flow in batch:
+            writer.add(flow_input_from_mitm(flow))  # queued together: one batch
+        writer.flush()
+        with CaptureReader(path) as reader:
+            sessions = {session.device_id: session for session in reader.sessions()}
+        first = sessions["DEV1"]
+        assert (first.first_seen, first.last_seen, first.flow_count, first.problem_count) == (100.0, 300.0, 4, 1)
+        assert first.protocol_versions == "16.1,14.1"
+        assert (sessions["DEV2"].flow_count, sessions["DEV2"].first_seen) == (1, 250.0)
+        for flow in (eas_flow(version="12.1", timestamp=50.0), eas_flow(version="14.1", timestamp=150.0)):
+            writer.add(flow_input_from_mitm(flow))  # a later batch adds to the session's row
+    with CaptureReader(path) as reader:
+        (later,) = [session for session in reader.sessions() if session.device_id == "DEV1"]
+        assert reader.count_flows(FlowFilter(session_id=first.id)) == 6
+    assert (later.id, later.first_seen, later.last_seen, later.flow_count) == (first.id, 50.0, 300.0, 6)
+    assert (later.protocol_versions, later.problem_count) == ("16.1,14.1,12.1", 1)
+
+
 def test_full_text_search_finds_words_of_the_decoded_xml(tmp_path: Path) -> None:
     reader, (sync_id, _) = stored(
         tmp_path, eas_flow("Sync", response_body=sync_response("Quarterly figures")), eas_flow("FolderSync")
