@@ -132,6 +132,9 @@ def _clean_headers(headers: Sequence[tuple[str, str]] | None) -> tuple[tuple[str
         return ()
     cleaned: list[tuple[str, str]] = []
     for pair in headers:
+        if type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str:
+            cleaned.append(pair)  # the usual pair of text, as _text_header would give it again
+            continue
         try:
             name, value = pair
         except (TypeError, ValueError):

@@ -85,7 +85,7 @@ if [ ! -e "$NATIVE_STAMP" ] || { [ -e "$ROOT/eas/_build_stamps.py" ] && ! native
   if native_current; then
     :  # installed just now, from these sources
   else
-    echo "compiling the WBXML codec and the .mitm reader (mypyc; about 40 s)" >&2
+    echo "compiling the WBXML codec and the .mitm reader (mypyc; about a minute)" >&2
     "$VENV/bin/python" -m pip install -q --no-deps -e "$ROOT" >>"$VENV/install.log" 2>&1 \
       || echo "note: could not compile the codec (see $VENV/install.log); the pure-Python one runs" >&2
   fi
