@@ -347,7 +347,11 @@ def _header(root: etree._Element, markers: dict[str, str]) -> tuple[bytes, str, 
                 raise _fail(root, f"wbxml:publicid {publicid!r}: {err.reason}") from None
         header += b"\x00" + encode_mb_u_int32(index)
     else:
-        header += encode_mb_u_int32(_int_attr(root, "publicid", publicid) if publicid else DEFAULT_PUBLICID)
+        number = _int_attr(root, "publicid", publicid) if publicid else DEFAULT_PUBLICID
+        if number == 0 and "header" not in markers:  # WAP-192 5.5: 0 says a string table index follows
+            raise _fail(root, f"wbxml:publicid {publicid!r} is no public id (0 says a string table index follows): "
+                              "write strtbl:<index>")
+        header += encode_mb_u_int32(number)
     charset = _int_attr(root, "charset", markers["charset"]) if "charset" in markers else UTF8
     header += encode_mb_u_int32(charset) + encode_mb_u_int32(len(strtbl)) + strtbl
     if "header" in markers:

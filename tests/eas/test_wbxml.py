@@ -852,6 +852,8 @@ def test_encode_accepts_element_tree_text_and_bytes() -> None:
         ('<Sync xmlns="AirSync" xmlns:w="urn:eas-inspector:wbxml" w:opaque="base64">!!</Sync>',
          "{AirSync}Sync", 1, "base64"),
         ('<Sync xmlns="AirSync" xmlns:w="urn:eas-inspector:wbxml" w:bogus="1"/>', "{AirSync}Sync", 1, "marker"),
+        ('<Sync xmlns="AirSync" xmlns:w="urn:eas-inspector:wbxml" w:publicid="0"/>', "{AirSync}Sync", 1,
+         "string table index follows"),
     ],
 )
 def test_encode_errors_name_element_and_line(xml: str, element: str, line: int, reason: str) -> None:
