@@ -622,11 +622,7 @@ class CaptureWriter:
         assert item.values is not None
         values = item.values
         values["session_id"] = _session_id(connection, item, sessions)
-        row = [values[column] for column in _INSERTED_COLUMNS]
-        # sql_text only where a value is text beyond ASCII (the rare one that may hold bytes that were not UTF-8).
-        cursor = connection.execute(
-            _INSERT_FLOW, [sql_text(value) if isinstance(value, str) and not value.isascii() else value for value in row]
-        )
+        cursor = connection.execute(_INSERT_FLOW, [sql_text(values[column]) for column in _INSERTED_COLUMNS])
         flow_id = cursor.lastrowid
         assert flow_id is not None
         connection.execute(

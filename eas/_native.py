@@ -28,7 +28,6 @@ NATIVE_PACKAGES: dict[str, tuple[str, ...]] = {
     "eas": ("wbxml_common", "wbxml_content", "wbxml_tables", "wbxml_decode", "wbxml_encode", "wbxml"),
     "capture.importers": ("mitm_state",),
 }
-NATIVE_MODULES = NATIVE_PACKAGES["eas"]
 
 # The directory that holds the packages (the project, or site-packages).
 _ROOT_DIR = Path(__file__).resolve().parent.parent

@@ -73,12 +73,14 @@ fi
 # The codec and the .mitm reader are compiled with mypyc at install (setup.py); compile again when their sources
 # change, since a package falls back to the slower pure-Python modules when a source differs from the one
 # compiled (size or modification time, see eas/_native.py: a checkout that only touched the files counts too).
-# (eas/_native.py lists the compiled modules: eas/wbxml*.py and capture/importers/mitm_state.py.)
-NATIVE_STAMP="$VENV/.compiled-$(cat "$ROOT/setup.py" "$ROOT/eas/_native.py" "$ROOT"/eas/wbxml*.py \
-  "$ROOT/capture/importers/mitm_state.py" | cksum | cut -d' ' -f1)"
+# The compiled sources are the ones eas/_native.py lists (NATIVE_PACKAGES), read from it as setup.py reads it.
+NATIVE_SOURCES=$("$VENV/bin/python" -c 'import runpy, sys
+table = runpy.run_path(sys.argv[1])["NATIVE_PACKAGES"]
+print("\n".join(f"{package.replace(".", "/")}/{name}.py" for package, names in table.items() for name in names))' \
+  "$ROOT/eas/_native.py")
+NATIVE_STAMP="$VENV/.compiled-$( (cd "$ROOT" && cat setup.py eas/_native.py $NATIVE_SOURCES) | cksum | cut -d' ' -f1)"
 native_current() {
-  [ -e "$ROOT/eas/_build_stamps.py" ] && [ -e "$ROOT/capture/importers/_build_stamps.py" ] && \
-    "$VENV/bin/python" -c 'import sys, capture.importers, eas._native as n
+  "$VENV/bin/python" -c 'import sys, capture.importers, eas._native as n
 sys.exit(set(n.statuses.values()) != {"compiled"} or len(n.statuses) != len(n.NATIVE_PACKAGES))' 2>/dev/null
 }
 if [ ! -e "$NATIVE_STAMP" ] || { [ -e "$ROOT/eas/_build_stamps.py" ] && ! native_current; }; then

@@ -108,11 +108,11 @@ def test_a_touched_source_counts_as_changed(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     for lib in PACKAGE_DIR.parent.glob("*__mypyc*"):
         shutil.copy(lib, tmp_path / lib.name)
-    source = copy / f"{_native.NATIVE_MODULES[0]}.py"
+    source = copy / f"{_native.NATIVE_PACKAGES["eas"][0]}.py"
     stat = os.stat(source)
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # same bytes, a later time
     touched = run_corpus_script({"EAS_PURE_PYTHON": ""}, pythonpath=tmp_path)
-    assert touched["status"].startswith(f"pure Python (eas/{_native.NATIVE_MODULES[0]}.py changed since")
+    assert touched["status"].startswith(f"pure Python (eas/{_native.NATIVE_PACKAGES["eas"][0]}.py changed since")
 
 
 # Imports eas with an audit hook that records every file opened; prints those under the package's directory.
@@ -132,5 +132,5 @@ def test_importing_the_compiled_codec_reads_no_source() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "compiled"
-    sources = {str(PACKAGE_DIR / f"{name}.py") for name in _native.NATIVE_MODULES}
+    sources = {str(PACKAGE_DIR / f"{name}.py") for name in _native.NATIVE_PACKAGES["eas"]}
     assert [path for path in result["opened"] if path in sources] == []
